@@ -1,0 +1,1 @@
+"""The chain port: the one seam between the neurons and a Bittensor chain."""

@@ -1,0 +1,1 @@
+"""Synthetic invoice challenges: draw, rasterize, corrupt, with labels carried exactly."""
