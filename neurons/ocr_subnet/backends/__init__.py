@@ -1,0 +1,1 @@
+"""OCR engines a miner can answer with, behind one interface."""
