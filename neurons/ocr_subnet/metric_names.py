@@ -13,10 +13,10 @@ PREFIX = "ocr_subnet_"
 # Validator
 VALIDATOR_MINER_EMA = PREFIX + "validator_miner_ema_score"  # labels: validator_hotkey, uid, miner_hotkey
 VALIDATOR_REWARD_PART = PREFIX + "validator_reward_part"  # labels: validator_hotkey, uid, miner_hotkey, part
-VALIDATOR_QUERY_LATENCY = PREFIX + "validator_query_latency_seconds"  # histogram
+VALIDATOR_QUERY_LATENCY = PREFIX + "validator_query_latency_seconds"  # histogram, labels: validator_hotkey
 VALIDATOR_RESPONSES = PREFIX + "validator_responses_total"  # labels: validator_hotkey, outcome
-VALIDATOR_ROUNDS = PREFIX + "validator_rounds_total"
-VALIDATOR_ROUND_DURATION = PREFIX + "validator_round_duration_seconds"
+VALIDATOR_ROUNDS = PREFIX + "validator_rounds_total"  # labels: validator_hotkey
+VALIDATOR_ROUND_DURATION = PREFIX + "validator_round_duration_seconds"  # histogram, labels: validator_hotkey
 VALIDATOR_WEIGHT_SET_ATTEMPTS = PREFIX + "validator_weight_set_attempts_total"  # labels: validator_hotkey, result
 VALIDATOR_LAST_WEIGHT_SET_BLOCK = PREFIX + "validator_last_weight_set_block"  # labels: validator_hotkey
 VALIDATOR_CURRENT_BLOCK = PREFIX + "validator_current_block"  # labels: validator_hotkey
@@ -29,6 +29,7 @@ MINER_REQUESTS = PREFIX + "miner_requests_total"  # labels: miner_hotkey, outcom
 MINER_REQUEST_LATENCY = PREFIX + "miner_request_duration_seconds"  # histogram, labels: miner_hotkey
 MINER_BACKEND_LATENCY = PREFIX + "miner_backend_duration_seconds"  # histogram, labels: miner_hotkey, backend
 MINER_IN_FLIGHT = PREFIX + "miner_requests_in_flight"  # labels: miner_hotkey
+MINER_QUEUED = PREFIX + "miner_requests_queued"  # labels: miner_hotkey; waiting for a backend slot
 
 # Operator
 OPERATOR_RECONCILES = PREFIX + "operator_reconciles_total"  # labels: kind, result
@@ -48,3 +49,4 @@ MINER_OUTCOMES = ("ok", "unauthorized", "blacklisted", "bad_request", "too_large
 VALIDATOR_RESPONSE_OUTCOMES = ("ok", "timeout", "http_error", "invalid", "too_large", "unreachable")
 WEIGHT_SET_RESULTS = ("success", "rate_limited", "chain_error", "rejected")
 REWARD_PARTS = ("text", "position", "font", "prediction", "time", "total")
+STATE_SAVE_RESULTS = ("success", "error")

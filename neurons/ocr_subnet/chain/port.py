@@ -19,6 +19,11 @@ class ChainUnavailable(RuntimeError):
     """The chain could not be reached or did not answer in time; callers retry later."""
 
 
+class ChainRejected(RuntimeError):
+    """The chain answered and refused (unknown subnet, unregistered hotkey, bad signature, full
+    subnet); retrying the same request fails the same way."""
+
+
 @dataclass(frozen=True)
 class AxonInfo:
     ip: str
@@ -26,7 +31,8 @@ class AxonInfo:
 
     @property
     def url(self) -> str:
-        return f"http://{self.ip}:{self.port}"
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"http://{host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,9 @@ class WeightSetResult:
 
 @runtime_checkable
 class ChainPort(Protocol):
+    """Every method may raise `ChainUnavailable`; `metagraph`, `hyperparameters` and `serve_axon`
+    raise `ChainRejected` when the chain refuses. `set_weights` reports refusals in its result."""
+
     netuid: int
 
     def current_block(self) -> int: ...

@@ -1,7 +1,66 @@
-"""Commands of this part (placeholder until the part lands)."""
+"""`ocr-subnet miner`: serve OCR to the subnet's validators."""
+
+from __future__ import annotations
 
 import typer
 
 
+def miner(
+    network: str = typer.Option(
+        "local", help="local | test | finney | ws://HOST:PORT | http://127.0.0.1:PORT"
+    ),
+    netuid: int = typer.Option(1, min=0),
+    wallet_name: str = typer.Option("miner", help="coldkey wallet name"),
+    wallet_hotkey: str = typer.Option("default", help="hotkey name inside the wallet"),
+    wallet_path: str | None = typer.Option(None, help="wallets folder; bittensor's default if unset"),
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    port: int = typer.Option(8091, min=1, max=65535),
+    external_ip: str | None = typer.Option(None, help="ip published on chain; defaults to --host"),
+    external_port: int | None = typer.Option(None, min=1, max=65535, help="port published on chain"),
+    serve_axon: bool = typer.Option(True, help="publish ip/port on chain at start"),
+    backend: str = typer.Option("tesseract", help="OCR engine"),
+    min_stake: float = typer.Option(0.0, min=0.0, help="callers with less stake are blacklisted"),
+    require_validator_permit: bool = typer.Option(True, help="blacklist callers without a validator permit"),
+    max_concurrency: int = typer.Option(2, min=1, help="pages recognized at once"),
+    max_queue: int = typer.Option(16, min=0, help="requests waiting for a slot before answering overloaded"),
+    max_connections: int = typer.Option(64, min=1, help="open connections the server accepts"),
+    metagraph_refresh: float = typer.Option(30.0, min=0.1, help="seconds between metagraph reads"),
+    startup_timeout: float = typer.Option(120.0, min=1.0, help="give up starting after this many seconds"),
+    log_level: str = typer.Option("INFO"),
+) -> None:
+    """Run a miner: verify signed requests, answer OCR, serve its axon and /metrics."""
+    from ocr_subnet.miner.config import MinerConfig
+    from ocr_subnet.miner.run import BACKENDS, run_miner
+
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
+    try:
+        config = MinerConfig(
+            network=network,
+            netuid=netuid,
+            wallet_name=wallet_name,
+            wallet_hotkey=wallet_hotkey,
+            wallet_path=wallet_path,
+            host=host,
+            port=port,
+            external_ip=external_ip,
+            external_port=external_port,
+            serve_axon=serve_axon,
+            backend=backend,
+            min_stake=min_stake,
+            require_validator_permit=require_validator_permit,
+            max_concurrency=max_concurrency,
+            max_queue=max_queue,
+            max_connections=max_connections,
+            metagraph_refresh_s=metagraph_refresh,
+            startup_timeout_s=startup_timeout,
+            log_level=log_level.upper(),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    run_miner(config)
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the `ocr-subnet` app."""
+    app.command("miner")(miner)

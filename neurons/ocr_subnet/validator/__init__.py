@@ -1,0 +1,1 @@
+"""The validator neuron: challenge miners, score them, keep an EMA per hotkey, set weights."""

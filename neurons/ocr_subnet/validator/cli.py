@@ -1,7 +1,82 @@
-"""Commands of this part (placeholder until the part lands)."""
+"""`ocr-subnet validator`: challenge the subnet's miners, score them and set weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def validator(
+    network: str = typer.Option(
+        "local", help="local | test | finney | ws://HOST:PORT | http://127.0.0.1:PORT (local chain)"
+    ),
+    netuid: int = typer.Option(1, min=0),
+    wallet_name: str = typer.Option("validator", help="coldkey wallet name"),
+    wallet_hotkey: str = typer.Option("default", help="hotkey name inside the wallet"),
+    wallet_path: str | None = typer.Option(None, help="wallets folder; bittensor's default if unset"),
+    state: Path = typer.Option(Path(".local/validator/state.json"), help="EMA state file (JSON)"),
+    metrics_host: str = typer.Option("127.0.0.1", help="address /metrics binds to"),
+    metrics_port: int = typer.Option(9101, min=0, max=65535, help="0 picks a free port"),
+    sample_size: int = typer.Option(8, min=1, help="miners challenged per round"),
+    round_interval: float = typer.Option(12.0, min=0.0, help="seconds from one round's start to the next"),
+    deadline: float = typer.Option(12.0, min=0.1, max=300.0, help="seconds a miner has to answer"),
+    ema_alpha: float = typer.Option(0.1, min=0.0, max=1.0, help="weight of the newest reward in the EMA"),
+    difficulty: int = typer.Option(1, min=1, help="challenge difficulty level"),
+    chain_timeout: float = typer.Option(30.0, min=0.1, help="seconds one chain call may take"),
+    rounds: int = typer.Option(0, min=0, help="stop after this many rounds (0: run until stopped)"),
+    log_level: str = typer.Option("INFO"),
+) -> None:
+    """Run a validator until SIGINT/SIGTERM; its state survives restarts and chain outages."""
+    import asyncio
+    import signal
+
+    import bittensor as bt
+
+    from ocr_subnet.chain import connect
+    from ocr_subnet.challenge.generate import generate_challenge
+    from ocr_subnet.logs import configure_logging, log_event
+    from ocr_subnet.validator.metrics import ValidatorMetrics
+    from ocr_subnet.validator.neuron import Validator, ValidatorConfig, log, reward_parts
+
+    if not 0.0 < ema_alpha <= 1.0:
+        raise typer.BadParameter("--ema-alpha must be in (0, 1]")
+    configure_logging(log_level.upper())
+    wallet = bt.Wallet(wallet_name, wallet_hotkey, **({} if wallet_path is None else {"path": wallet_path}))
+    hotkey = wallet.hotkey.ss58_address
+    config = ValidatorConfig(
+        state_path=state,
+        sample_size=sample_size,
+        round_interval_s=round_interval,
+        deadline_s=deadline,
+        ema_alpha=ema_alpha,
+        difficulty=difficulty,
+        chain_timeout_s=chain_timeout,
+    )
+    metrics = ValidatorMetrics(hotkey)
+    bound = metrics.serve(metrics_port, metrics_host)
+    log_event(log, "validator_started", hotkey=hotkey, network=network, netuid=netuid, metrics_port=bound)
+    neuron = Validator(
+        chain=connect(network, netuid, timeout=chain_timeout),
+        wallet=wallet,
+        hotkey=hotkey,
+        config=config,
+        make_challenge=generate_challenge,
+        score=reward_parts,
+        metrics=metrics,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await neuron.run(stop, max_rounds=rounds or None)
+
+    asyncio.run(main())
+    log_event(log, "validator_stopped", rounds=neuron.state.rounds)
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the `ocr-subnet` app."""
+    app.command("validator")(validator)

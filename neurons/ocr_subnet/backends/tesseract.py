@@ -1,0 +1,210 @@
+"""Tesseract, the tutorial's reference miner, as an `OcrBackend`.
+
+Runs Debian's `tesseract` binary once per image (single-threaded, with a timeout) and turns
+its word boxes (TSV) into sections the way the invoice strings are drawn: words of a line
+with ordinary spaces between them form one section, a wide gap (a table column) starts the
+next. Tesseract boxes ink; labels box the font's em square around the baseline (DESIGN.md),
+so each section's box is rebuilt from an estimated baseline and font size.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import groupby, pairwise
+from statistics import median
+
+from PIL import Image
+
+from ocr_subnet.backends.base import BackendError
+from ocr_subnet.sections import MAX_FONT_SIZE, MAX_TEXT_CHARS, Font, Section
+
+PAGE_WIDTH_PT = 612.0  # US letter: the generator draws on it and frames it to the image width
+TSV_COLUMNS = 12
+WORD_LEVEL = "5"
+
+# Glyph metrics shared closely enough by Helvetica and Times, in units of the font size.
+CAP_HEIGHT = 0.70  # capitals, digits and ascenders (b d f h k l t) rise this far above the baseline
+X_HEIGHT = 0.50  # lowercase letters without ascenders
+DESCENT = 0.21  # descenders (g j p q y, commas, brackets) fall this far below it
+LABEL_ASCENT, LABEL_DESCENT = 0.8, 0.2  # the label box's rule around the baseline (DESIGN.md)
+
+TALL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789bdfhklt!?#$%&@/\\|()[]{}'\"")
+DESCENDING = frozenset("gjpqyQ,;()[]{}|@$_")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of tesseract's TSV, in pixels of the image as delivered."""
+
+    text: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    line: tuple[int, int, int]  # block, paragraph, line: tesseract's own line identity
+    confidence: float
+
+
+@dataclass(frozen=True)
+class GroupingConfig:
+    """How words become sections and which words are trusted."""
+
+    gap_em: float = 1.2  # a gap wider than this many font sizes splits a line into sections
+    min_confidence: float = 30.0  # tesseract's 0-100 word confidence; lower is mostly noise
+    family: str = "Helvetica"  # tesseract's LSTM engine does not report fonts: guess the commonest
+
+
+def parse_tsv(tsv: str, scale: float = 1.0) -> list[Word]:
+    """Tesseract's TSV -> its non-empty words, coordinates divided by `scale` (the upscale used)."""
+    rows = csv.reader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, None)
+    if header is None or len(header) != TSV_COLUMNS or header[-1] != "text":
+        raise BackendError(f"tesseract printed no TSV header: {tsv[:200]!r}")
+    words = []
+    for row in rows:
+        if len(row) != TSV_COLUMNS or row[0] != WORD_LEVEL or not row[11].strip():
+            continue
+        try:
+            block, paragraph, line, left, top, width, height = (int(v) for v in (*row[2:5], *row[6:10]))
+            confidence = float(row[10])
+        except ValueError as exc:
+            raise BackendError(f"tesseract printed a malformed TSV row {row!r}") from exc
+        words.append(
+            Word(
+                text=row[11].strip(),
+                left=left / scale,
+                top=top / scale,
+                right=(left + width) / scale,
+                bottom=(top + height) / scale,
+                line=(block, paragraph, line),
+                confidence=confidence,
+            )
+        )
+    return words
+
+
+def font_size_px(words: Sequence[Word]) -> float:
+    """The font size in pixels implied by the words' ink heights.
+
+    A word's ink spans from its tallest glyph class (capital/ascender, else x-height) down to
+    the baseline, or past it to the descender; the tallest such estimate over the words wins
+    because short words (dashes, dots) underestimate.
+    """
+    estimates = []
+    for word in words:
+        top = CAP_HEIGHT if TALL.intersection(word.text) else X_HEIGHT
+        bottom = DESCENT if DESCENDING.intersection(word.text) else 0.0
+        estimates.append((word.bottom - word.top) / (top + bottom))
+    return max(estimates)
+
+
+def baseline_px(words: Sequence[Word], size_px: float) -> float:
+    """The line's baseline: the bottom of words that do not descend, else raised by the descent."""
+    flat = [w.bottom for w in words if not DESCENDING.intersection(w.text)]
+    if flat:
+        return median(flat)
+    return median(w.bottom for w in words) - DESCENT * size_px
+
+
+def split_on_gaps(words: Sequence[Word], gap_em: float) -> list[list[Word]]:
+    """One line's words, left to right, cut wherever the gap is wider than `gap_em` font sizes."""
+    ordered = sorted(words, key=lambda w: w.left)
+    size = font_size_px(ordered)
+    runs = [[ordered[0]]]
+    for previous, word in pairwise(ordered):
+        if word.left - previous.right > gap_em * size:
+            runs.append([word])
+        else:
+            runs[-1].append(word)
+    return runs
+
+
+def to_section(words: Sequence[Word], px_per_pt: float, family: str) -> Section:
+    """A run of words -> one section with the label-convention box and an estimated font."""
+    size = font_size_px(words)
+    baseline = baseline_px(words, size)
+    x0 = min(w.left for w in words)
+    x1 = max(w.right for w in words)
+    box = (x0, baseline - LABEL_ASCENT * size, max(x1, x0 + 1), baseline + LABEL_DESCENT * size)
+    points = min(MAX_FONT_SIZE, max(size / px_per_pt, 0.1))
+    text = " ".join(w.text for w in words)[:MAX_TEXT_CHARS]
+    return Section(text=text, position=box, font=Font(family=family, size=round(points, 1)))
+
+
+def words_to_sections(words: Iterable[Word], image_width: int, config: GroupingConfig) -> list[Section]:
+    """Group trusted words into sections, line by line in tesseract's reading order."""
+    px_per_pt = image_width / PAGE_WIDTH_PT
+    trusted = [w for w in words if w.confidence >= config.min_confidence]
+    sections = []
+    for _, line in groupby(trusted, key=lambda w: w.line):
+        for run in split_on_gaps(list(line), config.gap_em):
+            sections.append(to_section(run, px_per_pt, config.family))
+    return sections
+
+
+class TesseractBackend:
+    """Debian's tesseract-ocr behind the `OcrBackend` interface."""
+
+    name = "tesseract"
+
+    def __init__(
+        self,
+        binary: str = "tesseract",
+        language: str = "eng",
+        upscale: int = 3,
+        timeout_s: float = 20.0,
+        grouping: GroupingConfig | None = None,
+    ) -> None:
+        path = shutil.which(binary)
+        if path is None:
+            raise BackendError(f"tesseract binary {binary!r} not found: install Debian's tesseract-ocr")
+        self._binary = path
+        self._language = language
+        self._upscale = upscale
+        self._timeout_s = timeout_s
+        self._grouping = grouping or GroupingConfig()
+        self._env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        languages = self._run(["--list-langs"], b"").split()
+        if language not in languages:
+            raise BackendError(f"tesseract has no {language!r} language data (has {languages[2:]})")
+
+    def recognize(self, image: Image.Image) -> list[Section]:
+        """Read `image`; blocking, one single-threaded tesseract process per call."""
+        grey = image.convert("L")
+        if self._upscale != 1:
+            grey = grey.resize(
+                (grey.width * self._upscale, grey.height * self._upscale), Image.Resampling.BICUBIC
+            )
+        png = io.BytesIO()
+        grey.save(png, format="PNG")
+        dpi = round(72 * self._upscale * image.width / PAGE_WIDTH_PT)
+        tsv = self._run(["stdin", "stdout", "-l", self._language, "--dpi", str(dpi), "tsv"], png.getvalue())
+        return words_to_sections(parse_tsv(tsv, self._upscale), image.width, self._grouping)
+
+    def close(self) -> None:
+        """Nothing to release: each call's process ends with the call."""
+
+    def _run(self, arguments: list[str], stdin: bytes) -> str:
+        try:
+            done = subprocess.run(
+                [self._binary, *arguments],
+                input=stdin,
+                capture_output=True,
+                timeout=self._timeout_s,
+                env=self._env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BackendError(f"tesseract took over {self._timeout_s} s") from exc
+        except OSError as exc:
+            raise BackendError(f"tesseract could not run: {exc}") from exc
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", "replace").strip()
+            raise BackendError(f"tesseract exited with {done.returncode}: {stderr[-500:]}")
+        return done.stdout.decode("utf-8", "replace")

@@ -1,0 +1,156 @@
+"""Challenges from seeds: draw the invoice, rasterize it, corrupt it, carry its labels along.
+
+A seed fixes everything: the invoice (content, template, fonts, positions) depends on the seed
+alone, the corruption on the seed and the difficulty. Each gets its own numpy stream, derived
+from the seed, and Faker draws from its own seeded instance, so no global random state is
+read or written and the same seed and difficulty give the same bytes and labels anywhere.
+
+Seeds are the validator's secret: a miner that knew one could regenerate the labels. Draw them
+with `random_seed()` (or derive them from one with `derive_seeds`); the challenge id is a
+one-way hash, safe to send.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from faker import Faker
+
+from ocr_subnet.challenge import corrupt, geometry, levels
+from ocr_subnet.challenge.api import Challenge
+from ocr_subnet.challenge.invoice import Layout, make_layout
+from ocr_subnet.challenge.levels import RENDER_PX_PER_PT, SPOT_RADIUS_PT, SPOT_STRENGTH, Difficulty
+from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
+from ocr_subnet.sections import Section
+
+# Domain separation: each stream of a seed gets its own tag.
+CONTENT, GEOMETRY, PHOTOMETRY = 0, 1, 2
+
+_FAKER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _faker() -> Faker:
+    """One Faker per process: building one costs ~20 ms, reseeding it costs nothing."""
+    return Faker("en_US")
+
+
+@dataclass(frozen=True)
+class Page:
+    """The clean render of a seed's invoice, with its labels in the render's pixels."""
+
+    layout: Layout
+    raster: corrupt.Raster
+    to_pixels: geometry.Matrix  # PDF points -> pixels of `raster`
+    labels: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """A challenge's geometric draws and the one matrix they compose to."""
+
+    scale: float
+    rotation_deg: float
+    corners: tuple[tuple[float, float], ...]  # where perspective sends the scaled page's corners
+    matrix: geometry.Matrix  # pixels of the clean render -> pixels of the delivered image
+    size: tuple[int, int]  # delivered width, height
+
+
+def random_seed() -> int:
+    """A seed no miner can guess."""
+    return secrets.randbits(64)
+
+
+def derive_seeds(seed: int, count: int) -> list[int]:
+    """`count` independent seeds from one; the first k are the same whatever the count."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(count, dtype=np.uint64)]
+
+
+def challenge_id(seed: int, difficulty: int) -> str:
+    digest = hashlib.blake2b(f"{seed}:{difficulty}".encode(), digest_size=8, person=b"ocr-challenge")
+    return digest.hexdigest()
+
+
+def stream(seed: int, *tags: int) -> np.random.Generator:
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    return np.random.default_rng([seed, *tags])
+
+
+def invoice_layout(seed: int) -> Layout:
+    """The seed's invoice: content, template, fonts and positions, before anything is drawn."""
+    rng = stream(seed, CONTENT)
+    with _FAKER_LOCK:
+        fake = _faker()
+        fake.seed_instance(int(rng.integers(2**63)))
+        return make_layout(fake, rng)
+
+
+def render_page(seed: int) -> Page:
+    """Draw and rasterize the seed's invoice; no corruption, labels in the clean render's pixels."""
+    layout = invoice_layout(seed)
+    (raster,) = rasterize(draw_pdf([layout]), RENDER_PX_PER_PT)
+    matrix = to_pixels(raster)
+    return Page(layout, raster, matrix, labels(layout, matrix))
+
+
+def plan_distortion(level: Difficulty, width: int, height: int, rng: np.random.Generator) -> Distortion:
+    """Draw scale, perspective and rotation for a width x height page and frame the result."""
+    scale = float(rng.uniform(*level.scale))
+    page = geometry.corners((0.0, 0.0, width * scale, height * scale))
+    jitter = rng.uniform(-level.perspective, level.perspective, size=(4, 2)) * (width * scale, height * scale)
+    moved = page + jitter
+    angle = float(rng.uniform(*level.rotation_deg))
+    # Without perspective the map stays exactly affine (a solved homography is only nearly so).
+    keystone = geometry.homography(page, moved) if level.perspective else geometry.identity()
+    composed = geometry.rotation(angle) @ keystone @ geometry.scaling(scale)
+    matrix, out_width, out_height = geometry.fit(composed, width, height)
+    return Distortion(scale, angle, tuple(map(tuple, moved.tolist())), matrix, (out_width, out_height))
+
+
+def prepare(seed: int, difficulty: int = 1) -> tuple[Page, Distortion]:
+    """The clean page and the geometry a challenge applies to it (what tests check labels against)."""
+    page = render_page(seed)
+    height, width = page.raster.shape
+    level = levels.difficulty(difficulty)
+    return page, plan_distortion(level, width, height, stream(seed, GEOMETRY, difficulty))
+
+
+def corrupt_page(
+    page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator
+) -> corrupt.Raster:
+    """The tutorial's order: border, noise and spots on the page, one warp (rescale, rotate), blur."""
+    px_per_pt = page.to_pixels[0, 0]
+    height, width = page.raster.shape
+    raster = corrupt.darken_border(page.raster, level.border_pt * px_per_pt, level.border_curl)
+    raster = corrupt.add_noise(raster, level.noise_density, level.noise_sigma, rng)
+    for _ in range(level.spots):
+        center = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
+        raster = corrupt.add_spot(
+            raster, center, SPOT_STRENGTH, SPOT_RADIUS_PT * px_per_pt, level.noise_density, rng
+        )
+    raster = corrupt.warp(raster, distortion.matrix, distortion.size)
+    return corrupt.blur(raster, level.blur_radius)
+
+
+def generate_challenge(seed: int, difficulty: int = 1) -> Challenge:
+    """The challenge for `seed` at `difficulty` (0..4): the image a miner receives and its ground truth."""
+    page, distortion = prepare(seed, difficulty)
+    level = levels.difficulty(difficulty)
+    raster = corrupt_page(page, level, distortion, stream(seed, PHOTOMETRY, difficulty))
+    width, height = distortion.size
+    return Challenge(
+        id=challenge_id(seed, difficulty),
+        seed=seed,
+        difficulty=difficulty,
+        image=corrupt.encode(raster, level.jpeg_quality),
+        image_format=level.image_format,
+        width=width,
+        height=height,
+        sections=labels(page.layout, distortion.matrix @ page.to_pixels),
+    )

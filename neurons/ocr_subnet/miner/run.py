@@ -1,0 +1,87 @@
+"""Starting a miner: from a `MinerConfig` alone (`run_miner`), or from pieces a caller already holds
+(`build_server`: the local-subnet launcher, tests and benchmarks pass their own chain and backend)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import bittensor as bt
+import uvicorn
+
+from ocr_subnet.backends.base import OcrBackend
+from ocr_subnet.chain.port import ChainPort
+from ocr_subnet.logs import configure_logging
+from ocr_subnet.miner.app import build_app
+from ocr_subnet.miner.config import MinerConfig
+
+STARTUP_FAILURE_EXIT_CODE = 3  # uvicorn's own code for a failed lifespan startup
+
+GRACEFUL_SHUTDOWN_S = 5
+
+
+def _tesseract() -> OcrBackend:
+    from ocr_subnet.backends.tesseract import TesseractBackend
+
+    return TesseractBackend()
+
+
+# Imported lazily: a backend may pull in heavy libraries (tritonclient) the others never need.
+BACKENDS: dict[str, Callable[[], OcrBackend]] = {"tesseract": _tesseract}
+
+
+def load_backend(name: str) -> OcrBackend:
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}") from None
+    return factory()
+
+
+def build_server(
+    config: MinerConfig, chain: ChainPort, backend: OcrBackend, wallet: bt.Wallet
+) -> uvicorn.Server:
+    """An unstarted uvicorn server for the miner. Run it with `server.run()` (or
+    `server.run(sockets=[bound_socket])`), stop it with `server.should_exit = True`."""
+    app = build_app(config, chain, backend, wallet)
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            lifespan="on",
+            log_config=None,  # uvicorn logs through the root logger: one JSON event per line
+            access_log=False,  # each request is logged once, with its outcome, by the app
+            limit_concurrency=config.max_connections,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            server_header=False,
+        )
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one, readable before the server starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def run_miner(config: MinerConfig) -> None:
+    """Runs a miner until SIGINT/SIGTERM (after a graceful stop uvicorn re-raises the signal, so the
+    process ends as killed by it); exits with status 3 when startup fails."""
+    from ocr_subnet.chain import connect
+
+    configure_logging(config.log_level)
+    wallet = bt.Wallet(config.wallet_name, config.wallet_hotkey, **_wallet_path(config))
+    chain = connect(config.network, config.netuid)
+    server = build_server(config, chain, load_backend(config.backend), wallet)
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE_EXIT_CODE)
+
+
+def _wallet_path(config: MinerConfig) -> dict[str, str]:
+    return {} if config.wallet_path is None else {"path": config.wallet_path}

@@ -1,0 +1,68 @@
+"""Answers that try to earn reward without reading, plus the reference answers.
+
+Tests and benchmarks score these under our reward and the tutorial's to show which scorer
+pays for what; a miner that answers like this must lose to one that reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ocr_subnet.sections import Font, Section
+
+GUESSED_FONT = Font(family="Helvetica", size=10.0)
+
+# Words any invoice is likely to carry; a reader-free miner can always send these.
+STOCK_INVOICE_WORDS: tuple[str, ...] = (
+    "INVOICE",
+    "Invoice",
+    "Invoice #",
+    "Date:",
+    "Due Date:",
+    "Bill To:",
+    "Ship To:",
+    "Description",
+    "Item",
+    "Qty",
+    "Quantity",
+    "Unit Price",
+    "Price",
+    "Amount",
+    "Subtotal",
+    "Subtotal:",
+    "Tax",
+    "Tax:",
+    "Total",
+    "Total:",
+    "Terms",
+    "Payment Terms:",
+    "Thank you for your business!",
+)
+
+Box = tuple[float, float, float, float]
+
+
+def oracle(labels: Sequence[Section]) -> list[Section]:
+    """The labels themselves: the best possible answer."""
+    return list(labels)
+
+
+def duplicated(answer: Sequence[Section], times: int = 5) -> list[Section]:
+    """Every section repeated: costs nothing under a scorer without a precision term."""
+    return [section for section in answer for _ in range(times)]
+
+
+def constant_box(texts: Iterable[str], box: Box, font: Font = GUESSED_FONT) -> list[Section]:
+    """Each text at the same box: the tutorial's exploit (it sent [0, 0, 0, 0]) when fed stock words
+    or another engine's text."""
+    return [Section(text=text, position=box, font=font) for text in texts]
+
+
+def whole_page_empty(width: int, height: int, font: Font = GUESSED_FONT) -> list[Section]:
+    """One section covering the page with no text: claims every position, reads nothing."""
+    return [Section(text="", position=(0, 0, width, height), font=font)]
+
+
+def true_boxes_empty_text(labels: Sequence[Section]) -> list[Section]:
+    """The labels' boxes and fonts with the text dropped: a perfect detector that reads nothing."""
+    return [label.model_copy(update={"text": ""}) for label in labels]

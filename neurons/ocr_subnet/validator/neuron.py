@@ -1,0 +1,320 @@
+"""The validator loop: sync, challenge, score, remember, set weights; survive everything.
+
+Decisions live in `policy`, persistence in `state`, the network in `query`; this module wires
+them to a chain port, a clock and a challenge source. The chain is treated as unreliable: every
+chain call runs off the event loop with a timeout, and while the chain is away the validator
+keeps querying known miners, scoring and saving, and retries the chain later with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import bittensor as bt
+import httpx
+
+from ocr_subnet import __version__
+from ocr_subnet.chain.port import (
+    ChainPort,
+    ChainRejected,
+    ChainUnavailable,
+    Hyperparameters,
+    Metagraph,
+    NeuronInfo,
+    WeightSetOutcome,
+    WeightSetResult,
+)
+from ocr_subnet.challenge.api import Challenge
+from ocr_subnet.logs import log_event
+from ocr_subnet.metric_names import REWARD_PARTS
+from ocr_subnet.protocol import OcrRequest, encode_image
+from ocr_subnet.scoring.reward import score as score_answer
+from ocr_subnet.sections import Section
+from ocr_subnet.validator import policy
+from ocr_subnet.validator.metrics import ValidatorMetrics
+from ocr_subnet.validator.query import Outcome, QueryResult, new_client, query_miners
+from ocr_subnet.validator.state import ValidatorState, load_state, save_state
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ChallengeSource = Callable[[int, int], Challenge]  # (seed, difficulty) -> challenge
+# (client, wallet, miners, body, deadline_s) -> one result per miner; `query_miners` asks all at once
+QueryStrategy = Callable[
+    [httpx.AsyncClient, bt.WalletLike, Sequence[NeuronInfo], bytes, float], Awaitable[list[QueryResult]]
+]
+Scorer = Callable[[Sequence[Section], Sequence[Section], float, float], Mapping[str, float]]
+ZERO_PARTS: Mapping[str, float] = dict.fromkeys(REWARD_PARTS, 0.0)
+PHASES = ("sync", "challenge", "query", "score")
+
+
+def reward_parts(
+    labels: Sequence[Section], predictions: Sequence[Section], latency_s: float, deadline_s: float
+) -> dict[str, float]:
+    """The subnet's reward (see `scoring.reward`) as the parts the validator records and exports."""
+    return score_answer(labels, predictions, latency_s, deadline_s).parts()
+
+
+@dataclass(frozen=True)
+class ValidatorConfig:
+    state_path: Path
+    sample_size: int = 8
+    round_interval_s: float = 12.0
+    deadline_s: float = 12.0
+    ema_alpha: float = 0.1
+    difficulty: int = 1
+    chain_timeout_s: float = 30.0
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    challenge_id: str
+    results: tuple[QueryResult, ...]
+    parts: Mapping[int, Mapping[str, float]]  # uid -> reward parts, zeros for failed answers
+    duration_s: float
+    phases: Mapping[str, float]  # seconds spent in sync, challenge, query and score
+
+
+@dataclass
+class _ChainView:
+    """The last answers the chain gave; used as is while it is unreachable."""
+
+    metagraph: Metagraph | None = None
+    hyperparameters: Hyperparameters | None = None
+    fresh: bool = False
+
+
+@dataclass
+class _WeightSchedule:
+    failures: int = 0
+    not_before: float = 0.0  # monotonic seconds; backoff after a failed attempt
+
+
+@dataclass
+class Validator:
+    chain: ChainPort
+    wallet: bt.WalletLike
+    hotkey: str
+    config: ValidatorConfig
+    make_challenge: ChallengeSource
+    score: Scorer
+    metrics: ValidatorMetrics
+    rng: random.Random = field(default_factory=random.SystemRandom)
+    clock: Callable[[], float] = time.monotonic  # schedules rounds and backoff; phases use perf_counter
+    query: QueryStrategy = query_miners
+    state: ValidatorState = field(init=False)
+    last_parts: dict[str, Mapping[str, float]] = field(init=False, default_factory=dict)
+    _view: _ChainView = field(init=False, default_factory=_ChainView)
+    _weights: _WeightSchedule = field(init=False, default_factory=_WeightSchedule)
+
+    def __post_init__(self) -> None:
+        self.state, problem = load_state(self.config.state_path, netuid=self.chain.netuid, hotkey=self.hotkey)
+        if problem is not None:
+            log_event(log, "state_fresh", logging.WARNING, reason=problem)
+        else:
+            log_event(log, "state_loaded", miners=len(self.state.scores), rounds=self.state.rounds)
+        self._publish()
+
+    async def _chain_call(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a blocking chain call in a thread; too slow counts as unavailable, not as a hang."""
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args), self.config.chain_timeout_s)
+        except TimeoutError as exc:
+            raise ChainUnavailable(f"no answer within {self.config.chain_timeout_s:g}s") from exc
+
+    async def sync(self) -> Metagraph | None:
+        """Refresh the metagraph and hyperparameters; keep the last known ones if the chain is away."""
+        try:
+            metagraph = await self._chain_call(self.chain.metagraph)
+            hyperparameters = await self._chain_call(self.chain.hyperparameters)
+        except (ChainUnavailable, ChainRejected) as exc:
+            self._view.fresh = False
+            log_event(log, "chain_unavailable", logging.WARNING, during="sync", error=str(exc))
+            return self._view.metagraph
+        self._view = _ChainView(metagraph, hyperparameters, fresh=True)
+        self.metrics.observe_chain(metagraph.block, hyperparameters)
+        self.state = self.state.model_copy(
+            update={"scores": policy.reconcile_scores(self.state.scores, metagraph)}
+        )
+        self.last_parts = {k: v for k, v in self.last_parts.items() if k in self.state.scores}
+        return metagraph
+
+    async def run_round(self) -> RoundReport | None:
+        """One challenge to up to k miners at once, scored and folded into the EMAs, then saved."""
+        marks = [time.perf_counter()]
+        metagraph = await self.sync()
+        marks.append(time.perf_counter())
+        if metagraph is None:
+            log_event(log, "round_skipped", logging.WARNING, reason="no metagraph yet")
+            return None
+        miners = policy.sample_miners(metagraph, self.hotkey, self.config.sample_size, self.rng)
+        if not miners:
+            log_event(log, "round_skipped", reason="no queryable miners", block=metagraph.block)
+            return None
+        seed = self.rng.getrandbits(63)
+        challenge = await asyncio.to_thread(self.make_challenge, seed, self.config.difficulty)
+        marks.append(time.perf_counter())
+        request_id = secrets.token_hex(8)  # never the seed: miners must not be able to regenerate labels
+        body = OcrRequest(
+            image=encode_image(challenge.image), challenge_id=request_id, deadline_s=self.config.deadline_s
+        ).model_dump_json()
+        async with new_client(len(miners)) as client:
+            results = await self.query(client, self.wallet, miners, body.encode(), self.config.deadline_s)
+        marks.append(time.perf_counter())
+        parts = await asyncio.to_thread(self._score_all, challenge, results)
+        marks.append(time.perf_counter())
+        phases = {name: end - start for name, start, end in zip(PHASES, marks, marks[1:], strict=True)}
+        duration = marks[-1] - marks[0]
+        rewards = [policy.Reward(r.uid, r.hotkey, parts[r.uid].get("total", 0.0)) for r in results]
+        self.state = self.state.model_copy(
+            update={
+                "scores": policy.apply_rewards(self.state.scores, rewards, self.config.ema_alpha),
+                "rounds": self.state.rounds + 1,
+            }
+        )
+        self.last_parts.update({r.hotkey: parts[r.uid] for r in results})
+        self.metrics.observe_round(results, duration)
+        self._publish()
+        for result in results:
+            log_event(
+                log,
+                "miner_answer",
+                uid=result.uid,
+                outcome=result.outcome.value,
+                latency_s=round(result.latency_s, 4),
+                sections=len(result.sections),
+                total=round(parts[result.uid].get("total", 0.0), 4),
+                ema=round(self.state.scores[result.hotkey].ema, 4),
+                detail=result.detail,
+            )
+        self.save()
+        seconds = {f"{name}_s": round(value, 3) for name, value in phases.items()}
+        log_event(log, "round_done", request_id=request_id, miners=len(results), **seconds)
+        return RoundReport(request_id, tuple(results), parts, duration, phases)
+
+    def _score_all(
+        self, challenge: Challenge, results: Sequence[QueryResult]
+    ) -> dict[int, Mapping[str, float]]:
+        """CPU-bound (edit distances, Hungarian matching), hence run in a worker thread."""
+        return {
+            r.uid: (
+                dict(self.score(challenge.sections, r.sections, r.latency_s, self.config.deadline_s))
+                if r.outcome is Outcome.OK
+                else ZERO_PARTS
+            )
+            for r in results
+        }
+
+    async def maybe_set_weights(self) -> WeightSetResult | None:
+        """Set weights when an epoch has passed since our last set; None when it was not time."""
+        view = self._view
+        if view.metagraph is None or view.hyperparameters is None or self.clock() < self._weights.not_before:
+            return None
+        metagraph, hyper = view.metagraph, view.hyperparameters
+        own = metagraph.by_hotkey(self.hotkey)
+        if own is None:
+            log_event(log, "weights_skipped", logging.WARNING, reason="validator hotkey not registered")
+            return None
+        last = policy.last_set_block(own, self.state.last_weight_block, metagraph.block)
+        if policy.blocks_until_weights(metagraph.block, last, hyper.tempo, hyper.weights_rate_limit) > 0:
+            return None
+        uids, weights = policy.weights_from_scores(self.state.scores, metagraph, self.hotkey)
+        if not uids:
+            return None
+        version = policy.version_key(__version__)
+        try:
+            result = await self._chain_call(self.chain.set_weights, self.wallet, uids, weights, version)
+        except ChainUnavailable as exc:
+            result = WeightSetResult(WeightSetOutcome.CHAIN_ERROR, message=str(exc))
+        self.metrics.observe_weight_set(result)
+        if result.outcome is WeightSetOutcome.SUCCESS:
+            block = result.block if result.block is not None else metagraph.block
+            self._weights = _WeightSchedule()
+            self.state = self.state.model_copy(update={"last_weight_block": block})
+            self.metrics.observe_last_weight_block(block)
+            self.save()
+        else:
+            failures = self._weights.failures + 1
+            delay = policy.retry_delay(failures, self.config.retry_base_s, self.config.retry_cap_s)
+            self._weights = _WeightSchedule(failures, self.clock() + delay)
+        log_event(
+            log,
+            "weights_set" if result.outcome is WeightSetOutcome.SUCCESS else "weights_failed",
+            logging.INFO if result.outcome is WeightSetOutcome.SUCCESS else logging.WARNING,
+            outcome=result.outcome.value,
+            block=result.block,
+            uids=uids,
+            weights=[round(w, 4) for w in weights],
+            message=result.message,
+            retry_in_s=round(max(0.0, self._weights.not_before - self.clock()), 1),
+        )
+        return result
+
+    def save(self) -> bool:
+        try:
+            save_state(self.config.state_path, self.state)
+        except OSError as exc:
+            self.metrics.observe_state_save(False)
+            log_event(
+                log, "state_save_failed", logging.ERROR, path=str(self.config.state_path), error=str(exc)
+            )
+            return False
+        self.metrics.observe_state_save(True)
+        return True
+
+    def _publish(self) -> None:
+        self.metrics.set_miners(self.state.scores, self.last_parts)
+        if self.state.last_weight_block is not None:
+            self.metrics.observe_last_weight_block(self.state.last_weight_block)
+
+    async def step(self) -> None:
+        """One iteration of the loop; a bug in one round is logged, never fatal to the validator."""
+        try:
+            await self.run_round()
+            await self.maybe_set_weights()
+        except Exception as exc:
+            log.exception("round failed; continuing with the next one", extra={"fields": {"error": str(exc)}})
+
+    async def run(self, stop: asyncio.Event, max_rounds: int | None = None) -> None:
+        """Rounds every `round_interval_s` until `stop` is set (or `max_rounds` ran); saves on the way out.
+
+        A stop cancels the round in flight rather than waiting out its deadline: nothing is
+        lost, because a round changes the state only after its last await.
+        """
+        done = 0
+        while not stop.is_set() and (max_rounds is None or done < max_rounds):
+            started = self.clock()
+            if not await _unless_stopped(self.step(), stop):
+                break
+            done += 1
+            if max_rounds is not None and done >= max_rounds:
+                break
+            pause = max(0.0, self.config.round_interval_s - (self.clock() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+        self.save()
+
+
+async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `work` to the end, or cancel it when `stop` is set first; True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False

@@ -1,0 +1,151 @@
+"""The validator's decisions as pure functions: EMA, weights, sampling, timing.
+
+Nothing here touches the network, the chain, the clock or the disk, so every rule that
+decides who earns what is unit-tested on plain values.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ocr_subnet.chain.port import Metagraph, NeuronInfo
+
+UNSERVED_IPS = frozenset({"", "0.0.0.0"})
+
+
+class MinerScore(BaseModel):
+    """What the validator remembers about one miner hotkey between rounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uid: int = Field(ge=0)
+    ema: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    rounds: int = Field(default=0, ge=0)
+
+
+@dataclass(frozen=True)
+class Reward:
+    """One miner's reward for one round; `total` is what enters the EMA."""
+
+    uid: int
+    hotkey: str
+    total: float
+
+
+def unit_interval(value: float) -> float:
+    """Clamp to [0, 1] and map NaN to 0, so no reward or score can poison the sums that follow."""
+    if math.isnan(value):
+        return 0.0
+    return min(1.0, max(0.0, value))
+
+
+def ema_update(previous: float, reward: float, alpha: float) -> float:
+    """One EMA step; a new miner starts from 0 so one lucky round cannot buy a large weight."""
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    return unit_interval(alpha * unit_interval(reward) + (1.0 - alpha) * unit_interval(previous))
+
+
+def apply_rewards(
+    scores: Mapping[str, MinerScore], rewards: Iterable[Reward], alpha: float
+) -> dict[str, MinerScore]:
+    """Fold a round's rewards into the EMA table; a hotkey seen at a new uid starts over."""
+    updated = dict(scores)
+    for reward in rewards:
+        previous = updated.get(reward.hotkey)
+        if previous is None or previous.uid != reward.uid:
+            previous = MinerScore(uid=reward.uid, ema=0.0)
+        updated[reward.hotkey] = MinerScore(
+            uid=reward.uid,
+            ema=ema_update(previous.ema, reward.total, alpha),
+            rounds=previous.rounds + 1,
+        )
+    return updated
+
+
+def reconcile_scores(scores: Mapping[str, MinerScore], metagraph: Metagraph) -> dict[str, MinerScore]:
+    """Forget a hotkey that deregistered or no longer holds its uid: a uid's new owner starts from zero."""
+    kept: dict[str, MinerScore] = {}
+    for hotkey, score in scores.items():
+        neuron = metagraph.by_uid(score.uid)
+        if neuron is not None and neuron.hotkey == hotkey:
+            kept[hotkey] = score
+    return kept
+
+
+def is_queryable(neuron: NeuronInfo, self_hotkey: str) -> bool:
+    """A miner can be challenged when it served an axon; the validator never queries itself."""
+    return (
+        neuron.hotkey != self_hotkey
+        and neuron.axon is not None
+        and neuron.axon.ip not in UNSERVED_IPS
+        and 0 < neuron.axon.port < 65536
+    )
+
+
+def sample_miners(metagraph: Metagraph, self_hotkey: str, k: int, rng: random.Random) -> list[NeuronInfo]:
+    """Up to k distinct queryable miners, drawn uniformly so no miner can predict when it is tested."""
+    candidates = [n for n in metagraph.neurons if is_queryable(n, self_hotkey)]
+    chosen = rng.sample(candidates, min(max(k, 0), len(candidates)))
+    return sorted(chosen, key=lambda n: n.uid)
+
+
+def weights_from_scores(
+    scores: Mapping[str, MinerScore], metagraph: Metagraph, self_hotkey: str
+) -> tuple[list[int], list[float]]:
+    """Normalized weights over the queryable miners, by uid.
+
+    A miner's weight is its EMA when its hotkey still holds its uid, else zero. When nothing
+    has earned anything yet the weights are uniform: the validator stays active on chain
+    without favouring anyone. No queryable miner at all gives empty lists (nothing to set).
+    """
+    miners = sorted((n for n in metagraph.neurons if is_queryable(n, self_hotkey)), key=lambda n: n.uid)
+    raw: list[float] = []
+    for neuron in miners:
+        score = scores.get(neuron.hotkey)
+        raw.append(unit_interval(score.ema) if score is not None and score.uid == neuron.uid else 0.0)
+    total = math.fsum(raw)
+    if not miners:
+        return [], []
+    if total <= 0.0:
+        return [n.uid for n in miners], [1.0 / len(miners)] * len(miners)
+    return [n.uid for n in miners], [value / total for value in raw]
+
+
+def blocks_until_weights(current_block: int, last_set_block: int | None, tempo: int, rate_limit: int) -> int:
+    """Blocks to wait before setting weights again: once per epoch, never inside the rate limit."""
+    if last_set_block is None:
+        return 0
+    interval = max(tempo, rate_limit, 1)
+    return max(0, last_set_block + interval - current_block)
+
+
+def retry_delay(failures: int, base_s: float, cap_s: float) -> float:
+    """Exponential backoff after consecutive failures, so a sick chain is not hammered."""
+    if failures <= 0:
+        return 0.0
+    return min(cap_s, base_s * 2.0 ** (failures - 1))
+
+
+def version_key(version: str) -> int:
+    """`major.minor.patch` -> major*10000 + minor*100 + patch, the integer the chain stores with weights."""
+    numbers = [int(n) for n in re.findall(r"\d+", version)[:3]]
+    major, minor, patch = [*numbers, 0, 0, 0][:3]
+    return major * 10_000 + minor * 100 + patch
+
+
+def last_set_block(own: NeuronInfo | None, remembered: int | None, current_block: int) -> int | None:
+    """The later of the chain's record of our last update and our own, ignoring blocks from the future.
+
+    The chain's `last_update` is what its rate limit checks; a remembered block past the current
+    one means the chain was reset under us, so it no longer says anything.
+    """
+    candidates = (remembered, own.last_update if own is not None else None)
+    known: Sequence[int] = [b for b in candidates if b is not None and 0 <= b <= current_block]
+    return max(known) if known else None

@@ -1,0 +1,267 @@
+"""Challenges from seeds: determinism, variety, the layout's promises, and the documented levels."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from faker import Faker
+from ocr_subnet.challenge import corrupt, generate, geometry, levels
+from ocr_subnet.challenge.generate import (
+    derive_seeds,
+    generate_challenge,
+    invoice_layout,
+    prepare,
+    render_page,
+)
+from ocr_subnet.challenge.invoice import (
+    MAX_SIZE,
+    MIN_SIZE,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    TEMPLATES,
+    make_invoice,
+    make_style,
+    money,
+)
+from ocr_subnet.sections import FONT_FAMILIES
+from PIL import Image
+
+LAYOUT_SEEDS = range(150)
+
+
+@pytest.mark.parametrize("level", range(len(levels.LEVELS)))
+def test_same_seed_and_difficulty_give_identical_bytes_and_labels(level: int) -> None:
+    first, again = generate_challenge(11, level), generate_challenge(11, level)
+    assert first.image == again.image
+    assert first.sections == again.sections
+    assert first.id == again.id
+
+
+def test_global_random_state_neither_matters_nor_changes() -> None:
+    import random
+
+    random.seed(1)
+    np.random.seed(1)
+    state = random.getstate(), np.random.get_state()[1].copy()
+    first = generate_challenge(5, 2)
+    random.seed(99)
+    np.random.seed(99)
+    assert generate_challenge(5, 2).image == first.image
+    random.seed(1)
+    np.random.seed(1)
+    generate_challenge(6, 2)
+    assert random.getstate() == state[0]
+    assert np.array_equal(np.random.get_state()[1], state[1])
+
+
+def test_content_depends_on_the_seed_only_and_corruption_on_the_difficulty() -> None:
+    easy, hard = generate_challenge(3, 1), generate_challenge(3, 3)
+    assert [s.text for s in easy.sections] == [s.text for s in hard.sections]
+    assert easy.image != hard.image
+    assert easy.id != hard.id
+
+
+def test_seeds_vary_templates_fonts_sizes_and_positions() -> None:
+    pages = [invoice_layout(seed) for seed in range(24)]
+    assert {page.template for page in pages} == set(TEMPLATES)
+    families = {text.font.family for page in pages for text in page.texts}
+    assert families == set(FONT_FAMILIES)
+    assert len({text.font.size for page in pages for text in page.texts}) >= 5
+    first_positions = {(round(page.texts[0].x), round(page.texts[0].baseline)) for page in pages}
+    assert len(first_positions) >= 20
+    # The quantity column (the table's second header) sits at many different places.
+    quantity_x = {
+        round(page.texts[i].x)
+        for page in pages
+        for i, text in enumerate(page.texts)
+        if text.text in ("Qty", "Quantity", "Units", "Hours")
+    }
+    assert len(quantity_x) >= 15
+
+
+def test_each_seed_draws_a_different_image() -> None:
+    images = {generate_challenge(seed, 1).image for seed in range(6)}
+    assert len(images) == 6
+
+
+def test_layouts_stay_on_the_page_with_fonts_from_the_contract_and_no_overlaps() -> None:
+    for seed in LAYOUT_SEEDS:
+        page = invoice_layout(seed)
+        boxes = [text.box for text in page.texts]
+        for text, (x0, y0, x1, y1) in zip(page.texts, boxes, strict=True):
+            assert text.font.family in FONT_FAMILIES
+            assert MIN_SIZE <= text.font.size <= MAX_SIZE
+            assert text.text == text.text.strip() and text.text
+            text.text.encode("cp1252")  # the standard fonts' encoding: no missing glyphs
+            assert x0 >= 10 and x1 <= PAGE_WIDTH - 10, (seed, text.text)
+            assert y0 >= 10 and y1 <= PAGE_HEIGHT - 10, (seed, text.text)
+        for a, b in itertools.combinations(boxes, 2):
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (seed, a, b)
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_every_template_draws_all_the_tutorial_fields(template: str) -> None:
+    rng = np.random.default_rng(17)
+    fake = Faker("en_US")
+    fake.seed_instance(17)
+    invoice = make_invoice(fake, rng)
+    invoice = replace(invoice, items=invoice.items[:3])
+    drawn = TEMPLATES[template](invoice, make_style(rng), rng)
+    page = " | ".join(text.text for text in drawn.texts)
+    fields = [invoice.company, *invoice.company_lines, invoice.number, invoice.date, invoice.customer]
+    fields += [item.description for item in invoice.items] + [invoice.terms]
+    fields += [money(invoice.subtotal + invoice.tax)]
+    for field in fields:
+        assert field in page, field
+
+
+def test_totals_match_the_drawn_items() -> None:
+    for seed in range(40):
+        texts = [text.text for text in invoice_layout(seed).texts]
+        header = next(i for i, t in enumerate(texts) if t in ("Description", "Item", "Service", "Details"))
+        rows = []
+        i = header + 3
+        while i + 2 < len(texts) and texts[i + 2].startswith("$"):
+            rows.append((int(texts[i + 1]), float(texts[i + 2][1:].replace(",", ""))))
+            i += 3
+        amounts = [float(t.split("$")[-1].replace(",", "")) for t in texts[i:] if "$" in t]
+        subtotal = sum(q * c for q, c in rows)
+        assert rows
+        assert subtotal == pytest.approx(amounts[0], abs=0.006), seed
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_level_1_delivers_a_631_by_816_jpeg(seed: int) -> None:
+    challenge = generate_challenge(seed, 1)
+    image = Image.open(io.BytesIO(challenge.image))
+    assert image.format == "JPEG" and challenge.image_format == "jpeg"
+    assert image.size == (challenge.width, challenge.height) == (631, 816)
+    assert generate_challenge(seed).image == challenge.image  # level 1 is the default
+
+
+def documented_levels() -> list[dict[str, str]]:
+    lines = [line for line in levels.__doc__.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [
+        dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]
+    ]
+
+
+def span(cell: str) -> tuple[float, float]:
+    low, high = cell.split("..")
+    return float(low), float(high)
+
+
+def test_the_documented_table_is_the_levels_in_code() -> None:
+    rows = documented_levels()
+    assert len(rows) == len(levels.LEVELS)
+    for row, level in zip(rows, levels.LEVELS, strict=True):
+        assert int(row["level"]) == level.level
+        assert span(row["scale"]) == level.scale
+        assert span(row["rotation deg"]) == level.rotation_deg
+        assert float(row["perspective"]) == level.perspective
+        assert row["noise"] == f"{level.noise_density:.2f}/{level.noise_sigma:g}"
+        assert int(row["spots"]) == level.spots
+        assert row["border pt/curl"] == f"{level.border_pt:g}/{level.border_curl:.1f}"
+        assert float(row["blur px"]) == level.blur_radius
+        assert row["format"] == ("png" if level.jpeg_quality is None else f"jpeg{level.jpeg_quality}")
+
+
+def quantization(quality: int) -> dict[int, list[int]]:
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16), 255).save(buffer, format="JPEG", quality=quality)
+    return Image.open(buffer).quantization
+
+
+@pytest.mark.parametrize("level", levels.LEVELS, ids=lambda level: f"level{level.level}")
+def test_each_level_behaves_as_documented(level: levels.Difficulty) -> None:
+    for seed in range(3):
+        page, distortion = prepare(seed, level.level)
+        assert level.scale[0] <= distortion.scale <= level.scale[1]
+        assert level.rotation_deg[0] <= distortion.rotation_deg <= level.rotation_deg[1]
+        height, width = page.raster.shape
+        corners = geometry.corners((0, 0, width, height))
+        moved = np.array(distortion.corners) - corners * distortion.scale
+        assert np.all(
+            np.abs(moved) <= level.perspective * np.array([width, height]) * distortion.scale + 1e-9
+        )
+        assert geometry.is_affine(distortion.matrix) == (level.perspective == 0)
+        # The matrix is exactly: scale, perspective onto the drawn corners, rotate, then frame at the origin.
+        mapped = geometry.apply(distortion.matrix, corners)
+        rotated = geometry.apply(geometry.rotation(distortion.rotation_deg), distortion.corners)
+        np.testing.assert_allclose(mapped - mapped.min(axis=0), rotated - rotated.min(axis=0), atol=1e-6)
+        challenge = generate_challenge(seed, level.level)
+        image = Image.open(io.BytesIO(challenge.image))
+        assert image.size == distortion.size == (challenge.width, challenge.height)
+        assert challenge.image_format == level.image_format == image.format.lower()
+        if level.jpeg_quality is not None:
+            assert image.quantization == quantization(level.jpeg_quality)
+
+
+def test_level_0_is_the_clean_render_with_only_the_documented_noise() -> None:
+    level = levels.difficulty(0)
+    page, distortion = prepare(4, 0)
+    np.testing.assert_array_equal(distortion.matrix, np.eye(3))
+    delivered = np.asarray(Image.open(io.BytesIO(generate_challenge(4, 0).image)), dtype=np.float64)
+    # On white paper only the darkening half of the noise shows (the rest clips at 255).
+    white = page.raster == 255
+    darkening = 255.0 - delivered[white]
+    hit = darkening > 0
+    assert hit.mean() == pytest.approx((1 - np.exp(-level.noise_density)) * 0.49, rel=0.1)
+    assert darkening[hit].mean() == pytest.approx(level.noise_sigma * np.sqrt(2 / np.pi), rel=0.1)
+
+
+def test_the_documented_levels_get_harsher_step_by_step() -> None:
+    for easier, harder in itertools.pairwise(levels.LEVELS):
+        assert harder.scale[1] <= easier.scale[1]
+        assert max(map(abs, harder.rotation_deg)) >= max(map(abs, easier.rotation_deg))
+        assert harder.perspective >= easier.perspective
+        assert harder.noise_density > easier.noise_density and harder.noise_sigma > easier.noise_sigma
+        assert harder.spots >= easier.spots
+        assert harder.border_pt >= easier.border_pt and harder.border_curl >= easier.border_curl
+        assert harder.blur_radius >= easier.blur_radius
+        assert (harder.jpeg_quality or 0) < (easier.jpeg_quality or 100)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_each_level_strays_further_from_the_clean_page(seed: int) -> None:
+    """Photometric damage (noise, spots, border, JPEG) against the clean page in the same geometry."""
+    damage = []
+    for level in levels.LEVELS:
+        page, distortion = prepare(seed, level.level)
+        clean = corrupt.blur(corrupt.warp(page.raster, distortion.matrix, distortion.size), level.blur_radius)
+        on_page = corrupt.warp(np.full_like(page.raster, 255), distortion.matrix, distortion.size) == 255
+        delivered = np.asarray(Image.open(io.BytesIO(generate_challenge(seed, level.level).image)))
+        damage.append(float(np.abs(delivered.astype(float) - clean)[on_page].mean()))
+    assert damage == sorted(damage) and len(set(damage)) == len(damage)
+
+
+def test_bad_seeds_and_levels_are_refused() -> None:
+    with pytest.raises(ValueError, match="seed"):
+        generate_challenge(-1)
+    with pytest.raises(ValueError, match="difficulty"):
+        generate_challenge(1, 5)
+
+
+def test_derived_seeds_are_stable_distinct_and_prefix_consistent() -> None:
+    assert derive_seeds(42, 5) == derive_seeds(42, 5)
+    assert derive_seeds(42, 10)[:5] == derive_seeds(42, 5)
+    assert len(set(derive_seeds(42, 100))) == 100
+    assert derive_seeds(43, 5) != derive_seeds(42, 5)
+
+
+def test_challenge_id_hides_the_seed() -> None:
+    challenge = generate_challenge(123456789, 1)
+    assert len(challenge.id) == 16 and "123456789" not in challenge.id
+    assert challenge.id == generate.challenge_id(123456789, 1) != generate.challenge_id(123456789, 2)
+
+
+def test_render_page_is_independent_of_difficulty_and_matches_prepare() -> None:
+    page = render_page(9)
+    prepared, _ = prepare(9, 4)
+    assert page.layout == prepared.layout
+    assert np.array_equal(page.raster, prepared.raster)
