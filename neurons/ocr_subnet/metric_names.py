@@ -17,7 +17,9 @@ VALIDATOR_QUERY_LATENCY = PREFIX + "validator_query_latency_seconds"  # histogra
 VALIDATOR_RESPONSES = PREFIX + "validator_responses_total"  # labels: validator_hotkey, outcome
 VALIDATOR_ROUNDS = PREFIX + "validator_rounds_total"  # labels: validator_hotkey
 VALIDATOR_ROUND_DURATION = PREFIX + "validator_round_duration_seconds"  # histogram, labels: validator_hotkey
-VALIDATOR_WEIGHT_SET_ATTEMPTS = PREFIX + "validator_weight_set_attempts_total"  # labels: validator_hotkey, result
+VALIDATOR_WEIGHT_SET_ATTEMPTS = (
+    PREFIX + "validator_weight_set_attempts_total"
+)  # labels: validator_hotkey, result
 VALIDATOR_LAST_WEIGHT_SET_BLOCK = PREFIX + "validator_last_weight_set_block"  # labels: validator_hotkey
 VALIDATOR_CURRENT_BLOCK = PREFIX + "validator_current_block"  # labels: validator_hotkey
 VALIDATOR_WEIGHTS_RATE_LIMIT = PREFIX + "validator_weights_rate_limit_blocks"  # labels: validator_hotkey
@@ -45,7 +47,15 @@ TRITON_COMPUTE_INFER_DURATION_US = "nv_inference_compute_infer_duration_us"
 TRITON_PENDING_REQUEST_COUNT = "nv_inference_pending_request_count"
 
 # Label values shared by producers and consumers
-MINER_OUTCOMES = ("ok", "unauthorized", "blacklisted", "bad_request", "too_large", "overloaded", "backend_error")
+MINER_OUTCOMES = (
+    "ok",
+    "unauthorized",
+    "blacklisted",
+    "bad_request",
+    "too_large",
+    "overloaded",
+    "backend_error",
+)
 VALIDATOR_RESPONSE_OUTCOMES = ("ok", "timeout", "http_error", "invalid", "too_large", "unreachable")
 WEIGHT_SET_RESULTS = ("success", "rate_limited", "chain_error", "rejected")
 REWARD_PARTS = ("text", "position", "font", "prediction", "time", "total")

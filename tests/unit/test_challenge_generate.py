@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -41,9 +43,17 @@ def test_same_seed_and_difficulty_give_identical_bytes_and_labels(level: int) ->
     assert first.id == again.id
 
 
-def test_global_random_state_neither_matters_nor_changes() -> None:
-    import random
+def test_concurrent_generation_gives_the_sequential_results() -> None:
+    """Validators may generate in threads: Faker and pdfium are shared, so they must be guarded."""
+    jobs = [(seed, seed % 5) for seed in range(8)]
+    sequential = [generate_challenge(seed, level) for seed, level in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(lambda job: generate_challenge(*job), jobs))
+    assert [c.image for c in concurrent] == [c.image for c in sequential]
+    assert [c.sections for c in concurrent] == [c.sections for c in sequential]
 
+
+def test_global_random_state_neither_matters_nor_changes() -> None:
     random.seed(1)
     np.random.seed(1)
     state = random.getstate(), np.random.get_state()[1].copy()

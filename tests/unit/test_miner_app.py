@@ -22,6 +22,7 @@ import httpx
 import pytest
 from bittensor.http_auth import HEADER_HOTKEY
 from bittensor.sp_core import Keypair
+from fastapi import FastAPI
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.chain.port import (
     AxonInfo,
@@ -129,6 +130,7 @@ class FakeBackend:
 
 @dataclass
 class Harness:
+    app: FastAPI
     client: httpx.AsyncClient
     miner: Miner
     chain: FakeChain
@@ -170,7 +172,7 @@ async def running_miner(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8091") as client:
-            yield Harness(client, app.state.miner, chain, backend)
+            yield Harness(app, client, app.state.miner, chain, backend)
 
 
 @pytest.fixture
@@ -292,6 +294,41 @@ async def test_streamed_oversized_body_is_refused_while_reading(harness: Harness
     response = await harness.client.post("/ocr", content=stream(), headers=headers)
     assert response.status_code == 413
     assert len(sent) <= MAX_BODY_BYTES // len(chunk) + 2 < total_chunks
+
+
+async def test_client_disconnecting_mid_body_is_a_counted_bad_request(harness: Harness) -> None:
+    body = ocr_body()
+    headers = [
+        (key.lower().encode(), value.encode())
+        for key, value in signed(VALIDATOR, body, harness.miner.hotkey).items()
+    ]
+    incoming = [{"type": "http.request", "body": body[:100], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/ocr",
+        "raw_path": b"/ocr",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8091),
+    }
+    await harness.app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    metrics = (await harness.client.get("/metrics")).text
+    assert f'miner_hotkey="{harness.miner.hotkey}",outcome="bad_request"}} 1.0' in metrics
 
 
 async def test_non_image_payload_is_a_bad_request(harness: Harness) -> None:

@@ -25,6 +25,12 @@ def test_unknown_backend_is_a_usage_error() -> None:
     assert "unknown backend" in result.output
 
 
+def test_unknown_network_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["miner", "--network", "nowhere"])
+    assert result.exit_code == 2
+    assert "unknown network" in result.output
+
+
 def test_wildcard_bind_without_external_ip_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["miner", "--host", "0.0.0.0"])
     assert result.exit_code == 2

@@ -8,6 +8,7 @@ real signatures, real scorer and real state file are exercised.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 import random
@@ -32,7 +33,7 @@ from ocr_subnet.chain.port import (
     WeightSetResult,
 )
 from ocr_subnet.challenge.api import Challenge
-from ocr_subnet.protocol import MAX_RESPONSE_BYTES, OcrRequest
+from ocr_subnet.protocol import MAX_RESPONSE_BYTES, MAX_SECTIONS, OcrRequest
 from ocr_subnet.sections import Font, Section
 from ocr_subnet.validator.metrics import ValidatorMetrics
 from ocr_subnet.validator.neuron import Validator, ValidatorConfig, reward_parts
@@ -131,6 +132,12 @@ class FakeMiner:
             await self._send(writer, _raw_response("HTTP/1.1 500 Internal Server Error\r\n", b"oops"))
         elif self.behaviour == "hangup":
             return
+        elif self.behaviour == "too_many_sections":  # small in bytes, over MAX_SECTIONS in count
+            box = {"text": "a", "position": [0, 0, 1, 1], "font": {"family": "Helvetica", "size": 1}}
+            await self._send(writer, _json_response(ok, [box] * (MAX_SECTIONS + 1)))
+        elif self.behaviour == "gzipped":
+            body = gzip.compress(json.dumps({"sections": [s.model_dump() for s in LABELS]}).encode())
+            await self._send(writer, _raw_response(ok + "Content-Encoding: gzip\r\n", body))
         elif self.behaviour in ("huge", "huge_declared"):
             declared = f"Content-Length: {50 * MB}\r\n" if self.behaviour == "huge_declared" else ""
             await self._send(writer, (ok + declared + "\r\n").encode() + b'{"sections": [')
@@ -270,6 +277,8 @@ HOSTILE = (
     "wrong_shape",
     "error",
     "hangup",
+    "too_many_sections",
+    "gzipped",
 )
 
 
@@ -306,10 +315,12 @@ async def test_a_round_classifies_every_hostile_answer_and_pays_only_real_ones(s
         miners["wrong_shape"].hotkey: Outcome.INVALID,
         miners["error"].hotkey: Outcome.HTTP_ERROR,
         miners["hangup"].hotkey: Outcome.HTTP_ERROR,
+        miners["too_many_sections"].hotkey: Outcome.INVALID,
+        miners["gzipped"].hotkey: Outcome.INVALID,
     }
     total = {subnet.miners[name].hotkey: report.parts[subnet.uid(name)]["total"] for name in subnet.miners}
     assert total[miners["good"].hotkey] > 0.9
-    for name in ("slow", "silent", "huge", "huge_declared", "invalid", "wrong_shape", "error", "hangup"):
+    for name in set(HOSTILE) - {"good", "garbage"}:
         assert total[miners[name].hotkey] == 0.0, name
         assert set(report.parts[subnet.uid(name)]) == set(names.REWARD_PARTS)
     assert total[miners["good"].hotkey] > total[miners["garbage"].hotkey]
@@ -520,3 +531,13 @@ def _sample(validator: Validator, name: str, **labels: str) -> float:
         name, {"validator_hotkey": VALIDATOR_KEY.ss58_address, **labels}
     )
     return value or 0.0
+
+
+async def test_a_failed_state_save_is_counted_and_the_round_still_counts(small_subnet: Subnet) -> None:
+    small_subnet.state_path.parent.mkdir(parents=True)
+    small_subnet.state_path.mkdir()  # a directory where the file should go: every save fails
+    validator = small_subnet.make_validator()
+    report = await bounded(validator.run_round())
+    assert report is not None and validator.state.rounds == 1
+    assert _sample(validator, names.VALIDATOR_STATE_SAVES, result="error") == 1
+    assert _sample(validator, names.VALIDATOR_STATE_SAVES, result="success") == 0

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from itertools import groupby, pairwise
 from statistics import median
 
+import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.sections import MAX_FONT_SIZE, MAX_TEXT_CHARS, Font, Section
@@ -93,15 +95,15 @@ def font_size_px(words: Sequence[Word]) -> float:
     """The font size in pixels implied by the words' ink heights.
 
     A word's ink spans from its tallest glyph class (capital/ascender, else x-height) down to
-    the baseline, or past it to the descender; the tallest such estimate over the words wins
-    because short words (dashes, dots) underestimate.
+    the baseline, or past it to the descender; the median over the words resists the odd box
+    that tesseract stretched over a speck of noise.
     """
     estimates = []
     for word in words:
         top = CAP_HEIGHT if TALL.intersection(word.text) else X_HEIGHT
         bottom = DESCENT if DESCENDING.intersection(word.text) else 0.0
         estimates.append((word.bottom - word.top) / (top + bottom))
-    return max(estimates)
+    return median(estimates)
 
 
 def baseline_px(words: Sequence[Word], size_px: float) -> float:
@@ -148,6 +150,24 @@ def words_to_sections(words: Iterable[Word], image_width: int, config: GroupingC
     return sections
 
 
+def preprocess(image: Image.Image, upscale: int, paper_px: int = 15, sharpen: float = 3.0) -> Image.Image:
+    """Undo what the challenge corruption does to tesseract's binarization, then enlarge.
+
+    Dividing by the paper's brightness (a grey closing removes the text, a box filter smooths
+    it) flattens darkened borders and spots; an unsharp mask counters the blur that merges the
+    ~10 px glyphs; upscaling puts the glyphs in the size range tesseract's LSTM was trained on.
+    Measured on level-1 challenges this takes tesseract's CER from ~0.55 to ~0.27.
+    """
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    paper = ndimage.uniform_filter(ndimage.grey_closing(grey, size=(paper_px, paper_px)), paper_px)
+    flat = np.clip(grey / np.maximum(paper, 1.0) * 255.0, 0, 255)
+    sharp = np.clip(flat + sharpen * (flat - ndimage.gaussian_filter(flat, 1.0)), 0, 255)
+    result = Image.fromarray(sharp.astype(np.uint8))
+    if upscale != 1:
+        result = result.resize((result.width * upscale, result.height * upscale), Image.Resampling.BICUBIC)
+    return result
+
+
 class TesseractBackend:
     """Debian's tesseract-ocr behind the `OcrBackend` interface."""
 
@@ -176,13 +196,8 @@ class TesseractBackend:
 
     def recognize(self, image: Image.Image) -> list[Section]:
         """Read `image`; blocking, one single-threaded tesseract process per call."""
-        grey = image.convert("L")
-        if self._upscale != 1:
-            grey = grey.resize(
-                (grey.width * self._upscale, grey.height * self._upscale), Image.Resampling.BICUBIC
-            )
         png = io.BytesIO()
-        grey.save(png, format="PNG")
+        preprocess(image, self._upscale).save(png, format="PNG")
         dpi = round(72 * self._upscale * image.width / PAGE_WIDTH_PT)
         tsv = self._run(["stdin", "stdout", "-l", self._language, "--dpi", str(dpi), "tsv"], png.getvalue())
         return words_to_sections(parse_tsv(tsv, self._upscale), image.width, self._grouping)

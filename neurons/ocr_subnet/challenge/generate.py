@@ -42,12 +42,16 @@ def _faker() -> Faker:
 
 @dataclass(frozen=True)
 class Page:
-    """The clean render of a seed's invoice, with its labels in the render's pixels."""
+    """The clean render of a seed's invoice."""
 
     layout: Layout
     raster: corrupt.Raster
     to_pixels: geometry.Matrix  # PDF points -> pixels of `raster`
-    labels: tuple[Section, ...]
+
+    @functools.cached_property
+    def labels(self) -> tuple[Section, ...]:
+        """Ground truth in the clean render's pixels (for checks; challenges map from points directly)."""
+        return labels(self.layout, self.to_pixels)
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,7 @@ def render_page(seed: int) -> Page:
     """Draw and rasterize the seed's invoice; no corruption, labels in the clean render's pixels."""
     layout = invoice_layout(seed)
     (raster,) = rasterize(draw_pdf([layout]), RENDER_PX_PER_PT)
-    matrix = to_pixels(raster)
-    return Page(layout, raster, matrix, labels(layout, matrix))
+    return Page(layout, raster, to_pixels(raster))
 
 
 def plan_distortion(level: Difficulty, width: int, height: int, rng: np.random.Generator) -> Distortion:
@@ -115,16 +118,16 @@ def plan_distortion(level: Difficulty, width: int, height: int, rng: np.random.G
 
 def prepare(seed: int, difficulty: int = 1) -> tuple[Page, Distortion]:
     """The clean page and the geometry a challenge applies to it (what tests check labels against)."""
+    level = levels.difficulty(difficulty)
     page = render_page(seed)
     height, width = page.raster.shape
-    level = levels.difficulty(difficulty)
     return page, plan_distortion(level, width, height, stream(seed, GEOMETRY, difficulty))
 
 
 def corrupt_page(
     page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator
 ) -> corrupt.Raster:
-    """The tutorial's order: border, noise and spots on the page, one warp (rescale, rotate), blur."""
+    """The tutorial's order: border, noise and spots on the page, one warp for all geometry, blur."""
     px_per_pt = page.to_pixels[0, 0]
     height, width = page.raster.shape
     raster = corrupt.darken_border(page.raster, level.border_pt * px_per_pt, level.border_curl)

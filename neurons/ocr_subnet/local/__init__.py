@@ -1,0 +1,1 @@
+"""`ocr-subnet local up`: the whole subnet on loopback, each neuron its own process."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bittensor as bt
 from rich.console import Console
 from rich.live import Live
 
@@ -33,6 +34,7 @@ from ocr_subnet.wallets import local_wallet
 
 log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
+VALIDATOR_WALLET = "local-validator"
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,35 @@ class LocalSubnet:
         listing = {c.name: {"pid": c.process.pid, "log": str(c.log_path)} for c in self.children}
         (self.run_dir / "processes.json").write_text(json.dumps(listing, indent=2))
 
+    @property
+    def client(self) -> LocalChainClient:
+        if self._client is None:
+            raise RuntimeError("the chain is not started yet")
+        return self._client
+
+    @property
+    def wallets_dir(self) -> Path:
+        return (self.config.home / "wallets").resolve()
+
+    def _neuron_args(self) -> tuple[str, ...]:
+        return (
+            "--network",
+            self.chain_url,
+            "--netuid",
+            str(self.config.netuid),
+            "--wallet-path",
+            str(self.wallets_dir),
+        )
+
     def start(self) -> None:
+        """Chain, then a staked validator's registration, then miners, then the validator process."""
+        self.start_chain()
+        self.register_validator()
+        self.start_miners()
+        self.start_validator()
+
+    def start_chain(self) -> None:
         config = self.config
-        timeout = config.startup_timeout_s
         chain_port = free_port(LOOPBACK)
         self.chain_url = f"http://{LOOPBACK}:{chain_port}"
         chain = self._start(
@@ -122,40 +150,46 @@ class LocalSubnet:
             *("--block-time", str(config.block_time_s), "--tempo", str(config.tempo)),
             *("--weights-rate-limit", str(config.weights_rate_limit)),
         )
-        wait_healthy(self.chain_url + CHAIN_HEALTH_PATH, timeout, chain)
+        wait_healthy(self.chain_url + CHAIN_HEALTH_PATH, config.startup_timeout_s, chain)
         self._client = LocalChainClient(self.chain_url, config.netuid)
-        wallets = config.home / "wallets"
-        validator = local_wallet("local-validator", "default", wallets)
-        self._client.register(validator, config.validator_stake)
-        self.roles[validator.hotkey.ss58_address] = ("validator", "-")
-        common = (
-            *("--network", self.chain_url, "--netuid", str(config.netuid)),
-            *("--wallet-path", str(wallets.resolve())),
-        )
-        miners: list[tuple[Child, int]] = []
+
+    def register_validator(self) -> bt.Wallet:
+        """Registered with stake, so the chain grants it a validator permit and miners accept it."""
+        wallet = local_wallet(VALIDATOR_WALLET, "default", self.wallets_dir)
+        self.client.register(wallet, self.config.validator_stake)
+        self.roles[wallet.hotkey.ss58_address] = ("validator", "-")
+        return wallet
+
+    def start_miners(self) -> None:
+        config = self.config
+        started: list[tuple[Child, int]] = []
         for index in range(config.miners):
-            wallet = local_wallet(f"local-miner-{index}", "default", wallets)
-            self._client.register(wallet, 0.0)
+            name = f"local-miner-{index}"
+            wallet = local_wallet(name, "default", self.wallets_dir)
+            self.client.register(wallet, 0.0)
             self.roles[wallet.hotkey.ss58_address] = ("miner", config.backend)
             port = free_port(LOOPBACK)
             child = self._start(
                 f"miner-{index}",
-                *("miner", *common, "--wallet-name", f"local-miner-{index}", "--host", LOOPBACK),
+                *("miner", *self._neuron_args(), "--wallet-name", name, "--host", LOOPBACK),
                 *("--port", str(port), "--backend", config.backend, "--metagraph-refresh", "2"),
             )
-            miners.append((child, port))
-        for child, port in miners:
-            wait_healthy(f"http://{LOOPBACK}:{port}{HEALTH_PATH}", timeout, child)
+            started.append((child, port))
+        for child, port in started:
+            wait_healthy(f"http://{LOOPBACK}:{port}{HEALTH_PATH}", config.startup_timeout_s, child)
+
+    def start_validator(self) -> None:
+        config = self.config
         self.metrics_port = free_port(LOOPBACK)
-        validator_child = self._start(
+        child = self._start(
             "validator",
-            *("validator", *common, "--wallet-name", "local-validator"),
+            *("validator", *self._neuron_args(), "--wallet-name", VALIDATOR_WALLET),
             *("--state", str(self.state_path), "--metrics-port", str(self.metrics_port)),
             *("--sample-size", str(config.miners), "--round-interval", str(config.round_interval_s)),
             *("--deadline", str(config.deadline_s), "--ema-alpha", str(config.ema_alpha)),
             *("--chain-timeout", "5"),
         )
-        wait_healthy(f"http://{LOOPBACK}:{self.metrics_port}/metrics", timeout, validator_child)
+        wait_healthy(f"http://{LOOPBACK}:{self.metrics_port}/metrics", config.startup_timeout_s, child)
 
     def snapshot(self) -> Snapshot:
         """The latest view; a chain or state file that cannot be read keeps the previous one."""

@@ -24,6 +24,7 @@ from fastapi.openapi.utils import get_openapi
 from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.types import Scope
 
 from ocr_subnet import __version__
@@ -88,10 +89,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise Rejected(too_large(limit))
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Rejected(too_large(limit))
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise Rejected(too_large(limit))
+    except ClientDisconnect as exc:  # e.g. a validator that gave up mid-upload: count it, no traceback
+        raise Rejected(bad_request("client disconnected before the body was complete")) from exc
     return bytes(body)
 
 

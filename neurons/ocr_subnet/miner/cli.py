@@ -29,11 +29,16 @@ def miner(
     log_level: str = typer.Option("INFO"),
 ) -> None:
     """Run a miner: verify signed requests, answer OCR, serve its axon and /metrics."""
+    from ocr_subnet.chain import adapter_for
     from ocr_subnet.miner.config import MinerConfig
     from ocr_subnet.miner.run import BACKENDS, run_miner
 
     if backend not in BACKENDS:
         raise typer.BadParameter(f"unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
+    try:
+        adapter_for(network)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--network") from exc
     try:
         config = MinerConfig(
             network=network,

@@ -57,12 +57,7 @@ class ValidatorMetrics:
         self.last_weight_block = Gauge(
             names.VALIDATOR_LAST_WEIGHT_SET_BLOCK, "Block of the last successful weight set", vk, registry=r
         )
-        self.current_block = Gauge(
-            names.VALIDATOR_CURRENT_BLOCK,
-            "Latest block seen on chain",
-            vk,
-            registry=r,
-        )
+        self.current_block = Gauge(names.VALIDATOR_CURRENT_BLOCK, "Latest block seen", vk, registry=r)
         self.rate_limit = Gauge(
             names.VALIDATOR_WEIGHTS_RATE_LIMIT, "Subnet weights rate limit in blocks", vk, registry=r
         )
@@ -82,7 +77,7 @@ class ValidatorMetrics:
     def observe_round(self, results: Sequence[QueryResult], duration_s: float) -> None:
         for result in results:
             self.responses.labels(self.hotkey, result.outcome.value).inc()
-            if result.status is not None:
+            if result.status is not None:  # timeouts and refused connections have no latency to speak of
                 self.latency.labels(self.hotkey).observe(result.latency_s)
         self.rounds.labels(self.hotkey).inc()
         self.round_duration.labels(self.hotkey).observe(duration_s)
@@ -98,11 +93,10 @@ class ValidatorMetrics:
             for part, value in last_parts.get(hotkey, {}).items():
                 self.reward_part.labels(self.hotkey, str(score.uid), hotkey, part).set(value)
 
-    def observe_chain(self, block: int, hyperparameters: Hyperparameters | None) -> None:
+    def observe_chain(self, block: int, hyperparameters: Hyperparameters) -> None:
         self.current_block.labels(self.hotkey).set(block)
-        if hyperparameters is not None:
-            self.rate_limit.labels(self.hotkey).set(hyperparameters.weights_rate_limit)
-            self.tempo.labels(self.hotkey).set(hyperparameters.tempo)
+        self.rate_limit.labels(self.hotkey).set(hyperparameters.weights_rate_limit)
+        self.tempo.labels(self.hotkey).set(hyperparameters.tempo)
 
     def observe_weight_set(self, result: WeightSetResult) -> None:
         self.weight_sets.labels(self.hotkey, result.outcome.value).inc()

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
@@ -92,7 +93,6 @@ class _ChainView:
 
     metagraph: Metagraph | None = None
     hyperparameters: Hyperparameters | None = None
-    fresh: bool = False
 
 
 @dataclass
@@ -139,10 +139,9 @@ class Validator:
             metagraph = await self._chain_call(self.chain.metagraph)
             hyperparameters = await self._chain_call(self.chain.hyperparameters)
         except (ChainUnavailable, ChainRejected) as exc:
-            self._view.fresh = False
             log_event(log, "chain_unavailable", logging.WARNING, during="sync", error=str(exc))
             return self._view.metagraph
-        self._view = _ChainView(metagraph, hyperparameters, fresh=True)
+        self._view = _ChainView(metagraph, hyperparameters)
         self.metrics.observe_chain(metagraph.block, hyperparameters)
         self.state = self.state.model_copy(
             update={"scores": policy.reconcile_scores(self.state.scores, metagraph)}
@@ -174,7 +173,7 @@ class Validator:
         marks.append(time.perf_counter())
         parts = await asyncio.to_thread(self._score_all, challenge, results)
         marks.append(time.perf_counter())
-        phases = {name: end - start for name, start, end in zip(PHASES, marks, marks[1:], strict=True)}
+        phases = {name: end - start for name, (start, end) in zip(PHASES, pairwise(marks), strict=True)}
         duration = marks[-1] - marks[0]
         rewards = [policy.Reward(r.uid, r.hotkey, parts[r.uid].get("total", 0.0)) for r in results]
         self.state = self.state.model_copy(
