@@ -122,10 +122,10 @@ def stage_timers() -> dict[str, Callable[[int], object]]:
     raster = corrupt_page(page, level, distortion, stream(0, PHOTOMETRY, 1))
     return {
         "layout": invoice_layout,
-        "reportlab draw": lambda _: draw_pdf([page.layout]),
-        "pdfium render": lambda _: rasterize(pdf, levels.RENDER_PX_PER_PT),
+        "reportlab": lambda _: draw_pdf([page.layout]),
+        "pdfium": lambda _: rasterize(pdf, levels.RENDER_PX_PER_PT),
         "corrupt": lambda seed: corrupt_page(page, level, distortion, stream(seed, PHOTOMETRY, 1)),
-        "jpeg encode": lambda _: corrupt.encode(raster, level.jpeg_quality),
+        "jpeg": lambda _: corrupt.encode(raster, level.jpeg_quality),
     }
 
 
@@ -164,18 +164,18 @@ def main(
 ) -> None:
     """Time generate_challenge at every difficulty, its level-1 stages, and the tutorial baseline."""
     jobs: dict[str, tuple[Callable[[int], object], int]] = {
-        f"ours, difficulty {level.level}": (lambda seed, d=level.level: generate_challenge(seed, d), runs)
+        f"ours, level {level.level}": (lambda seed, d=level.level: generate_challenge(seed, d), runs)
         for level in levels.LEVELS
     }
-    jobs.update({f"  level-1 stage: {name}": (work, runs) for name, work in stage_timers().items()})
-    jobs["tutorial baseline"] = (tutorial_challenge, baseline_runs)
+    jobs.update({f"  level 1: {name}": (work, runs) for name, work in stage_timers().items()})
+    jobs["tutorial"] = (tutorial_challenge, baseline_runs)
     results: dict[str, dict[str, float]] = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("timing", total=sum(n for _, n in jobs.values()))
         for name, (work, n) in jobs.items():
             progress.update(task, description=name)
             results[name] = time_runs(work, n, progress, task)
-    ours, baseline = results["ours, difficulty 1"], results["tutorial baseline"]
+    ours, baseline = results["ours, level 1"], results["tutorial"]
     speedup = {
         "wall": baseline["median_ms"] / ours["median_ms"],
         "cpu": baseline["cpu_median_ms"] / ours["cpu_median_ms"],
@@ -183,9 +183,9 @@ def main(
     if as_json:
         typer.echo(json.dumps({"results": results, "speedup_at_difficulty_1": speedup}, indent=2))
         return
-    table = Table(title="challenge generation, one core")
+    table = Table(title="ms per challenge, one core")
     table.add_column("what")
-    for column in ("min ms", "median ms", "p95 ms", "cpu median ms", "cpu p95 ms", "runs"):
+    for column in ("min", "median", "p95", "cpu median", "cpu p95", "runs"):
         table.add_column(column, justify="right")
     for name, row in results.items():
         cells = (row["min_ms"], row["median_ms"], row["p95_ms"], row["cpu_median_ms"], row["cpu_p95_ms"])

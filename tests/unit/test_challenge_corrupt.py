@@ -88,8 +88,7 @@ def test_blur_removes_high_frequencies_and_keeps_the_mean() -> None:
     checker = ((np.indices((200, 200)).sum(axis=0) % 2) * 255).astype(np.uint8)
     blurred = corrupt.blur(checker, 1.0)
     assert (
-        np.abs(np.diff(blurred.astype(int), axis=1)).mean()
-        < 0.2 * np.abs(np.diff(checker.astype(int), axis=1)).mean()
+        np.abs(np.diff(blurred.astype(int), axis=1)).mean() < 0.2 * np.abs(np.diff(checker.astype(int), axis=1)).mean()
     )
     assert blurred.mean() == pytest.approx(checker.mean(), abs=2)
     assert corrupt.blur(checker, 0.0) is checker
@@ -118,9 +117,7 @@ SQUARE = [[0, 0], [400, 0], [400, 300], [0, 300]]
     [
         pytest.param(geometry.scaling(0.5), id="rescale"),
         pytest.param(geometry.translation(40, 60) @ geometry.rotation(20), id="rotation"),
-        pytest.param(
-            geometry.homography(SQUARE, [[20, 10], [390, 0], [360, 290], [0, 280]]), id="perspective"
-        ),
+        pytest.param(geometry.homography(SQUARE, [[20, 10], [390, 0], [360, 290], [0, 280]]), id="perspective"),
     ],
 )
 def test_geometric_steps_move_ink_exactly_as_they_move_its_box(matrix: geometry.Matrix) -> None:

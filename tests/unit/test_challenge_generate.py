@@ -156,9 +156,7 @@ def test_level_1_delivers_a_631_by_816_jpeg(seed: int) -> None:
 def documented_levels() -> list[dict[str, str]]:
     lines = [line for line in levels.__doc__.splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    return [
-        dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]
-    ]
+    return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
 
 
 def span(cell: str) -> tuple[float, float]:
@@ -196,9 +194,7 @@ def test_each_level_behaves_as_documented(level: levels.Difficulty) -> None:
         height, width = page.raster.shape
         corners = geometry.corners((0, 0, width, height))
         moved = np.array(distortion.corners) - corners * distortion.scale
-        assert np.all(
-            np.abs(moved) <= level.perspective * np.array([width, height]) * distortion.scale + 1e-9
-        )
+        assert np.all(np.abs(moved) <= level.perspective * np.array([width, height]) * distortion.scale + 1e-9)
         assert geometry.is_affine(distortion.matrix) == (level.perspective == 0)
         # The matrix is exactly: scale, perspective onto the drawn corners, rotate, then frame at the origin.
         mapped = geometry.apply(distortion.matrix, corners)

@@ -35,6 +35,7 @@ CAP_HEIGHT = 0.70  # capitals, digits and ascenders (b d f h k l t) rise this fa
 X_HEIGHT = 0.50  # lowercase letters without ascenders
 DESCENT = 0.21  # descenders (g j p q y, commas, brackets) fall this far below it
 LABEL_ASCENT, LABEL_DESCENT = 0.8, 0.2  # the label box's rule around the baseline (DESIGN.md)
+SIDE_BEARING = 0.025  # labels span the advance width, a little wider than the ink
 
 TALL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789bdfhklt!?#$%&@/\\|()[]{}'\"")
 DESCENDING = frozenset("gjpqyQ,;()[]{}|@$_")
@@ -58,7 +59,8 @@ class GroupingConfig:
     """How words become sections and which words are trusted."""
 
     gap_em: float = 1.2  # a gap wider than this many font sizes splits a line into sections
-    min_confidence: float = 30.0  # tesseract's 0-100 word confidence; lower is mostly noise
+    min_confidence: float = 0.0  # tesseract's 0-100 word confidence; its low scores still read well
+    max_size_ratio: float = 1.5  # a run estimated this much larger than the page's median is a bad box
     family: str = "Helvetica"  # tesseract's LSTM engine does not report fonts: guess the commonest
 
 
@@ -91,27 +93,16 @@ def parse_tsv(tsv: str, scale: float = 1.0) -> list[Word]:
     return words
 
 
+def glyph_extent(words: Sequence[Word]) -> tuple[float, float]:
+    """How far the run's ink rises above and falls below the baseline, in font sizes."""
+    rise = CAP_HEIGHT if any(TALL.intersection(w.text) for w in words) else X_HEIGHT
+    fall = DESCENT if any(DESCENDING.intersection(w.text) for w in words) else 0.0
+    return rise, fall
+
+
 def font_size_px(words: Sequence[Word]) -> float:
-    """The font size in pixels implied by the words' ink heights.
-
-    A word's ink spans from its tallest glyph class (capital/ascender, else x-height) down to
-    the baseline, or past it to the descender; the median over the words resists the odd box
-    that tesseract stretched over a speck of noise.
-    """
-    estimates = []
-    for word in words:
-        top = CAP_HEIGHT if TALL.intersection(word.text) else X_HEIGHT
-        bottom = DESCENT if DESCENDING.intersection(word.text) else 0.0
-        estimates.append((word.bottom - word.top) / (top + bottom))
-    return median(estimates)
-
-
-def baseline_px(words: Sequence[Word], size_px: float) -> float:
-    """The line's baseline: the bottom of words that do not descend, else raised by the descent."""
-    flat = [w.bottom for w in words if not DESCENDING.intersection(w.text)]
-    if flat:
-        return median(flat)
-    return median(w.bottom for w in words) - DESCENT * size_px
+    """The font size in pixels implied by the words' ink heights (median: one noisy box can't skew it)."""
+    return median((w.bottom - w.top) / sum(glyph_extent([w])) for w in words)
 
 
 def split_on_gaps(words: Sequence[Word], gap_em: float) -> list[list[Word]]:
@@ -127,27 +118,42 @@ def split_on_gaps(words: Sequence[Word], gap_em: float) -> list[list[Word]]:
     return runs
 
 
-def to_section(words: Sequence[Word], px_per_pt: float, family: str) -> Section:
-    """A run of words -> one section with the label-convention box and an estimated font."""
-    size = font_size_px(words)
-    baseline = baseline_px(words, size)
-    x0 = min(w.left for w in words)
-    x1 = max(w.right for w in words)
-    box = (x0, baseline - LABEL_ASCENT * size, max(x1, x0 + 1), baseline + LABEL_DESCENT * size)
-    points = min(MAX_FONT_SIZE, max(size / px_per_pt, 0.1))
+def to_section(words: Sequence[Word], size_px: float, px_per_pt: float, family: str) -> Section:
+    """A run of words -> one section with the label-convention box and an estimated font.
+
+    The baseline comes from the centre of the run's ink, which stays put when tesseract
+    stretches a word box up and down over a line that spans two columns.
+    """
+    rise, fall = glyph_extent(words)
+    centre = (min(w.top for w in words) + max(w.bottom for w in words)) / 2
+    baseline = centre + (rise - fall) / 2 * size_px
+    x0 = min(w.left for w in words) - SIDE_BEARING * size_px
+    x1 = max(w.right for w in words) + SIDE_BEARING * size_px
+    box = (x0, baseline - LABEL_ASCENT * size_px, max(x1, x0 + 1), baseline + LABEL_DESCENT * size_px)
+    points = min(MAX_FONT_SIZE, max(size_px / px_per_pt, 0.1))
     text = " ".join(w.text for w in words)[:MAX_TEXT_CHARS]
     return Section(text=text, position=box, font=Font(family=family, size=round(points, 1)))
 
 
 def words_to_sections(words: Iterable[Word], image_width: int, config: GroupingConfig) -> list[Section]:
-    """Group trusted words into sections, line by line in tesseract's reading order."""
+    """Group trusted words into sections, line by line in tesseract's reading order.
+
+    A run whose ink looks far taller than the page's typical text (tesseract sometimes gives
+    every word the height of a line spanning two columns) takes the page's typical size.
+    """
     px_per_pt = image_width / PAGE_WIDTH_PT
     trusted = [w for w in words if w.confidence >= config.min_confidence]
-    sections = []
-    for _, line in groupby(trusted, key=lambda w: w.line):
-        for run in split_on_gaps(list(line), config.gap_em):
-            sections.append(to_section(run, px_per_pt, config.family))
-    return sections
+    runs = [
+        run for _, line in groupby(trusted, key=lambda w: w.line) for run in split_on_gaps(list(line), config.gap_em)
+    ]
+    if not runs:
+        return []
+    sizes = [font_size_px(run) for run in runs]
+    typical = median(sizes)
+    return [
+        to_section(run, typical if size > config.max_size_ratio * typical else size, px_per_pt, config.family)
+        for run, size in zip(runs, sizes, strict=True)
+    ]
 
 
 def preprocess(image: Image.Image, upscale: int, paper_px: int = 15, sharpen: float = 3.0) -> Image.Image:

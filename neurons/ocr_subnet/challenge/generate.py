@@ -124,9 +124,7 @@ def prepare(seed: int, difficulty: int = 1) -> tuple[Page, Distortion]:
     return page, plan_distortion(level, width, height, stream(seed, GEOMETRY, difficulty))
 
 
-def corrupt_page(
-    page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator
-) -> corrupt.Raster:
+def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator) -> corrupt.Raster:
     """The tutorial's order: border, noise and spots on the page, one warp for all geometry, blur."""
     px_per_pt = page.to_pixels[0, 0]
     height, width = page.raster.shape
@@ -134,9 +132,7 @@ def corrupt_page(
     raster = corrupt.add_noise(raster, level.noise_density, level.noise_sigma, rng)
     for _ in range(level.spots):
         center = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
-        raster = corrupt.add_spot(
-            raster, center, SPOT_STRENGTH, SPOT_RADIUS_PT * px_per_pt, level.noise_density, rng
-        )
+        raster = corrupt.add_spot(raster, center, SPOT_STRENGTH, SPOT_RADIUS_PT * px_per_pt, level.noise_density, rng)
     raster = corrupt.warp(raster, distortion.matrix, distortion.size)
     return corrupt.blur(raster, level.blur_radius)
 

@@ -255,9 +255,7 @@ def stack(lines: Sequence[tuple[str, Font]], leading: float, align_right: bool =
     return Block(tuple(texts))
 
 
-def pairs(
-    rows: Sequence[tuple[str, str]], style: Style, rng: np.random.Generator, joined: bool | None = None
-) -> Block:
+def pairs(rows: Sequence[tuple[str, str]], style: Style, rng: np.random.Generator, joined: bool | None = None) -> Block:
     """Label/value rows: one string per row ("Date: ...") or labels and values in two columns."""
     if joined is None:
         joined = bool(rng.random() < 0.5)
@@ -313,8 +311,7 @@ def table_block(invoice: Invoice, style: Style, rng: np.random.Generator) -> Blo
         [choose(rng, LABELS["cost"]), *(money(item.unit_cost) for item in invoice.items)],
     ]
     widths = [
-        max(text(column[0], header).advance, *(text(v, style.body).advance for v in column[1:]))
-        for column in cells
+        max(text(column[0], header).advance, *(text(v, style.body).advance for v in column[1:])) for column in cells
     ]
     room = max(0.0, style.right - style.left - sum(widths) - 2 * 18)
     spread = rng.dirichlet([2.0, 2.0, 1.0]) * room * float(rng.uniform(0.4, 1.0))
