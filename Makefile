@@ -13,4 +13,4 @@ lint: setup
 	ruff check . && ruff format --check .
 
 bench: setup
-	python benchmarks/run_all.py
+	for b in benchmarks/bench_*.py; do python "$$b" || exit 1; done

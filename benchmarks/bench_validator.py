@@ -79,9 +79,7 @@ def summarize(mode: str, reports: Sequence[tuple[float, dict[str, float], list[Q
 
 
 async def measure(validators: dict[str, Validator], rounds: int) -> list[ModeResult]:
-    collected: dict[str, list[tuple[float, dict[str, float], list[QueryResult]]]] = {
-        m: [] for m in validators
-    }
+    collected: dict[str, list[tuple[float, dict[str, float], list[QueryResult]]]] = {m: [] for m in validators}
     for validator in validators.values():  # warm-up: first tesseract call, connections, imports
         await validator.run_round()
     for _ in range(rounds):

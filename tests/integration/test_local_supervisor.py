@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ocr_subnet.chain.port import AxonInfo, Metagraph, NeuronInfo
-from ocr_subnet.local.procs import StartupFailed, spawn, stop_all, wait_healthy
+from ocr_subnet.local.procs import StartupFailed, describe_exit, spawn, stop_all, wait_healthy
 from ocr_subnet.local.table import build_snapshot, render, to_json
 from ocr_subnet.validator.policy import MinerScore
 from ocr_subnet.validator.state import ValidatorState
@@ -51,9 +51,7 @@ def test_snapshot_rows_put_the_validator_first_and_show_only_what_is_known() -> 
     assert (a.ema, a.incentive, a.last_weights_block) == (0.6, 0.75, None)
     assert b.ema is None  # not scored yet
     document = to_json(snapshot, {"netuid": 1})
-    assert (
-        document["block"] == 42 and document["last_weights_block"] == 30 and document["validator_rounds"] == 5
-    )
+    assert document["block"] == 42 and document["last_weights_block"] == 30 and document["validator_rounds"] == 5
     assert [m["hotkey"] for m in document["miners"]] == ["5MinerA", "5MinerB"]
 
 
@@ -94,6 +92,7 @@ def test_stop_all_terminates_then_kills_what_ignores_sigterm(tmp_path: Path) -> 
     _poll(lambda: "ready" in stubborn.log_path.read_text(), "the stubborn child to ignore SIGTERM")
     codes = stop_all([polite, stubborn], grace_s=0.5)
     assert codes == {"polite": -signal.SIGTERM, "stubborn": -signal.SIGKILL}
+    assert [describe_exit(code) for code in (*codes.values(), 0, 3)] == ["SIGTERM", "SIGKILL", "0", "3"]
 
 
 @pytest.mark.integration

@@ -89,3 +89,18 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     assert launcher.returncode == 0, stderr[-3000:]
     assert len(json.loads(stdout)["miners"]) == 1
     assert not any(alive(pid) for pid in pids.values())
+
+
+def test_a_neuron_that_cannot_start_fails_the_launch_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [*ocr_subnet_command(), "local", "up", "--backend", "no-such-engine", "--json", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=BOUND_S,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "miner-0 exited" in done.stderr and "no-such-engine" in done.stderr
+    assert json.loads(done.stdout)["miners"] == []
+    assert not any(alive(pid) for pid in processes(home).values())

@@ -59,9 +59,7 @@ class GarbageBackend:
 
     def recognize(self, image: Image.Image) -> list[Section]:
         junk = Font(family="Courier", size=7.0)
-        return [
-            Section(text=f"lorem ipsum {i}", position=(i, i, i + 40, i + 9), font=junk) for i in range(25)
-        ]
+        return [Section(text=f"lorem ipsum {i}", position=(i, i, i + 40, i + 9), font=junk) for i in range(25)]
 
     def close(self) -> None:
         return None

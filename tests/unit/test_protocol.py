@@ -70,9 +70,7 @@ def test_every_png_mode_arrives_as_grey_or_rgb(mode):
     assert decode_image(encode_image(image_bytes("PNG", mode))).mode in ("L", "RGB")
 
 
-@pytest.mark.parametrize(
-    "encoded", ["not base64 at all!", "QUJ", "QUJDRA=", "data:image/png;base64,QUJD", "Ünïcode"]
-)
+@pytest.mark.parametrize("encoded", ["not base64 at all!", "QUJ", "QUJDRA=", "data:image/png;base64,QUJD", "Ünïcode"])
 def test_bad_base64_is_refused(encoded):
     with pytest.raises(ProtocolError, match="base64"):
         decode_image(encoded)

@@ -143,9 +143,7 @@ def test_order_of_predictions_does_not_matter():
 def test_order_of_labels_does_not_matter():
     answer = reading_answer()
     expected = fast(LABELS, answer)
-    assert fast(list(reversed(LABELS)), answer).model_dump() == pytest.approx(
-        expected.model_dump(), abs=1e-12
-    )
+    assert fast(list(reversed(LABELS)), answer).model_dump() == pytest.approx(expected.model_dump(), abs=1e-12)
 
 
 def test_a_reading_answer_scores_high_and_below_the_oracle():
@@ -175,9 +173,7 @@ def test_every_extra_prediction_costs():
 @pytest.mark.parametrize(
     "answer",
     [
-        pytest.param(
-            strategies.constant_box(strategies.STOCK_INVOICE_WORDS, (0, 0, 1, 1)), id="stock-words-tiny-box"
-        ),
+        pytest.param(strategies.constant_box(strategies.STOCK_INVOICE_WORDS, (0, 0, 1, 1)), id="stock-words-tiny-box"),
         pytest.param(
             strategies.constant_box(strategies.STOCK_INVOICE_WORDS, (0, 0, WIDTH, HEIGHT)),
             id="stock-words-page-box",
@@ -186,9 +182,7 @@ def test_every_extra_prediction_costs():
             strategies.constant_box(strategies.STOCK_INVOICE_WORDS, (500, 300, 700, 320)),
             id="stock-words-line-box",
         ),
-        pytest.param(
-            strategies.constant_box([s.text for s in LABELS], (0, 0, 1, 1)), id="true-text-constant-box"
-        ),
+        pytest.param(strategies.constant_box([s.text for s in LABELS], (0, 0, 1, 1)), id="true-text-constant-box"),
         pytest.param(strategies.whole_page_empty(WIDTH, HEIGHT), id="whole-page-empty"),
         pytest.param(strategies.true_boxes_empty_text(LABELS), id="true-boxes-empty-text"),
     ],
@@ -221,9 +215,7 @@ def test_the_tutorial_scorer_pays_for_what_ours_does_not():
 
 def test_tutorial_iou_has_the_plus_one():
     label = [section("a", (0, 0, 10, 10))]
-    assert tutorial_reward(label, [section("a", (5, 0, 15, 10))], 0.0, DEADLINE).position == pytest.approx(
-        66 / 176
-    )
+    assert tutorial_reward(label, [section("a", (5, 0, 15, 10))], 0.0, DEADLINE).position == pytest.approx(66 / 176)
 
 
 # --- time, totals and non-finite input --------------------------------------------------------
@@ -329,9 +321,7 @@ def test_random_answers_always_give_bounded_finite_rewards():
             x0, y0 = rng.uniform(-100, WIDTH), rng.uniform(-100, HEIGHT)
             text = "".join(rng.choice("INVOICE Total 0123456789$.,") for _ in range(rng.randint(0, 20)))
             box = (x0, y0, x0 + rng.uniform(0.01, 800), y0 + rng.uniform(0.01, 80))
-            answer.append(
-                section(text, box, rng.choice(["Helvetica", "Times-Roman", "x"]), rng.uniform(0.1, 500))
-            )
+            answer.append(section(text, box, rng.choice(["Helvetica", "Times-Roman", "x"]), rng.uniform(0.1, 500)))
         reward = score(LABELS, answer, rng.uniform(0, 20), DEADLINE)
         assert all(0.0 <= v <= 1.0 for k, v in reward.model_dump().items() if isinstance(v, float)), reward
 

@@ -146,9 +146,7 @@ def test_weights_are_nan_safe() -> None:
         (100, 100, 0, 0, 1),  # never twice in one block
     ],
 )
-def test_blocks_until_weights(
-    current: int, last: int | None, tempo: int, rate_limit: int, expected: int
-) -> None:
+def test_blocks_until_weights(current: int, last: int | None, tempo: int, rate_limit: int, expected: int) -> None:
     assert policy.blocks_until_weights(current, last, tempo, rate_limit) == expected
 
 
@@ -165,8 +163,6 @@ def test_retry_delay_backs_off_exponentially_up_to_a_cap() -> None:
     assert delays == [0.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
 
 
-@pytest.mark.parametrize(
-    ("version", "key"), [("0.1.0", 100), ("1.2.3", 10203), ("2.0", 20000), ("1.4.0rc1", 10400)]
-)
+@pytest.mark.parametrize(("version", "key"), [("0.1.0", 100), ("1.2.3", 10203), ("2.0", 20000), ("1.4.0rc1", 10400)])
 def test_version_key(version: str, key: int) -> None:
     assert policy.version_key(version) == key

@@ -92,13 +92,9 @@ class FakeMiner:
             head = (await reader.readuntil(b"\r\n\r\n")).decode()
             request_line, *header_lines = head.strip().split("\r\n")
             method, path, _ = request_line.split(" ")
-            headers = dict(line.split(": ", 1) for line in header_lines)
-            body = await reader.readexactly(
-                int(headers.get("content-length", headers.get("Content-Length", 0)))
-            )
-            caller = bt.http_auth.verify(
-                headers, body, method=method, path=path, self_hotkey_ss58=self.hotkey
-            )
+            headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in header_lines)}
+            body = await reader.readexactly(int(headers.get("content-length", 0)))
+            caller = bt.http_auth.verify(headers, body, method=method, path=path, self_hotkey_ss58=self.hotkey)
             self.callers.append(caller.hotkey_ss58)
             self.requests.append(OcrRequest.model_validate_json(body))
             await self._answer(writer)
@@ -157,9 +153,7 @@ def _json_response(status_and_headers: str, sections: list[dict]) -> bytes:
 class FakeChain:
     """A `ChainPort` double: in-memory metagraph, a block the test advances, switchable outages."""
 
-    def __init__(
-        self, netuid: int, neurons: Sequence[NeuronInfo], tempo: int = 10, rate_limit: int = 5
-    ) -> None:
+    def __init__(self, netuid: int, neurons: Sequence[NeuronInfo], tempo: int = 10, rate_limit: int = 5) -> None:
         self.netuid = netuid
         self.neurons = list(neurons)
         self.block = 100
@@ -183,9 +177,7 @@ class FakeChain:
 
     def hyperparameters(self) -> Hyperparameters:
         self._check()
-        return Hyperparameters(
-            tempo=self.tempo, weights_rate_limit=self.rate_limit, commit_reveal_enabled=False
-        )
+        return Hyperparameters(tempo=self.tempo, weights_rate_limit=self.rate_limit, commit_reveal_enabled=False)
 
     def serve_axon(self, wallet: bt.WalletLike, ip: str, port: int) -> None:
         self._check()
@@ -201,8 +193,7 @@ class FakeChain:
 
     def replace(self, uid: int, hotkey: str) -> None:
         self.neurons = [
-            NeuronInfo(uid, hotkey, "cold", 0.0, False, n.axon, 0) if n.uid == uid else n
-            for n in self.neurons
+            NeuronInfo(uid, hotkey, "cold", 0.0, False, n.axon, 0) if n.uid == uid else n for n in self.neurons
         ]
 
 

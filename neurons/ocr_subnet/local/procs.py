@@ -96,6 +96,16 @@ def stop_all(children: Sequence[Child], grace_s: float = 10.0) -> dict[str, int]
     return {child.name: child.process.wait() for child in children}
 
 
+def describe_exit(code: int) -> str:
+    """`0`, `1`, or the signal's name: uvicorn re-raises the SIGTERM it stopped on, so -15 is a clean stop."""
+    if code >= 0:
+        return str(code)
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return str(code)
+
+
 class StartupFailed(RuntimeError):
     """A child died or never became healthy; the message carries the end of its log."""
 

@@ -82,9 +82,7 @@ def _cell(value: float | int | None, spec: str = "") -> str:
 
 def render(snapshot: Snapshot, title: str) -> Table:
     chain = f"block {_cell(snapshot.block)}" + ("" if snapshot.chain_ok else " (chain unreachable)")
-    table = Table(
-        title=title, caption=f"{chain} | validator rounds {snapshot.rounds} | Ctrl-C stops everything"
-    )
+    table = Table(title=title, caption=f"{chain} | validator rounds {snapshot.rounds} | Ctrl-C stops everything")
     for column in ("uid", "role", "hotkey", "backend", "EMA", "incentive", "stake", "last weights block"):
         table.add_column(column, justify="left" if column in ("role", "hotkey", "backend") else "right")
     for row in snapshot.rows:

@@ -26,11 +26,11 @@ from rich.live import Live
 from ocr_subnet.chain.local import HEALTH_PATH as CHAIN_HEALTH_PATH
 from ocr_subnet.chain.local import LocalChainClient
 from ocr_subnet.chain.port import ChainRejected, ChainUnavailable, Metagraph
-from ocr_subnet.local.procs import Child, StartupFailed, free_port, spawn, stop_all, wait_healthy
+from ocr_subnet.local.procs import Child, StartupFailed, describe_exit, free_port, spawn, stop_all, wait_healthy
 from ocr_subnet.local.table import Snapshot, build_snapshot, render, to_json
 from ocr_subnet.protocol import HEALTH_PATH
 from ocr_subnet.validator.state import ValidatorState, state_from_json
-from ocr_subnet.wallets import local_wallet
+from ocr_subnet.wallets import WalletLocationRefused, local_wallet
 
 log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
@@ -247,16 +247,21 @@ def up(config: UpConfig) -> int:
                     time.sleep(config.refresh_s)
         except KeyboardInterrupt:
             console.print("stopping (Ctrl-C)")
-        except (StartupFailed, ChildDied, ChainUnavailable, ChainRejected) as exc:
-            console.print(f"[red]local subnet failed:[/red] {exc}")
+        except (StartupFailed, ChildDied, ChainUnavailable, ChainRejected, WalletLocationRefused) as exc:
+            console.print("local subnet failed:", style="bold red")
+            console.print(str(exc), markup=False, highlight=False)  # log tails may contain [brackets]
             status = 1
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+            # A second Ctrl-C (or a SIGTERM) must not cut the cleanup short and leave children behind.
+            previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 codes = subnet.stop()
             finally:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-    console.print(f"stopped: {', '.join(f'{name}={code}' for name, code in codes.items())}")
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+    if not console.is_terminal:
+        console.line()  # Live leaves a non-terminal mid-line after its last frame
+    console.print(f"stopped: {', '.join(f'{name}={describe_exit(code)}' for name, code in codes.items())}")
     if config.json_output:
         extra = {"netuid": config.netuid, "run_dir": str(run_dir), "exit_codes": codes}
         print(json.dumps(to_json(snapshot, extra), indent=2))

@@ -11,7 +11,7 @@ import typer
 if TYPE_CHECKING:
     from ocr_subnet.sections import Section
 
-DEFAULT_DEADLINE_S = 12.0
+DEFAULT_DEADLINE_S = 12.0  # OcrRequest.deadline_s default; not imported to keep --help fast
 
 
 class InputError(Exception):
@@ -32,8 +32,7 @@ def load_sections(path: Path) -> list[Section]:
         return list(OcrResponse.model_validate_json(raw).sections)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'file'}: {error['msg']}"
-            for error in exc.errors()[:5]
+            f"{'.'.join(str(part) for part in error['loc']) or 'file'}: {error['msg']}" for error in exc.errors()[:5]
         )
         more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
         raise InputError(f"{path}: not a sections file: {problems}{more}") from exc

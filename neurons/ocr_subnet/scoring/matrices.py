@@ -40,13 +40,13 @@ def iou(labels: Sequence[Section], predictions: Sequence[Section], pixel_offset:
     `pixel_offset` exists only to reproduce the tutorial's `+1` (inclusive integer pixel
     edges), which inflates small boxes' overlap; our scorer keeps it at 0.
     """
-    a = boxes(labels)[:, None, :]
-    b = boxes(predictions)[None, :, :]
-    x0, y0 = np.maximum(a[..., 0], b[..., 0]), np.maximum(a[..., 1], b[..., 1])
-    x1, y1 = np.minimum(a[..., 2], b[..., 2]), np.minimum(a[..., 3], b[..., 3])
-    inter = np.clip(x1 - x0 + pixel_offset, 0, None) * np.clip(y1 - y0 + pixel_offset, 0, None)
-    area_a = (a[..., 2] - a[..., 0] + pixel_offset) * (a[..., 3] - a[..., 1] + pixel_offset)
-    area_b = (b[..., 2] - b[..., 0] + pixel_offset) * (b[..., 3] - b[..., 1] + pixel_offset)
+    ax0, ay0, ax1, ay1 = (column[:, None] for column in boxes(labels).T)
+    bx0, by0, bx1, by1 = boxes(predictions).T
+    inter_w = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0) + pixel_offset, 0, None)
+    inter_h = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0) + pixel_offset, 0, None)
+    inter = inter_w * inter_h
+    area_a = (ax1 - ax0 + pixel_offset) * (ay1 - ay0 + pixel_offset)
+    area_b = (bx1 - bx0 + pixel_offset) * (by1 - by0 + pixel_offset)
     union = area_a + area_b - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         result = np.where(union > 0, inter / union, 0.0)
@@ -55,9 +55,10 @@ def iou(labels: Sequence[Section], predictions: Sequence[Section], pixel_offset:
 
 def font_similarity(labels: Sequence[Section], predictions: Sequence[Section]) -> np.ndarray:
     """Mean of family match (case-insensitive name equality) and size ratio (smaller / larger)."""
-    label_families = np.array([s.font.family.casefold() for s in labels], dtype=object)[:, None]
-    predicted_families = np.array([s.font.family.casefold() for s in predictions], dtype=object)[None, :]
-    family = (label_families == predicted_families).astype(np.float64).reshape(len(labels), len(predictions))
+    codes: dict[str, int] = {}
+    family_code = np.array([codes.setdefault(s.font.family.casefold(), len(codes)) for s in [*labels, *predictions]])
+    same_family = family_code[: len(labels), None] == family_code[None, len(labels) :]
+    family = same_family.astype(np.float64)
     label_sizes = np.array([s.font.size for s in labels], dtype=np.float64)[:, None]
     predicted_sizes = np.array([s.font.size for s in predictions], dtype=np.float64)[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):

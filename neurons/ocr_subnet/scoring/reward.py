@@ -105,9 +105,7 @@ def _finite_inputs(sections: Sequence[Section], *numbers: float) -> bool:
     return bool(np.all(np.isfinite(np.asarray(values, dtype=np.float64))))
 
 
-def time_reward(
-    latency_s: float, deadline_s: float, fast_latency_s: float = DEFAULT_CONFIG.fast_latency_s
-) -> float:
+def time_reward(latency_s: float, deadline_s: float, fast_latency_s: float = DEFAULT_CONFIG.fast_latency_s) -> float:
     """1 at or below `fast_latency_s`, linear down to 0 at the deadline, 0 past it or for bad input."""
     if not all(math.isfinite(v) for v in (latency_s, deadline_s, fast_latency_s)):
         return 0.0
@@ -118,7 +116,7 @@ def time_reward(
     return (deadline_s - latency_s) / (deadline_s - fast_latency_s)
 
 
-def pair_quality(
+def pair_credits(
     labels: Sequence[Section], predictions: Sequence[Section], config: ScoringConfig = DEFAULT_CONFIG
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The gated text, position and font credit of every (label, prediction) pair."""
@@ -150,7 +148,7 @@ def score(
     parts = (0.0, 0.0, 0.0)
     matched = 0
     if n_labels and n_predictions:
-        credits = pair_quality(labels, predictions, config)
+        credits = pair_credits(labels, predictions, config)
         quality = sum(w * c for w, c in zip(weights, credits, strict=True)) / sum(weights)
         rows, cols = linear_sum_assignment(quality, maximize=True)
         matched = int(np.count_nonzero(quality[rows, cols] > 0))

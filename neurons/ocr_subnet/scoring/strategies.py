@@ -6,7 +6,10 @@ pays for what; a miner that answers like this must lose to one that reads.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from ocr_subnet.sections import Font, Section
 
@@ -66,3 +69,19 @@ def whole_page_empty(width: int, height: int, font: Font = GUESSED_FONT) -> list
 def true_boxes_empty_text(labels: Sequence[Section]) -> list[Section]:
     """The labels' boxes and fonts with the text dropped: a perfect detector that reads nothing."""
     return [label.model_copy(update={"text": ""}) for label in labels]
+
+
+def learned_layout(training: Iterable[Sequence[Section]], min_count: int = 4) -> list[Section]:
+    """The attacker who studied many challenges: every text seen at least `min_count` times,
+    at its median box in the most common font, sent without looking at the page."""
+    boxes: defaultdict[str, list[Box]] = defaultdict(list)
+    fonts: defaultdict[str, Counter[Font]] = defaultdict(Counter)
+    for labels in training:
+        for label in labels:
+            boxes[label.text].append(label.position)
+            fonts[label.text][label.font] += 1
+    return [
+        Section(text=text, position=tuple(np.median(seen, axis=0).tolist()), font=fonts[text].most_common(1)[0][0])
+        for text, seen in boxes.items()
+        if len(seen) >= min_count
+    ]

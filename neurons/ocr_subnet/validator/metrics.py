@@ -82,9 +82,7 @@ class ValidatorMetrics:
         self.rounds.labels(self.hotkey).inc()
         self.round_duration.labels(self.hotkey).observe(duration_s)
 
-    def set_miners(
-        self, scores: Mapping[str, MinerScore], last_parts: Mapping[str, Mapping[str, float]]
-    ) -> None:
+    def set_miners(self, scores: Mapping[str, MinerScore], last_parts: Mapping[str, Mapping[str, float]]) -> None:
         """Rebuild the per-miner series wholesale, so a deregistered miner's series go with it."""
         self.ema.clear()
         self.reward_part.clear()

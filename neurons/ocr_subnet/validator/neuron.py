@@ -143,9 +143,7 @@ class Validator:
             return self._view.metagraph
         self._view = _ChainView(metagraph, hyperparameters)
         self.metrics.observe_chain(metagraph.block, hyperparameters)
-        self.state = self.state.model_copy(
-            update={"scores": policy.reconcile_scores(self.state.scores, metagraph)}
-        )
+        self.state = self.state.model_copy(update={"scores": policy.reconcile_scores(self.state.scores, metagraph)})
         self.last_parts = {k: v for k, v in self.last_parts.items() if k in self.state.scores}
         return metagraph
 
@@ -202,9 +200,7 @@ class Validator:
         log_event(log, "round_done", request_id=request_id, miners=len(results), **seconds)
         return RoundReport(request_id, tuple(results), parts, duration, phases)
 
-    def _score_all(
-        self, challenge: Challenge, results: Sequence[QueryResult]
-    ) -> dict[int, Mapping[str, float]]:
+    def _score_all(self, challenge: Challenge, results: Sequence[QueryResult]) -> dict[int, Mapping[str, float]]:
         """CPU-bound (edit distances, Hungarian matching), hence run in a worker thread."""
         return {
             r.uid: (
@@ -265,9 +261,7 @@ class Validator:
             save_state(self.config.state_path, self.state)
         except OSError as exc:
             self.metrics.observe_state_save(False)
-            log_event(
-                log, "state_save_failed", logging.ERROR, path=str(self.config.state_path), error=str(exc)
-            )
+            log_event(log, "state_save_failed", logging.ERROR, path=str(self.config.state_path), error=str(exc))
             return False
         self.metrics.observe_state_save(True)
         return True

@@ -52,9 +52,7 @@ def ema_update(previous: float, reward: float, alpha: float) -> float:
     return unit_interval(alpha * unit_interval(reward) + (1.0 - alpha) * unit_interval(previous))
 
 
-def apply_rewards(
-    scores: Mapping[str, MinerScore], rewards: Iterable[Reward], alpha: float
-) -> dict[str, MinerScore]:
+def apply_rewards(scores: Mapping[str, MinerScore], rewards: Iterable[Reward], alpha: float) -> dict[str, MinerScore]:
     """Fold a round's rewards into the EMA table; a hotkey seen at a new uid starts over."""
     updated = dict(scores)
     for reward in rewards:

@@ -132,9 +132,7 @@ async def query_miners(
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> list[QueryResult]:
     """All miners at once: the round lasts as long as the slowest answer or the deadline, not their sum."""
-    return list(
-        await asyncio.gather(*(query_miner(client, wallet, m, body, deadline_s, max_bytes) for m in miners))
-    )
+    return list(await asyncio.gather(*(query_miner(client, wallet, m, body, deadline_s, max_bytes) for m in miners)))
 
 
 def new_client(max_connections: int) -> httpx.AsyncClient:
