@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,10 +36,11 @@ from ocr_subnet.validator.state import ValidatorState, state_from_json
 from ocr_subnet.wallets import local_wallet
 from PIL import Image
 
+from tests.support.tools import assert_promtool_accepts_metrics
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Debian's tesseract-ocr"),
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -267,11 +266,7 @@ def test_served_metrics_pass_promtool_and_name_every_miner(settled: Running) -> 
     for role in MINERS:
         assert f'miner_hotkey="{settled.hotkeys[role]}",uid="{settled.uids[role]}"' in text, role
     assert _value(text, names.VALIDATOR_RESPONSES, 'outcome="timeout"') >= 1
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool (Debian prometheus) is not installed")
-    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert_promtool_accepts_metrics(text)
 
 
 def test_validator_stops_cleanly_and_keeps_its_state(settled: Running) -> None:

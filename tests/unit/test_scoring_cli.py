@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -103,7 +102,6 @@ def test_missing_file_and_directory_are_clear_errors(tmp_path):
         assert f"error: {bad}: cannot read" in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("ocr-subnet") is None, reason="console script not installed")
 def test_the_installed_console_script_scores(tmp_path):
     """Exactly what the acceptance checks run."""
     labels = write(tmp_path, "labels.json", LABELS)

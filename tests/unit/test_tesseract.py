@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
 from pathlib import Path
 
@@ -30,9 +29,9 @@ from ocr_subnet.sections import Font, Section
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
 
+from tests.support.tools import require_tool
+
 HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
-NO_TESSERACT = shutil.which("tesseract") is None
-needs_tesseract = pytest.mark.skipif(NO_TESSERACT, reason="Debian tesseract-ocr not installed")
 
 
 def word(text: str, left: float, right: float, top: float = 100, bottom: float = 107, line=(1, 1, 1), conf=90.0):
@@ -171,26 +170,22 @@ def test_a_binary_printing_garbage_is_a_backend_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def backend():
-    if NO_TESSERACT:
-        pytest.skip("Debian tesseract-ocr not installed")
+    require_tool("tesseract")
     engine = TesseractBackend()
     yield engine
     engine.close()
 
 
-@needs_tesseract
 def test_it_implements_the_backend_interface(backend):
     engine: OcrBackend = backend
     assert engine.name == "tesseract"
     assert engine.recognize(Image.new("L", (64, 64), 255)) == []
 
 
-@needs_tesseract
 def test_blank_page_reads_nothing(backend):
     assert backend.recognize(Image.new("RGB", (631, 816), "white")) == []
 
 
-@needs_tesseract
 @pytest.mark.parametrize(
     "image",
     [
@@ -210,7 +205,6 @@ def test_garbage_images_never_crash(backend, image):
     assert all(isinstance(s, Section) for s in sections)
 
 
-@needs_tesseract
 @pytest.mark.parametrize("raw", [b"garbage", bytes(range(256)) * 8, b"\x89PNG\r\n\x1a\n" + b"\x00" * 100])
 def test_garbage_bytes_never_reach_it_and_never_crash(backend, raw):
     """The miner decodes with the protocol first: garbage is refused there, the engine never runs."""
@@ -218,7 +212,6 @@ def test_garbage_bytes_never_reach_it_and_never_crash(backend, raw):
         backend.recognize(decode_image(encode_image(raw)))
 
 
-@needs_tesseract
 def test_reads_drawn_text_and_boxes_it_where_it_is(backend):
     image = Image.new("L", (612, 200), 255)
     draw = ImageDraw.Draw(image)
@@ -241,13 +234,11 @@ def read_challenges(backend):
     return [(c, backend.recognize(decode_image(encode_image(c.image)))) for c in challenges]
 
 
-@needs_tesseract
 def test_reads_most_of_a_generated_challenge(read_challenges):
     for challenge, answer in read_challenges:
         assert character_error_rate(challenge.sections, answer) < 0.35
 
 
-@needs_tesseract
 def test_its_answers_score_far_above_any_non_reading_answer(read_challenges):
     for challenge, answer in read_challenges:
         reward = score(challenge.sections, answer, 1.0, 12.0)

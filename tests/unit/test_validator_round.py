@@ -12,8 +12,6 @@ import gzip
 import io
 import json
 import random
-import shutil
-import subprocess
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +38,8 @@ from ocr_subnet.validator.neuron import Validator, ValidatorConfig, reward_parts
 from ocr_subnet.validator.query import Outcome
 from ocr_subnet.validator.state import state_from_json
 from PIL import Image
+
+from tests.support.tools import assert_promtool_accepts_metrics
 
 MB = 1024 * 1024
 DEADLINE_S = 2.0
@@ -510,11 +510,7 @@ async def test_metrics_pass_promtool_and_carry_the_documented_labels(subnet: Sub
         assert f"\n{name}{{" in text, name
     for outcome in ("ok", "timeout", "too_large", "invalid", "http_error"):
         assert _sample(validator, names.VALIDATOR_RESPONSES, outcome=outcome) >= 1, outcome
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool (Debian prometheus) is not installed")
-    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert_promtool_accepts_metrics(text)
 
 
 def _sample(validator: Validator, name: str, **labels: str) -> float:

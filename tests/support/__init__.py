@@ -1,0 +1,1 @@
+"""Helpers the tests share: real tools and processes, never mocks."""
