@@ -1,12 +1,17 @@
-.PHONY: setup up test lint bench
+.PHONY: setup test-tools up test lint bench
 
 setup:
 	@bash scripts/setup.sh
 
+# The tests also need a real control plane (built from Debian's sources, cached) and Helm.
+test-tools: setup
+	@bash scripts/build-control-plane.sh >/dev/null
+	@bash scripts/install-helm.sh >/dev/null
+
 up: setup
 	ocr-subnet local up
 
-test: setup
+test: test-tools
 	bash scripts/test.sh
 
 lint: setup

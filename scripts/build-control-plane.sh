@@ -11,6 +11,12 @@ BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 complete() { for b in "${BINARIES[@]}"; do [ -x "$CACHE/bin/$b" ] || return 1; done; }
 if complete; then echo "$CACHE"; exit 0; fi
 
+# One build at a time per cache (two test sessions may start together on a cold machine).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+if complete; then echo "$CACHE"; exit 0; fi
+
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need=()
 for pkg in golang-go dpkg-dev rsync jq etcd-server golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev; do

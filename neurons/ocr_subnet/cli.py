@@ -12,11 +12,29 @@ from ocr_subnet.chain import cli as chain_cli
 from ocr_subnet.challenge import cli as challenge_cli
 from ocr_subnet.local import cli as local_cli
 from ocr_subnet.miner import cli as miner_cli
+from ocr_subnet.model import cli as model_cli
+from ocr_subnet.monitoring import cli as monitoring_cli
 from ocr_subnet.scoring import cli as scoring_cli
 from ocr_subnet.triton import cli as triton_cli
 from ocr_subnet.validator import cli as validator_cli
+from subnet_operator import cli as operator_cli
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="One command line for the OCR subnet: challenges, scoring, neurons, chain, models, operator.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="One command line for the OCR subnet: challenges, scoring, neurons, chain, models, operator.",
+)
 
-for part in (challenge_cli, scoring_cli, chain_cli, miner_cli, validator_cli, local_cli, triton_cli):
+for part in (
+    challenge_cli,
+    scoring_cli,
+    chain_cli,
+    miner_cli,
+    validator_cli,
+    local_cli,
+    triton_cli,
+    operator_cli,
+    model_cli,
+    monitoring_cli,
+):
     part.register(app)

@@ -17,9 +17,7 @@ VALIDATOR_QUERY_LATENCY = PREFIX + "validator_query_latency_seconds"  # histogra
 VALIDATOR_RESPONSES = PREFIX + "validator_responses_total"  # labels: validator_hotkey, outcome
 VALIDATOR_ROUNDS = PREFIX + "validator_rounds_total"  # labels: validator_hotkey
 VALIDATOR_ROUND_DURATION = PREFIX + "validator_round_duration_seconds"  # histogram, labels: validator_hotkey
-VALIDATOR_WEIGHT_SET_ATTEMPTS = (
-    PREFIX + "validator_weight_set_attempts_total"
-)  # labels: validator_hotkey, result
+VALIDATOR_WEIGHT_SET_ATTEMPTS = PREFIX + "validator_weight_set_attempts_total"  # labels: validator_hotkey, result
 VALIDATOR_LAST_WEIGHT_SET_BLOCK = PREFIX + "validator_last_weight_set_block"  # labels: validator_hotkey
 VALIDATOR_CURRENT_BLOCK = PREFIX + "validator_current_block"  # labels: validator_hotkey
 VALIDATOR_WEIGHTS_RATE_LIMIT = PREFIX + "validator_weights_rate_limit_blocks"  # labels: validator_hotkey
@@ -37,7 +35,8 @@ MINER_QUEUED = PREFIX + "miner_requests_queued"  # labels: miner_hotkey; waiting
 OPERATOR_RECONCILES = PREFIX + "operator_reconciles_total"  # labels: kind, result
 OPERATOR_RECONCILE_LATENCY = PREFIX + "operator_reconcile_duration_seconds"  # labels: kind
 OPERATOR_SCALING_DECISIONS = PREFIX + "operator_scaling_decisions_total"  # labels: direction
-OPERATOR_HEALTH = PREFIX + "operator_health_condition"  # labels: kind, namespace, name, condition
+OPERATOR_HEALTH = PREFIX + "operator_health_condition"  # labels: kind, namespace, name, condition; 1/0/-1 unknown
+OPERATOR_TRITON_REPLICAS = PREFIX + "operator_triton_replicas"  # labels: namespace, name; as the scaler set them
 
 # Triton's own series (read, never exposed by us)
 TRITON_REQUEST_SUCCESS = "nv_inference_request_success"
@@ -60,3 +59,5 @@ VALIDATOR_RESPONSE_OUTCOMES = ("ok", "timeout", "http_error", "invalid", "too_la
 WEIGHT_SET_RESULTS = ("success", "rate_limited", "chain_error", "rejected")
 REWARD_PARTS = ("text", "position", "font", "prediction", "time", "total")
 STATE_SAVE_RESULTS = ("success", "error")
+RECONCILE_RESULTS = ("success", "retry", "invalid")  # invalid: a spec the builders refuse, reported in status
+SCALING_DIRECTIONS = ("up", "down", "hold")

@@ -18,7 +18,12 @@ def miner(
     external_ip: str | None = typer.Option(None, help="ip published on chain; defaults to --host"),
     external_port: int | None = typer.Option(None, min=1, max=65535, help="port published on chain"),
     serve_axon: bool = typer.Option(True, help="publish ip/port on chain at start"),
-    backend: str = typer.Option("tesseract", help="OCR engine"),
+    backend: str | None = typer.Option(
+        None, help="OCR engine: triton or tesseract [default: triton when the model's weights are packaged]"
+    ),
+    triton_url: str | None = typer.Option(
+        None, help="backend triton: grpc://HOST:PORT of a Triton server; unset starts one in-process"
+    ),
     min_stake: float = typer.Option(0.0, min=0.0, help="callers with less stake are blacklisted"),
     require_validator_permit: bool = typer.Option(True, help="blacklist callers without a validator permit"),
     max_concurrency: int = typer.Option(2, min=1, help="pages recognized at once"),
@@ -31,8 +36,9 @@ def miner(
     """Run a miner: verify signed requests, answer OCR, serve its axon and /metrics."""
     from ocr_subnet.chain import adapter_for
     from ocr_subnet.miner.config import MinerConfig
-    from ocr_subnet.miner.run import BACKENDS, run_miner
+    from ocr_subnet.miner.run import BACKENDS, default_backend, run_miner
 
+    backend = backend or default_backend()
     if backend not in BACKENDS:
         raise typer.BadParameter(f"unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
     try:
@@ -52,6 +58,7 @@ def miner(
             external_port=external_port,
             serve_axon=serve_axon,
             backend=backend,
+            triton_url=triton_url,
             min_stake=min_stake,
             require_validator_permit=require_validator_permit,
             max_concurrency=max_concurrency,

@@ -20,6 +20,7 @@ class MinerConfig:
     external_port: int | None = None  # published on chain; defaults to `port`
     serve_axon: bool = True
     backend: str = "tesseract"
+    triton_url: str | None = None  # backend triton: grpc://HOST:PORT; None starts an embedded server
     min_stake: float = 0.0
     require_validator_permit: bool = True
     max_concurrency: int = 2  # backend slots: pages recognized at once
@@ -40,6 +41,8 @@ class MinerConfig:
             raise ValueError(f"min_stake must be >= 0, got {self.min_stake}")
         if self.metagraph_refresh_s <= 0 or self.chain_timeout_s <= 0 or self.startup_timeout_s <= 0:
             raise ValueError("metagraph_refresh_s, chain_timeout_s and startup_timeout_s must be > 0")
+        if self.triton_url is not None and self.backend != "triton":
+            raise ValueError(f"--triton-url applies to --backend triton only, not {self.backend!r}")
         if self.serve_axon:
             self.axon_address()
 

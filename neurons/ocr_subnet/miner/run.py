@@ -3,39 +3,61 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import bittensor as bt
 import uvicorn
 
-from ocr_subnet.backends.base import OcrBackend
+from ocr_subnet.backends.base import BackendError, OcrBackend
 from ocr_subnet.chain.port import ChainPort
-from ocr_subnet.logs import configure_logging
+from ocr_subnet.logs import configure_logging, log_event
 from ocr_subnet.miner.app import build_app
 from ocr_subnet.miner.config import MinerConfig
+
+logger = logging.getLogger(__name__)
 
 STARTUP_FAILURE_EXIT_CODE = 3  # uvicorn's own code for a failed lifespan startup
 
 GRACEFUL_SHUTDOWN_S = 5
 
 
-def _tesseract() -> OcrBackend:
+@dataclass(frozen=True)
+class BackendOptions:
+    triton_url: str | None = None  # None: the triton backend starts its own server (packaged weights)
+
+
+def _tesseract(_options: BackendOptions) -> OcrBackend:
     from ocr_subnet.backends.tesseract import TesseractBackend
 
     return TesseractBackend()
 
 
+def _triton(options: BackendOptions) -> OcrBackend:
+    from ocr_subnet.backends.triton import TritonBackend
+
+    return TritonBackend(options.triton_url)
+
+
 # Imported lazily: a backend may pull in heavy libraries (tritonclient) the others never need.
-BACKENDS: dict[str, Callable[[], OcrBackend]] = {"tesseract": _tesseract}
+BACKENDS: dict[str, Callable[[BackendOptions], OcrBackend]] = {"tesseract": _tesseract, "triton": _triton}
 
 
-def load_backend(name: str) -> OcrBackend:
+def load_backend(name: str, options: BackendOptions | None = None) -> OcrBackend:
     try:
         factory = BACKENDS[name]
     except KeyError:
         raise ValueError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}") from None
-    return factory()
+    return factory(options or BackendOptions())
+
+
+def default_backend() -> str:
+    """Our model once its weights ship in the package; tesseract until then."""
+    from ocr_subnet.triton.repository import packaged_weights_exist
+
+    return "triton" if packaged_weights_exist() else "tesseract"
 
 
 def build_server(
@@ -77,9 +99,15 @@ def run_miner(config: MinerConfig) -> None:
     configure_logging(config.log_level)
     wallet = bt.Wallet(config.wallet_name, config.wallet_hotkey, **_wallet_path(config))
     chain = connect(config.network, config.netuid)
-    server = build_server(config, chain, load_backend(config.backend), wallet)
+    try:
+        backend = load_backend(config.backend, BackendOptions(triton_url=config.triton_url))
+    except BackendError as exc:  # e.g. missing weights: say so at start, not at the first request
+        log_event(logger, "backend_start_failed", logging.ERROR, backend=config.backend, error=str(exc))
+        raise SystemExit(STARTUP_FAILURE_EXIT_CODE) from exc
+    server = build_server(config, chain, backend, wallet)
     server.run()
     if not server.started:
+        backend.close()  # the lifespan that closes it did not get that far (an embedded Triton would linger)
         raise SystemExit(STARTUP_FAILURE_EXIT_CODE)
 
 

@@ -1,0 +1,61 @@
+"""`ocr-subnet train`: train the OCR model and export its weights with a manifest."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this part's commands to the `ocr-subnet` app."""
+
+    @app.command("train")
+    def train_command(
+        out: Path = typer.Option(..., help="Run folder: checkpoint, manifest, log."),
+        seed: int = typer.Option(0, help="Seeds the networks' initialization and the training pages."),
+        minutes: float = typer.Option(55.0, help="Training time budget (calibration and export come after it)."),
+        steps: int = typer.Option(0, help="Also stop after this many steps (0: the time budget alone)."),
+        weights_dir: Path | None = typer.Option(
+            None, help="Where to export TorchScript weights (default OUT/weights)."
+        ),
+        resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
+        threads: int = typer.Option(2, help="torch threads for training."),
+        workers: int = typer.Option(1, help="Processes drawing training pages."),
+        validate_minutes: float | None = typer.Option(None, help="Validate every this many training minutes."),
+        validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
+        final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
+        calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
+    ) -> None:
+        """Train detector + recognizer on freshly drawn invoices, calibrate, validate, export weights."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ocr_subnet.model.train import TrainConfig, run, with_overrides
+
+        config = with_overrides(
+            TrainConfig(),
+            seed=seed,
+            minutes=minutes,
+            steps=steps,
+            threads=threads,
+            workers=workers,
+            validate_minutes=validate_minutes,
+            validation_pages=validation_pages,
+            final_pages=final_pages,
+            calibration_pages=calibration_pages,
+        )
+        console = Console(stderr=True)
+        command = shlex.join(["ocr-subnet", *sys.argv[1:]])
+        columns = (TextColumn("training"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn())
+        with Progress(*columns, TextColumn("{task.fields[status]}"), console=console, transient=True) as progress:
+            task = progress.add_task("train", total=1.0, status="")
+
+            def on_step(fraction: float, losses: dict[str, float]) -> None:
+                status = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
+                progress.update(task, completed=min(fraction, 1.0), status=status)
+
+            manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step)
+        console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})

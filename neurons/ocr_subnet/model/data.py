@@ -1,0 +1,184 @@
+"""Training data on the fly: labelled pages drawn from seeds, turned into detector and recognizer examples.
+
+Pages mix every difficulty level, our generator's layouts and the tutorial's, several glyph
+sources per family and several render resolutions (`DataConfig`). A worker process draws pages
+while the trainer keeps two replay pools (pages for the detector, crops for the recognizer), so
+each drawn page is used a few times and the two CPU cores are never idle waiting for data.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ocr_subnet.challenge.generate import derive_seeds, invoice_layout
+from ocr_subnet.challenge.levels import RENDER_PX_PER_PT
+from ocr_subnet.model import charset
+from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
+from ocr_subnet.model.geometry import STRIDE, quad_rects
+from ocr_subnet.model.synth import Sample, pick_fonts, render, tutorial_layout
+from ocr_subnet.model.targets import detector_targets
+from ocr_subnet.sections import FONT_FAMILIES
+
+FAMILY_INDEX = {family: i for i, family in enumerate(FONT_FAMILIES)}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the training pages look like; recorded in the manifest."""
+
+    level_weights: tuple[float, float, float, float, float] = (0.1, 0.3, 0.2, 0.2, 0.2)
+    tutorial_share: float = 0.2  # pages in the tutorial's layout (rendered by pdfium, never poppler)
+    base_glyph_share: float = 0.4  # per family and page: draw the base font rather than an alternative
+    native_resolution_share: float = 0.7  # render at the generator's 1.08 px/pt, else uniform in the range
+    resolution_range: tuple[float, float] = (0.9, 2.0)
+    detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
+    jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
+    jitter_ends: float = 0.15
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DetectorExample:
+    page: npt.NDArray[np.uint8]  # canvas, ink as 0..255
+    kernel: npt.NDArray[np.uint8]
+    top: npt.NDArray[np.float16]
+    bottom: npt.NDArray[np.float16]
+
+
+@dataclass(frozen=True)
+class RecognizerExample:
+    crop: torch.Tensor  # (CROP_HEIGHT, width) float16
+    target: tuple[int, ...]
+    family: int
+
+
+def training_sample(seed: int, config: DataConfig) -> Sample:
+    """The training page of `seed`: level, layout, glyphs and resolution all drawn from it."""
+    rng = np.random.default_rng([seed, 11])
+    level = int(rng.choice(len(config.level_weights), p=np.asarray(config.level_weights) / sum(config.level_weights)))
+    layout = tutorial_layout(seed) if rng.random() < config.tutorial_share else invoice_layout(seed)
+    fonts = pick_fonts(rng, config.base_glyph_share)
+    native = rng.random() < config.native_resolution_share
+    px_per_pt = RENDER_PX_PER_PT if native else float(rng.uniform(*config.resolution_range))
+    return render(layout, fonts, px_per_pt, level, rng)
+
+
+def detector_example(sample: Sample) -> DetectorExample:
+    batch, (canvas,) = detector_batch([sample.image])
+    kernel, top, bottom = detector_targets(
+        sample.quads * canvas.scale, canvas.padded_height // STRIDE, canvas.padded_width // STRIDE
+    )
+    page = np.round(batch[0, 0].numpy() * 255).astype(np.uint8)
+    return DetectorExample(page, kernel.astype(np.uint8), top.astype(np.float16), bottom.astype(np.float16))
+
+
+def jitter(rects: npt.NDArray[np.float64], rng: np.random.Generator, config: DataConfig) -> npt.NDArray[np.float64]:
+    """Move rectangles the way detection errs: edges up/down and ends in/out by a fraction of the height."""
+    out = rects.copy()
+    h = rects[:, 3]
+    out[:, 1] += rng.normal(0, config.jitter_height, len(h)) * h
+    out[:, 3] *= 1 + rng.normal(0, config.jitter_height, len(h))
+    left, right = (rng.normal(0, config.jitter_ends, len(h)) * h for _ in range(2))
+    out[:, 0] += (right - left) / 2
+    out[:, 2] = np.maximum(out[:, 2] + left + right, h * 0.3)
+    return out
+
+
+def recognizer_examples(sample: Sample, rng: np.random.Generator, config: DataConfig) -> list[RecognizerExample]:
+    """Every labelled string of the page as a recognizer crop, from its jittered label rectangle."""
+    source, scale = recognition_source(sample.image)
+    rects = jitter(quad_rects(sample.quads), rng, config)
+    crops = sample_crops(source, crop_quads(rects, scale))
+    return [
+        RecognizerExample(crop.half(), tuple(charset.encode(text)), FAMILY_INDEX[family])
+        for crop, text, family in zip(crops, sample.texts, sample.families, strict=True)
+        if charset.encode(text)
+    ]
+
+
+def produce(seed: int, held_out: frozenset[int], config: DataConfig, out: mp.Queue, stop: mp.Event) -> None:
+    """Worker loop: draw training pages forever (skipping held-out seeds) and queue their examples."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng([seed, 12])
+    batch = 0
+    while not stop.is_set():
+        for page_seed in derive_seeds(seed + batch, 64):
+            if stop.is_set():
+                return
+            if page_seed in held_out:
+                continue
+            sample = training_sample(page_seed, config)
+            item = (detector_example(sample), recognizer_examples(sample, rng, config))
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+        batch += 1_000_003
+
+
+class Pools:
+    """Replay pools the trainer samples batches from; fresh pages push out the oldest."""
+
+    def __init__(self, pages: int, crops: int, rng: np.random.Generator) -> None:
+        self.pages: deque[DetectorExample] = deque(maxlen=pages)
+        self.crops: deque[RecognizerExample] = deque(maxlen=crops)
+        self.rng = rng
+        self.pages_seen = 0
+
+    def add(self, item: tuple[DetectorExample, list[RecognizerExample]]) -> None:
+        self.pages.append(item[0])
+        self.crops.extend(item[1])
+        self.pages_seen += 1
+
+    def detector_batch(self, size: int, crop: int) -> tuple[torch.Tensor, ...]:
+        """`size` random page crops (crop x crop canvas pixels), each centred near a random string half the time."""
+        pages, kernels, tops, bottoms = [], [], [], []
+        for index in self.rng.integers(0, len(self.pages), size):
+            ex = self.pages[index]
+            h, w = ex.page.shape
+            ys, xs = np.nonzero(ex.kernel)
+            if len(ys) and self.rng.random() < 0.5:
+                i = self.rng.integers(len(ys))
+                cy, cx = ys[i] * STRIDE, xs[i] * STRIDE
+            else:
+                cy, cx = self.rng.integers(0, h), self.rng.integers(0, w)
+            y0 = int(np.clip(cy - crop // 2, 0, max(0, h - crop))) // STRIDE * STRIDE
+            x0 = int(np.clip(cx - crop // 2, 0, max(0, w - crop))) // STRIDE * STRIDE
+            page = np.zeros((crop, crop), np.uint8)
+            window = ex.page[y0 : y0 + crop, x0 : x0 + crop]
+            page[: window.shape[0], : window.shape[1]] = window
+            pages.append(page)
+            for store, source in ((kernels, ex.kernel), (tops, ex.top), (bottoms, ex.bottom)):
+                m = np.zeros((crop // STRIDE, crop // STRIDE), np.float32)
+                part = source[y0 // STRIDE : (y0 + crop) // STRIDE, x0 // STRIDE : (x0 + crop) // STRIDE]
+                m[: part.shape[0], : part.shape[1]] = part
+                store.append(m)
+        as_tensor = [torch.from_numpy(np.stack(x)) for x in (pages, kernels, tops, bottoms)]
+        return as_tensor[0][:, None].float() / 255.0, *as_tensor[1:]
+
+    def recognizer_batch(self, size: int) -> tuple[torch.Tensor, ...]:
+        """`size` crops of similar widths (drawn from 4x as many, sorted) to keep padding small."""
+        draw = self.rng.integers(0, len(self.crops), 4 * size)
+        draw = sorted(draw, key=lambda i: self.crops[i].crop.shape[1])
+        start = int(self.rng.integers(0, 4)) * size
+        chosen = [self.crops[i] for i in draw[start : start + size]]
+        width = -(-max(ex.crop.shape[1] for ex in chosen) // 4) * 4
+        crops = torch.zeros(len(chosen), 1, chosen[0].crop.shape[0], width)
+        for i, ex in enumerate(chosen):
+            crops[i, 0, :, : ex.crop.shape[1]] = ex.crop.float()
+        widths = torch.tensor([ex.crop.shape[1] for ex in chosen])
+        targets = torch.tensor([c for ex in chosen for c in ex.target])
+        lengths = torch.tensor([len(ex.target) for ex in chosen])
+        families = torch.tensor([ex.family for ex in chosen])
+        return crops, widths, targets, lengths, families

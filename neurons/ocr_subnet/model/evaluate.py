@@ -1,0 +1,145 @@
+"""Held-out evaluation: fixed seed sets per source (difficulty 0..4 and tutorial-like), scores and calibration.
+
+Validation (during training), calibration (after it) and the benchmark each draw their own
+seeds from their own base, and training skips every seed any of them could use, so no scored
+page was ever a training page.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+from scipy.optimize import linear_sum_assignment
+
+from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
+from ocr_subnet.challenge.levels import LEVELS
+from ocr_subnet.model.geometry import Calibration, page_slope, point_size, px_per_point, quad_bounds, rect_corners
+from ocr_subnet.model.synth import tutorial_sample
+from ocr_subnet.scoring import matrices
+from ocr_subnet.scoring.cer import character_error_rate
+from ocr_subnet.scoring.reward import score
+from ocr_subnet.scoring.tutorial import tutorial_reward
+from ocr_subnet.sections import Section
+
+VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE = 0x0C5_0001, 0x0C5_0002, 0x0C5_0003
+MAX_PAGES_PER_SOURCE = 256  # the most pages any evaluation draws per source: training skips all of them
+SOURCES = (*(f"level{level.level}" for level in LEVELS), "tutorial")
+METRICS = ("reward", "tutorial_reward", "cer", "text", "position", "font")
+
+
+@dataclass(frozen=True)
+class EvalPage:
+    source: str
+    seed: int
+    image: npt.NDArray[np.uint8]
+    labels: tuple[Section, ...]
+
+
+def source_seeds(base: int, source: str, count: int) -> list[int]:
+    return derive_seeds(base * 16 + SOURCES.index(source), count)
+
+
+def held_out_seeds() -> frozenset[int]:
+    """Every seed an evaluation may draw (any base, any source, up to MAX_PAGES_PER_SOURCE)."""
+    bases = (VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE)
+    return frozenset(s for b in bases for src in SOURCES for s in source_seeds(b, src, MAX_PAGES_PER_SOURCE))
+
+
+def load_page(source: str, seed: int) -> EvalPage:
+    """The page a validator would send for `seed` from `source`, decoded, with its labels."""
+    if source == "tutorial":
+        sample = tutorial_sample(seed)
+        return EvalPage(source, seed, sample.image, tuple(sample.sections()))
+    challenge = generate_challenge(seed, int(source.removeprefix("level")))
+    image = np.asarray(Image.open(io.BytesIO(challenge.image)).convert("L"))
+    return EvalPage(source, seed, image, challenge.sections)
+
+
+def eval_pages(base: int, per_source: int, sources: Sequence[str] = SOURCES) -> list[EvalPage]:
+    if per_source > MAX_PAGES_PER_SOURCE:
+        raise ValueError(f"at most {MAX_PAGES_PER_SOURCE} pages per source are held out, asked {per_source}")
+    return [load_page(src, seed) for src in sources for seed in source_seeds(base, src, per_source)]
+
+
+def page_metrics(labels: Sequence[Section], predictions: Sequence[Section]) -> dict[str, float]:
+    """One answer's quality: our prediction reward and its parts, the tutorial's, and the page CER."""
+    ours = score(labels, predictions, latency_s=0.0, deadline_s=1.0)
+    return {
+        "reward": ours.prediction,
+        "tutorial_reward": tutorial_reward(labels, predictions, 0.0, 1.0).prediction,
+        "cer": character_error_rate(labels, predictions),
+        "text": ours.text,
+        "position": ours.position,
+        "font": ours.font,
+    }
+
+
+def summarize(rows: Sequence[tuple[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """(source, metrics) rows -> mean metrics per source, plus pages counted."""
+    out: dict[str, dict[str, float]] = {}
+    for source, group in itertools.groupby(sorted(rows, key=lambda r: r[0]), key=lambda r: r[0]):
+        metrics = [m for _, m in group]
+        out[source] = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]} | {"pages": len(metrics)}
+    return out
+
+
+def evaluate(
+    predict: Callable[[list[npt.NDArray[np.uint8]]], list[list[Section]]], pages: Sequence[EvalPage], batch: int = 4
+) -> dict[str, dict[str, float]]:
+    """Run `predict` over the pages in batches and summarize per source."""
+    rows = []
+    for start in range(0, len(pages), batch):
+        chunk = pages[start : start + batch]
+        for page, predicted in zip(chunk, predict([p.image for p in chunk]), strict=True):
+            rows.append((page.source, page_metrics(page.labels, predicted)))
+    return summarize(rows)
+
+
+def geometry_quality(labels: Sequence[Section], rects: npt.NDArray[np.float64], width: int, snap: bool) -> float:
+    """How well detected rectangles alone would score: matched IoU plus size ratio, F1-style over both counts."""
+    if not labels or not len(rects):
+        return float(not labels and not len(rects))
+    boxes = quad_bounds(rect_corners(rects))
+    sizes = point_size(rects[:, 3], px_per_point(width, page_slope(rects)), snap)
+    predicted = [
+        Section(text="", position=tuple(b), font={"family": "", "size": float(s)})
+        for b, s in zip(boxes, sizes, strict=True)
+        if b[0] < b[2] and b[1] < b[3]
+    ]
+    iou = matrices.iou(labels, predicted)
+    size = matrices.font_similarity(labels, predicted) * 2  # families never match: twice the mean is the size ratio
+    quality = iou * (iou >= 0.5) * (1 + size) / 2
+    rows, cols = linear_sum_assignment(quality, maximize=True)
+    return float(2 * quality[rows, cols].sum() / (len(labels) + len(predicted)))
+
+
+def calibrate(
+    maps: Sequence[tuple[object, EvalPage]], base: Calibration, grid: dict[str, Sequence[object]] | None = None
+) -> tuple[Calibration, float]:
+    """Pick the decoding knobs that maximize `geometry_quality` over pages whose detector maps are cached."""
+    grid = grid or {
+        "threshold": (0.3, 0.4, 0.5, 0.6),
+        "extend_x": (-0.15, -0.1, -0.05, 0.0, 0.05),
+        "height_gain": (0.96, 0.98, 1.0, 1.02, 1.04),
+        "snap_size": (True, False),
+    }
+    best, best_quality = base, -1.0
+    for values in itertools.product(*grid.values()):
+        candidate = replace(base, **dict(zip(grid, values, strict=True)))
+        quality = float(
+            np.mean(
+                [
+                    geometry_quality(page.labels, m.rects(candidate), page.image.shape[1], candidate.snap_size)
+                    for m, page in maps
+                ]
+            )
+        )
+        if quality > best_quality:
+            best, best_quality = candidate, quality
+    return best, best_quality

@@ -1,0 +1,209 @@
+"""Pure geometry of the model: label quads, detector targets, text boxes from detector maps, crop quads.
+
+Three coordinate frames: the delivered image (pixels, what sections are in), the canonical page
+the detector sees (the image resized to `CANONICAL_WIDTH`), and the detector's map (canonical / `STRIDE`).
+A drawn string is an oriented rectangle: its label box (DESIGN.md: advance wide, baseline - 0.2 size
+to baseline + 0.8 size) carried through the page's rotation and perspective. The detector predicts a
+kernel (that rectangle shrunk by `SHRINK_X`/`SHRINK_Y` font sizes per side, so neighbours stay
+apart) and, at every kernel cell, the vertical distances to the rectangle's top and bottom edges;
+decoding fits the two edges per kernel and grows the kernel back, which recovers the label box
+rather than the ink.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from reportlab.lib.pagesizes import letter
+from scipy import ndimage
+
+from ocr_subnet.challenge.geometry import Box, Matrix, apply
+
+Array = npt.NDArray[np.float64]
+
+PAGE_WIDTH_PT, PAGE_HEIGHT_PT = letter
+STRIDE = 2  # detector map cell, in canonical pixels
+SHRINK_X, SHRINK_Y = 0.1, 0.25  # kernel = label box minus this many font sizes per side
+CANONICAL_WIDTH = 640  # ~1 px per point for a letter page: 8 pt text is still 8 px tall
+MAX_CANONICAL_HEIGHT = 960  # tall images shrink further so the detector's cost stays bounded
+ALIGN = 16  # the detector's total downsampling
+CROP_HEIGHT = 32  # recognizer input height, covering the label box plus CROP_PAD_Y on each side
+CROP_PAD_Y, CROP_PAD_X = 0.125, 0.25  # in label-box heights
+MIN_CROP_WIDTH, MAX_CROP_WIDTH = 8, 1024
+RECT_FIELDS = ("cx", "cy", "length", "height", "slope", "score")
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """How an image of `width` x `height` is resized (by `scale`) and padded for the detector."""
+
+    scale: float
+    width: int  # resized, before padding
+    height: int
+    padded_width: int
+    padded_height: int
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Decoding knobs fitted on validation pages after training (stored in the weights manifest)."""
+
+    threshold: float = 0.5  # kernel probability
+    min_cells: int = 2  # smaller components are noise
+    extend_x: float = 0.0  # extra growth of each end, in box heights, on top of SHRINK_X
+    height_gain: float = 1.0  # predicted box heights are scaled by this
+    snap_size: bool = True  # round point sizes to whole points (the generator draws whole sizes)
+
+
+def canvas(width: int, height: int) -> Canvas:
+    """Resize to `CANONICAL_WIDTH` (shrinking tall images further), pad to a multiple of `ALIGN`."""
+    scale = min(CANONICAL_WIDTH / max(width, 1), MAX_CANONICAL_HEIGHT / max(height, 1))
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return Canvas(scale, w, h, -(-w // ALIGN) * ALIGN, -(-h // ALIGN) * ALIGN)
+
+
+def label_quad(box: Box, matrix: Matrix) -> Array:
+    """A label box in PDF points (y up) mapped to pixels: corners top-left, top-right, bottom-right, bottom-left."""
+    x0, y0, x1, y1 = box
+    return apply(matrix, [(x0, y1), (x1, y1), (x1, y0), (x0, y0)])
+
+
+def kernel_quads(quads: Array, shrink_x: float = SHRINK_X, shrink_y: float = SHRINK_Y) -> Array:
+    """Label rectangles (n, 4, 2) shrunk inside themselves: `shrink_y` box heights off the top and bottom,
+    `shrink_x` off each end (at most 40% of the length, so a one-digit string keeps a sliver)."""
+    tl, tr, br, bl = (quads[:, i] for i in range(4))
+    height = (np.linalg.norm(bl - tl, axis=1) + np.linalg.norm(br - tr, axis=1)) / 2
+    length = (np.linalg.norm(tr - tl, axis=1) + np.linalg.norm(br - bl, axis=1)) / 2
+    ax = np.minimum(shrink_x * height / np.maximum(length, 1e-6), 0.4)[:, None]
+    ay = shrink_y
+
+    def at(s: Array | float, t: float) -> Array:
+        top = tl + (tr - tl) * s
+        bottom = bl + (br - bl) * s
+        return top + (bottom - top) * t
+
+    return np.stack([at(ax, ay), at(1 - ax, ay), at(1 - ax, 1 - ay), at(ax, 1 - ay)], axis=1)
+
+
+def quad_rects(quads: Array) -> Array:
+    """Label rectangles (n, 4, 2) -> (n, 6) RECT_FIELDS (score 1): the inverse of `rect_corners`."""
+    tl, tr, br, bl = (quads[:, i] for i in range(4))
+    centre = quads.mean(axis=1)
+    along = (tr - tl + br - bl) / 2
+    slope = along[:, 1] / np.where(np.abs(along[:, 0]) > 1e-9, along[:, 0], 1e-9)
+    length = np.linalg.norm(along, axis=1)
+    height = np.linalg.norm((bl - tl + br - tr) / 2, axis=1)
+    return np.stack([centre[:, 0], centre[:, 1], length, height, slope, np.ones(len(quads))], axis=1)
+
+
+def edge_at(start: Array, end: Array, x: Array) -> Array:
+    """The y of the line through `start` and `end` (each (n, 2)) at abscissas `x` (n,)."""
+    run = end[:, 0] - start[:, 0]
+    slope = np.divide(end[:, 1] - start[:, 1], run, out=np.zeros_like(run), where=np.abs(run) > 1e-9)
+    return start[:, 1] + (x - start[:, 0]) * slope
+
+
+def rect_corners(rects: Array, pad_x: float = 0.0, pad_y: float = 0.0) -> Array:
+    """(n, 6) rectangles (RECT_FIELDS) -> (n, 4, 2) corners TL, TR, BR, BL, each side grown by pad * height."""
+    cx, cy, length, height, slope = (rects[:, i] for i in range(5))
+    norm = np.sqrt(1.0 + slope * slope)
+    along = np.stack([1.0 / norm, slope / norm], axis=1)
+    across = np.stack([-slope / norm, 1.0 / norm], axis=1)
+    half_l = ((length / 2 + pad_x * height)[:, None]) * along
+    half_h = ((height / 2 + pad_y * height)[:, None]) * across
+    centre = np.stack([cx, cy], axis=1)
+    return np.stack(
+        [centre - half_l - half_h, centre + half_l - half_h, centre + half_l + half_h, centre - half_l + half_h], 1
+    )
+
+
+def quad_bounds(quads: Array) -> Array:
+    """(n, 4, 2) corners -> (n, 4) axis-aligned boxes x0, y0, x1, y1: the label rule for a rotated string."""
+    return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+
+
+def weighted_median(values: Array, weights: Array) -> float:
+    if values.size == 0 or weights.sum() <= 0:
+        return 0.0
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def decode_maps(prob: Array, top: Array, bottom: Array, calibration: Calibration, stride: int = STRIDE) -> Array:
+    """Detector maps -> (n, 6) oriented rectangles (RECT_FIELDS) in canonical pixels.
+
+    Each kernel component votes, cell by cell, for its string's top and bottom edges; one slope per
+    string (shrunk toward the page's slope, so a short string cannot tilt on its own) and two
+    intercepts fit those votes, and the component's horizontal extent, grown back by the shrink,
+    gives the length.
+    """
+    labels, count = ndimage.label(prob > calibration.threshold, structure=np.ones((3, 3)))
+    if count == 0:
+        return np.zeros((0, len(RECT_FIELDS)))
+    rows, cols = np.nonzero(labels)
+    k = labels[rows, cols] - 1
+    w = prob[rows, cols].astype(np.float64)
+    x = stride * (cols + 0.5)
+    y = stride * (rows + 0.5)
+    t = y - top[rows, cols]
+    b = y + bottom[rows, cols]
+    m = (t + b) / 2
+
+    def total(values: Array) -> Array:
+        return np.bincount(k, weights=w * values, minlength=count)
+
+    mass = total(np.ones_like(w))
+    cells = np.bincount(k, minlength=count)
+    dx = x - (total(x) / mass)[k]
+    dm = m - (total(m) / mass)[k]
+    sxx, sxm = total(dx * dx), total(dx * dm)
+    fitted = sxx > 0
+    page_slope = weighted_median(sxm[fitted] / sxx[fitted], sxx[fitted])
+    prior = mass * (4.0 * stride) ** 2
+    slope = (sxm + prior * page_slope) / (sxx + prior)
+    top_at0 = total(t - slope[k] * x) / mass
+    bottom_at0 = total(b - slope[k] * x) / mass
+    cos = 1.0 / np.sqrt(1.0 + slope * slope)
+    height = np.maximum((bottom_at0 - top_at0) * cos * calibration.height_gain, 1.0)
+    spans = ndimage.find_objects(labels)
+    x_lo = np.array([s[1].start for s in spans], dtype=np.float64) * stride
+    x_hi = np.array([s[1].stop for s in spans], dtype=np.float64) * stride
+    grow = (SHRINK_X + calibration.extend_x) * height / cos
+    x_lo, x_hi = x_lo - grow, x_hi + grow
+    cx = (x_lo + x_hi) / 2
+    cy = (top_at0 + bottom_at0) / 2 + slope * cx
+    score = mass / np.maximum(cells, 1)
+    rects = np.stack([cx, cy, (x_hi - x_lo) * cos, height, slope, score], axis=1)
+    return rects[cells >= calibration.min_cells]
+
+
+def page_slope(rects: Array) -> float:
+    """The page's text slope: the median of its strings' slopes, long strings counting more."""
+    return weighted_median(rects[:, 4], rects[:, 2]) if len(rects) else 0.0
+
+
+def px_per_point(width: float, slope: float) -> float:
+    """Image pixels per PDF point, assuming the image frames a rotated US-letter page (as challenges do).
+
+    A page rotated by angle a is framed by width = ppp * (612 cos a + 792 |sin a|).
+    """
+    angle = math.atan(slope)
+    return width / (PAGE_WIDTH_PT * math.cos(angle) + PAGE_HEIGHT_PT * abs(math.sin(angle)))
+
+
+def point_size(height_px: Array, ppp: float, snap: bool) -> Array:
+    """Font sizes in points from label-box heights in image pixels (the box is exactly one size tall)."""
+    size = np.clip(height_px / max(ppp, 1e-6), 1.0, 200.0)
+    return np.round(size) if snap else np.round(size, 1)
+
+
+def crop_width(quads: Array, height: int = CROP_HEIGHT) -> npt.NDArray[np.int64]:
+    """Recognizer input width of each crop quad: its aspect ratio at the fixed height."""
+    length = np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1)
+    tall = np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
+    width = np.round(height * length / np.maximum(tall, 1e-6))
+    return np.clip(width, MIN_CROP_WIDTH, MAX_CROP_WIDTH).astype(np.int64)

@@ -1,0 +1,194 @@
+"""The inference pipeline: pages in, sections out (the interface the Triton model binds).
+
+    pipeline = OcrPipeline.load()            # packaged weights, or load(weights_dir)
+    sections = pipeline([page, ...])         # uint8 greyscale H x W pages -> [[Section, ...], ...]
+
+Batched end to end: the detector runs once over all pages (padded to the largest canvas), the
+recognizer over all crops of all pages (sorted by width into chunks, so padding stays small).
+Every geometric decision lives in `geometry` (pure); this module only moves tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ocr_subnet.model import charset
+from ocr_subnet.model.crops import crop_quads, detector_batch, pad_batch, recognition_source, sample_crops
+from ocr_subnet.model.geometry import (
+    STRIDE,
+    Calibration,
+    decode_maps,
+    page_slope,
+    point_size,
+    px_per_point,
+    quad_bounds,
+    rect_corners,
+)
+from ocr_subnet.model.nets import OFFSET_SCALE
+from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MANIFEST = "manifest.json"
+DETECTOR_FILE = "detector.pt"
+RECOGNIZER_FILE = "recognizer.pt"
+RECOGNIZER_CHUNK = 64  # crops per recognizer call
+
+Module = Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
+
+
+class ModelLoadError(RuntimeError):
+    """The weights are missing or unreadable: raised by `OcrPipeline.load`, never at the first request."""
+
+
+@dataclass(frozen=True)
+class Maps:
+    """The detector's output for one page, cut to the page's part of the canvas."""
+
+    prob: npt.NDArray[np.float32]
+    top: npt.NDArray[np.float32]
+    bottom: npt.NDArray[np.float32]
+    scale: float  # canvas pixels per page pixel
+
+    def rects(self, calibration: Calibration) -> npt.NDArray[np.float64]:
+        """Decoded rectangles in page pixels."""
+        found = decode_maps(self.prob, self.top, self.bottom, calibration)
+        found[:, :4] /= self.scale
+        return found
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One page's detections before they become sections (image pixels)."""
+
+    rects: npt.NDArray[np.float64]  # (n, 6) geometry.RECT_FIELDS
+    texts: list[str]
+    families: list[int]
+
+
+def as_page(page: np.ndarray) -> npt.NDArray[np.uint8]:
+    """Any 2-D (or H x W x C) array -> uint8 greyscale; the contract is uint8 H x W, this keeps odd input alive."""
+    array = np.asarray(page)
+    if array.ndim == 3:
+        array = array.mean(axis=2)
+    if array.ndim != 2:
+        raise ValueError(f"a page must be a 2-D greyscale array, got shape {array.shape}")
+    return array if array.dtype == np.uint8 else np.clip(array, 0, 255).astype(np.uint8)
+
+
+def to_sections(reading: Reading, width: int, height: int, calibration: Calibration) -> list[Section]:
+    """Detections of a width x height page -> sections: label-rule boxes clipped to the page, fonts in points."""
+    if not len(reading.rects):
+        return []
+    boxes = quad_bounds(rect_corners(reading.rects))
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    sizes = point_size(reading.rects[:, 3], px_per_point(width, page_slope(reading.rects)), calibration.snap_size)
+    sections = []
+    for box, text, family, size in zip(boxes, reading.texts, reading.families, sizes, strict=True):
+        x0, y0, x1, y1 = (round(float(v), 2) for v in box)
+        if text and x0 < x1 and y0 < y1:
+            font = Font(family=FONT_FAMILIES[family], size=float(size))
+            sections.append(Section(text=text[:MAX_TEXT_CHARS], position=(x0, y0, x1, y1), font=font))
+    return sections
+
+
+class OcrPipeline:
+    """Detector -> rectangles -> crops -> recognizer + font head, batched over pages and over crops."""
+
+    def __init__(self, detector: Module, recognizer: Module, calibration: Calibration, device: str = "cpu") -> None:
+        self.detector = detector
+        self.recognizer = recognizer
+        self.calibration = calibration
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, weights_dir: Path | None = None, device: str = "cpu") -> OcrPipeline:
+        """Load the exported TorchScript weights and calibration from `weights_dir` (None: the packaged ones)."""
+        directory = WEIGHTS_DIR if weights_dir is None else Path(weights_dir)
+        manifest_path = directory / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            calibration = Calibration(**manifest["calibration"])
+        except FileNotFoundError as exc:
+            raise ModelLoadError(
+                f"no model manifest at {manifest_path}: train and export with `ocr-subnet train`"
+            ) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"model manifest {manifest_path} is corrupt: {exc}") from exc
+        modules = []
+        for name in (DETECTOR_FILE, RECOGNIZER_FILE):
+            path = directory / name
+            if not path.is_file():
+                raise ModelLoadError(f"model weights {path} are missing")
+            try:
+                modules.append(torch.jit.load(str(path), map_location=device).eval())
+            except Exception as exc:  # torch raises RuntimeError, ValueError or zip errors for a damaged file
+                raise ModelLoadError(f"model weights {path} are unreadable: {exc}") from exc
+        return cls(modules[0], modules[1], calibration, device)
+
+    def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
+        """uint8 greyscale H x W pages of any size -> one list of sections per page, in that page's pixels."""
+        arrays = [as_page(page) for page in pages]
+        live = [i for i, a in enumerate(arrays) if a.size]
+        results: list[list[Section]] = [[] for _ in arrays]
+        if not live:
+            return results
+        readings = self.read([arrays[i] for i in live])
+        for i, reading in zip(live, readings, strict=True):
+            height, width = arrays[i].shape
+            results[i] = to_sections(reading, width, height, self.calibration)
+        return results
+
+    @torch.inference_mode()
+    def detector_maps(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Maps]:
+        """Pages -> per page its kernel probability and edge distances (canvas pixels), cut to the page."""
+        batch, canvases = detector_batch(pages)
+        out = self.detector(batch.to(self.device)).float().cpu()
+        prob = torch.sigmoid(out[:, 0]).numpy()
+        offsets = (out[:, 1:] * OFFSET_SCALE).numpy()
+        maps = []
+        for i, c in enumerate(canvases):
+            rows, cols = -(-c.height // STRIDE), -(-c.width // STRIDE)
+            maps.append(Maps(prob[i, :rows, :cols], offsets[i, 0, :rows, :cols], offsets[i, 1, :rows, :cols], c.scale))
+        return maps
+
+    def detect(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.float64]]:
+        """Pages -> per page (n, 6) rectangles in that page's pixels."""
+        return [maps.rects(self.calibration) for maps in self.detector_maps(pages)]
+
+    @torch.inference_mode()
+    def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], list[int]]:
+        """Crops -> texts and family indices, in the crops' order, batched in chunks of similar width."""
+        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
+        texts, families = [""] * len(crops), [0] * len(crops)
+        for start in range(0, len(order), RECOGNIZER_CHUNK):
+            chunk = order[start : start + RECOGNIZER_CHUNK]
+            batch, widths = pad_batch([crops[i] for i in chunk])
+            logits, family_logits = self.recognizer(batch.to(self.device), widths.to(self.device))
+            steps = torch.div(widths + 3, 4, rounding_mode="floor").tolist()
+            decoded = charset.greedy_decode(logits.float().cpu().numpy(), steps)
+            for i, text, family in zip(chunk, decoded, family_logits.argmax(1).tolist(), strict=True):
+                texts[i], families[i] = text, family
+        return texts, families
+
+    def read(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
+        """Detect on all pages at once, then recognize all their crops at once."""
+        rects = self.detect(pages)
+        crops, owners = [], []
+        for i, (page, found) in enumerate(zip(pages, rects, strict=True)):
+            source, scale = recognition_source(page)
+            crops.extend(sample_crops(source, crop_quads(found, scale)))
+            owners.extend([i] * len(found))
+        texts, families = self.recognize(crops)
+        readings = [Reading(found, [], []) for found in rects]
+        for owner, text, family in zip(owners, texts, families, strict=True):
+            readings[owner].texts.append(text)
+            readings[owner].families.append(family)
+        return readings

@@ -1,0 +1,304 @@
+"""Training: both networks at once on pages drawn on the fly, bounded by a time (or step) budget.
+
+One step trains the detector on page crops and the recognizer (with its font head) on string
+crops; a worker process draws pages meanwhile. The learning rate follows a cosine over the
+budget, checkpoints are written every few minutes (and `resume` continues from the last one),
+validation runs the full pipeline on held-out challenges of every difficulty and on
+tutorial-like pages, and the end of training calibrates the box decoding, exports TorchScript
+weights and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import queue
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch.nn import functional as F
+
+from ocr_subnet.model import evaluate
+from ocr_subnet.model.data import DataConfig, Pools, produce
+from ocr_subnet.model.geometry import Calibration
+from ocr_subnet.model.nets import OFFSET_SCALE, Detector, DetectorConfig, Recognizer, RecognizerConfig, config_dict
+from ocr_subnet.model.pipeline import DETECTOR_FILE, MANIFEST, RECOGNIZER_FILE, OcrPipeline
+
+CHECKPOINT = "checkpoint.pt"
+FONT_LOSS_WEIGHT = 0.3
+OFFSET_LOSS_WEIGHT = 2.0
+MIN_POOL_PAGES = 16
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights; recorded in the manifest."""
+
+    seed: int = 0
+    minutes: float = 55.0
+    steps: int = 0  # 0: the time budget alone ends training; otherwise whichever comes first
+    detector_batch: int = 8
+    recognizer_batch: int = 48
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 300
+    threads: int = 2
+    workers: int = 1
+    page_pool: int = 400
+    crop_pool: int = 15_000
+    validate_minutes: float = 10.0
+    checkpoint_minutes: float = 3.0
+    validation_pages: int = 4  # per source, during training
+    final_pages: int = 8  # per source, after calibration
+    calibration_pages: int = 6  # per source
+    data: DataConfig = field(default_factory=DataConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        nested = {"data": self.data.as_dict(), "detector": config_dict(self.detector)}
+        nested["recognizer"] = config_dict(self.recognizer)
+        return {**{k: v for k, v in asdict(self).items() if k not in nested}, **nested}
+
+
+def learning_rate(base: float, step: int, progress: float, warmup_steps: int) -> float:
+    """Linear warm-up, then a cosine from `base` to 2% of it over the budget."""
+    warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+    return base * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def detector_loss(out: torch.Tensor, kernel: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor) -> torch.Tensor:
+    """BCE + dice on the kernel (text is a few % of the cells), smooth L1 on the edge distances inside boxes."""
+    logits = out[:, 0]
+    bce = F.binary_cross_entropy_with_logits(logits, kernel)
+    prob = torch.sigmoid(logits)
+    dice = 1 - (2 * (prob * kernel).sum() + 1) / (prob.sum() + kernel.sum() + 1)
+    inside = top > 0
+    if not inside.any():
+        return bce + dice
+    target = torch.stack([top, bottom], 1)[inside[:, None].expand(-1, 2, -1, -1)] / OFFSET_SCALE
+    offsets = F.smooth_l1_loss(out[:, 1:][inside[:, None].expand(-1, 2, -1, -1)], target, beta=0.05)
+    return bce + dice + OFFSET_LOSS_WEIGHT * offsets
+
+
+def recognizer_loss(
+    logits: torch.Tensor,
+    family_logits: torch.Tensor,
+    widths: torch.Tensor,
+    targets: torch.Tensor,
+    lengths: torch.Tensor,
+    families: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CTC over the valid columns of each crop, and the font family's cross-entropy."""
+    steps = torch.div(widths + 3, 4, rounding_mode="floor").clamp(1, logits.shape[1])
+    log_probs = logits.log_softmax(-1).permute(1, 0, 2)
+    ctc = F.ctc_loss(log_probs, targets, steps, lengths, blank=0, zero_infinity=True)
+    return ctc, F.cross_entropy(family_logits, families, label_smoothing=0.05)
+
+
+class Trainer:
+    """The state of one training run: networks, optimizers, counters; saved and restored as a checkpoint."""
+
+    def __init__(self, config: TrainConfig, out: Path) -> None:
+        self.config, self.out = config, out
+        torch.manual_seed(config.seed)
+        self.detector = Detector(config.detector)
+        self.recognizer = Recognizer(config.recognizer)
+        self.optimizers = [
+            torch.optim.AdamW(m.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            for m in (self.detector, self.recognizer)
+        ]
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: list[dict[str, Any]] = []
+
+    def progress(self) -> float:
+        by_time = self.elapsed / (60.0 * self.config.minutes)
+        return max(by_time, self.step / self.config.steps) if self.config.steps else by_time
+
+    def save(self) -> None:
+        state = {
+            "config": self.config.as_dict(),
+            "detector": self.detector.state_dict(),
+            "recognizer": self.recognizer.state_dict(),
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "history": self.history,
+        }
+        partial = self.out / (CHECKPOINT + ".partial")
+        torch.save(state, partial)
+        partial.replace(self.out / CHECKPOINT)
+
+    def restore(self) -> None:
+        state = torch.load(self.out / CHECKPOINT, weights_only=False)
+        if state["config"] != self.config.as_dict():
+            raise ValueError("the checkpoint was written with another configuration; resume with the same options")
+        self.detector.load_state_dict(state["detector"])
+        self.recognizer.load_state_dict(state["recognizer"])
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
+        self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
+
+    def train_step(self, pools: Pools) -> dict[str, float]:
+        lr = learning_rate(self.config.lr, self.step, self.progress(), self.config.warmup_steps)
+        for optimizer in self.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        self.detector.train()
+        self.recognizer.train()
+        pages, kernel, top, bottom = pools.detector_batch(self.config.detector_batch, self.config.data.detector_crop)
+        det = detector_loss(self.detector(pages), kernel, top, bottom)
+        crops, widths, targets, lengths, families = pools.recognizer_batch(self.config.recognizer_batch)
+        logits, family_logits = self.recognizer(crops, widths)
+        ctc, font = recognizer_loss(logits, family_logits, widths, targets, lengths, families)
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        (det + ctc + FONT_LOSS_WEIGHT * font).backward()
+        for model in (self.detector, self.recognizer):
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        for optimizer in self.optimizers:
+            optimizer.step()
+        self.step += 1
+        return {"lr": lr, "detector": float(det), "ctc": float(ctc), "font": float(font)}
+
+    def pipeline(self, calibration: Calibration) -> OcrPipeline:
+        self.detector.eval()
+        self.recognizer.eval()
+        return OcrPipeline(self.detector, self.recognizer, calibration)
+
+
+def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
+    return "  ".join(
+        f"{src}: reward {m['reward']:.3f} cer {m['cer']:.3f} font {m['font']:.3f}" for src, m in metrics.items()
+    )
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(trainer: Trainer, calibration: Calibration, weights_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """TorchScript (frozen: batch norm folded) for both networks, and the manifest with their sha256."""
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
+        frozen = torch.jit.freeze(torch.jit.script(model.eval()))
+        torch.jit.save(frozen, str(weights_dir / name))
+    files = {name: file_sha256(weights_dir / name) for name in (DETECTOR_FILE, RECOGNIZER_FILE)}
+    sizes = {name: (weights_dir / name).stat().st_size for name in files}
+    full = {**manifest, "calibration": asdict(calibration), "sha256": files, "bytes": sizes}
+    (weights_dir / MANIFEST).write_text(json.dumps(full, indent=2) + "\n")
+    return full
+
+
+def run(
+    config: TrainConfig,
+    out: Path,
+    weights_dir: Path,
+    resume: bool,
+    command: str,
+    console: Console,
+    on_step: Callable[[float, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train within the budget, calibrate, evaluate, export; returns the manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    trainer = Trainer(config, out)
+    if resume:
+        trainer.restore()
+        console.log(f"resumed at step {trainer.step} ({trainer.elapsed / 60:.1f} min trained)")
+    validation = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.validation_pages)
+    context = mp.get_context("spawn")
+    items: mp.Queue = context.Queue(maxsize=32)
+    stop = context.Event()
+    held_out = evaluate.held_out_seeds()
+    workers = [
+        context.Process(
+            target=produce,
+            args=(config.seed * 1_000 + 7919 * trainer.step + w, held_out, config.data, items, stop),
+            daemon=True,
+        )
+        for w in range(config.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    pools = Pools(config.page_pool, config.crop_pool, np.random.default_rng([config.seed, trainer.step]))
+    try:
+        while len(pools.pages) < MIN_POOL_PAGES:
+            pools.add(items.get(timeout=300))
+        last_checkpoint = last_validation = last_log = trainer.elapsed
+        while trainer.progress() < 1.0:
+            started = time.perf_counter()
+            while True:
+                try:
+                    pools.add(items.get_nowait())
+                except queue.Empty:
+                    break
+            losses = trainer.train_step(pools)
+            trainer.elapsed += time.perf_counter() - started
+            if on_step is not None:
+                on_step(trainer.progress(), losses)
+            if trainer.elapsed - last_log >= 60:
+                last_log = trainer.elapsed
+                losses_text = " ".join(f"{k} {v:.4g}" for k, v in losses.items())
+                console.log(
+                    f"step {trainer.step} {trainer.elapsed / 60:.1f} min pages {pools.pages_seen} {losses_text}"
+                )
+            if trainer.elapsed - last_checkpoint >= 60 * config.checkpoint_minutes:
+                last_checkpoint = trainer.elapsed
+                trainer.save()
+            if trainer.elapsed - last_validation >= 60 * config.validate_minutes:
+                last_validation = trainer.elapsed
+                metrics = evaluate.evaluate(trainer.pipeline(Calibration()), validation)
+                trainer.history.append({"step": trainer.step, "minutes": trainer.elapsed / 60, "validation": metrics})
+                console.log(f"validation at step {trainer.step}: {format_metrics(metrics)}")
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+    trainer.save()
+    console.log(f"trained {trainer.step} steps in {trainer.elapsed / 60:.1f} min; calibrating")
+    pipeline = trainer.pipeline(Calibration())
+    calibration_pages = evaluate.eval_pages(evaluate.CALIBRATION_BASE, config.calibration_pages)
+    cached = [(pipeline.detector_maps([p.image])[0], p) for p in calibration_pages]
+    calibration, quality = evaluate.calibrate(cached, Calibration())
+    console.log(f"calibration {calibration} (geometry quality {quality:.4f})")
+    final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
+    metrics = evaluate.evaluate(trainer.pipeline(calibration), final_pages)
+    console.log(f"final validation: {format_metrics(metrics)}")
+    manifest = {
+        "command": command,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "seed": config.seed,
+        "config": config.as_dict(),
+        "steps": trainer.step,
+        "train_minutes": round(trainer.elapsed / 60, 2),
+        "parameters": {
+            "detector": sum(p.numel() for p in trainer.detector.parameters()),
+            "recognizer": sum(p.numel() for p in trainer.recognizer.parameters()),
+        },
+        "validation": metrics,
+        "validation_pages_per_source": config.final_pages,
+        "history": trainer.history,
+    }
+    full = export(trainer, calibration, weights_dir, manifest)
+    shutil.copy(weights_dir / MANIFEST, out / MANIFEST)
+    return full
+
+
+def with_overrides(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """`replace` that ignores None (unset command-line options keep the defaults)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})

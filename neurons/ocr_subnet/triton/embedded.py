@@ -1,0 +1,75 @@
+"""A Triton server owned by one process: `ocr-subnet triton serve` as a child on free loopback ports.
+
+A miner without `--triton-url` (and `ocr-subnet ocr`) starts one, so the model works with no
+Triton pod. The child is the same command the pods run, in its own process group, logging to a
+file; it receives SIGTERM when its parent dies (even SIGKILLed: the parent-death signal, which
+Linux sends when the *thread* that started the child ends, so start it from a long-lived thread).
+Start-up waits for /v2/health/ready and fails fast, with the end of the child's log, if it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocr_subnet.local.procs import Child, StartupFailed, free_port, spawn, stop_all, wait_healthy
+from ocr_subnet.local.up import ocr_subnet_command
+from ocr_subnet.triton import LOOPBACK
+
+READY_PATH = "/v2/health/ready"
+
+
+@dataclass
+class EmbeddedTriton:
+    child: Child
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://{LOOPBACK}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+    @classmethod
+    def start(
+        cls,
+        model_repo: Path | None = None,
+        startup_timeout_s: float = 180.0,
+        log_path: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> EmbeddedTriton:
+        """Starts and waits until ready; raises `StartupFailed` (with the log's tail) otherwise.
+
+        `model_repo` None serves the packaged weights. The ports are free when picked and bound
+        by the child a moment later; another process taking one meanwhile fails the start cleanly.
+        """
+        http_port, grpc_port, metrics_port = free_port(LOOPBACK), free_port(LOOPBACK), free_port(LOOPBACK)
+        if len({http_port, grpc_port, metrics_port}) < 3:
+            raise StartupFailed("the OS offered the same free port twice; try again")
+        if log_path is None:
+            log_path = Path(tempfile.gettempdir()) / f"ocr-subnet-triton-{os.getpid()}-{grpc_port}.log"
+        argv = [
+            *ocr_subnet_command(),
+            *("triton", "serve", "--host", LOOPBACK, "--http-port", str(http_port)),
+            *("--grpc-port", str(grpc_port), "--metrics-port", str(metrics_port)),
+            *(("--model-repo", str(model_repo)) if model_repo is not None else ()),
+            *extra_args,
+        ]
+        server = cls(spawn("triton", argv, log_path), http_port, grpc_port, metrics_port)
+        try:
+            wait_healthy(server.http_url + READY_PATH, startup_timeout_s, server.child)
+        except StartupFailed:
+            server.stop()
+            raise
+        return server
+
+    def stop(self, grace_s: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL after `grace_s`; the child's exit code."""
+        return stop_all([self.child], grace_s)[self.child.name]

@@ -1,0 +1,283 @@
+"""`ocr-subnet triton serve`: the OCR model behind a real Triton Inference Server (nvidia-pytriton).
+
+Start-up checks everything before a port is bound: the repository (config, checksums), loading
+the model on its device, and one warm-up page through it. So missing or corrupt weights end the
+process at start with a clear message (exit 3), never at the first request. Then PyTriton starts
+`tritonserver` (HTTP with /v2/health/live|ready, gRPC, Prometheus metrics with the nv_inference_*
+series) with the model already in its repository, so /v2/health/ready turns 200 only once the
+model serves; one infer function per model instance, Triton's dynamic batcher groups requests.
+SIGTERM or SIGINT stop it gracefully: Triton finishes in-flight requests (up to `exit_timeout_s`),
+then the process exits 0.
+
+PyTriton's Python-backend stub links the system libpython, not this interpreter's (DESIGN.md), so
+the server process gets this interpreter's LIBDIR first on LD_LIBRARY_PATH. PyTriton copies the
+environment when it starts `tritonserver`, so setting it here, before the start, is enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import socket
+import sysconfig
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ocr_subnet.logs import log_event
+from ocr_subnet.sections import Section
+from ocr_subnet.triton import LOOPBACK, PIPELINE, wire
+from ocr_subnet.triton.repository import (
+    Repository,
+    RepositoryError,
+    ServingConfig,
+    build_repository,
+    open_repository,
+    packaged_weights_dir,
+    resolve_device,
+)
+
+logger = logging.getLogger(__name__)
+
+STARTUP_FAILURE_EXIT_CODE = 3  # the miner's code for a failed start, so launchers read both alike
+WARMUP_PAGE_SHAPE = (64, 64)
+
+
+class ServeFailed(RuntimeError):
+    """Triton could not start or stopped on its own; the message says why."""
+
+
+class Pipeline(Protocol):
+    def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]: ...
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = LOOPBACK  # pods bind 0.0.0.0; everything else stays on loopback
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    exit_timeout_s: int = 10  # Triton's wait for in-flight requests at shutdown
+    pipeline: str = PIPELINE
+
+
+def library_path(current: str | None, libdir: str | None) -> str:
+    """LD_LIBRARY_PATH with this interpreter's LIBDIR first (unchanged when there is no LIBDIR)."""
+    if not libdir:
+        return current or ""
+    parts = [p for p in (current or "").split(os.pathsep) if p and p != libdir]
+    return os.pathsep.join([libdir, *parts])
+
+
+def busy_ports(host: str, ports: Sequence[int]) -> list[int]:
+    """The ports someone already listens on: Triton would fail to bind them only after PyTriton
+    started waiting for it (and might then talk to whoever holds them)."""
+    busy = []
+    for port in ports:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
+def import_pipeline(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise RepositoryError(f"cannot import the OCR pipeline {spec!r}: {exc}") from exc
+
+
+def run_rows(pipeline: Pipeline, rows: Sequence[np.ndarray | str]) -> list[list[Section] | str]:
+    """Recognize a batch. Rows that failed to decode keep their error; when the model fails on the
+    batch, each page is retried alone, so one page that breaks it fails only its own request."""
+    pages = [row for row in rows if not isinstance(row, str)]
+    try:
+        results: Iterator[list[Section] | str] = iter(pipeline(pages)) if pages else iter(())
+    except Exception:  # the model's failure is reported per page below, never raised into Triton
+        results = iter(_one_by_one(pipeline, pages))
+    return [row if isinstance(row, str) else next(results) for row in rows]
+
+
+def _one_by_one(pipeline: Pipeline, pages: Sequence[np.ndarray]) -> list[list[Section] | str]:
+    answers: list[list[Section] | str] = []
+    for page in pages:
+        try:
+            answers.append(pipeline([page])[0])
+        except Exception as exc:  # this page's error goes back in its own row
+            answers.append(f"the model failed on this {page.shape[0]}x{page.shape[1]} page: {exc!r}")
+    return answers
+
+
+def infer_rows(pipeline: Pipeline, pixels: np.ndarray, size: np.ndarray) -> dict[str, np.ndarray]:
+    """The infer function's body, free of PyTriton: request tensors in, response tensors out."""
+    rows: list[np.ndarray | str] = []
+    for data, shape in zip(pixels[:, 0], size, strict=True):
+        try:
+            rows.append(wire.decode_page(data, shape))
+        except wire.WireError as exc:
+            rows.append(str(exc))
+    return wire.answer_tensors(run_rows(pipeline, rows))
+
+
+def load_pipelines(repository: Repository, spec: str) -> tuple[str, list[Pipeline]]:
+    """One model copy per instance on the configured device, each warmed up on a blank page."""
+    pipeline_class = import_pipeline(spec)
+    device = resolve_device(repository.config.instance_kind, _cuda_available())
+    pipelines = []
+    for _ in range(repository.config.instance_count):
+        try:
+            pipeline = pipeline_class.load(repository.weights_dir, device=device)
+            answer = pipeline([np.full(WARMUP_PAGE_SHAPE, 255, dtype=np.uint8)])
+        except (RuntimeError, OSError, ValueError, KeyError, EOFError) as exc:
+            raise RepositoryError(f"cannot load the model from {repository.weights_dir}: {exc}") from exc
+        if len(answer) != 1:
+            raise RepositoryError(f"the model answered {len(answer)} pages for 1 at warm-up")
+        pipelines.append(pipeline)
+    return device, pipelines
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@contextlib.contextmanager
+def opened_repository(path: Path | None) -> Iterator[Repository]:
+    """`path` checked, or (None) the packaged weights with the default config in a temporary repository."""
+    if path is not None:
+        yield open_repository(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="ocr-triton-repo-") as folder:
+        yield build_repository(packaged_weights_dir(), Path(folder) / "repository", ServingConfig())
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """PyTriton's serve loop stops gracefully on KeyboardInterrupt; SIGTERM (Kubernetes) does the
+    same as SIGINT. The event tells a requested stop from Triton dying on its own."""
+    requested = threading.Event()
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        if requested.is_set():  # a second signal must not cut the graceful stop short
+            return
+        requested.set()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def bind_model(triton: Any, config: ServingConfig, infer_functions: Sequence[Callable[..., Any]]) -> None:
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+
+    triton.bind(
+        model_name=config.model_name,
+        infer_func=list(infer_functions),
+        inputs=[
+            Tensor(name=wire.PIXELS, dtype=np.bytes_, shape=(1,)),
+            Tensor(name=wire.SIZE, dtype=np.int64, shape=(2,)),
+        ],
+        outputs=[
+            Tensor(name=wire.SECTIONS, dtype=np.bytes_, shape=(1,)),
+            Tensor(name=wire.ERROR, dtype=np.bytes_, shape=(1,)),
+        ],
+        config=ModelConfig(
+            max_batch_size=config.max_batch_size,
+            batcher=DynamicBatcher(
+                max_queue_delay_microseconds=config.max_queue_delay_us,
+                preferred_batch_size=list(config.preferred_batch_sizes) or None,
+            ),
+        ),
+        strict=True,
+    )
+
+
+def _batched(pipeline: Pipeline) -> Callable[..., Any]:
+    from pytriton.decorators import batch
+
+    @batch
+    def infer(pixels: np.ndarray, size: np.ndarray) -> dict[str, np.ndarray]:
+        return infer_rows(pipeline, pixels, size)
+
+    return infer
+
+
+def serve(repository_path: Path | None, options: ServeOptions) -> int:
+    """Serves until SIGTERM/SIGINT (exit 0) or until Triton dies (exit 1); a failed start, or a
+    PyTriton error, exits 3."""
+    os.environ["LD_LIBRARY_PATH"] = library_path(os.environ.get("LD_LIBRARY_PATH"), sysconfig.get_config_var("LIBDIR"))
+    with _stop_signals() as stop_requested:
+        try:
+            busy = busy_ports(options.host, (options.http_port, options.grpc_port, options.metrics_port))
+            if busy:
+                raise ServeFailed(f"ports {busy} on {options.host} are already in use")
+            with opened_repository(repository_path) as repository:
+                device, pipelines = load_pipelines(repository, options.pipeline)
+                log_event(
+                    logger, "triton_model_loaded", repository=str(repository.path), device=device,
+                    instances=len(pipelines), max_batch_size=repository.config.max_batch_size,
+                )  # fmt: skip
+                _run_triton(repository.config, pipelines, options)
+        except (RepositoryError, ServeFailed) as exc:
+            log_event(logger, "triton_failed", logging.ERROR, error=str(exc))
+            return STARTUP_FAILURE_EXIT_CODE
+        except KeyboardInterrupt:  # a stop requested before Triton's serve loop took over
+            pass
+    reason = "signal" if stop_requested.is_set() else "triton exited"
+    log_event(logger, "triton_stopped", logging.INFO if stop_requested.is_set() else logging.ERROR, reason=reason)
+    return 0 if stop_requested.is_set() else 1
+
+
+def _run_triton(config: ServingConfig, pipelines: Sequence[Pipeline], options: ServeOptions) -> None:
+    """Blocks until Triton stops: on a signal (its loop catches the KeyboardInterrupt) or on its own."""
+    from pytriton.exceptions import PyTritonError
+    from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy
+    from tritonclient.utils import InferenceServerException
+
+    triton_config = TritonConfig(
+        http_address=options.host,
+        http_port=options.http_port,
+        grpc_address=options.host,
+        grpc_port=options.grpc_port,
+        metrics_address=options.host,
+        metrics_port=options.metrics_port,
+        exit_timeout_secs=options.exit_timeout_s,
+        strict_readiness=True,
+    )
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="ocr-triton-") as workspace,
+            Triton(
+                config=triton_config,
+                workspace=Path(workspace) / "pytriton",
+                # The model is in Triton's repository before Triton starts, so /v2/health/ready (strict
+                # readiness) answers 200 only once the model can serve, never in between.
+                triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=False, local_model_store=True),
+            ) as triton,
+        ):
+            bind_model(triton, config, [_batched(p) for p in pipelines])
+            log_event(
+                logger, "triton_starting", model=config.model_name, host=options.host,
+                http_port=options.http_port, grpc_port=options.grpc_port, metrics_port=options.metrics_port,
+            )  # fmt: skip
+            triton.serve()
+    except (PyTritonError, InferenceServerException, TimeoutError, OSError) as exc:
+        raise ServeFailed(f"Triton failed: {type(exc).__name__}: {exc}; see tritonserver's lines above") from exc

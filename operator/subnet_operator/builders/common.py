@@ -1,0 +1,199 @@
+"""Pieces every pod the operator runs shares: metadata, security, wallet mount, chain and probe settings.
+
+Pure functions from a (defaulted) spec to plain manifest dicts; nothing here talks to a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from subnet_operator import api
+
+Spec = Mapping[str, Any]
+Manifest = dict[str, Any]
+
+# The uid and gid neuron and Triton images run as; pods insist on it rather than trusting the image.
+RUN_AS = 10001
+WALLETS_DIR = "/var/run/ocr-subnet/wallets"
+TMP_DIR = "/tmp"
+POD_IP = "$(POD_IP)"  # expanded by the kubelet from the env var of the same name
+HOST_IP = "$(HOST_IP)"
+
+
+class InvalidSpec(ValueError):
+    """A rule the CRD schema cannot express on Kubernetes 1.20 was broken; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The custom resource that owns what a builder makes."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+
+    @property
+    def reference(self) -> Manifest:
+        return {
+            "apiVersion": api.API_VERSION,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def selector_labels(owner: Owner, component: str) -> dict[str, str]:
+    """The labels a Deployment selects its pods by; they never change for the life of the resource."""
+    return {api.LABEL_NAME: api.APP_NAME, api.LABEL_INSTANCE: owner.name, api.LABEL_COMPONENT: component}
+
+
+def metadata(owner: Owner, component: str, suffix: str | None = None) -> Manifest:
+    return {
+        "name": api.object_name(owner.name, suffix or component),
+        "namespace": owner.namespace,
+        "labels": {**selector_labels(owner, component), api.LABEL_MANAGED_BY: api.OPERATOR_NAME},
+        "ownerReferences": [owner.reference],
+    }
+
+
+def resources(spec: Spec) -> Manifest:
+    """Requests and limits both set: a limit left out takes its request, so no container runs unbounded."""
+    requests = {key: str(value) for key, value in spec.get("requests", {}).items()}
+    limits = {**requests, **{key: str(value) for key, value in spec.get("limits", {}).items()}}
+    return {"requests": requests, "limits": limits}
+
+
+def pod_security_context() -> Manifest:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,  # makes the mounted hotkey readable by the group, and nothing else
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> Manifest:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def downward_env() -> list[Manifest]:
+    """POD_IP to bind to, HOST_IP to publish a node port at, HOME on the writable /tmp."""
+    return [
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+        {"name": "HOME", "value": TMP_DIR},
+    ]
+
+
+def tmp_volume() -> tuple[Manifest, Manifest]:
+    return {"name": "tmp", "emptyDir": {}}, {"name": "tmp", "mountPath": TMP_DIR}
+
+
+def wallet_volume(wallet: Spec) -> tuple[Manifest, Manifest]:
+    """The Secret's hotkey file at `<wallets>/<name>/hotkeys/<hotkey>`, where bittensor looks for it; read-only."""
+    volume = {
+        "name": "hotkey",
+        "secret": {
+            "secretName": wallet["secretName"],
+            "items": [{"key": wallet["key"], "path": wallet["hotkey"]}],
+            "defaultMode": 0o440,
+        },
+    }
+    mount = {"name": "hotkey", "mountPath": f"{WALLETS_DIR}/{wallet['name']}/hotkeys", "readOnly": True}
+    return volume, mount
+
+
+def wallet_args(wallet: Spec) -> list[str]:
+    return ["--wallet-path", WALLETS_DIR, "--wallet-name", wallet["name"], "--wallet-hotkey", wallet["hotkey"]]
+
+
+def chain_args(chain: Spec) -> list[str]:
+    return ["--network", chain.get("endpoint") or chain["network"], "--netuid", str(chain["netuid"])]
+
+
+def service_port(name: str, port: int) -> Manifest:
+    """Protocol spelled out: server-side apply on Kubernetes 1.20 refuses ports without it (the list's key)."""
+    return {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+
+
+def container_port(name: str, port: int) -> Manifest:
+    return {"name": name, "containerPort": port, "protocol": "TCP"}
+
+
+def http_probe(path: str, port: str, *, period_s: int, failures: int, timeout_s: int = 5) -> Manifest:
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period_s,
+        "failureThreshold": failures,
+        "timeoutSeconds": timeout_s,
+    }
+
+
+def scrape_annotations(port: int) -> dict[str, str]:
+    """The common `prometheus.io/*` convention, for scrape configs that discover pods by annotation."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+
+
+def deployment(
+    owner: Owner,
+    component: str,
+    *,
+    replicas: int,
+    containers: Sequence[Manifest],
+    volumes: Sequence[Manifest],
+    strategy: Manifest,
+    spec: Spec,
+    annotations: Mapping[str, str],
+    extra_pod_spec: Mapping[str, Any] | None = None,
+) -> Manifest:
+    labels = selector_labels(owner, component)
+    pod_spec: Manifest = {
+        "automountServiceAccountToken": False,  # neurons never call the Kubernetes API
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "containers": list(containers),
+        "volumes": list(volumes),
+        **(extra_pod_spec or {}),
+    }
+    if spec.get("nodeSelector"):
+        pod_spec["nodeSelector"] = dict(spec["nodeSelector"])
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(owner, component),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": labels},
+            "strategy": strategy,
+            "template": {
+                "metadata": {
+                    "labels": {**labels, api.LABEL_MANAGED_BY: api.OPERATOR_NAME},
+                    "annotations": dict(annotations),
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def service(
+    owner: Owner, component: str, ports: Sequence[Manifest], *, service_type: str = "ClusterIP", **extra: Any
+) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(owner, component),
+        "spec": {"type": service_type, "selector": selector_labels(owner, component), "ports": list(ports), **extra},
+    }

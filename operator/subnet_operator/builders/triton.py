@@ -1,0 +1,87 @@
+"""A Miner's Triton model servers: a Deployment the scaler resizes, and the Service the miner calls."""
+
+from __future__ import annotations
+
+from subnet_operator import api
+from subnet_operator.builders import common
+from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
+
+HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
+PORTS = {"http": HTTP_PORT, "grpc": GRPC_PORT, "metrics": METRICS_PORT}
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def triton_spec(spec: Spec) -> Spec:
+    """The Triton section of a Miner that uses it, checked where the schema cannot check it."""
+    triton = spec.get("triton")
+    if triton is None:
+        raise InvalidSpec("spec.triton is required when spec.backend is triton (at least spec.triton.image)")
+    if triton["maxReplicas"] < triton["minReplicas"]:
+        bounds = f"maxReplicas ({triton['maxReplicas']}) is below spec.triton.minReplicas ({triton['minReplicas']})"
+        raise InvalidSpec(f"spec.triton.{bounds}")
+    return triton
+
+
+def clamp_replicas(triton: Spec, replicas: int | None) -> int:
+    """Keep what the scaler chose, inside the spec's bounds; a new Deployment starts at the minimum."""
+    if replicas is None:
+        return triton["minReplicas"]
+    return min(max(replicas, triton["minReplicas"]), triton["maxReplicas"])
+
+
+def triton_url(owner: Owner) -> str:
+    """Where the miner reaches Triton: every ready pod behind the headless Service, balanced round-robin
+    by the miner's gRPC client (one ClusterIP connection would pin all calls to one replica)."""
+    return f"dns:///{api.object_name(owner.name, api.TRITON_COMPONENT)}:{GRPC_PORT}"
+
+
+def triton_service(owner: Owner) -> Manifest:
+    ports = [common.service_port(name, port) for name, port in PORTS.items()]
+    return common.service(owner, api.TRITON_COMPONENT, ports, clusterIP="None")
+
+
+def command(triton: Spec) -> list[str]:
+    """Exactly `ocr-subnet triton serve ...`; without a model repository it serves the packaged weights."""
+    repository = ["--model-repo", triton["modelRepository"]] if triton.get("modelRepository") else []
+    ports = [arg for name, port in PORTS.items() for arg in (f"--{name}-port", str(port))]
+    return ["ocr-subnet", "triton", "serve", *repository, "--host", common.POD_IP, *ports]
+
+
+def triton_deployment(owner: Owner, spec: Spec, replicas: int | None) -> Manifest:
+    """`replicas`: what the Deployment has now (None when it does not exist yet)."""
+    triton = triton_spec(spec)
+    resources = common.resources(triton["resources"])
+    extra_pod_spec: Manifest = {}
+    if triton["gpus"] > 0:
+        gpus = str(triton["gpus"])
+        resources["limits"][GPU_RESOURCE] = gpus
+        resources["requests"][GPU_RESOURCE] = gpus
+        extra_pod_spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    tmp_volume, tmp_mount = common.tmp_volume()
+    shm_volume = {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": str(triton["shmSize"])}}
+    container = {
+        "name": api.TRITON_COMPONENT,
+        "image": triton["image"],
+        "imagePullPolicy": triton["imagePullPolicy"],
+        "command": command(triton),
+        "env": common.downward_env(),
+        "ports": [common.container_port(name, port) for name, port in PORTS.items()],
+        "resources": resources,
+        "securityContext": common.container_security_context(),
+        "volumeMounts": [tmp_mount, {"name": "shm", "mountPath": "/dev/shm"}],
+        # Loading models can take minutes: the startup probe holds liveness off until Triton is ready.
+        "startupProbe": common.http_probe("/v2/health/ready", "http", period_s=5, failures=120),
+        "livenessProbe": common.http_probe("/v2/health/live", "http", period_s=10, failures=3),
+        "readinessProbe": common.http_probe("/v2/health/ready", "http", period_s=5, failures=2),
+    }
+    return common.deployment(
+        owner,
+        api.TRITON_COMPONENT,
+        replicas=clamp_replicas(triton, replicas),
+        containers=[container],
+        volumes=[tmp_volume, shm_volume],
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        spec=spec,
+        annotations=common.scrape_annotations(METRICS_PORT),
+        extra_pod_spec=extra_pod_spec,
+    )

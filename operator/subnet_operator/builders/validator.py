@@ -1,0 +1,93 @@
+"""Validator -> its state PVC, its metrics Service and its Deployment (one replica: one writer of state and weights)."""
+
+from __future__ import annotations
+
+from subnet_operator import api
+from subnet_operator.builders import common
+from subnet_operator.builders.common import Manifest, Owner, Spec
+
+STATE_DIR = "/var/lib/ocr-subnet"
+METRICS_PORT_NAME = "metrics"
+
+
+def state_claim(owner: Owner, spec: Spec) -> Manifest:
+    persistence = spec["persistence"]
+    claim: Manifest = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": common.metadata(owner, api.VALIDATOR_COMPONENT, api.STATE_SUFFIX),
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(persistence["size"])}}},
+    }
+    if persistence.get("storageClassName"):
+        claim["spec"]["storageClassName"] = persistence["storageClassName"]
+    return claim
+
+
+def metrics_service(owner: Owner, spec: Spec) -> Manifest:
+    return common.service(owner, api.VALIDATOR_COMPONENT, [common.service_port(METRICS_PORT_NAME, spec["metricsPort"])])
+
+
+def command(spec: Spec) -> list[str]:
+    """Exactly `ocr-subnet validator ...`, its options taken from the spec."""
+    neuron = spec["neuron"]
+    return [
+        "ocr-subnet",
+        "validator",
+        *common.chain_args(spec["chain"]),
+        *common.wallet_args(spec["wallet"]),
+        "--state",
+        f"{STATE_DIR}/state.json",
+        "--metrics-host",
+        common.POD_IP,
+        "--metrics-port",
+        str(spec["metricsPort"]),
+        "--sample-size",
+        str(neuron["sampleSize"]),
+        "--round-interval",
+        str(neuron["roundIntervalSeconds"]),
+        "--deadline",
+        str(neuron["deadlineSeconds"]),
+        "--ema-alpha",
+        str(neuron["emaAlpha"]),
+        "--difficulty",
+        str(neuron["difficulty"]),
+        "--chain-timeout",
+        str(neuron["chainTimeoutSeconds"]),
+        "--log-level",
+        spec["logLevel"],
+    ]
+
+
+def validator_deployment(owner: Owner, spec: Spec) -> Manifest:
+    wallet_volume, wallet_mount = common.wallet_volume(spec["wallet"])
+    tmp_volume, tmp_mount = common.tmp_volume()
+    state_volume = {
+        "name": "state",
+        "persistentVolumeClaim": {"claimName": api.object_name(owner.name, api.STATE_SUFFIX)},
+    }
+    # /metrics is served from the start, before the first chain call: it is the liveness signal.
+    metrics_probe = common.http_probe("/metrics", METRICS_PORT_NAME, period_s=10, failures=3)
+    container = {
+        "name": api.VALIDATOR_COMPONENT,
+        "image": spec["image"],
+        "imagePullPolicy": spec["imagePullPolicy"],
+        "command": command(spec),
+        "env": common.downward_env(),
+        "ports": [common.container_port(METRICS_PORT_NAME, spec["metricsPort"])],
+        "resources": common.resources(spec["resources"]),
+        "securityContext": common.container_security_context(),
+        "volumeMounts": [wallet_mount, tmp_mount, {"name": "state", "mountPath": STATE_DIR}],
+        "startupProbe": common.http_probe("/metrics", METRICS_PORT_NAME, period_s=5, failures=60),
+        "livenessProbe": metrics_probe,
+        "readinessProbe": metrics_probe,
+    }
+    return common.deployment(
+        owner,
+        api.VALIDATOR_COMPONENT,
+        replicas=1,
+        containers=[container],
+        volumes=[wallet_volume, tmp_volume, state_volume],
+        strategy={"type": "Recreate"},  # never two validators on one hotkey and one state file
+        spec=spec,
+        annotations=common.scrape_annotations(spec["metricsPort"]),
+    )

@@ -1,0 +1,109 @@
+"""`ocr-subnet operator`: run the operator, and render the CRDs and RBAC rules the chart ships."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import typer
+
+operator_app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+CHART_CRDS = Path("charts/subnet/crds")
+CHART_RBAC = Path("charts/subnet/rbac/operator-rbac.yaml")
+
+
+@operator_app.command("run")
+def run(
+    namespace: list[str] = typer.Option([], "--namespace", "-n", help="serve this namespace (repeatable)"),
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="serve every namespace (the default)"),
+    kubeconfig: str | None = typer.Option(None, help="kubeconfig file; default: in-cluster, then $KUBECONFIG"),
+    prometheus_url: str = typer.Option("http://127.0.0.1:9090", help="Prometheus for health and scaling; '' disables"),
+    metrics_host: str = typer.Option("127.0.0.1", help="address the operator's /metrics binds to"),
+    metrics_port: int = typer.Option(9102, min=0, max=65535, help="0 disables /metrics"),
+    liveness_endpoint: str = typer.Option("http://127.0.0.1:8080/healthz", help="kopf's liveness URL; '' disables"),
+    health_interval: float = typer.Option(15.0, min=0.1, help="seconds between health evaluations of a resource"),
+    scale_interval: float = typer.Option(15.0, min=0.1, help="seconds between scaling decisions of a Miner"),
+    standalone: bool = typer.Option(False, help="ignore peering: only for a single replica"),
+    priority: int | None = typer.Option(
+        None, help="peering priority; random by default, so one replica works and the rest stand by"
+    ),
+    workers: int = typer.Option(8, min=1, max=256, help="threads running handlers"),
+    log_level: str = typer.Option("INFO"),
+) -> None:
+    """Reconcile Validator and Miner resources until SIGINT/SIGTERM."""
+    from ocr_subnet.logs import configure_logging
+
+    from subnet_operator.context import OperatorConfig
+    from subnet_operator.runner import run as run_operator
+
+    if namespace and all_namespaces:
+        raise typer.BadParameter("choose --namespace or --all-namespaces, not both")
+    configure_logging(log_level.upper())
+    config = OperatorConfig(
+        namespaces=tuple(namespace),
+        kubeconfig=kubeconfig,
+        prometheus_url=prometheus_url or None,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        liveness_endpoint=liveness_endpoint or None,
+        health_interval_s=health_interval,
+        scale_interval_s=scale_interval,
+        standalone=standalone,
+        priority=priority if priority is not None else random.SystemRandom().randint(1, 2**31 - 1),
+        workers=workers,
+    )
+    run_operator(config)
+
+
+def _write_or_check(files: dict[Path, str], check: bool) -> None:
+    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
+    if check:
+        if stale:
+            typer.echo(
+                f"out of date: {', '.join(map(str, stale))}; regenerate with `ocr-subnet operator ...`", err=True
+            )
+            raise typer.Exit(1)
+        return
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path])
+        typer.echo(f"wrote {path}")
+
+
+@operator_app.command("crds")
+def crds(
+    out: Path | None = typer.Option(None, help=f"write one file per CRD into this folder (the chart's: {CHART_CRDS})"),
+    check: bool = typer.Option(False, help="exit 1 if the files in --out differ from what would be written"),
+) -> None:
+    """Print the CRDs as YAML, or write them into --out."""
+    from subnet_operator.crds import all_crds, render
+
+    rendered = {name: render(manifest) for name, manifest in all_crds().items()}
+    if out is None:
+        sys.stdout.write("---\n".join(rendered.values()))
+        return
+    _write_or_check({out / name: text for name, text in rendered.items()}, check)
+
+
+@operator_app.command("rbac")
+def rbac(
+    out: Path | None = typer.Option(None, help=f"write the manifests to this file (the chart's: {CHART_RBAC})"),
+    check: bool = typer.Option(False, help="exit 1 if --out differs from what would be written"),
+    namespace: str = typer.Option("ocr-subnet", help="namespace of the operator's ServiceAccount"),
+    watch_namespace: list[str] = typer.Option([], help="grant Roles in these namespaces only (default: a ClusterRole)"),
+) -> None:
+    """Print the operator's ServiceAccount and RBAC as YAML, or write them to --out."""
+    from subnet_operator.rbac import manifests, render
+
+    text = render(manifests(namespace, watch_namespaces=watch_namespace))
+    if out is None:
+        sys.stdout.write(text)
+        return
+    _write_or_check({out: text}, check)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this part's commands to the `ocr-subnet` app."""
+    app.add_typer(operator_app, name="operator")

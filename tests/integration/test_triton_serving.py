@@ -1,0 +1,247 @@
+"""`ocr-subnet triton serve` as a real process: a real Triton server (PyTriton) on loopback.
+
+Most tests serve the fake pipeline (tests/unit/test_triton_fake.py), which exercises everything
+between the client and the model; the bad-input tests also run against the packaged model once
+its weights exist. Start-up failures must end the process at once with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+from ocr_subnet.backends.base import BackendError
+from ocr_subnet.backends.triton import TritonBackend
+from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.local.procs import Child, free_port, spawn, stop_all, wait_healthy
+from ocr_subnet.local.up import ocr_subnet_command
+from ocr_subnet.metric_names import (
+    TRITON_COMPUTE_INFER_DURATION_US,
+    TRITON_PENDING_REQUEST_COUNT,
+    TRITON_QUEUE_DURATION_US,
+    TRITON_REQUEST_SUCCESS,
+)
+from ocr_subnet.protocol import MAX_IMAGE_PIXELS, decode_image, encode_image
+from ocr_subnet.sections import Section
+from ocr_subnet.triton import wire
+from ocr_subnet.triton.repository import ServingConfig, build_repository, checksum_text, packaged_weights_exist
+from ocr_subnet.triton.server import STARTUP_FAILURE_EXIT_CODE
+from PIL import Image
+
+from tests.unit.test_triton_fake import FAKE_PIPELINE, write_fake_weights
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120.0  # a bound on start-up on a shared CPU, never an assertion about speed
+EXIT_TIMEOUT_S = 60.0
+
+
+@dataclass
+class TritonProcess:
+    """`ocr-subnet triton serve` on fixed loopback ports, stoppable and restartable on the same ports."""
+
+    model_repo: Path | None
+    log_path: Path
+    pipeline: str | None = FAKE_PIPELINE
+    http_port: int = 0
+    grpc_port: int = 0
+    metrics_port: int = 0
+    child: Child | None = None
+
+    def __post_init__(self) -> None:
+        self.http_port, self.grpc_port, self.metrics_port = (free_port(HOST) for _ in range(3))
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://{HOST}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}"
+
+    def launch(self) -> Child:
+        argv = [
+            *ocr_subnet_command(),
+            *("triton", "serve", "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port)),
+            *("--metrics-port", str(self.metrics_port)),
+            *(("--model-repo", str(self.model_repo)) if self.model_repo else ()),
+            *(("--pipeline", self.pipeline) if self.pipeline else ()),
+        ]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+        self.child = spawn("triton", argv, self.log_path, env=env)
+        return self.child
+
+    def start(self) -> TritonProcess:
+        wait_healthy(f"{self.http_url}/v2/health/ready", START_TIMEOUT_S, self.launch())
+        return self
+
+    def stop(self) -> int:
+        assert self.child is not None
+        return stop_all([self.child], grace_s=EXIT_TIMEOUT_S)["triton"]
+
+
+def fake_repository(folder: Path, delay_s: float = 0.0) -> Path:
+    weights = write_fake_weights(folder / "weights", delay_s=delay_s)
+    return build_repository(weights, folder / "repository", ServingConfig()).path
+
+
+@pytest.fixture(scope="module")
+def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonProcess]:
+    folder = tmp_path_factory.mktemp("fake-triton")
+    server = TritonProcess(fake_repository(folder), folder / "triton.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=["fake", "packaged"])
+def any_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonProcess]:
+    """The fake model, and the packaged one (served with no --model-repo) when its weights exist."""
+    if request.param == "fake":
+        yield request.getfixturevalue("fake_server")
+        return
+    if not packaged_weights_exist():
+        pytest.skip("no packaged model weights yet")
+    server = TritonProcess(None, tmp_path_factory.mktemp("packaged-triton") / "triton.log", pipeline=None).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def backend(any_server: TritonProcess) -> Iterator[TritonBackend]:
+    engine = TritonBackend(any_server.grpc_url, timeout_s=120.0)
+    yield engine
+    engine.close()
+
+
+def test_health_endpoints_answer_on_the_http_port(fake_server: TritonProcess) -> None:
+    for path in ("/v2/health/live", "/v2/health/ready", f"/v2/models/{wire.MODEL_NAME}/ready"):
+        assert httpx.get(fake_server.http_url + path, timeout=10).status_code == 200
+
+
+def test_prometheus_metrics_carry_tritons_inference_series(fake_server: TritonProcess) -> None:
+    engine = TritonBackend(fake_server.grpc_url)
+    try:
+        engine.recognize(Image.new("L", (50, 40), 255))
+    finally:
+        engine.close()
+    metrics = httpx.get(f"http://{HOST}:{fake_server.metrics_port}/metrics", timeout=10).text
+    names = (
+        TRITON_REQUEST_SUCCESS,
+        TRITON_QUEUE_DURATION_US,
+        TRITON_COMPUTE_INFER_DURATION_US,
+        TRITON_PENDING_REQUEST_COUNT,
+    )
+    for name in names:
+        assert f'{name}{{model="{wire.MODEL_NAME}",version="1"}}' in metrics
+
+
+def test_a_generated_invoice_is_answered_with_valid_sections(backend: TritonBackend) -> None:
+    challenge = generate_challenge(seed=5, difficulty=1)
+    sections = backend.recognize(decode_image(encode_image(challenge.image)))
+    assert sections
+    assert all(isinstance(section, Section) for section in sections)
+
+
+def invoice() -> Image.Image:
+    return decode_image(encode_image(generate_challenge(seed=6, difficulty=0).image))
+
+
+def noise(height: int, width: int) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(7).integers(0, 256, (height, width), dtype=np.uint8))
+
+
+BAD_INPUTS = {
+    "blank": lambda: Image.new("L", (612, 792), 255),
+    "black": lambda: Image.new("L", (612, 792), 0),
+    "all-noise": lambda: noise(792, 612),
+    "rotated-90": lambda: invoice().rotate(90, expand=True),
+    "rotated-7": lambda: invoice().rotate(7, expand=True, fillcolor=255),
+    "tiny-1x1": lambda: Image.new("L", (1, 1), 0),
+    "tiny-3x2": lambda: noise(2, 3),
+    "thin-strip": lambda: noise(4, 2000),
+    "huge": lambda: Image.new("L", (5000, MAX_IMAGE_PIXELS // 5000), 255),
+    "colour": lambda: invoice().convert("RGB"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_hostile_pages_get_valid_possibly_empty_answers(backend: TritonBackend, name: str) -> None:
+    sections = backend.recognize(BAD_INPUTS[name]())
+    assert isinstance(sections, list)
+    assert all(isinstance(section, Section) for section in sections)
+
+
+def test_a_malformed_row_fails_alone_and_its_batch_mates_are_answered(fake_server: TritonProcess) -> None:
+    tensors = wire.page_tensors([np.zeros((4, 4), dtype=np.uint8), np.zeros((3, 3), dtype=np.uint8)])
+    tensors[wire.SIZE][1] = [5, 5]  # claims 25 bytes, carries 9
+    client = grpcclient.InferenceServerClient(f"{HOST}:{fake_server.grpc_port}")
+    try:
+        inputs = []
+        for name, array in tensors.items():
+            tensor = grpcclient.InferInput(name, list(array.shape), "BYTES" if name == wire.PIXELS else "INT64")
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
+        result = client.infer(wire.MODEL_NAME, inputs, client_timeout=60)
+    finally:
+        client.close()
+    sections, errors = result.as_numpy(wire.SECTIONS)[:, 0], result.as_numpy(wire.ERROR)[:, 0]
+    assert len(wire.parse_answer(sections[0], errors[0])) == 1
+    with pytest.raises(wire.WireError, match="needs 25 bytes, got 9"):
+        wire.parse_answer(sections[1], errors[1])
+
+
+def refused_at_start(server: TritonProcess) -> str:
+    """Runs a server expected to refuse to start; its log, after checking it exited 3 and bound nothing."""
+    child = server.launch()
+    assert child.process.wait(timeout=EXIT_TIMEOUT_S) == STARTUP_FAILURE_EXIT_CODE
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.http_url}/v2/health/live", timeout=5)
+    return server.log_path.read_text()
+
+
+def test_a_missing_repository_is_a_clear_error_at_start(tmp_path: Path) -> None:
+    log = refused_at_start(TritonProcess(tmp_path / "nowhere", tmp_path / "triton.log"))
+    assert "triton_failed" in log
+    assert "does not exist" in log
+
+
+def test_corrupt_weights_are_a_clear_error_at_start(tmp_path: Path) -> None:
+    repository = fake_repository(tmp_path)
+    (repository / "ocr" / "1" / "weights" / "fake.json").write_text('{"delay_s": 0}')
+    log = refused_at_start(TritonProcess(repository, tmp_path / "triton.log"))
+    assert "weights/fake.json is corrupt" in log
+
+
+def test_weights_the_model_cannot_load_are_a_clear_error_at_start(tmp_path: Path) -> None:
+    repository = fake_repository(tmp_path)
+    version = repository / "ocr" / "1"
+    (version / "weights" / "fake.json").write_text("{}")
+    (version / "SHA256SUMS").write_text(checksum_text(version / "weights"))  # valid sums of bad weights
+    log = refused_at_start(TritonProcess(repository, tmp_path / "triton.log"))
+    assert "cannot load the model" in log
+
+
+def test_the_miner_backend_reports_an_embedded_server_that_cannot_start(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="does not exist"):
+        TritonBackend(None, model_repo=tmp_path / "nowhere")
+
+
+def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
+    server = TritonProcess(fake_repository(tmp_path), tmp_path / "triton.log").start()
+    assert server.child is not None
+    server.child.process.send_signal(signal.SIGTERM)
+    assert server.child.process.wait(timeout=EXIT_TIMEOUT_S) == 0
+    assert '"reason": "signal"' in server.log_path.read_text()
