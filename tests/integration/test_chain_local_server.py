@@ -66,9 +66,7 @@ def healthy(url: str) -> bool | None:
         return None
 
 
-def start_chain(
-    state: Path, log: Path, *, block_time: float, tempo: int = 1000, rate_limit: int = 1000
-) -> Chain:
+def start_chain(state: Path, log: Path, *, block_time: float, tempo: int = 1000, rate_limit: int = 1000) -> Chain:
     script = shutil.which("ocr-subnet")
     assert script is not None, "the ocr-subnet console script is not installed (pip install -e .)"
     url = f"http://{HOST}:{free_port()}"
@@ -106,9 +104,7 @@ def stop(chain: Chain) -> None:
 
 @pytest.fixture
 def wallets(tmp_path: Path) -> dict[str, bt.Wallet]:
-    return {
-        name: local_wallet(name, wallets_dir=tmp_path / "wallets") for name in ("validator", "miner", "other")
-    }
+    return {name: local_wallet(name, wallets_dir=tmp_path / "wallets") for name in ("validator", "miner", "other")}
 
 
 @pytest.fixture

@@ -143,9 +143,7 @@ def signed_post(miner: RunningMiner, signer: bt.Wallet, body: bytes) -> httpx.Re
     return httpx.post(f"{miner.url}/ocr", content=body, headers=headers, timeout=OCR_DEADLINE_S + 10)
 
 
-def test_signed_request_gets_sections_for_a_generated_challenge(
-    miner: RunningMiner, validator: bt.Wallet
-) -> None:
+def test_signed_request_gets_sections_for_a_generated_challenge(miner: RunningMiner, validator: bt.Wallet) -> None:
     challenge = generate_challenge(seed=11, difficulty=0)
     body = json.dumps(
         {"image": encode_image(challenge.image), "challenge_id": challenge.id, "deadline_s": OCR_DEADLINE_S}

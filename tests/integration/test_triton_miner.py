@@ -5,6 +5,7 @@ deadline while Triton is down or slow, and answer 200 again once it is back."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from ocr_subnet.challenge.generate import generate_challenge
 from ocr_subnet.protocol import encode_image
+from ocr_subnet.triton.repository import packaged_weights_exist
 from ocr_subnet.wallets import local_wallet
 
 from tests.integration.test_miner_integration import (
@@ -92,14 +94,14 @@ def miner(folder: Path, chain_url: str, validator: bt.Wallet, triton: TritonProc
         stop(process)
 
 
-def ask(miner: RunningMiner, validator: bt.Wallet) -> httpx.Response:
-    """One signed OCR request with a short deadline; the client waits well past it, so an answer
-    that arrives is the miner's own (503 or 200), not our timeout."""
+def ask(miner: RunningMiner, validator: bt.Wallet, deadline_s: float = DEADLINE_S) -> httpx.Response:
+    """One signed OCR request; the client waits well past its deadline, so an answer that arrives is
+    the miner's own (503 or 200), not our timeout."""
     challenge = generate_challenge(seed=21, difficulty=1)
-    body = json.dumps({"image": encode_image(challenge.image), "deadline_s": DEADLINE_S}).encode()
+    body = json.dumps({"image": encode_image(challenge.image), "deadline_s": deadline_s}).encode()
     headers = bt.http_auth.sign(validator, method="POST", path="/ocr", body=body, receiver_ss58=miner.hotkey)
     headers["Content-Type"] = "application/json"
-    return httpx.post(f"{miner.url}/ocr", content=body, headers=headers, timeout=DEADLINE_S + 30)
+    return httpx.post(f"{miner.url}/ocr", content=body, headers=headers, timeout=deadline_s + 30)
 
 
 def ask_until(miner: RunningMiner, validator: bt.Wallet, done: Callable[[httpx.Response], bool]) -> httpx.Response:
@@ -159,3 +161,31 @@ def test_a_slow_triton_is_503_within_the_deadline_and_the_miner_recovers(
     assert back.status_code == 200, back.text
     metrics = httpx.get(f"{miner.url}/metrics", timeout=10).text
     assert 'outcome="backend_error"' in metrics
+
+
+@pytest.mark.skipif(not packaged_weights_exist(), reason="no packaged model weights yet")
+def test_a_miner_without_a_triton_url_serves_the_packaged_model_and_stops_its_server(
+    folder: Path, chain_url: str, validator: bt.Wallet
+) -> None:
+    wallet = local_wallet("embedding-miner", wallets_dir=folder / "wallets")
+    register(chain_url, wallet, stake=0.0)
+    port = free_port()
+    command = ocr_subnet_command(
+        "miner",
+        "--network", chain_url, "--wallet-name", "embedding-miner", "--wallet-path", str(folder / "wallets"),
+        "--host", HOST, "--port", str(port), "--backend", "triton",
+    )  # fmt: skip
+    log = folder / "embedding-miner.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stderr=stderr)
+    miner = RunningMiner(f"http://{HOST}:{port}", port, wallet.hotkey.ss58_address, process)
+    try:
+        wait_until_healthy(miner.url, process, log)
+        response = ask(miner, validator, deadline_s=60.0)
+        assert response.status_code == 200, response.text
+    finally:
+        stop(process)
+    started = next(json.loads(line) for line in log.read_text().splitlines() if "embedded_triton_started" in line)
+    host, _, grpc_port = started["url"].removeprefix("grpc://").rpartition(":")
+    with pytest.raises(ConnectionRefusedError):  # the miner took its Triton server down with it
+        socket.create_connection((host, int(grpc_port)), timeout=5).close()

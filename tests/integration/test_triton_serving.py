@@ -7,9 +7,13 @@ its weights exist. Start-up failures must end the process at once with a clear m
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +35,12 @@ from ocr_subnet.metric_names import (
 from ocr_subnet.protocol import MAX_IMAGE_PIXELS, decode_image, encode_image
 from ocr_subnet.sections import Section
 from ocr_subnet.triton import wire
+from ocr_subnet.triton.embedded import EmbeddedTriton
 from ocr_subnet.triton.repository import ServingConfig, build_repository, checksum_text, packaged_weights_exist
 from ocr_subnet.triton.server import STARTUP_FAILURE_EXIT_CODE
 from PIL import Image
 
-from tests.unit.test_triton_fake import FAKE_PIPELINE, write_fake_weights
+from tests.unit.test_triton_fake import FAKE_PIPELINE, ink_box, write_fake_weights
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -203,6 +208,39 @@ def test_a_malformed_row_fails_alone_and_its_batch_mates_are_answered(fake_serve
         wire.parse_answer(sections[1], errors[1])
 
 
+def write_invoice(folder: Path, seed: int) -> Path:
+    challenge = generate_challenge(seed=seed, difficulty=1)
+    path = folder / f"invoice-{seed}.{challenge.image_format}"
+    path.write_bytes(challenge.image)
+    return path
+
+
+def run_ocr_command(*arguments: str) -> list[dict[str, list[dict[str, object]]]]:
+    """`ocr-subnet ocr ... --json` exactly as acceptance calls it: stdout must be the JSON list."""
+    done = subprocess.run([*ocr_subnet_command(), "ocr", *arguments, "--json"], capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_the_ocr_command_prints_one_sections_object_per_image_through_triton(
+    fake_server: TritonProcess, tmp_path: Path
+) -> None:
+    images = [str(write_invoice(tmp_path, seed)) for seed in (1, 2, 3)]
+    answers = run_ocr_command(*images, "--backend", "triton", "--triton-url", fake_server.grpc_url)
+    assert len(answers) == 3
+    for answer in answers:
+        assert list(answer) == ["sections"]
+        assert [Section.model_validate(section) for section in answer["sections"]]
+
+
+@pytest.mark.skipif(not packaged_weights_exist(), reason="no packaged model weights yet")
+def test_the_ocr_command_serves_the_packaged_model_by_default(tmp_path: Path) -> None:
+    """No --backend, no --triton-url: the packaged model behind a Triton server started for the command."""
+    answers = run_ocr_command(str(write_invoice(tmp_path, 4)))
+    assert len(answers) == 1
+    assert [Section.model_validate(section) for section in answers[0]["sections"]]
+
+
 def refused_at_start(server: TritonProcess) -> str:
     """Runs a server expected to refuse to start; its log, after checking it exited 3 and bound nothing."""
     child = server.launch()
@@ -239,9 +277,41 @@ def test_the_miner_backend_reports_an_embedded_server_that_cannot_start(tmp_path
         TritonBackend(None, model_repo=tmp_path / "nowhere")
 
 
-def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
-    server = TritonProcess(fake_repository(tmp_path), tmp_path / "triton.log").start()
+def test_an_embedded_server_serves_on_free_loopback_ports_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the child imports the fake pipeline
+    server = EmbeddedTriton.start(fake_repository(tmp_path), extra_args=["--pipeline", FAKE_PIPELINE])
+    engine = TritonBackend(server.grpc_url)
+    try:
+        assert engine.recognize(Image.new("L", (9, 9), 0)) == ink_box(np.zeros((9, 9), dtype=np.uint8))
+    finally:
+        engine.close()
+        code = server.stop()
+    assert code == 0
+    assert not server.child.log_path.exists()  # a clean stop leaves no temporary log behind
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(tmp_path: Path) -> None:
+    marker = tmp_path / "busy"
+    weights = write_fake_weights(tmp_path / "weights", delay_s=2.0, marker=marker)
+    repository = build_repository(weights, tmp_path / "repository", ServingConfig()).path
+    server = TritonProcess(repository, tmp_path / "triton.log").start()
     assert server.child is not None
-    server.child.process.send_signal(signal.SIGTERM)
+    marker.unlink()  # touched by the warm-up
+    engine = TritonBackend(server.grpc_url, timeout_s=60.0)
+    page = np.zeros((8, 8), dtype=np.uint8)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(engine.recognize_pages, [page])
+            while not marker.exists():  # the model is now busy with our page
+                assert not answer.done(), answer.exception()
+                time.sleep(0.05)
+            server.child.process.send_signal(signal.SIGTERM)
+            assert answer.result(timeout=EXIT_TIMEOUT_S) == [
+                [Section(**ink_box(np.zeros((8, 8), np.uint8))[0].model_dump())]
+            ]
+    finally:
+        engine.close()
     assert server.child.process.wait(timeout=EXIT_TIMEOUT_S) == 0
     assert '"reason": "signal"' in server.log_path.read_text()

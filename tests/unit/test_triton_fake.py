@@ -3,9 +3,9 @@ so the serving half (Triton, the miner backend, faults) is tested without torch 
 
 Its "weights" are one JSON file; missing or unreadable ones raise the real `ModelLoadError`. It
 answers one section per page boxing the page's dark pixels (none for a blank page), and can be
-told to be slow (`delay_s`) or to fail on pages of one width (`fail_width`), to play a slow or
-broken model. Child processes load it with `--pipeline tests.unit.test_triton_fake:FakeOcrPipeline`
-(the repository root on PYTHONPATH).
+told to be slow (`delay_s`), to fail on pages of one width (`fail_width`), or to touch a file
+when a call starts (`marker`), to play a slow, broken or busy model. Child processes load it with
+`--pipeline tests.unit.test_triton_fake:FakeOcrPipeline` (the repository root on PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -25,17 +25,21 @@ WEIGHTS_FILE = "fake.json"
 DARK = 128
 
 
-def write_fake_weights(folder: Path, delay_s: float = 0.0, fail_width: int | None = None) -> Path:
+def write_fake_weights(
+    folder: Path, delay_s: float = 0.0, fail_width: int | None = None, marker: Path | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / WEIGHTS_FILE).write_text(json.dumps({"delay_s": delay_s, "fail_width": fail_width}))
+    settings = {"delay_s": delay_s, "fail_width": fail_width, "marker": None if marker is None else str(marker)}
+    (folder / WEIGHTS_FILE).write_text(json.dumps(settings))
     return folder
 
 
 class FakeOcrPipeline:
-    def __init__(self, delay_s: float, fail_width: int | None, device: str) -> None:
+    def __init__(self, delay_s: float, fail_width: int | None, device: str, marker: str | None = None) -> None:
         self.delay_s = delay_s
         self.fail_width = fail_width
         self.device = device
+        self.marker = marker  # a file touched when a call starts: tells a test the model is busy
 
     @classmethod
     def load(cls, weights_dir: Path | None = None, device: str = "cpu") -> FakeOcrPipeline:
@@ -43,11 +47,13 @@ class FakeOcrPipeline:
             raise ModelLoadError("the fake pipeline has no packaged weights")
         try:
             settings = json.loads((Path(weights_dir) / WEIGHTS_FILE).read_text())
-            return cls(float(settings["delay_s"]), settings["fail_width"], device)
+            return cls(float(settings["delay_s"]), settings["fail_width"], device, settings.get("marker"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"fake weights in {weights_dir} are unreadable: {exc!r}") from exc
 
     def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
+        if self.marker:
+            Path(self.marker).touch()
         time.sleep(self.delay_s)
         if any(page.shape[1] == self.fail_width for page in pages):
             raise RuntimeError(f"the fake model breaks on pages {self.fail_width} pixels wide")

@@ -64,7 +64,7 @@ def test_the_default_config_is_valid() -> None:
         ({"preferred_batch_sizes": (8, 4)}, "ascending"),
         ({"max_queue_delay_us": -1}, "max_queue_delay"),
         ({"instance_count": 0}, "count"),
-        ({"model_name": "no spaces"}, "model name"),
+        ({"model_name": "other"}, "must be named 'ocr'"),
     ],
 )
 def test_serving_configs_that_triton_could_not_honour_are_refused(settings: dict, problem: str) -> None:
@@ -136,6 +136,7 @@ def test_changed_missing_or_unlisted_weight_files_are_named(repository: Path) ->
         (lambda r: (r / "ocr" / CONFIG_FILE).write_bytes(b"\xff\xfe"), "cannot read"),
         (lambda r: (r / "ocr" / CONFIG_FILE).unlink(), "exactly one model folder"),
         (lambda r: (r / "second").mkdir() or (r / "second" / CONFIG_FILE).write_text(""), "found ocr, second"),
+        (lambda r: (r / "ocr").rename(r / "other"), "must be named 'ocr'"),
         (lambda r: (r / "ocr" / "1").rename(r / "ocr" / "v1"), "no version folder"),
     ],
 )

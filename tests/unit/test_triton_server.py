@@ -110,3 +110,11 @@ def test_busy_ports_are_found_before_triton_tries_them() -> None:
             spare.bind(("127.0.0.1", 0))
             free = spare.getsockname()[1]
         assert busy_ports("127.0.0.1", [taken, free]) == [taken]
+
+
+def test_a_model_that_miscounts_its_answers_is_asked_page_by_page() -> None:
+    def miscounting(pages: Sequence[np.ndarray]) -> list[list[Section]]:
+        return [[]] if len(pages) > 1 else [FakeOcrPipeline(0.0, None, "cpu")(pages)[0]]
+
+    results = run_rows(miscounting, [inked(3, 3), inked(4, 4)])
+    assert [len(r) for r in results] == [1, 1]

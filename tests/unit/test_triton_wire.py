@@ -64,3 +64,10 @@ def test_a_noisy_page_with_too_many_sections_is_cut_to_what_the_protocol_allows(
 def test_an_answer_that_is_not_valid_sections_is_a_wire_error() -> None:
     with pytest.raises(wire.WireError, match="invalid sections"):
         wire.parse_answer(b'{"sections": [{"text": "x"}]}', b"")
+
+
+def test_sections_the_model_got_wrong_become_an_error_row_not_a_failed_batch() -> None:
+    sections, error = wire.answer_row([{"text": "x"}])  # type: ignore[list-item]
+    assert sections == b""
+    with pytest.raises(wire.WireError, match="invalid sections"):
+        wire.parse_answer(sections, error)

@@ -80,7 +80,6 @@ class TritonBackend:
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         model_repo: Path | None = None,
-        model_name: str = wire.MODEL_NAME,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -94,7 +93,6 @@ class TritonBackend:
             log_event(logger, "embedded_triton_started", url=url, log=str(self._embedded.child.log_path))
         self.url = url
         self._client = grpcclient.InferenceServerClient(grpc_target(url), channel_args=CHANNEL_ARGS)
-        self._model_name = model_name
         self._timeout_s = timeout_s
         self._retry = retry or RetryPolicy()
         self.breaker = CircuitBreaker(breaker or BreakerPolicy(), clock)
@@ -105,13 +103,13 @@ class TritonBackend:
     def _warn_unless_ready(self) -> None:
         """A remote Triton may start after the miner (pods start in any order): warn, do not fail."""
         try:
-            ready = self._client.is_model_ready(self._model_name, client_timeout=READY_CHECK_TIMEOUT_S)
+            ready = self._client.is_model_ready(wire.MODEL_NAME, client_timeout=READY_CHECK_TIMEOUT_S)
         except InferenceServerException as exc:
             ready, why = False, f"{exc.status()}: {exc.message()}"
         else:
             why = "model not ready"
         if not ready:
-            log_event(logger, "triton_not_ready", logging.WARNING, url=self.url, model=self._model_name, why=why)
+            log_event(logger, "triton_not_ready", logging.WARNING, url=self.url, model=wire.MODEL_NAME, why=why)
 
     def recognize(self, image: Image.Image) -> list[Section]:
         """Blocking; at most `timeout_s`, retries included."""
@@ -119,6 +117,8 @@ class TritonBackend:
 
     def recognize_pages(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
         """Several pages in one request (at most the model's max batch size), answers in order."""
+        if not pages:
+            return []
         if self._embedded is not None and not self._embedded.child.alive:
             code = self._embedded.child.process.returncode
             raise BackendError(f"the embedded Triton server exited with {code}; log {self._embedded.child.log_path}")
@@ -134,7 +134,7 @@ class TritonBackend:
         try:
             return [wire.parse_answer(s, e) for s, e in zip(sections[:, 0], errors[:, 0], strict=True)]
         except wire.WireError as exc:
-            raise BackendError(f"Triton could not read this page: {exc}") from exc
+            raise BackendError(f"the model could not read this page: {exc}") from exc
 
     def _infer(self, tensors: dict[str, np.ndarray]) -> grpcclient.InferResult:
         inputs = []
@@ -149,7 +149,7 @@ class TritonBackend:
             attempts += 1
             try:
                 remaining = max(deadline - self._clock(), 0.001)
-                return self._client.infer(self._model_name, inputs, outputs=outputs, client_timeout=remaining)
+                return self._client.infer(wire.MODEL_NAME, inputs, outputs=outputs, client_timeout=remaining)
             except InferenceServerException as exc:
                 status = exc.status()
                 delay = retry_delay(self._retry, attempts, is_retryable(status), deadline - self._clock())

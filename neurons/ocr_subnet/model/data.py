@@ -9,6 +9,7 @@ each drawn page is used a few times and the two CPU cores are never idle waiting
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -106,19 +107,21 @@ def recognizer_examples(sample: Sample, rng: np.random.Generator, config: DataCo
 
 
 def produce(seed: int, held_out: frozenset[int], config: DataConfig, out: mp.Queue, stop: mp.Event) -> None:
-    """Worker loop: draw training pages forever (skipping held-out seeds) and queue their examples."""
+    """Worker loop: draw training pages (skipping held-out seeds) and queue their examples until told to
+    stop or orphaned (a trainer killed without cleanup must not leave its worker drawing pages)."""
     torch.set_num_threads(1)
+    parent = os.getppid()
     rng = np.random.default_rng([seed, 12])
     batch = 0
     while not stop.is_set():
         for page_seed in derive_seeds(seed + batch, 64):
-            if stop.is_set():
+            if stop.is_set() or os.getppid() != parent:
                 return
             if page_seed in held_out:
                 continue
             sample = training_sample(page_seed, config)
             item = (detector_example(sample), recognizer_examples(sample, rng, config))
-            while not stop.is_set():
+            while not stop.is_set() and os.getppid() == parent:
                 try:
                     out.put(item, timeout=0.5)
                     break
@@ -167,12 +170,16 @@ class Pools:
         as_tensor = [torch.from_numpy(np.stack(x)) for x in (pages, kernels, tops, bottoms)]
         return as_tensor[0][:, None].float() / 255.0, *as_tensor[1:]
 
-    def recognizer_batch(self, size: int) -> tuple[torch.Tensor, ...]:
-        """`size` crops of similar widths (drawn from 4x as many, sorted) to keep padding small."""
-        draw = self.rng.integers(0, len(self.crops), 4 * size)
-        draw = sorted(draw, key=lambda i: self.crops[i].crop.shape[1])
-        start = int(self.rng.integers(0, 4)) * size
-        chosen = [self.crops[i] for i in draw[start : start + size]]
+    def recognizer_batch(self, size: int, columns: int) -> tuple[torch.Tensor, ...]:
+        """Up to `size` crops of similar widths (a sorted run of 4x as many random ones), at most `columns`
+        padded columns in all: a batch of long strings holds fewer of them, so every step costs about the same."""
+        draw = sorted(self.rng.integers(0, len(self.crops), 4 * size), key=lambda i: self.crops[i].crop.shape[1])
+        start = int(self.rng.integers(0, 3 * size + 1))
+        chosen = []
+        for i in draw[start:]:
+            if len(chosen) == size or (chosen and (len(chosen) + 1) * self.crops[i].crop.shape[1] > columns):
+                break
+            chosen.append(self.crops[i])
         width = -(-max(ex.crop.shape[1] for ex in chosen) // 4) * 4
         crops = torch.zeros(len(chosen), 1, chosen[0].crop.shape[0], width)
         for i, ex in enumerate(chosen):

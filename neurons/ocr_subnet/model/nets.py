@@ -73,7 +73,8 @@ class Detector(nn.Module):
 class Recognizer(nn.Module):
     """Crops (B, 1, 32, W) and their valid widths (B,) -> CTC logits (B, W/4, classes), family logits (B, 6).
 
-    conv features collapse the height to one column per 4 pixels, a BiLSTM reads them in both
+    conv features (a strided first layer: full-resolution work is what training time goes to)
+    collapse the height to one column per 4 pixels, a BiLSTM reads them in both
     directions, a linear layer scores characters; the font head pools the BiLSTM over the valid
     columns (the whole string votes for one family).
     """
@@ -83,8 +84,7 @@ class Recognizer(nn.Module):
         w1, w2, w3, w4 = config.widths
         self.config = config
         self.features = nn.Sequential(
-            conv(1, w1),
-            nn.MaxPool2d(2),
+            conv(1, w1, 2),
             conv(w1, w2),
             nn.MaxPool2d(2),
             conv(w2, w3),

@@ -48,13 +48,15 @@ class TrainConfig:
     minutes: float = 55.0
     steps: int = 0  # 0: the time budget alone ends training; otherwise whichever comes first
     detector_batch: int = 8
-    recognizer_batch: int = 48
+    recognizer_batch: int = 64  # crops at most
+    recognizer_columns: int = 10_000  # padded crop columns at most (batch x width)
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 300
     threads: int = 2
     workers: int = 1
     page_pool: int = 400
+    pages_per_step: int = 1  # fresh pages taken into the pools per step
     crop_pool: int = 15_000
     validate_minutes: float = 10.0
     checkpoint_minutes: float = 3.0
@@ -112,8 +114,9 @@ class Trainer:
     def __init__(self, config: TrainConfig, out: Path) -> None:
         self.config, self.out = config, out
         torch.manual_seed(config.seed)
-        self.detector = Detector(config.detector)
-        self.recognizer = Recognizer(config.recognizer)
+        # channels-last trains ~25% faster on CPU (oneDNN); exported weights are layout-free
+        self.detector = Detector(config.detector).to(memory_format=torch.channels_last)
+        self.recognizer = Recognizer(config.recognizer).to(memory_format=torch.channels_last)
         self.optimizers = [
             torch.optim.AdamW(m.parameters(), lr=config.lr, weight_decay=config.weight_decay)
             for m in (self.detector, self.recognizer)
@@ -158,9 +161,10 @@ class Trainer:
         self.detector.train()
         self.recognizer.train()
         pages, kernel, top, bottom = pools.detector_batch(self.config.detector_batch, self.config.data.detector_crop)
-        det = detector_loss(self.detector(pages), kernel, top, bottom)
-        crops, widths, targets, lengths, families = pools.recognizer_batch(self.config.recognizer_batch)
-        logits, family_logits = self.recognizer(crops, widths)
+        det = detector_loss(self.detector(pages.contiguous(memory_format=torch.channels_last)), kernel, top, bottom)
+        batch = pools.recognizer_batch(self.config.recognizer_batch, self.config.recognizer_columns)
+        crops, widths, targets, lengths, families = batch
+        logits, family_logits = self.recognizer(crops.contiguous(memory_format=torch.channels_last), widths)
         ctc, font = recognizer_loss(logits, family_logits, widths, targets, lengths, families)
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -170,7 +174,7 @@ class Trainer:
         for optimizer in self.optimizers:
             optimizer.step()
         self.step += 1
-        return {"lr": lr, "detector": float(det), "ctc": float(ctc), "font": float(font)}
+        return {"lr": lr, "detector": det.item(), "ctc": ctc.item(), "font": font.item()}
 
     def pipeline(self, calibration: Calibration) -> OcrPipeline:
         self.detector.eval()
@@ -239,7 +243,7 @@ def run(
         last_checkpoint = last_validation = last_log = trainer.elapsed
         while trainer.progress() < 1.0:
             started = time.perf_counter()
-            while True:
+            for _ in range(config.pages_per_step):  # the worker blocks on a full queue: data costs no more than this
                 try:
                     pools.add(items.get_nowait())
                 except queue.Empty:

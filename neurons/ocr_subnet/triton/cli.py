@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ocr_subnet.triton import LOOPBACK, PIPELINE
+from ocr_subnet.triton import LOOPBACK, MAX_BATCH_SIZE, MAX_QUEUE_DELAY_US, PIPELINE, PREFERRED_BATCH_SIZES
 
 if TYPE_CHECKING:
     from ocr_subnet.backends.base import OcrBackend
@@ -28,6 +28,7 @@ def serve(
     grpc_port: int = typer.Option(8001, min=1, max=65535, help="gRPC, what the miner's backend calls"),
     metrics_port: int = typer.Option(8002, min=1, max=65535, help="Prometheus /metrics (nv_inference_*)"),
     exit_timeout: int = typer.Option(10, min=0, help="seconds to finish in-flight requests on SIGTERM"),
+    threads: int = typer.Option(0, min=0, help="torch CPU threads (set to the pod's CPU limit); 0: torch's default"),
     log_level: str = typer.Option("INFO"),
     pipeline: str = typer.Option(PIPELINE, hidden=True, help=PIPELINE_HELP),
 ) -> None:
@@ -42,16 +43,18 @@ def serve(
     if len({http_port, grpc_port, metrics_port}) < 3:
         raise typer.BadParameter("--http-port, --grpc-port and --metrics-port must differ")
     configure_logging(log_level.upper())
-    options = ServeOptions(host, http_port, grpc_port, metrics_port, exit_timeout, pipeline)
+    options = ServeOptions(host, http_port, grpc_port, metrics_port, exit_timeout, pipeline, threads)
     raise typer.Exit(run_server(model_repo, options))
 
 
 def build(
     out: Path = typer.Option(..., help="the repository folder to write (absent or empty)"),
     weights: Path | None = typer.Option(None, help="exported model weights; unset uses the packaged ones"),
-    max_batch_size: int = typer.Option(8, min=1, help="largest batch Triton forms (GPU: 64)"),
-    preferred_batch_size: list[int] = typer.Option([4, 8], help="batch sizes the batcher aims for; repeat"),
-    max_queue_delay_us: int = typer.Option(2000, min=0, help="how long a request may wait for batch-mates"),
+    max_batch_size: int = typer.Option(MAX_BATCH_SIZE, min=1, help="largest batch Triton forms (GPU: 64)"),
+    preferred_batch_size: list[int] = typer.Option(
+        list(PREFERRED_BATCH_SIZES), help="batch sizes the batcher aims for; repeat"
+    ),
+    max_queue_delay_us: int = typer.Option(MAX_QUEUE_DELAY_US, min=0, help="how long a request waits for batch-mates"),
     instances: int = typer.Option(1, min=1, help="model copies serving concurrently"),
     instance_kind: str = typer.Option("auto", help="auto (GPU when present, else CPU) | cpu | gpu"),
     load: bool = typer.Option(True, help="also load the model and run a warm-up page, as serve does at start"),
@@ -78,7 +81,7 @@ def build(
     except (RepositoryError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     _check_loads(repository, load, pipeline)
-    typer.echo(f"model repository written to {out}: {config}")
+    typer.echo(f"model repository written to {out}: {config.summary()}")
 
 
 def check(
@@ -95,7 +98,7 @@ def check(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     _check_loads(repository, load, pipeline)
-    typer.echo(f"{model_repo}: ok ({repository.config})")
+    typer.echo(f"{model_repo}: ok, {repository.config.summary()}")
 
 
 def _check_loads(repository: Repository, load: bool, pipeline: str) -> None:

@@ -28,6 +28,7 @@ class EmbeddedTriton:
     http_port: int
     grpc_port: int
     metrics_port: int
+    temporary_log: bool = False  # ours to remove once the server has stopped cleanly
 
     @property
     def grpc_url(self) -> str:
@@ -53,6 +54,7 @@ class EmbeddedTriton:
         http_port, grpc_port, metrics_port = free_port(LOOPBACK), free_port(LOOPBACK), free_port(LOOPBACK)
         if len({http_port, grpc_port, metrics_port}) < 3:
             raise StartupFailed("the OS offered the same free port twice; try again")
+        temporary_log = log_path is None
         if log_path is None:
             log_path = Path(tempfile.gettempdir()) / f"ocr-subnet-triton-{os.getpid()}-{grpc_port}.log"
         argv = [
@@ -62,14 +64,18 @@ class EmbeddedTriton:
             *(("--model-repo", str(model_repo)) if model_repo is not None else ()),
             *extra_args,
         ]
-        server = cls(spawn("triton", argv, log_path), http_port, grpc_port, metrics_port)
+        server = cls(spawn("triton", argv, log_path), http_port, grpc_port, metrics_port, temporary_log)
         try:
             wait_healthy(server.http_url + READY_PATH, startup_timeout_s, server.child)
         except StartupFailed:
-            server.stop()
+            server.stop()  # the log stays: the error names it
             raise
         return server
 
     def stop(self, grace_s: float = 15.0) -> int:
-        """SIGTERM, then SIGKILL after `grace_s`; the child's exit code."""
-        return stop_all([self.child], grace_s)[self.child.name]
+        """SIGTERM, then SIGKILL after `grace_s`; the child's exit code. A temporary log goes after a
+        clean stop (0: the server's own graceful exit) and stays for a look after anything else."""
+        code = stop_all([self.child], grace_s)[self.child.name]
+        if code == 0 and self.temporary_log:
+            self.child.log_path.unlink(missing_ok=True)
+        return code

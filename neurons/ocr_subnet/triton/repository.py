@@ -28,13 +28,13 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
-from ocr_subnet.triton import wire
+from ocr_subnet.triton import MAX_BATCH_SIZE, MAX_QUEUE_DELAY_US, PREFERRED_BATCH_SIZES, wire
 
 CONFIG_FILE = "config.pbtxt"
 WEIGHTS_DIR = "weights"
 CHECKSUMS_FILE = "SHA256SUMS"
 MAX_BATCH_LIMIT = 1024
-MAX_QUEUE_DELAY_US = 1_000_000
+QUEUE_DELAY_LIMIT_US = 1_000_000
 MAX_INSTANCES = 64
 
 Kind = pb.ModelInstanceGroup.Kind
@@ -57,12 +57,12 @@ KINDS = {InstanceKind.AUTO: Kind.KIND_AUTO, InstanceKind.CPU: Kind.KIND_CPU, Ins
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """What `config.pbtxt` says about serving. Defaults suit this 2-core CPU; use larger batches on a GPU."""
+    """What `config.pbtxt` says about serving."""
 
     model_name: str = wire.MODEL_NAME
-    max_batch_size: int = 8
-    preferred_batch_sizes: tuple[int, ...] = (4, 8)
-    max_queue_delay_us: int = 2_000  # how long a request may wait for others to share its batch
+    max_batch_size: int = MAX_BATCH_SIZE
+    preferred_batch_sizes: tuple[int, ...] = PREFERRED_BATCH_SIZES
+    max_queue_delay_us: int = MAX_QUEUE_DELAY_US
     instance_count: int = 1  # model copies, each with its own Triton instance
     instance_kind: InstanceKind = InstanceKind.AUTO
 
@@ -70,6 +70,13 @@ class ServingConfig:
         problems = config_problems(self)
         if problems:
             raise RepositoryError("invalid serving config: " + "; ".join(problems))
+
+    def summary(self) -> str:
+        return (
+            f"model {self.model_name}: max_batch_size={self.max_batch_size}, "
+            f"preferred_batch_size={list(self.preferred_batch_sizes)}, max_queue_delay_us={self.max_queue_delay_us}, "
+            f"{self.instance_count} instance(s) of kind {self.instance_kind.value}"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,10 @@ class Repository:
 def config_problems(config: ServingConfig) -> list[str]:
     """Every reason `config` cannot be served (empty when it can)."""
     problems = []
-    if not config.model_name.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        problems.append(f"model name {config.model_name!r} may hold only letters, digits, '.', '_' and '-'")
+    if config.model_name != wire.MODEL_NAME:
+        problems.append(
+            f"the model folder must be named {wire.MODEL_NAME!r} (the name clients call), not {config.model_name!r}"
+        )
     if not 1 <= config.max_batch_size <= MAX_BATCH_LIMIT:
         problems.append(f"max_batch_size must be within 1..{MAX_BATCH_LIMIT}, got {config.max_batch_size}")
     sizes = config.preferred_batch_sizes
@@ -97,8 +106,8 @@ def config_problems(config: ServingConfig) -> list[str]:
         problems.append(f"preferred_batch_size values must be within 1..max_batch_size, got {list(sizes)}")
     if list(sizes) != sorted(set(sizes)):
         problems.append(f"preferred_batch_size values must be distinct and ascending, got {list(sizes)}")
-    if not 0 <= config.max_queue_delay_us <= MAX_QUEUE_DELAY_US:
-        problems.append(f"max_queue_delay_microseconds must be within 0..{MAX_QUEUE_DELAY_US}")
+    if not 0 <= config.max_queue_delay_us <= QUEUE_DELAY_LIMIT_US:
+        problems.append(f"max_queue_delay_microseconds must be within 0..{QUEUE_DELAY_LIMIT_US}")
     if not 1 <= config.instance_count <= MAX_INSTANCES:
         problems.append(f"instance_group count must be within 1..{MAX_INSTANCES}, got {config.instance_count}")
     return problems

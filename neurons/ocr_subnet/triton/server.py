@@ -34,7 +34,7 @@ import numpy as np
 
 from ocr_subnet.logs import log_event
 from ocr_subnet.sections import Section
-from ocr_subnet.triton import LOOPBACK, PIPELINE, wire
+from ocr_subnet.triton import wire
 from ocr_subnet.triton.repository import (
     Repository,
     RepositoryError,
@@ -61,12 +61,13 @@ class Pipeline(Protocol):
 
 @dataclass(frozen=True)
 class ServeOptions:
-    host: str = LOOPBACK  # pods bind 0.0.0.0; everything else stays on loopback
-    http_port: int = 8000
-    grpc_port: int = 8001
-    metrics_port: int = 8002
-    exit_timeout_s: int = 10  # Triton's wait for in-flight requests at shutdown
-    pipeline: str = PIPELINE
+    host: str  # pods bind 0.0.0.0; everything else stays on loopback
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+    exit_timeout_s: int  # Triton's wait for in-flight requests at shutdown
+    pipeline: str  # "module:Class" of the OCR pipeline
+    threads: int = 0  # torch's intra-op threads; 0 keeps torch's default (every core the host has)
 
 
 def library_path(current: str | None, libdir: str | None) -> str:
@@ -102,13 +103,19 @@ def import_pipeline(spec: str) -> Any:
 
 def run_rows(pipeline: Pipeline, rows: Sequence[np.ndarray | str]) -> list[list[Section] | str]:
     """Recognize a batch. Rows that failed to decode keep their error; when the model fails on the
-    batch, each page is retried alone, so one page that breaks it fails only its own request."""
+    batch (or miscounts its answers), each page is retried alone, so one page that breaks it fails
+    only its own request."""
     pages = [row for row in rows if not isinstance(row, str)]
+    answers = iter(_recognize(pipeline, pages) if pages else [])
+    return [row if isinstance(row, str) else next(answers) for row in rows]
+
+
+def _recognize(pipeline: Pipeline, pages: Sequence[np.ndarray]) -> list[list[Section] | str]:
     try:
-        results: Iterator[list[Section] | str] = iter(pipeline(pages)) if pages else iter(())
-    except Exception:  # the model's failure is reported per page below, never raised into Triton
-        results = iter(_one_by_one(pipeline, pages))
-    return [row if isinstance(row, str) else next(results) for row in rows]
+        answers = pipeline(pages)
+    except Exception:  # the model's failure is reported per page by the retry, never raised into Triton
+        return _one_by_one(pipeline, pages)
+    return list(answers) if len(answers) == len(pages) else _one_by_one(pipeline, pages)
 
 
 def _one_by_one(pipeline: Pipeline, pages: Sequence[np.ndarray]) -> list[list[Section] | str]:
@@ -141,7 +148,7 @@ def load_pipelines(repository: Repository, spec: str) -> tuple[str, list[Pipelin
         try:
             pipeline = pipeline_class.load(repository.weights_dir, device=device)
             answer = pipeline([np.full(WARMUP_PAGE_SHAPE, 255, dtype=np.uint8)])
-        except (RuntimeError, OSError, ValueError, KeyError, EOFError) as exc:
+        except Exception as exc:  # whatever the weights or model do wrong, it is a clear error at start
             raise RepositoryError(f"cannot load the model from {repository.weights_dir}: {exc}") from exc
         if len(answer) != 1:
             raise RepositoryError(f"the model answered {len(answer)} pages for 1 at warm-up")
@@ -153,6 +160,15 @@ def _cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def _limit_threads(threads: int) -> None:
+    """In a pod whose CPU limit is below the node's core count, torch's default thread pool is
+    throttled hard; the limit is passed in (the pod spec knows it, the process does not)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
@@ -229,6 +245,7 @@ def serve(repository_path: Path | None, options: ServeOptions) -> int:
             busy = busy_ports(options.host, (options.http_port, options.grpc_port, options.metrics_port))
             if busy:
                 raise ServeFailed(f"ports {busy} on {options.host} are already in use")
+            _limit_threads(options.threads)
             with opened_repository(repository_path) as repository:
                 device, pipelines = load_pipelines(repository, options.pipeline)
                 log_event(

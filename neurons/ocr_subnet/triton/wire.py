@@ -58,7 +58,10 @@ def answer_row(result: Sequence[Section] | str) -> tuple[bytes, bytes]:
     the miner could not send them, and a noisy page must not turn a valid answer into a failure."""
     if isinstance(result, str):
         return b"", result[:MAX_ERROR_CHARS].encode("utf-8", "replace") or b"failed"
-    return OcrResponse(sections=list(result[:MAX_SECTIONS])).model_dump_json().encode(), b""
+    try:
+        return OcrResponse(sections=list(result[:MAX_SECTIONS])).model_dump_json().encode(), b""
+    except ValidationError as exc:
+        return answer_row(f"the model answered invalid sections: {exc.errors(include_input=False)[:3]}")
 
 
 def answer_tensors(results: Sequence[Sequence[Section] | str]) -> dict[str, np.ndarray]:

@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The neuron and operator images, two targets of one file (they differ only in what is installed):
+#   neuron:   `ocr-subnet validator | miner | chain serve` (tesseract included, Triton's client)
+#   operator: `ocr-subnet operator run`, what the chart's operator Deployment runs
+# Build from the repository root with images/build.sh, which passes --target and IMAGE (the same name)
+# and tags with the chart's appVersion.
+FROM python:3.11.11-slim-bookworm AS base
+RUN groupadd --gid 10001 ocr \
+    && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin ocr
+ENV PATH=/opt/venv/bin:$PATH HOME=/tmp PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+
+# A virtualenv with images/requirements/<IMAGE>.txt, every version from images/constraints.txt.
+FROM base AS build
+ARG IMAGE
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY pyproject.toml README.md ./
+COPY neurons ./neurons
+COPY operator ./operator
+COPY images/constraints.txt ./images/
+COPY images/requirements ./images/requirements
+RUN pip install --constraint images/constraints.txt --requirement "images/requirements/${IMAGE}.txt"
+
+FROM base AS operator
+COPY --from=build /opt/venv /opt/venv
+USER 10001:10001
+ENTRYPOINT ["ocr-subnet"]
+CMD ["operator", "run"]
+
+FROM base AS neuron
+# Tesseract: the miners' reference backend.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /opt/venv /opt/venv
+USER 10001:10001
+ENTRYPOINT ["ocr-subnet"]
+CMD ["--help"]

