@@ -32,9 +32,10 @@ def rules(*, clusterwide: bool) -> list[Manifest]:
         _rule(api.GROUP, [f"{p}/status" for p in plurals], ["get", "patch"]),
         # ownerReferences with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on.
         _rule(api.GROUP, [f"{p}/finalizers" for p in plurals], ["update"]),
-        # Server-side apply is a patch; list/watch feed the index of rollouts; delete: a backend switch.
-        _rule("apps", ["deployments"], ["get", "list", "watch", "patch", "delete"]),
-        _rule("", ["services"], ["patch", "delete"]),
+        # Server-side apply is a patch, and a create when the object is new; list/watch feed the index of
+        # rollouts; delete: a backend switch drops the Triton objects.
+        _rule("apps", ["deployments"], ["get", "list", "watch", "create", "patch", "delete"]),
+        _rule("", ["services"], ["create", "patch", "delete"]),
         _rule("", ["persistentvolumeclaims"], ["create"]),
         _rule("", ["events"], ["create"]),
         _rule("kopf.dev", [peering], ["get", "list", "watch", "patch", "create"]),

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,54 +221,69 @@ def running_operator(
             operator.stop()
 
 
-def pod_discovery_config(cluster: Cluster, namespace: str, workdir: Path, interval_s: float = 1.0) -> dict[str, Any]:
-    """Prometheus finding the namespace's pods through the API server (a ServiceAccount that may list them),
-    scraping those that carry `prometheus.io/scrape` at their pod IP and annotated port, and labelling
-    series with `namespace` and `pod`, as every in-cluster scrape config does."""
-    rbac = client.RbacAuthorizationV1Api(cluster.api)
-    rule = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
-    rbac.create_namespaced_role(namespace, {"metadata": {"name": "prometheus"}, "rules": [rule]})
-    subject = {"kind": "ServiceAccount", "name": "prometheus", "namespace": namespace}
-    role_ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "prometheus"}
-    rbac.create_namespaced_role_binding(
-        namespace, {"metadata": {"name": "prometheus"}, "roleRef": role_ref, "subjects": [subject]}
-    )
-    workdir.mkdir(parents=True, exist_ok=True)
-    token = workdir / "prometheus.token"
-    token.write_text(cluster.service_account_token(namespace, "prometheus"))
-    tls: dict[str, Any] = {"insecure_skip_verify": True}
-    if cluster.api.configuration.ssl_ca_cert:
-        tls = {"ca_file": cluster.api.configuration.ssl_ca_cert}
-    interval = f"{int(interval_s * 1000)}ms"
-    annotation = "__meta_kubernetes_pod_annotation_prometheus_io_"
-    return {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval},
-        "scrape_configs": [
-            {
-                "job_name": "pods",
-                "kubernetes_sd_configs": [
-                    {
-                        "role": "pod",
-                        "api_server": cluster.server,
-                        "namespaces": {"names": [namespace]},
-                        "authorization": {"credentials_file": str(token)},
-                        "tls_config": tls,
-                    }
-                ],
-                "relabel_configs": [
-                    {"source_labels": [annotation + "scrape"], "regex": "true", "action": "keep"},
-                    {
-                        "source_labels": ["__meta_kubernetes_pod_ip", annotation + "port"],
-                        "separator": ":",
-                        "target_label": "__address__",
-                    },
-                    {"source_labels": [annotation + "path"], "target_label": "__metrics_path__"},
-                    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-                    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-                ],
-            }
-        ],
-    }
+class _LoopbackServer:
+    """A threaded HTTP server on loopback answering every GET with `render()` -> (content type, body)."""
+
+    def __init__(self, render: Callable[[], tuple[str, bytes]]) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                content_type, body = render()
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class PodDiscovery:
+    """Prometheus's Kubernetes pod discovery, served over http_sd (Debian's Prometheus is built without
+    kubernetes_sd): the namespace's running pods that carry `prometheus.io/scrape`, read from the API
+    server on every refresh, as targets at their pod IP and annotated port, labelled `namespace` and `pod`."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self._core = client.CoreV1Api(cluster.api)
+        self._namespace = namespace
+        self._server = _LoopbackServer(lambda: ("application/json", json.dumps(self.targets()).encode()))
+
+    def targets(self) -> list[dict[str, Any]]:
+        groups = []
+        for pod in self._core.list_namespaced_pod(self._namespace).items:
+            notes = pod.metadata.annotations or {}
+            if notes.get("prometheus.io/scrape") != "true" or not pod.status.pod_ip:
+                continue
+            labels = {"namespace": self._namespace, "pod": pod.metadata.name}
+            labels["__metrics_path__"] = notes.get("prometheus.io/path", "/metrics")
+            groups.append({"targets": [f"{pod.status.pod_ip}:{notes['prometheus.io/port']}"], "labels": labels})
+        return groups
+
+    def config(self, interval_s: float = 1.0) -> dict[str, Any]:
+        interval = f"{int(interval_s * 1000)}ms"
+        return {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval},
+            "scrape_configs": [
+                {
+                    "job_name": "pods",
+                    "http_sd_configs": [{"url": f"http://{self._server.address}/", "refresh_interval": interval}],
+                }
+            ],
+        }
+
+    def close(self) -> None:
+        self._server.close()
 
 
 def static_config(targets: Mapping[str, Mapping[str, str]], interval_s: float = 1.0) -> dict[str, Any]:
@@ -301,27 +317,11 @@ class FakeExporter:
         self._gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self._counters: dict[tuple[str, tuple[tuple[str, str], ...]], _Counter] = {}
         self._lock = threading.Lock()
-        exporter = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exporter.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                return None
-
-        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = _LoopbackServer(lambda: ("text/plain; version=0.0.4", self.exposition().encode()))
 
     @property
     def target(self) -> str:
-        return f"{LOOPBACK}:{self._server.server_address[1]}"
+        return self._server.address
 
     def set_gauge(self, name: str, value: float, **labels: str) -> None:
         with self._lock:
@@ -351,5 +351,4 @@ class FakeExporter:
         return "\n".join(lines) + "\n"
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()

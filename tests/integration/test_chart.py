@@ -176,7 +176,11 @@ def test_install_upgrade_uninstall_with_the_operator_on_the_charts_service_accou
     )
     validator_deployment = api.object_name("validator", api.VALIDATOR_COMPONENT)
     with running_operator(cluster, namespace, tmp_path / "operator.log", kubeconfig=kubeconfig) as operator:
-        wait_until(lambda: resources.converged(api.VALIDATOR, "validator"), "the chart's Validator Ready", SETTLE_S)
+        try:
+            wait_until(lambda: resources.converged(api.VALIDATOR, "validator"), "the chart's Validator Ready", SETTLE_S)
+        except AssertionError as exc:
+            status = (resources.get(api.VALIDATOR, "validator") or {}).get("status")
+            raise AssertionError(f"{exc}\nstatus: {status}\noperator log:\n{operator.log()[-4000:]}") from None
         assert resources.deployment(validator_deployment) is not None
         assert "Forbidden" not in operator.log()
 

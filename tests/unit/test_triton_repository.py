@@ -136,7 +136,7 @@ def test_changed_missing_or_unlisted_weight_files_are_named(repository: Path) ->
         (lambda r: (r / "ocr" / CONFIG_FILE).write_bytes(b"\xff\xfe"), "cannot read"),
         (lambda r: (r / "ocr" / CONFIG_FILE).unlink(), "exactly one model folder"),
         (lambda r: (r / "second").mkdir() or (r / "second" / CONFIG_FILE).write_text(""), "found ocr, second"),
-        (lambda r: (r / "ocr").rename(r / "other"), "must be named 'ocr'"),
+        (lambda r: (r / "ocr").rename(r / "other"), "differs from its folder 'other'"),
         (lambda r: (r / "ocr" / "1").rename(r / "ocr" / "v1"), "no version folder"),
     ],
 )

@@ -11,7 +11,7 @@ DEFAULT_OUT = Path("charts/subnet/files")
 
 def render(
     out: Path = typer.Option(DEFAULT_OUT, help="folder to write into (the chart's files/)"),
-    check: bool = typer.Option(False, "--check", help="write nothing; exit 1 when the files differ from a fresh render"),
+    check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if the files differ from a fresh render"),
 ) -> None:
     """Write alert-rules.yaml, grafana-dashboard.json and scrape.yaml, built from metric_names."""
     from ocr_subnet.monitoring import render as rendering
