@@ -7,6 +7,7 @@ inside the command bodies, so `--help` stays fast.
 from __future__ import annotations
 
 import typer
+from subnet_operator import cli as operator_cli
 
 from ocr_subnet.chain import cli as chain_cli
 from ocr_subnet.challenge import cli as challenge_cli
@@ -17,7 +18,6 @@ from ocr_subnet.monitoring import cli as monitoring_cli
 from ocr_subnet.scoring import cli as scoring_cli
 from ocr_subnet.triton import cli as triton_cli
 from ocr_subnet.validator import cli as validator_cli
-from subnet_operator import cli as operator_cli
 
 app = typer.Typer(
     no_args_is_help=True,

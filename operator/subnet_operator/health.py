@@ -23,34 +23,35 @@ class Rollout:
     """A Deployment's spec and status, as the operator's index keeps them."""
 
     name: str
-    replicas: int
-    updated: int
+    replicas: int  # wanted (spec)
+    pods: int  # existing, of any template (status)
+    updated: int  # existing, of the current template
     ready: int
     available: int
-    generation: int
-    observed_generation: int
 
     @classmethod
-    def from_body(cls, name: str, spec: Mapping[str, Any], status: Mapping[str, Any], generation: int) -> Rollout:
+    def from_body(cls, name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Rollout:
         return cls(
             name=name,
             replicas=spec.get("replicas", 1),
+            pods=status.get("replicas", 0),
             updated=status.get("updatedReplicas", 0),
             ready=status.get("readyReplicas", 0),
             available=status.get("availableReplicas", 0),
-            generation=generation,
-            observed_generation=status.get("observedGeneration", 0),
         )
 
 
 def rollout_condition(type: str, name: str, rollout: Rollout | None) -> Condition:
-    """True once the Deployment runs its current template and at least one replica is available."""
+    """True once no pod of an older template is left and at least one replica is available.
+
+    Scaling is not a rollout: new pods of the current template keep `updated == pods`, so a Miner stays
+    Ready while its Triton servers scale.
+    """
     if rollout is None:
         return Condition.of(type, False, "Missing", f"Deployment {name} does not exist yet")
-    if rollout.observed_generation < rollout.generation or rollout.updated < rollout.replicas:
-        return Condition.of(
-            type, False, "RollingOut", f"Deployment {name}: {rollout.updated}/{rollout.replicas} replicas updated"
-        )
+    if rollout.updated < rollout.pods:
+        message = f"Deployment {name}: {rollout.updated}/{rollout.pods} pods run the current template"
+        return Condition.of(type, False, "RollingOut", message)
     if rollout.available < 1:
         return Condition.of(type, False, "Unavailable", f"Deployment {name}: no replica available yet")
     return Condition.of(

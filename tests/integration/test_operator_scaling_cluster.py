@@ -208,7 +208,6 @@ def test_a_loaded_triton_scales_up_and_back_down_after_the_window(
             peak = triton_replicas(resources, "m1")
             wait_until(lambda: triton_replicas(resources, "m1") == 1, "back to 1 after the window", timeout_s=SETTLE_S)
             messages = [e.message for e in resources.events("m1") if e.reason == "TritonScaled"]
-            print("EVENTS", [(e.reason, e.message) for e in resources.events("m1")])
             assert any(m.endswith("no requests in the window") for m in messages), messages
             assert peak >= 2
         finally:

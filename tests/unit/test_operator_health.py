@@ -31,17 +31,22 @@ def gauges(current: float, last: float | None, tempo: float = 20, rate_limit: fl
     return values
 
 
-def rollout(replicas: int = 2, updated: int = 2, available: int = 2, generation: int = 3, observed: int = 3) -> Rollout:
-    return Rollout("d", replicas, updated, available, available, generation, observed)
+def rollout(replicas: int = 2, pods: int = 2, updated: int = 2, available: int = 2) -> Rollout:
+    return Rollout("d", replicas, pods, updated, available, available)
 
 
-def test_a_rollout_is_ready_once_current_and_serving() -> None:
+def test_a_rollout_is_ready_once_no_old_pod_is_left_and_one_serves() -> None:
     assert rollout_condition(api.READY, "d", None).reason == "Missing"
-    assert rollout_condition(api.READY, "d", rollout(observed=2)).reason == "RollingOut"
-    assert rollout_condition(api.READY, "d", rollout(updated=1)).reason == "RollingOut"
+    rolling = rollout_condition(api.READY, "d", rollout(pods=3, updated=1))
+    assert (rolling.reason, rolling.message) == ("RollingOut", "Deployment d: 1/3 pods run the current template")
     assert rollout_condition(api.READY, "d", rollout(available=0)).reason == "Unavailable"
     ready = rollout_condition(api.TRITON_READY, "d", rollout(available=1))
     assert (ready.type, ready.status, ready.message) == (api.TRITON_READY, TRUE, "Deployment d: 1/2 replicas available")
+
+
+def test_scaling_up_is_not_a_rollout() -> None:
+    scaling = rollout_condition(api.TRITON_READY, "d", rollout(replicas=4, pods=3, updated=3, available=2))
+    assert (scaling.status, scaling.message) == (TRUE, "Deployment d: 2/4 replicas available")
 
 
 def test_ready_needs_the_latest_spec_applied_and_every_part_up() -> None:

@@ -101,6 +101,10 @@ def operator_reconciles(window: str, matchers: str = "") -> str:
     return f"sum by (kind, result) (rate({reconciles}[{window}]))"
 
 
+def operator_scaling_decisions(window: str) -> str:
+    return f"sum by (direction) (rate({names.OPERATOR_SCALING_DECISIONS}[{window}]))"
+
+
 def operator_reconcile_errors(window: str, matchers: str = "") -> str:
     """Reconciles that did not succeed: `retry` (the API refused or was away) and `invalid` (a refused spec)."""
     failed = series(names.OPERATOR_RECONCILES, and_matchers('result!="success"', matchers))

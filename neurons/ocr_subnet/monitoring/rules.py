@@ -47,6 +47,7 @@ class Thresholds:
             ema_drop_window_s=score["dropWindowSeconds"],
             triton_queue_ms=triton_queue_factor * triton["targetQueueTimeMs"],
             triton_scale_ms=triton["targetQueueTimeMs"] * (1 + triton["tolerance"]),
+            # The scaler may look at a minute; an alert that pages someone looks at five at least.
             triton_window_s=max(5 * 60, triton["metricsWindowSeconds"]),
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from subnet_operator import api
-from subnet_operator.builders import miner, validator
+from subnet_operator.builders import miner, triton, validator
 
 JOB_PREFIX = "ocr-subnet-"
 # The custom resource (Validator or Miner) a series belongs to, copied from the pod's instance label.
@@ -33,7 +33,7 @@ NEURON_JOBS = (VALIDATOR_JOB, MINER_JOB)
 METRICS_PORTS = {
     api.VALIDATOR_COMPONENT: validator.METRICS_PORT_NAME,
     api.MINER_COMPONENT: miner.AXON_PORT_NAME,
-    api.TRITON_COMPONENT: "metrics",  # tests/unit/test_monitoring_scrape.py checks each against the builders
+    api.TRITON_COMPONENT: next(name for name, port in triton.PORTS.items() if port == triton.METRICS_PORT),
 }
 
 

@@ -15,9 +15,9 @@ from subnet_operator.health import Rollout
 
 
 def deployments(
-    namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any
+    namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str, str], Rollout]:
-    return {(namespace, name): Rollout.from_body(name, spec, status, meta.get("generation", 0))}
+    return {(namespace, name): Rollout.from_body(name, spec, status)}
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
