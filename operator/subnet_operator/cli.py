@@ -84,7 +84,9 @@ def crds(
     if out is None:
         sys.stdout.write("---\n".join(rendered.values()))
         return
-    _write_or_check({out / name: text for name, text in rendered.items()}, check)
+    _write_or_check(
+        {out / name: text for name, text in rendered.items()}, check, f"ocr-subnet operator crds --out {out}"
+    )
 
 
 @operator_app.command("rbac")
@@ -101,7 +103,7 @@ def rbac(
     if out is None:
         sys.stdout.write(text)
         return
-    _write_or_check({out: text}, check)
+    _write_or_check({out: text}, check, f"ocr-subnet operator rbac --out {out}")
 
 
 def register(app: typer.Typer) -> None:

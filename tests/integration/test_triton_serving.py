@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -272,9 +273,13 @@ def test_weights_the_model_cannot_load_are_a_clear_error_at_start(tmp_path: Path
     assert "cannot load the model" in log
 
 
-def test_the_miner_backend_reports_an_embedded_server_that_cannot_start(tmp_path: Path) -> None:
+def test_the_miner_backend_reports_an_embedded_server_that_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the failed server's log is kept
     with pytest.raises(BackendError, match="does not exist"):
         TritonBackend(None, model_repo=tmp_path / "nowhere")
+    assert [log.name.startswith("ocr-subnet-triton-") for log in tmp_path.glob("*.log")] == [True]
 
 
 def test_an_embedded_server_serves_on_free_loopback_ports_and_cleans_up(

@@ -3,6 +3,7 @@ Kubernetes 1.20 accepts, sane defaults, and the API server's defaulting reproduc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,6 @@ def test_apply_defaults_leaves_explicit_values_and_lists_of_objects_alone() -> N
 
 
 def test_quantities_accept_what_kubernetes_accepts() -> None:
-    import re
-
     for good in ("500m", "2Gi", "1", "1.5", "1e3", "256Mi"):
         assert re.fullmatch(QUANTITY_PATTERN, good)
     for bad in ("2 Gi", "lots", "-", "1GB"):

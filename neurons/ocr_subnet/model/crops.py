@@ -65,17 +65,17 @@ def sample_crops(source: torch.Tensor, quads: npt.NDArray[np.float64]) -> list[t
     """(H, W) ink source + (n, 4, 2) crop quads (TL, TR, BR, BL in source pixels) -> n normalized crops.
 
     Each crop is CROP_HEIGHT tall and as wide as its quad's aspect ratio asks; pixels are sampled
-    bilinearly on the quad's own axes, and anything outside the page reads as paper.
+    bilinearly on the quad's own axes, and anything outside the page reads as paper. (One small
+    `grid_sample` per crop: measured faster than one call over all crops plus masked quantiles.)
     """
     if len(quads) == 0:
         return []
-    widths = crop_width(quads)
     height, width = source.shape
     image = source[None, None]
+    t = (torch.arange(CROP_HEIGHT, dtype=torch.float32) + 0.5) / CROP_HEIGHT
     crops = []
-    for quad, w in zip(torch.from_numpy(quads).float(), widths.tolist(), strict=True):
+    for quad, w in zip(torch.from_numpy(quads).float(), crop_width(quads).tolist(), strict=True):
         s = (torch.arange(w, dtype=torch.float32) + 0.5) / w
-        t = (torch.arange(CROP_HEIGHT, dtype=torch.float32) + 0.5) / CROP_HEIGHT
         top = quad[0] + (quad[1] - quad[0]) * s[:, None]  # (w, 2)
         bottom = quad[3] + (quad[2] - quad[3]) * s[:, None]
         points = top[None] + (bottom - top)[None] * t[:, None, None]  # (h, w, 2)

@@ -23,7 +23,7 @@ from ocr_subnet.challenge.levels import RENDER_PX_PER_PT
 from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import STRIDE, quad_rects
-from ocr_subnet.model.synth import Sample, pick_fonts, render, tutorial_layout
+from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
 from ocr_subnet.model.targets import detector_targets
 from ocr_subnet.sections import FONT_FAMILIES
 
@@ -34,7 +34,7 @@ FAMILY_INDEX = {family: i for i, family in enumerate(FONT_FAMILIES)}
 class DataConfig:
     """What the training pages look like; recorded in the manifest."""
 
-    level_weights: tuple[float, float, float, float, float] = (0.1, 0.3, 0.2, 0.2, 0.2)
+    level_weights: tuple[float, float, float, float, float] = (0.15, 0.35, 0.2, 0.15, 0.15)
     tutorial_share: float = 0.2  # pages in the tutorial's layout (rendered by pdfium, never poppler)
     base_glyph_share: float = 0.4  # per family and page: draw the base font rather than an alternative
     native_resolution_share: float = 0.7  # render at the generator's 1.08 px/pt, else uniform in the range
@@ -70,7 +70,7 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
     fonts = pick_fonts(rng, config.base_glyph_share)
     native = rng.random() < config.native_resolution_share
     px_per_pt = RENDER_PX_PER_PT if native else float(rng.uniform(*config.resolution_range))
-    return render(layout, fonts, px_per_pt, level, rng)
+    return render(layout, fonts, pdfium(px_per_pt), level, rng)
 
 
 def detector_example(sample: Sample) -> DetectorExample:

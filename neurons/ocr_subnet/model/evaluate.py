@@ -19,7 +19,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
 from ocr_subnet.challenge.levels import LEVELS
-from ocr_subnet.model.geometry import Calibration, page_slope, point_size, px_per_point, quad_bounds, rect_corners
+from ocr_subnet.model.geometry import Calibration, font_sizes, quad_bounds, rect_corners
+from ocr_subnet.model.pipeline import Maps
 from ocr_subnet.model.synth import tutorial_sample
 from ocr_subnet.scoring import matrices
 from ocr_subnet.scoring.cer import character_error_rate
@@ -101,45 +102,56 @@ def evaluate(
     return summarize(rows)
 
 
-def geometry_quality(labels: Sequence[Section], rects: npt.NDArray[np.float64], width: int, snap: bool) -> float:
-    """How well detected rectangles alone would score: matched IoU plus size ratio, F1-style over both counts."""
+def match_boxes(labels: Sequence[Section], rects: npt.NDArray[np.float64]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pair labels with detected rectangles by IoU (>= 0.5 only): label indices, rect indices, and the
+    F1-style detection quality 2 * sum(IoU) / (labels + detections)."""
     if not labels or not len(rects):
-        return float(not labels and not len(rects))
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, float(not labels and not len(rects))
     boxes = quad_bounds(rect_corners(rects))
-    sizes = point_size(rects[:, 3], px_per_point(width, page_slope(rects)), snap)
-    predicted = [
-        Section(text="", position=tuple(b), font={"family": "", "size": float(s)})
-        for b, s in zip(boxes, sizes, strict=True)
-        if b[0] < b[2] and b[1] < b[3]
-    ]
+    predicted = [Section(text="", position=tuple(b), font={"family": "", "size": 1.0}) for b in boxes]
     iou = matrices.iou(labels, predicted)
-    size = matrices.font_similarity(labels, predicted) * 2  # families never match: twice the mean is the size ratio
-    quality = iou * (iou >= 0.5) * (1 + size) / 2
-    rows, cols = linear_sum_assignment(quality, maximize=True)
-    return float(2 * quality[rows, cols].sum() / (len(labels) + len(predicted)))
+    iou = iou * (iou >= 0.5)
+    rows, cols = linear_sum_assignment(iou, maximize=True)
+    keep = iou[rows, cols] > 0
+    return rows[keep], cols[keep], float(2 * iou[rows, cols].sum() / (len(labels) + len(predicted)))
 
 
-def calibrate(
-    maps: Sequence[tuple[object, EvalPage]], base: Calibration, grid: dict[str, Sequence[object]] | None = None
-) -> tuple[Calibration, float]:
-    """Pick the decoding knobs that maximize `geometry_quality` over pages whose detector maps are cached."""
-    grid = grid or {
-        "threshold": (0.3, 0.4, 0.5, 0.6),
-        "extend_x": (-0.15, -0.1, -0.05, 0.0, 0.05),
-        "height_gain": (0.96, 0.98, 1.0, 1.02, 1.04),
-        "snap_size": (True, False),
+def size_ratio(labels: Sequence[Section], predicted: npt.NDArray[np.float64]) -> float:
+    truth = np.array([s.font.size for s in labels])
+    return float(np.mean(np.minimum(truth, predicted) / np.maximum(truth, predicted))) if len(truth) else 0.0
+
+
+def calibrate(maps: Sequence[tuple[Maps, EvalPage]], base: Calibration) -> tuple[Calibration, dict[str, float]]:
+    """Fit the decoding knobs on pages whose detector maps are cached.
+
+    Box knobs (threshold, end growth, height gain) maximize the detection quality of `match_boxes`;
+    then the size gain is the median ratio of true to estimated sizes over matched boxes, and
+    snapping to whole points is kept if it raises the mean size ratio.
+    """
+    grid = {
+        "threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+        "extend_x": (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05),
+        "height_gain": (0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06, 1.08, 1.1),
     }
     best, best_quality = base, -1.0
     for values in itertools.product(*grid.values()):
         candidate = replace(base, **dict(zip(grid, values, strict=True)))
-        quality = float(
-            np.mean(
-                [
-                    geometry_quality(page.labels, m.rects(candidate), page.image.shape[1], candidate.snap_size)
-                    for m, page in maps
-                ]
-            )
-        )
+        quality = float(np.mean([match_boxes(page.labels, m.rects(candidate))[2] for m, page in maps]))
         if quality > best_quality:
             best, best_quality = candidate, quality
-    return best, best_quality
+    ratios, pairs = [], []
+    for m, page in maps:
+        rects = m.rects(best)
+        rows, cols = match_boxes(page.labels, rects)[:2]
+        raw = font_sizes(rects, page.image.shape[1], replace(best, size_gain=1.0, snap_size=False))
+        labels = [page.labels[i] for i in rows]
+        ratios.extend(s.font.size / r for s, r in zip(labels, raw[cols], strict=True))
+        pairs.append((labels, rects[cols], page.image.shape[1]))
+    best = replace(best, size_gain=float(np.median(ratios)) if ratios else 1.0)
+    snapped = {
+        snap: float(np.mean([size_ratio(lab, font_sizes(r, w, replace(best, snap_size=snap))) for lab, r, w in pairs]))
+        for snap in (False, True)
+    }
+    best = replace(best, snap_size=snapped[True] >= snapped[False])
+    return best, {"detection_quality": best_quality, "size_ratio": max(snapped.values())}

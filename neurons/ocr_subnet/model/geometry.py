@@ -55,6 +55,7 @@ class Calibration:
     min_cells: int = 2  # smaller components are noise
     extend_x: float = 0.0  # extra growth of each end, in box heights, on top of SHRINK_X
     height_gain: float = 1.0  # predicted box heights are scaled by this
+    size_gain: float = 1.0  # point sizes are box height * size_gain / px per point
     snap_size: bool = True  # round point sizes to whole points (the generator draws whole sizes)
 
 
@@ -199,6 +200,12 @@ def point_size(height_px: Array, ppp: float, snap: bool) -> Array:
     """Font sizes in points from label-box heights in image pixels (the box is exactly one size tall)."""
     size = np.clip(height_px / max(ppp, 1e-6), 1.0, 200.0)
     return np.round(size) if snap else np.round(size, 1)
+
+
+def font_sizes(rects: Array, width: int, calibration: Calibration) -> Array:
+    """Point sizes of a page's rectangles (image pixels), its px per point estimated from its width and slope."""
+    ppp = px_per_point(width, page_slope(rects))
+    return point_size(rects[:, 3] * calibration.size_gain, ppp, calibration.snap_size)
 
 
 def crop_width(quads: Array, height: int = CROP_HEIGHT) -> npt.NDArray[np.int64]:

@@ -97,17 +97,19 @@ class Recognizer(nn.Module):
         self.project = nn.Linear(2 * w4, config.hidden)
         self.rnn = nn.LSTM(config.hidden, config.hidden, batch_first=True, bidirectional=True)
         self.classify = nn.Linear(2 * config.hidden, NUM_CLASSES)
+        self.local = nn.Linear(config.hidden, NUM_CLASSES)  # a shortcut from the conv features: CTC leaves its
+        # all-blank plateau several times sooner when characters can be scored before the BiLSTM has learnt
         self.font = nn.Sequential(nn.Linear(2 * config.hidden, 64), nn.ReLU(True), nn.Linear(64, config.families))
 
     def forward(self, crops: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.features(crops)
         b, c, h, t = f.shape
-        seq = F.relu(self.project(f.permute(0, 3, 1, 2).reshape(b, t, c * h)))
-        seq, _ = self.rnn(seq)
+        local = F.relu(self.project(f.permute(0, 3, 1, 2).reshape(b, t, c * h)))
+        seq, _ = self.rnn(local)
         steps = torch.div(widths + 3, 4, rounding_mode="floor").clamp(1, t)
         mask = (torch.arange(t, device=crops.device)[None, :] < steps[:, None]).to(seq.dtype)
         pooled = (seq * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)
-        return self.classify(seq), self.font(pooled)
+        return self.classify(seq) + self.local(local), self.font(pooled)
 
 
 def config_dict(config: DetectorConfig | RecognizerConfig) -> dict[str, object]:

@@ -11,6 +11,7 @@ Every geometric decision lives in `geometry` (pure); this module only moves tens
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,12 @@ from ocr_subnet.model.geometry import (
     STRIDE,
     Calibration,
     decode_maps,
-    page_slope,
-    point_size,
-    px_per_point,
+    font_sizes,
     quad_bounds,
     rect_corners,
 )
 from ocr_subnet.model.nets import OFFSET_SCALE
+from ocr_subnet.protocol import MAX_SECTIONS
 from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -89,7 +89,7 @@ def to_sections(reading: Reading, width: int, height: int, calibration: Calibrat
     boxes = quad_bounds(rect_corners(reading.rects))
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    sizes = point_size(reading.rects[:, 3], px_per_point(width, page_slope(reading.rects)), calibration.snap_size)
+    sizes = font_sizes(reading.rects, width, calibration)
     sections = []
     for box, text, family, size in zip(boxes, reading.texts, reading.families, sizes, strict=True):
         x0, y0, x1, y1 = (round(float(v), 2) for v in box)
@@ -128,7 +128,9 @@ class OcrPipeline:
             if not path.is_file():
                 raise ModelLoadError(f"model weights {path} are missing")
             try:
-                modules.append(torch.jit.load(str(path), map_location=device).eval())
+                with warnings.catch_warnings():  # TorchScript still works in torch 2.x; its deprecation notice is noise
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    modules.append(torch.jit.load(str(path), map_location=device).eval())
             except Exception as exc:  # torch raises RuntimeError, ValueError or zip errors for a damaged file
                 raise ModelLoadError(f"model weights {path} are unreadable: {exc}") from exc
         return cls(modules[0], modules[1], calibration, device)
@@ -160,8 +162,9 @@ class OcrPipeline:
         return maps
 
     def detect(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.float64]]:
-        """Pages -> per page (n, 6) rectangles in that page's pixels."""
-        return [maps.rects(self.calibration) for maps in self.detector_maps(pages)]
+        """Pages -> per page (n, 6) rectangles in that page's pixels, the surest MAX_SECTIONS at most."""
+        rects = [maps.rects(self.calibration) for maps in self.detector_maps(pages)]
+        return [r if len(r) <= MAX_SECTIONS else r[np.argsort(-r[:, 5])[:MAX_SECTIONS]] for r in rects]
 
     @torch.inference_mode()
     def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], list[int]]:

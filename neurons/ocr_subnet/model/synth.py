@@ -16,6 +16,7 @@ import io
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from ocr_subnet.model.geometry import label_quad, quad_bounds
 from ocr_subnet.sections import Font, Section
 
 Raster = npt.NDArray[np.uint8]
+Rasterizer = Callable[[bytes], Raster]
 
 TUTORIAL_DPI = 78  # 1.083 px/pt; the tutorial's 95% rescale then delivers ~1.03 px/pt
 TUTORIAL_FAMILIES = ("Helvetica", "Times-Roman")
@@ -133,12 +135,22 @@ def deliver(raster: Raster, labelled: Layout, level: int, rng: np.random.Generat
     )
 
 
-def render(layout: Layout, fonts: dict[str, str], px_per_pt: float | None, level: int, rng: np.random.Generator):
-    """Draw `layout` with `fonts`, rasterize (pdfium at `px_per_pt`, or poppler when None), corrupt."""
+def pdfium(px_per_pt: float) -> Rasterizer:
+    """Our generator's rasterizer at a density."""
+    return lambda pdf: rasterize(pdf, px_per_pt)[0]
+
+
+def poppler(dpi: int = TUTORIAL_DPI) -> Rasterizer:
+    """The tutorial validator's rasterizer (pdf2image calls pdftoppm)."""
+    return lambda pdf: rasterize_poppler(pdf, dpi)
+
+
+def render(
+    layout: Layout, fonts: dict[str, str], rasterizer: Rasterizer, level: int, rng: np.random.Generator
+) -> Sample:
+    """Draw `layout` with `fonts` (base family -> font name), rasterize, corrupt at `level`."""
     drawn, labelled = redraw(layout, fonts)
-    pdf = draw_pdf([drawn])
-    raster = rasterize_poppler(pdf, TUTORIAL_DPI) if px_per_pt is None else rasterize(pdf, px_per_pt)[0]
-    return deliver(raster, labelled, level, rng)
+    return deliver(rasterizer(draw_pdf([drawn])), labelled, level, rng)
 
 
 @functools.cache
@@ -194,9 +206,9 @@ def tutorial_layout(seed: int) -> Layout:
 
 def tutorial_sample(seed: int) -> Sample:
     """A tutorial-like challenge: the tutorial's layout, rasterized by poppler, corrupted as the tutorial does."""
-    return render(tutorial_layout(seed), {}, None, TUTORIAL_LEVEL, np.random.default_rng([seed, 8]))
+    return render(tutorial_layout(seed), {}, poppler(), TUTORIAL_LEVEL, np.random.default_rng([seed, 8]))
 
 
 def generator_sample(seed: int, level: int) -> Sample:
     """Our challenge's page for `seed` as pdfium draws it, at `level` (for evaluation; training draws its own)."""
-    return render(invoice_layout(seed), {}, RENDER_PX_PER_PT, level, np.random.default_rng([seed, 9, level]))
+    return render(invoice_layout(seed), {}, pdfium(RENDER_PX_PER_PT), level, np.random.default_rng([seed, 9, level]))

@@ -18,6 +18,7 @@ import queue
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,11 @@ CHECKPOINT = "checkpoint.pt"
 FONT_LOSS_WEIGHT = 0.3
 OFFSET_LOSS_WEIGHT = 2.0
 MIN_POOL_PAGES = 16
+# Settings a resumed run may change: how long to go on, with what resources, how much to validate.
+BUDGET = frozenset(
+    {"minutes", "steps", "threads", "workers", "validate_minutes", "checkpoint_minutes"}
+    | {"validation_pages", "final_pages", "calibration_pages"}
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class TrainConfig:
     minutes: float = 55.0
     steps: int = 0  # 0: the time budget alone ends training; otherwise whichever comes first
     detector_batch: int = 8
+    detector_every: int = 2  # the detector converges well before the recognizer: train it every other step
     recognizer_batch: int = 64  # crops at most
     recognizer_columns: int = 10_000  # padded crop columns at most (batch x width)
     lr: float = 2e-3
@@ -145,8 +152,12 @@ class Trainer:
 
     def restore(self) -> None:
         state = torch.load(self.out / CHECKPOINT, weights_only=False)
-        if state["config"] != self.config.as_dict():
-            raise ValueError("the checkpoint was written with another configuration; resume with the same options")
+        saved, wanted = (
+            {k: v for k, v in c.items() if k not in BUDGET} for c in (state["config"], self.config.as_dict())
+        )
+        if saved != wanted:
+            changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+            raise ValueError(f"the checkpoint was written with another configuration ({', '.join(changed)})")
         self.detector.load_state_dict(state["detector"])
         self.recognizer.load_state_dict(state["recognizer"])
         for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
@@ -160,8 +171,12 @@ class Trainer:
                 group["lr"] = lr
         self.detector.train()
         self.recognizer.train()
-        pages, kernel, top, bottom = pools.detector_batch(self.config.detector_batch, self.config.data.detector_crop)
-        det = detector_loss(self.detector(pages.contiguous(memory_format=torch.channels_last)), kernel, top, bottom)
+        det = torch.zeros(())
+        if self.step % self.config.detector_every == 0:
+            pages, kernel, top, bottom = pools.detector_batch(
+                self.config.detector_batch, self.config.data.detector_crop
+            )
+            det = detector_loss(self.detector(pages.contiguous(memory_format=torch.channels_last)), kernel, top, bottom)
         batch = pools.recognizer_batch(self.config.recognizer_batch, self.config.recognizer_columns)
         crops, widths, targets, lengths, families = batch
         logits, family_logits = self.recognizer(crops.contiguous(memory_format=torch.channels_last), widths)
@@ -195,9 +210,11 @@ def file_sha256(path: Path) -> str:
 def export(trainer: Trainer, calibration: Calibration, weights_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """TorchScript (frozen: batch norm folded) for both networks, and the manifest with their sha256."""
     weights_dir.mkdir(parents=True, exist_ok=True)
-    for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
-        frozen = torch.jit.freeze(torch.jit.script(model.eval()))
-        torch.jit.save(frozen, str(weights_dir / name))
+    with warnings.catch_warnings():  # TorchScript still works in torch 2.x; its deprecation notice is noise
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
+            frozen = torch.jit.freeze(torch.jit.script(model.eval().to(memory_format=torch.contiguous_format)))
+            torch.jit.save(frozen, str(weights_dir / name))
     files = {name: file_sha256(weights_dir / name) for name in (DETECTOR_FILE, RECOGNIZER_FILE)}
     sizes = {name: (weights_dir / name).stat().st_size for name in files}
     full = {**manifest, "calibration": asdict(calibration), "sha256": files, "bytes": sizes}
@@ -217,6 +234,7 @@ def run(
     """Train within the budget, calibrate, evaluate, export; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
+    torch.set_flush_denormal(True)  # tiny late-training gradients must not fall onto the slow denormal path
     trainer = Trainer(config, out)
     if resume:
         trainer.restore()
@@ -277,8 +295,8 @@ def run(
     pipeline = trainer.pipeline(Calibration())
     calibration_pages = evaluate.eval_pages(evaluate.CALIBRATION_BASE, config.calibration_pages)
     cached = [(pipeline.detector_maps([p.image])[0], p) for p in calibration_pages]
-    calibration, quality = evaluate.calibrate(cached, Calibration())
-    console.log(f"calibration {calibration} (geometry quality {quality:.4f})")
+    calibration, fit = evaluate.calibrate(cached, Calibration())
+    console.log(f"calibration {calibration} ({fit})")
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
     metrics = evaluate.evaluate(trainer.pipeline(calibration), final_pages)
     console.log(f"final validation: {format_metrics(metrics)}")
@@ -296,6 +314,7 @@ def run(
         },
         "validation": metrics,
         "validation_pages_per_source": config.final_pages,
+        "calibration_fit": fit,
         "history": trainer.history,
     }
     full = export(trainer, calibration, weights_dir, manifest)

@@ -72,20 +72,16 @@ def publish(
     ctx: Context,
     body: kopf.Body,
     patch: kopf.Patch,
-    fresh: list[Condition],
+    ready: Condition,
+    health: list[Condition],
     fields: Mapping[str, Any],
 ) -> None:
     """Merge conditions, derive the phase, post an Event per transition, export the states."""
     meta, status = body["metadata"], body.get("status", {})
+    fresh = [ready, *health]
     merged, transitions = conditions.merge(status.get("conditions", []), fresh, now(), meta.get("generation", 0))
-    failed = fresh[0].reason == "ReconcileFailed"  # fresh[0] is Ready
-    patch.status.update(
-        {
-            **fields,
-            "conditions": merged,
-            "phase": conditions.phase(fresh, api.READY, failed),
-        }
-    )
+    failed = ready.reason == "ReconcileFailed"
+    patch.status.update({**fields, "conditions": merged, "phase": conditions.phase(fresh, api.READY, failed)})
     for transition in transitions:
         kopf.event(body, type=transition.event_type, reason=transition.condition.reason, message=transition.message)
     for condition in fresh:
@@ -121,7 +117,7 @@ def validator_health(
         "weightSetBlockLimit": weights.block_limit,
         "weightSetFailureRate": weights.failure_rate,
     }
-    publish(ctx, body, patch, [ready, weights.condition], fields)
+    publish(ctx, body, patch, ready, [weights.condition], fields)
 
 
 def triton_condition(
@@ -161,7 +157,7 @@ def miner_health(
         "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(score.per_validator.items())],
         "tritonReadyReplicas": triton_ready,
     }
-    publish(ctx, body, patch, [ready, triton, score.condition], fields)
+    publish(ctx, body, patch, ready, [triton, score.condition], fields)
 
 
 def forget(body: kopf.Body, memo: Any, **_: Any) -> None:

@@ -15,7 +15,7 @@ import kopf
 from subnet_operator import api, promql, scaling
 from subnet_operator.builders import triton
 from subnet_operator.builders.common import InvalidSpec
-from subnet_operator.context import OperatorConfig
+from subnet_operator.context import Context, OperatorConfig
 from subnet_operator.handlers.common import context, defaulted, now, rollout
 from subnet_operator.handlers.health import NOT_CONFIGURED
 from subnet_operator.prometheus import PrometheusUnavailable
@@ -23,7 +23,7 @@ from subnet_operator.prometheus import PrometheusUnavailable
 BLIND_REASONS = frozenset({"MetricsUnavailable", "Stalled"})  # decisions that hold because nothing can be judged
 
 
-def observe(ctx: Any, namespace: str, deployment: str, window_s: int) -> tuple[scaling.Observation | None, str]:
+def observe(ctx: Context, namespace: str, deployment: str, window_s: int) -> tuple[scaling.Observation | None, str]:
     """The observation, or None with why it is missing."""
     if ctx.prometheus is None:
         return None, NOT_CONFIGURED

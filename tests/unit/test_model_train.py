@@ -1,0 +1,78 @@
+"""Training plumbing: checkpoints round-trip, a config change refuses to resume, and `ocr-subnet train` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ocr_subnet.cli import app
+from ocr_subnet.model.data import DataConfig, Pools, detector_example, recognizer_examples, training_sample
+from ocr_subnet.model.nets import DetectorConfig, RecognizerConfig
+from ocr_subnet.model.pipeline import OcrPipeline
+from ocr_subnet.model.train import TrainConfig, Trainer, file_sha256, with_overrides
+from typer.testing import CliRunner
+
+TINY = TrainConfig(
+    detector=DetectorConfig(widths=(4, 4, 4, 4), neck=4),
+    recognizer=RecognizerConfig(widths=(4, 8, 8, 8), hidden=8),
+    detector_batch=2,
+    recognizer_batch=8,
+    recognizer_columns=1000,
+)
+
+
+@pytest.fixture(scope="module")
+def pools() -> Pools:
+    rng = np.random.default_rng(0)
+    pools = Pools(pages=4, crops=200, rng=rng)
+    sample = training_sample(1, DataConfig())
+    pools.add((detector_example(sample), recognizer_examples(sample, rng, DataConfig())))
+    return pools
+
+
+def test_train_steps_and_checkpoint_round_trip(tmp_path: Path, pools: Pools) -> None:
+    trainer = Trainer(TINY, tmp_path)
+    losses = [trainer.train_step(pools) for _ in range(3)]
+    assert trainer.step == 3 and all(np.isfinite(list(step.values())).all() for step in losses)
+    trainer.elapsed = 12.5
+    trainer.save()
+    restored = Trainer(TINY, tmp_path)
+    restored.restore()
+    assert (restored.step, restored.elapsed) == (3, 12.5)
+    for a, b in zip(trainer.recognizer.state_dict().values(), restored.recognizer.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    restored.train_step(pools)  # optimizer state restored too: stepping on works
+    other = Trainer(with_overrides(TINY, lr=1.0), tmp_path)
+    with pytest.raises(ValueError, match="another configuration"):
+        other.restore()
+
+
+def test_progress_follows_time_or_steps(tmp_path: Path) -> None:
+    trainer = Trainer(with_overrides(TINY, minutes=10.0, steps=100), tmp_path)
+    trainer.elapsed, trainer.step = 300.0, 10
+    assert trainer.progress() == pytest.approx(0.5)
+    trainer.step = 80
+    assert trainer.progress() == pytest.approx(0.8)
+    assert with_overrides(TINY, lr=None).lr == TINY.lr
+
+
+@pytest.mark.slow
+def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    common = ["train", "--out", str(out), "--minutes", "5", "--threads", "1"]
+    pages = ["--validation-pages", "1", "--final-pages", "1", "--calibration-pages", "1", "--validate-minutes", "5"]
+    result = CliRunner().invoke(app, [*common, "--steps", "2", *pages])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "weights" / "manifest.json").read_text())
+    assert manifest["steps"] == 2 and manifest["seed"] == 0 and manifest["command"].startswith("ocr-subnet")
+    assert set(manifest["validation"]) == {"level0", "level1", "level2", "level3", "level4", "tutorial"}
+    for name, digest in manifest["sha256"].items():
+        assert file_sha256(out / "weights" / name) == digest
+    pipeline = OcrPipeline.load(out / "weights")
+    assert isinstance(pipeline([np.full((100, 80), 255, np.uint8)]), list)
+    result = CliRunner().invoke(app, [*common, "--steps", "3", "--resume", *pages])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["steps"] == 3
