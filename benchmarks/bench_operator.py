@@ -19,6 +19,7 @@ import contextlib
 import json
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -131,7 +132,10 @@ def baseline_objects(name: str, namespace: str) -> list[dict[str, Any]]:
 
 
 def kubectl_apply(cluster: Cluster, namespace: str, manifests: Sequence[dict[str, Any]]) -> None:
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(list(manifests)))
+    """`kubectl apply -f -`, with no time limit of its own: a full subnet is hundreds of objects."""
+    argv = ["kubectl", f"--kubeconfig={cluster.kubeconfig}", f"--cache-dir={cluster.scratch / 'kubectl-cache'}"]
+    text = yaml.safe_dump_all(list(manifests))
+    subprocess.run([*argv, "apply", "-n", namespace, "-f", "-"], input=text, text=True, capture_output=True, check=True)
 
 
 def new_namespace(cluster: Cluster, prefix: str) -> str:
@@ -232,6 +236,10 @@ def measure_scale(cluster: Cluster, miners: int, tmp: Path) -> Scale:
         started = time.monotonic()
         delete_miners(cluster, namespace)
         deleted_s = time.monotonic() - started
+        # The baseline needs the cluster's service IPs back: wait for the garbage collector to free them.
+        core = client.CoreV1Api(cluster.api)
+        while core.list_namespaced_service(namespace).items:
+            time.sleep(0.5)
     finally:
         operator.stop()
     return Scale(

@@ -57,13 +57,11 @@ def run(
     run_operator(config)
 
 
-def _write_or_check(files: dict[Path, str], check: bool) -> None:
+def _write_or_check(files: dict[Path, str], check: bool, command: str) -> None:
     stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if check:
         if stale:
-            typer.echo(
-                f"out of date: {', '.join(map(str, stale))}; regenerate with `ocr-subnet operator ...`", err=True
-            )
+            typer.echo(f"out of date: {', '.join(map(str, stale))}; regenerate with `{command}`", err=True)
             raise typer.Exit(1)
         return
     for path in stale:

@@ -7,14 +7,14 @@ away the health conditions turn Unknown with the reason, and everything else car
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 
 from subnet_operator import api, conditions, promql
 from subnet_operator.conditions import Condition
 from subnet_operator.context import Context, OperatorConfig
-from subnet_operator.handlers.common import context, defaulted, now, rollout
+from subnet_operator.handlers.common import context, defaulted, now, rollout, write_changes
 from subnet_operator.health import (
     ScoreReport,
     ScoreSample,
@@ -24,30 +24,29 @@ from subnet_operator.health import (
     score_health,
     weights_health,
 )
-from subnet_operator.prometheus import PrometheusUnavailable
+from subnet_operator.prometheus import Prometheus, PrometheusUnavailable
 
 NOT_CONFIGURED = "no Prometheus URL is configured (--prometheus-url)"
+T = TypeVar("T")
 
 
 def _ask_prometheus(
-    ctx: Context, condition_type: str, evaluate: Callable[[], Any], unknown: Callable[[Condition], Any]
-) -> Any:
-    """`evaluate()`, or `unknown(<Unknown condition with the reason>)` when Prometheus cannot answer."""
+    ctx: Context, condition_type: str, evaluate: Callable[[Prometheus], T], unknown: Callable[[Condition], T]
+) -> T:
+    """`evaluate(prometheus)`, or `unknown(<Unknown condition with the reason>)` when Prometheus cannot answer."""
     if ctx.prometheus is None:
         return unknown(Condition.unknown(condition_type, "PrometheusNotConfigured", NOT_CONFIGURED))
     try:
-        return evaluate()
+        return evaluate(ctx.prometheus)
     except PrometheusUnavailable as exc:
         return unknown(Condition.unknown(condition_type, "PrometheusUnavailable", str(exc)))
 
 
 def validator_weights(ctx: Context, namespace: str, name: str, thresholds: Mapping[str, Any]) -> WeightsReport:
-    def evaluate() -> WeightsReport:
+    def evaluate(prometheus: Prometheus) -> WeightsReport:
         deployment = api.object_name(name, api.VALIDATOR_COMPONENT)
         matchers = promql.pods_of(namespace, deployment)
-        sample = promql.weights_sample(
-            ctx.prometheus.query(promql.validator_query(matchers, thresholds["windowSeconds"]))
-        )
+        sample = promql.weights_sample(prometheus.query(promql.validator_query(matchers, thresholds["windowSeconds"])))
         if sample is None:
             message = f"no validator series for the pods of {deployment} in Prometheus"
             return WeightsReport(Condition.unknown(api.WEIGHTS_HEALTHY, "NoMetrics", message))
@@ -57,12 +56,12 @@ def validator_weights(ctx: Context, namespace: str, name: str, thresholds: Mappi
 
 
 def miner_score(ctx: Context, namespace: str, name: str, thresholds: Mapping[str, Any]) -> ScoreReport:
-    def evaluate() -> ScoreReport:
+    def evaluate(prometheus: Prometheus) -> ScoreReport:
         matchers = promql.pods_of(namespace, api.object_name(name, api.MINER_COMPONENT))
-        hotkey = promql.miner_hotkey(ctx.prometheus.query(promql.miner_hotkey_query(matchers)))
+        hotkey = promql.miner_hotkey(prometheus.query(promql.miner_hotkey_query(matchers)))
         if hotkey is None:
             return score_health(ScoreSample(None), thresholds)
-        samples = ctx.prometheus.query(promql.score_query(hotkey, thresholds["dropWindowSeconds"]))
+        samples = prometheus.query(promql.score_query(hotkey, thresholds["dropWindowSeconds"]))
         return score_health(promql.score_sample(hotkey, samples), thresholds)
 
     return _ask_prometheus(ctx, api.SCORE_HEALTHY, evaluate, ScoreReport)
@@ -81,7 +80,7 @@ def publish(
     fresh = [ready, *health]
     merged, transitions = conditions.merge(status.get("conditions", []), fresh, now(), meta.get("generation", 0))
     failed = ready.reason == "ReconcileFailed"
-    patch.status.update({**fields, "conditions": merged, "phase": conditions.phase(fresh, api.READY, failed)})
+    write_changes(patch, status, {**fields, "conditions": merged, "phase": conditions.phase(fresh, api.READY, failed)})
     for transition in transitions:
         kopf.event(body, type=transition.event_type, reason=transition.condition.reason, message=transition.message)
     for condition in fresh:

@@ -16,7 +16,7 @@ from subnet_operator import api, promql, scaling
 from subnet_operator.builders import triton
 from subnet_operator.builders.common import InvalidSpec
 from subnet_operator.context import Context, OperatorConfig
-from subnet_operator.handlers.common import context, defaulted, now, rollout
+from subnet_operator.handlers.common import context, defaulted, now, rollout, write_changes
 from subnet_operator.handlers.health import NOT_CONFIGURED
 from subnet_operator.prometheus import PrometheusUnavailable
 
@@ -72,8 +72,7 @@ def scale_triton(
         kopf.event(body, type=event_type, reason=decision.reason, message=decision.message)
     ctx.metrics.scaling.labels(direction).inc()
     ctx.metrics.triton_replicas.labels(namespace, name).set(decision.replicas)
-    patch.status["tritonReplicas"] = decision.replicas
-    patch.status["scaling"] = {
+    scaled = {
         "queueTimeMs": observation.queue_ms if observation else None,
         "pendingRequests": observation.pending if observation else None,
         "desiredReplicas": decision.desired,
@@ -82,6 +81,7 @@ def scale_triton(
         "lastScaleTime": now() if direction != "hold" else previous.get("lastScaleTime"),
         "recommendations": [{"at": round(r.at, 3), "replicas": r.replicas} for r in decision.history],
     }
+    write_changes(patch, status, {"tritonReplicas": decision.replicas, "scaling": scaled})
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
