@@ -265,7 +265,7 @@ class LocalControlPlane:
                 "tls-private-key-file": pki.serving_key,
                 "token-auth-file": token_file,
                 "authorization-mode": "RBAC",
-                "service-cluster-ip-range": "10.0.0.0/24",
+                "service-cluster-ip-range": "10.0.0.0/16",
                 "service-account-issuer": SERVICE_ACCOUNT_ISSUER,
                 "service-account-key-file": pki.sa_pub,
                 "service-account-signing-key-file": pki.sa_key,
