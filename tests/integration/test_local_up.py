@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ocr_subnet.local.up import ocr_subnet_command
+from ocr_subnet.miner.run import default_backend
 from ocr_subnet.validator.state import state_from_json
 
 pytestmark = [
@@ -48,7 +49,7 @@ def test_local_up_for_a_duration_prints_a_table_of_scored_miners(tmp_path: Path)
     table = json.loads(done.stdout)
     assert len(table["miners"]) == 3
     for miner in table["miners"]:
-        assert miner["backend"] == "tesseract"
+        assert miner["backend"] == default_backend()
         assert isinstance(miner["ema"], float) and 0.0 <= miner["ema"] <= 1.0, miner
         assert miner["uid"] >= 0
     assert table["validator"]["stake"] > 0

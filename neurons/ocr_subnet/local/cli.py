@@ -12,7 +12,9 @@ def up(
     duration: float | None = typer.Option(None, min=1.0, help="run this many seconds, then stop and exit 0"),
     as_json: bool = typer.Option(False, "--json", help="print the final table as JSON on stdout"),
     home: Path = typer.Option(Path(".local"), help="wallets and run folders live here (never ~/.bittensor)"),
-    backend: str = typer.Option("tesseract", help="OCR engine of every miner"),
+    backend: str | None = typer.Option(
+        None, help="OCR engine of every miner: triton (our model) when its weights ship, else tesseract"
+    ),
     netuid: int = typer.Option(1, min=0),
     block_time: float = typer.Option(0.5, min=0.05, help="seconds per block"),
     tempo: int = typer.Option(10, min=1, help="blocks per epoch"),
@@ -25,12 +27,13 @@ def up(
     """Start a local chain, one validator and N miners, each its own process; Ctrl-C stops them all."""
     from ocr_subnet.local.up import UpConfig
     from ocr_subnet.local.up import up as run_up
+    from ocr_subnet.miner.run import default_backend
 
     config = UpConfig(
         home=home,
         miners=miners,
         netuid=netuid,
-        backend=backend,
+        backend=backend or default_backend(),
         block_time_s=block_time,
         tempo=tempo,
         weights_rate_limit=weights_rate_limit,

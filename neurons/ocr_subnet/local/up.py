@@ -44,7 +44,7 @@ class UpConfig:
     home: Path = Path(".local")
     miners: int = 3
     netuid: int = 1
-    backend: str = "tesseract"
+    backend: str = "tesseract"  # "triton": one shared Triton server serves every miner
     block_time_s: float = 0.5
     tempo: int = 10
     weights_rate_limit: int = 5
@@ -100,6 +100,7 @@ class LocalSubnet:
         self._client: LocalChainClient | None = None
         self._metagraph: Metagraph | None = None
         self._state: ValidatorState | None = None
+        self.triton_args: tuple[str, ...] = ()  # how miners reach the shared Triton server, if any
 
     def _start(self, name: str, *args: str) -> Child:
         child = spawn(name, [*ocr_subnet_command(), *args], self.run_dir / "logs" / f"{name}.log")
@@ -136,8 +137,22 @@ class LocalSubnet:
         """Chain, then a staked validator's registration, then miners, then the validator process."""
         self.start_chain()
         self.register_validator()
+        self.start_triton()
         self.start_miners()
         self.start_validator()
+
+    def start_triton(self) -> None:
+        """One model server for all miners: N copies of the model would not fit two cores."""
+        if self.config.backend != "triton":
+            return
+        http_port, grpc_port, metrics_port = (free_port(LOOPBACK) for _ in range(3))
+        child = self._start(
+            "triton",
+            *("triton", "serve", "--host", LOOPBACK, "--http-port", str(http_port)),
+            *("--grpc-port", str(grpc_port), "--metrics-port", str(metrics_port)),
+        )
+        wait_healthy(f"http://{LOOPBACK}:{http_port}/v2/health/ready", self.config.startup_timeout_s, child)
+        self.triton_args = ("--triton-url", f"grpc://{LOOPBACK}:{grpc_port}")
 
     def start_chain(self) -> None:
         config = self.config
@@ -173,6 +188,7 @@ class LocalSubnet:
                 f"miner-{index}",
                 *("miner", *self._neuron_args(), "--wallet-name", name, "--host", LOOPBACK),
                 *("--port", str(port), "--backend", config.backend, "--metagraph-refresh", "2"),
+                *self.triton_args,
             )
             started.append((child, port))
         for child, port in started:
