@@ -135,3 +135,26 @@ def test_eval_pages_and_metrics_of_a_perfect_answer() -> None:
     assert metrics["reward"] == pytest.approx(1.0) and metrics["cer"] == 0.0 and metrics["font"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="held out"):
         eval_pages(VALIDATION_BASE, 10_000)
+
+
+def test_font_calibration_fits_the_size_gain_and_the_family_prior() -> None:
+    from ocr_subnet.model.evaluate import EvalPage, calibrate_fonts, match_boxes
+    from ocr_subnet.model.geometry import Calibration
+    from ocr_subnet.model.pipeline import Reading
+    from ocr_subnet.sections import Font, Section
+
+    labels = tuple(
+        Section(text="x", position=(10.0, 10.0 + 20 * i, 110.0, 20.0 + 20 * i), font=Font(family="Courier", size=10.0))
+        for i in range(6)
+    )
+    # boxes found 5% too tall; the font head is unsure about one string
+    rects = np.array([[60.0, 15.0 + 20 * i, 100.0, 10.5, 0.0, 1.0] for i in range(6)])
+    probs = np.tile(np.eye(6)[4] * 0.9 + 0.0166, (6, 1))
+    probs[5] = [0.0, 0.0, 0.0, 0.0, 0.4, 0.6]
+    page = EvalPage("level0", 0, np.full((792, 612), 255, np.uint8), labels)
+    rows, cols, quality = match_boxes(labels, rects)
+    assert len(rows) == 6 and quality > 0.9
+    calibration, fit = calibrate_fonts([(Reading(rects, ["x"] * 6, probs), page)], Calibration())
+    assert calibration.size_gain == pytest.approx(10 / 10.5)
+    assert fit["size_ratio"] == pytest.approx(1.0) and fit["family_accuracy"] == pytest.approx(1.0)
+    assert calibration.family_prior > 0

@@ -19,8 +19,10 @@ from ocr_subnet.model.geometry import (
     canvas,
     crop_width,
     decode_maps,
+    font_sizes,
     kernel_quads,
     label_quad,
+    page_families,
     page_slope,
     point_size,
     px_per_point,
@@ -28,6 +30,7 @@ from ocr_subnet.model.geometry import (
     quad_rects,
     rect_corners,
 )
+from ocr_subnet.model.pipeline import width_chunks
 from ocr_subnet.model.targets import detector_targets
 
 
@@ -160,3 +163,30 @@ def test_charset_round_trip_and_greedy_decode() -> None:
     logits = np.eye(charset.NUM_CLASSES)[path][None]
     assert charset.greedy_decode(logits, [len(path)]) == ["aab"]
     assert charset.greedy_decode(logits, [2]) == ["a"]
+
+
+def test_pooled_sizes_take_the_page_median_and_keep_outliers() -> None:
+    rects = np.zeros((5, 6))
+    rects[:, 2] = 100
+    rects[:, 3] = [10.2, 10.6, 11.0, 10.4, 14.0]  # one heading, the rest one body size seen noisily
+    pooled = font_sizes(rects, 612, Calibration(pool_sizes=True, snap_size=False))
+    np.testing.assert_allclose(pooled, [10.6, 10.6, 10.6, 10.6, 14.0])
+    alone = font_sizes(rects, 612, Calibration(pool_sizes=False, snap_size=True))
+    np.testing.assert_allclose(alone, [10, 11, 11, 10, 14])
+
+
+def test_page_family_prior_sways_only_unsure_strings() -> None:
+    probs = np.array([[0.9, 0.1, 0, 0, 0, 0]] * 4 + [[0.45, 0.0, 0.0, 0.0, 0.55, 0.0], [0.05, 0, 0, 0, 0.95, 0]])
+    np.testing.assert_array_equal(page_families(probs, 0.0), [0, 0, 0, 0, 4, 4])
+    np.testing.assert_array_equal(page_families(probs, 2.0), [0, 0, 0, 0, 0, 4])
+    assert page_families(np.zeros((0, 6)), 2.0).shape == (0,)
+
+
+def test_width_chunks_bound_padded_columns() -> None:
+    widths = [300, 20, 40, 600, 25, 1024]
+    chunks = width_chunks(widths, columns=700, most=3)
+    assert sorted(i for c in chunks for i in c) == list(range(len(widths)))
+    for chunk in chunks:
+        assert len(chunk) <= 3 and (len(chunk) == 1 or len(chunk) * max(widths[i] for i in chunk) <= 700)
+    assert [widths[c[0]] for c in chunks] == sorted(widths[c[0]] for c in chunks)
+    assert width_chunks([], 100, 4) == []

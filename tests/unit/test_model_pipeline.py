@@ -159,7 +159,6 @@ def test_shipped_weights_answer_odd_pages(shipped: OcrPipeline) -> None:
     assert by_name["blank"] == [] and by_name["one_pixel"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (issue 4): recognizer crops padded across pages change CTC output")
 def test_batching_does_not_change_answers(shipped: OcrPipeline) -> None:
     a, b = page(11), page(12)
     together = shipped([a, b])

@@ -23,11 +23,9 @@ from ocr_subnet.challenge.levels import RENDER_PX_PER_PT
 from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import STRIDE, quad_rects
+from ocr_subnet.model.nets import FAMILY_INDEX
 from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
 from ocr_subnet.model.targets import detector_targets
-from ocr_subnet.sections import FONT_FAMILIES
-
-FAMILY_INDEX = {family: i for i, family in enumerate(FONT_FAMILIES)}
 
 
 @dataclass(frozen=True)

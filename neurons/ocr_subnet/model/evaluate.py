@@ -19,8 +19,9 @@ from scipy.optimize import linear_sum_assignment
 
 from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
 from ocr_subnet.challenge.levels import LEVELS
-from ocr_subnet.model.geometry import Calibration, font_sizes, quad_bounds, rect_corners
-from ocr_subnet.model.pipeline import Maps
+from ocr_subnet.model.geometry import Calibration, font_sizes, page_families, quad_bounds, rect_corners
+from ocr_subnet.model.nets import FAMILY_INDEX
+from ocr_subnet.model.pipeline import Maps, Reading
 from ocr_subnet.model.synth import tutorial_sample
 from ocr_subnet.scoring import matrices
 from ocr_subnet.scoring.cer import character_error_rate
@@ -31,7 +32,6 @@ from ocr_subnet.sections import Section
 VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE = 0x0C5_0001, 0x0C5_0002, 0x0C5_0003
 MAX_PAGES_PER_SOURCE = 256  # the most pages any evaluation draws per source: training skips all of them
 SOURCES = (*(f"level{level.level}" for level in LEVELS), "tutorial")
-METRICS = ("reward", "tutorial_reward", "cer", "text", "position", "font")
 
 
 @dataclass(frozen=True)
@@ -122,15 +122,11 @@ def size_ratio(labels: Sequence[Section], predicted: npt.NDArray[np.float64]) ->
     return float(np.mean(np.minimum(truth, predicted) / np.maximum(truth, predicted))) if len(truth) else 0.0
 
 
-def calibrate(maps: Sequence[tuple[Maps, EvalPage]], base: Calibration) -> tuple[Calibration, dict[str, float]]:
-    """Fit the decoding knobs on pages whose detector maps are cached.
-
-    Box knobs (threshold, end growth, height gain) maximize the detection quality of `match_boxes`;
-    then the size gain is the median ratio of true to estimated sizes over matched boxes, and
-    snapping to whole points is kept if it raises the mean size ratio.
-    """
+def calibrate_boxes(maps: Sequence[tuple[Maps, EvalPage]], base: Calibration) -> tuple[Calibration, float]:
+    """The box knobs (threshold, end growth, height gain) that maximize `match_boxes`' detection quality
+    over pages whose detector maps are cached."""
     grid = {
-        "threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+        "threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
         "extend_x": (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05),
         "height_gain": (0.94, 0.96, 0.98, 1.0, 1.02, 1.04, 1.06, 1.08, 1.1),
     }
@@ -140,18 +136,45 @@ def calibrate(maps: Sequence[tuple[Maps, EvalPage]], base: Calibration) -> tuple
         quality = float(np.mean([match_boxes(page.labels, m.rects(candidate))[2] for m, page in maps]))
         if quality > best_quality:
             best, best_quality = candidate, quality
-    ratios, pairs = [], []
-    for m, page in maps:
-        rects = m.rects(best)
-        rows, cols = match_boxes(page.labels, rects)[:2]
-        raw = font_sizes(rects, page.image.shape[1], replace(best, size_gain=1.0, snap_size=False))
-        labels = [page.labels[i] for i in rows]
-        ratios.extend(s.font.size / r for s, r in zip(labels, raw[cols], strict=True))
-        pairs.append((labels, rects[cols], page.image.shape[1]))
-    best = replace(best, size_gain=float(np.median(ratios)) if ratios else 1.0)
-    snapped = {
-        snap: float(np.mean([size_ratio(lab, font_sizes(r, w, replace(best, snap_size=snap))) for lab, r, w in pairs]))
+    return best, best_quality
+
+
+def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibration) -> tuple[Calibration, dict]:
+    """The font knobs, from strings matched to labels: the size gain is the median true / estimated size;
+    snapping, pooling and the family prior are kept where they raise the mean size ratio / family accuracy."""
+    matched = []
+    for reading, page in readings:
+        rows, cols = match_boxes(page.labels, reading.rects)[:2]
+        matched.append(([page.labels[i] for i in rows], reading.rects[cols], reading.family_probs[cols], page))
+    raw = replace(base, size_gain=1.0, snap_size=False, pool_sizes=False)
+    ratios = [
+        label.font.size / size
+        for labels, rects, _, page in matched
+        for label, size in zip(labels, font_sizes(rects, page.image.shape[1], raw), strict=True)
+    ]
+    best = replace(base, size_gain=float(np.median(ratios)) if ratios else 1.0)
+
+    def size_quality(candidate: Calibration) -> float:
+        return float(np.mean([size_ratio(lab, font_sizes(r, p.image.shape[1], candidate)) for lab, r, _, p in matched]))
+
+    sizing = {
+        (snap, pool): size_quality(replace(best, snap_size=snap, pool_sizes=pool))
         for snap in (False, True)
+        for pool in (False, True)
     }
-    best = replace(best, snap_size=snapped[True] >= snapped[False])
-    return best, {"detection_quality": best_quality, "size_ratio": max(snapped.values())}
+    snap, pool = max(sizing, key=sizing.__getitem__)
+    families = {
+        prior: float(
+            np.mean(
+                [
+                    np.mean(page_families(probs, prior) == [FAMILY_INDEX[s.font.family] for s in lab])
+                    for lab, _, probs, _ in matched
+                    if lab
+                ]
+            )
+        )
+        for prior in (0.0, 0.5, 1.0, 2.0, 4.0)
+    }
+    prior = max(families, key=families.__getitem__)
+    best = replace(best, snap_size=snap, pool_sizes=pool, family_prior=prior)
+    return best, {"size_ratio": sizing[(snap, pool)], "family_accuracy": families[prior]}

@@ -34,6 +34,7 @@ CROP_HEIGHT = 32  # recognizer input height, covering the label box plus CROP_PA
 CROP_PAD_Y, CROP_PAD_X = 0.125, 0.25  # in label-box heights
 MIN_CROP_WIDTH, MAX_CROP_WIDTH = 8, 1024
 RECT_FIELDS = ("cx", "cy", "length", "height", "slope", "score")
+POOL_TOLERANCE = 0.08  # relative height difference still taken for the page's body size
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Calibration:
     height_gain: float = 1.0  # predicted box heights are scaled by this
     size_gain: float = 1.0  # point sizes are box height * size_gain / px per point
     snap_size: bool = True  # round point sizes to whole points (the generator draws whole sizes)
+    pool_sizes: bool = False  # sizes near the page's median size take that median (one body size per page)
+    family_prior: float = 0.0  # weight of the page's own family distribution against each string's
 
 
 def canvas(width: int, height: int) -> Canvas:
@@ -203,9 +206,29 @@ def point_size(height_px: Array, ppp: float, snap: bool) -> Array:
 
 
 def font_sizes(rects: Array, width: int, calibration: Calibration) -> Array:
-    """Point sizes of a page's rectangles (image pixels), its px per point estimated from its width and slope."""
-    ppp = px_per_point(width, page_slope(rects))
-    return point_size(rects[:, 3] * calibration.size_gain, ppp, calibration.snap_size)
+    """Point sizes of a page's rectangles (image pixels), its px per point estimated from its width and slope.
+
+    With `pool_sizes`, heights within POOL_TOLERANCE of the page's median height are replaced by that
+    median: an invoice sets most strings in one body size, and the median of dozens of boxes is far
+    steadier than any single box.
+    """
+    heights = rects[:, 3] * calibration.size_gain
+    if calibration.pool_sizes and len(heights):
+        typical = float(np.median(heights))
+        heights = np.where(np.abs(heights - typical) <= POOL_TOLERANCE * typical, typical, heights)
+    return point_size(heights, px_per_point(width, page_slope(rects)), calibration.snap_size)
+
+
+def page_families(probs: Array, prior: float) -> npt.NDArray[np.int64]:
+    """Each string's family from its own probabilities times the page's mean probabilities ** `prior`.
+
+    A page draws only a few families (body, labels, heading), so a string the font head is unsure of
+    (a lone digit) leans to the families the page's clearer strings show.
+    """
+    if not len(probs):
+        return np.zeros(0, dtype=np.int64)
+    page = probs.mean(axis=0)
+    return np.argmax(np.log(probs + 1e-9) + prior * np.log(page + 1e-9), axis=1)
 
 
 def crop_width(quads: Array, height: int = CROP_HEIGHT) -> npt.NDArray[np.int64]:

@@ -4,7 +4,8 @@
     sections = pipeline([page, ...])         # uint8 greyscale H x W pages -> [[Section, ...], ...]
 
 Batched end to end: the detector runs once over all pages (padded to the largest canvas), the
-recognizer over all crops of all pages (sorted by width into chunks, so padding stays small).
+recognizer over all crops of all pages (sorted by width into chunks of a bounded number of padded
+columns, so padding stays small and long strings do not make every short one as costly).
 Every geometric decision lives in `geometry` (pure); this module only moves tensors.
 """
 
@@ -27,6 +28,7 @@ from ocr_subnet.model.geometry import (
     Calibration,
     decode_maps,
     font_sizes,
+    page_families,
     quad_bounds,
     rect_corners,
 )
@@ -38,7 +40,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
 DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
-RECOGNIZER_CHUNK = 64  # crops per recognizer call
+RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
+RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most: long and short strings go in separate calls
 
 Module = Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
@@ -69,7 +72,7 @@ class Reading:
 
     rects: npt.NDArray[np.float64]  # (n, 6) geometry.RECT_FIELDS
     texts: list[str]
-    families: list[int]
+    family_probs: npt.NDArray[np.float32]  # (n, len(FONT_FAMILIES))
 
 
 def as_page(page: np.ndarray) -> npt.NDArray[np.uint8]:
@@ -90,8 +93,9 @@ def to_sections(reading: Reading, width: int, height: int, calibration: Calibrat
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
     sizes = font_sizes(reading.rects, width, calibration)
+    families = page_families(reading.family_probs, calibration.family_prior)
     sections = []
-    for box, text, family, size in zip(boxes, reading.texts, reading.families, sizes, strict=True):
+    for box, text, family, size in zip(boxes, reading.texts, families, sizes, strict=True):
         x0, y0, x1, y1 = (round(float(v), 2) for v in box)
         if text and x0 < x1 and y0 < y1:
             font = Font(family=FONT_FAMILIES[family], size=float(size))
@@ -130,7 +134,9 @@ class OcrPipeline:
             try:
                 with warnings.catch_warnings():  # TorchScript still works in torch 2.x; its deprecation notice is noise
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    modules.append(torch.jit.load(str(path), map_location=device).eval())
+                    module = torch.jit.load(str(path), map_location=device).eval()
+                    # on CPU, oneDNN-prepacked convolutions: ~10% faster per page
+                    modules.append(torch.jit.optimize_for_inference(module) if device == "cpu" else module)
             except Exception as exc:  # torch raises RuntimeError, ValueError or zip errors for a damaged file
                 raise ModelLoadError(f"model weights {path} are unreadable: {exc}") from exc
         return cls(modules[0], modules[1], calibration, device)
@@ -167,31 +173,39 @@ class OcrPipeline:
         return [r if len(r) <= MAX_SECTIONS else r[np.argsort(-r[:, 5])[:MAX_SECTIONS]] for r in rects]
 
     @torch.inference_mode()
-    def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], list[int]]:
-        """Crops -> texts and family indices, in the crops' order, batched in chunks of similar width."""
-        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
-        texts, families = [""] * len(crops), [0] * len(crops)
-        for start in range(0, len(order), RECOGNIZER_CHUNK):
-            chunk = order[start : start + RECOGNIZER_CHUNK]
+    def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], npt.NDArray[np.float32]]:
+        """Crops -> texts and family probabilities, in the crops' order, batched by similar width."""
+        texts = [""] * len(crops)
+        probs = np.zeros((len(crops), len(FONT_FAMILIES)), dtype=np.float32)
+        for chunk in width_chunks([c.shape[1] for c in crops], RECOGNIZER_COLUMNS, RECOGNIZER_CHUNK):
             batch, widths = pad_batch([crops[i] for i in chunk])
             logits, family_logits = self.recognizer(batch.to(self.device), widths.to(self.device))
             steps = torch.div(widths + 3, 4, rounding_mode="floor").tolist()
-            decoded = charset.greedy_decode(logits.float().cpu().numpy(), steps)
-            for i, text, family in zip(chunk, decoded, family_logits.argmax(1).tolist(), strict=True):
-                texts[i], families[i] = text, family
-        return texts, families
+            for i, text in zip(chunk, charset.greedy_decode(logits.float().cpu().numpy(), steps), strict=True):
+                texts[i] = text
+            probs[chunk] = torch.softmax(family_logits.float(), dim=1).cpu().numpy()
+        return texts, probs
 
     def read(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
         """Detect on all pages at once, then recognize all their crops at once."""
         rects = self.detect(pages)
-        crops, owners = [], []
-        for i, (page, found) in enumerate(zip(pages, rects, strict=True)):
+        crops, counts = [], []
+        for page, found in zip(pages, rects, strict=True):
             source, scale = recognition_source(page)
             crops.extend(sample_crops(source, crop_quads(found, scale)))
-            owners.extend([i] * len(found))
-        texts, families = self.recognize(crops)
-        readings = [Reading(found, [], []) for found in rects]
-        for owner, text, family in zip(owners, texts, families, strict=True):
-            readings[owner].texts.append(text)
-            readings[owner].families.append(family)
-        return readings
+            counts.append(len(found))
+        texts, probs = self.recognize(crops)
+        bounds = np.cumsum([0, *counts])
+        return [
+            Reading(found, texts[a:b], probs[a:b]) for found, a, b in zip(rects, bounds[:-1], bounds[1:], strict=True)
+        ]
+
+
+def width_chunks(widths: Sequence[int], columns: int, most: int) -> list[list[int]]:
+    """Indices sorted by width, cut into runs of at most `most` whose count x widest stays within `columns`."""
+    chunks: list[list[int]] = []
+    for i in sorted(range(len(widths)), key=widths.__getitem__):
+        if not chunks or len(chunks[-1]) == most or (len(chunks[-1]) + 1) * widths[i] > columns:
+            chunks.append([])
+        chunks[-1].append(i)
+    return chunks

@@ -295,7 +295,11 @@ def run(
     pipeline = trainer.pipeline(Calibration())
     calibration_pages = evaluate.eval_pages(evaluate.CALIBRATION_BASE, config.calibration_pages)
     cached = [(pipeline.detector_maps([p.image])[0], p) for p in calibration_pages]
-    calibration, fit = evaluate.calibrate(cached, Calibration())
+    calibration, detection_quality = evaluate.calibrate_boxes(cached, Calibration())
+    pipeline = trainer.pipeline(calibration)
+    readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
+    calibration, fit = evaluate.calibrate_fonts(readings, calibration)
+    fit["detection_quality"] = detection_quality
     console.log(f"calibration {calibration} ({fit})")
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
     metrics = evaluate.evaluate(trainer.pipeline(calibration), final_pages)
