@@ -151,9 +151,7 @@ def run(requests: int, concurrency_levels: Sequence[int], difficulty: int) -> li
 
         def served(index: int) -> None:
             body = bodies[index % len(bodies)]
-            headers = bt.http_auth.sign(
-                validator, method="POST", path=OCR_PATH, body=body, receiver_ss58=receiver
-            )
+            headers = bt.http_auth.sign(validator, method="POST", path=OCR_PATH, body=body, receiver_ss58=receiver)
             client.post(url, content=body, headers=headers).raise_for_status()
 
         for concurrency in concurrency_levels:

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ruff check .
+ruff format --check .
 python -m pytest -q -p no:cacheprovider "$@"

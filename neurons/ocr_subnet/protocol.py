@@ -37,9 +37,7 @@ class OcrRequest(BaseModel):
 
     image: str = Field(description="base64 of a PNG or JPEG", max_length=MAX_BODY_BYTES)
     challenge_id: str = Field(default="", max_length=128)
-    deadline_s: float = Field(
-        default=12.0, gt=0, le=300, description="the validator stops waiting after this"
-    )
+    deadline_s: float = Field(default=12.0, gt=0, le=300, description="the validator stops waiting after this")
 
 
 class OcrResponse(BaseModel):

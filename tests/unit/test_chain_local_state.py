@@ -95,9 +95,7 @@ def test_uids_are_assigned_in_order_and_registration_is_idempotent(chain):
 
 
 def test_a_hotkey_cannot_be_claimed_by_another_coldkey(chain):
-    assert (
-        rejection(lambda: chain.register("m2", "cold-intruder", 0.0)).rejection is Rejection.COLDKEY_MISMATCH
-    )
+    assert rejection(lambda: chain.register("m2", "cold-intruder", 0.0)).rejection is Rejection.COLDKEY_MISMATCH
 
 
 def test_a_full_subnet_replaces_the_weakest_neuron_past_immunity():
@@ -147,9 +145,7 @@ def test_weights_need_registration_a_permit_and_a_current_version():
     chain.register("m1", "c", 0.0)
 
     assert rejection(lambda: chain.set_weights("nobody", [1], [1.0], 2)).rejection is Rejection.NOT_REGISTERED
-    assert (
-        rejection(lambda: chain.set_weights("m1", [0], [1.0], 2)).rejection is Rejection.NO_VALIDATOR_PERMIT
-    )
+    assert rejection(lambda: chain.set_weights("m1", [0], [1.0], 2)).rejection is Rejection.NO_VALIDATOR_PERMIT
     assert rejection(lambda: chain.set_weights("v0", [1], [1.0], 1)).rejection is Rejection.OUTDATED_VERSION
     assert chain.set_weights("v0", [1], [1.0], 2) == chain.block
 

@@ -127,14 +127,10 @@ class FakeSubstrate:
 
     # Reads -------------------------------------------------------------------------------------
 
-    async def query(
-        self, module: str, storage_function: str, params: list | None = None, block_hash=None
-    ) -> Any:
+    async def query(self, module: str, storage_function: str, params: list | None = None, block_hash=None) -> Any:
         return self.storage[(module, storage_function)].get(tuple(params or ()))
 
-    async def query_map(
-        self, module: str, storage_function: str, params: list | None = None, block_hash=None
-    ):
+    async def query_map(self, module: str, storage_function: str, params: list | None = None, block_hash=None):
         if (module, storage_function) == ("SubtensorModule", "TokenSymbol"):
             return []
         raise NotImplementedError(f"FakeSubstrate does not model map {module}.{storage_function}")
@@ -219,10 +215,7 @@ def _no_user_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def wallets(tmp_path):
-    return {
-        name: local_wallet(name, wallets_dir=tmp_path / "wallets")
-        for name in ("validator", "miner", "outsider")
-    }
+    return {name: local_wallet(name, wallets_dir=tmp_path / "wallets") for name in ("validator", "miner", "outsider")}
 
 
 @pytest.fixture
@@ -399,10 +392,7 @@ def test_weight_outcome(code, outcome):
 
 
 def test_chain_side_rate_limit_error_maps_to_rate_limited():
-    assert (
-        weight_outcome(bt.ChainError("too fast", "SettingWeightsTooFast").code)
-        is WeightSetOutcome.RATE_LIMITED
-    )
+    assert weight_outcome(bt.ChainError("too fast", "SettingWeightsTooFast").code) is WeightSetOutcome.RATE_LIMITED
 
 
 @pytest.mark.parametrize(

@@ -48,9 +48,7 @@ def test_loading_an_unknown_backend_names_the_known_ones() -> None:
 
 def test_log_event_is_one_json_line_with_its_fields(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="test_miner_cli"):
-        log_event(
-            logging.getLogger("test_miner_cli"), "ocr_request", logging.WARNING, outcome="ok", detail="a\nb"
-        )
+        log_event(logging.getLogger("test_miner_cli"), "ocr_request", logging.WARNING, outcome="ok", detail="a\nb")
     line = JsonFormatter().format(caplog.records[0])
     assert "\n" not in line
     assert json.loads(line) | {"ts": 0} == {

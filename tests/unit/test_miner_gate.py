@@ -50,9 +50,7 @@ async def test_waiters_are_served_highest_stake_first() -> None:
         served.append(name)
 
     tasks = []
-    for number, (name, stake) in enumerate(
-        [("low", 1.0), ("high", 100.0), ("mid", 10.0), ("high-later", 100.0)]
-    ):
+    for number, (name, stake) in enumerate([("low", 1.0), ("high", 100.0), ("mid", 10.0), ("high-later", 100.0)]):
         tasks.append(asyncio.create_task(wait(name, stake)))
         await until(lambda count=number + 1: gate.waiting == count)
     for _ in tasks:

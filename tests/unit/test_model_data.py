@@ -152,7 +152,7 @@ def test_font_calibration_fits_the_size_gain_and_the_family_prior() -> None:
     probs = np.tile(np.eye(6)[4] * 0.9 + 0.0166, (6, 1))
     probs[5] = [0.0, 0.0, 0.0, 0.0, 0.4, 0.6]
     page = EvalPage("level0", 0, np.full((792, 612), 255, np.uint8), labels)
-    rows, cols, quality = match_boxes(labels, rects)
+    rows, _, quality = match_boxes(labels, rects)
     assert len(rows) == 6 and quality > 0.9
     calibration, fit = calibrate_fonts([(Reading(rects, ["x"] * 6, probs), page)], Calibration())
     assert calibration.size_gain == pytest.approx(10 / 10.5)

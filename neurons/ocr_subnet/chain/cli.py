@@ -75,9 +75,7 @@ def register_hotkey(
         raise typer.Exit(1) from exc
     finally:
         client.close()
-    typer.echo(
-        json.dumps({"uid": uid, "hotkey": wallet.hotkey.ss58_address, "netuid": netuid, "stake": stake})
-    )
+    typer.echo(json.dumps({"uid": uid, "hotkey": wallet.hotkey.ss58_address, "netuid": netuid, "stake": stake}))
 
 
 def metagraph(
@@ -109,9 +107,7 @@ def metagraph(
         return
     table = Table(title=f"netuid {graph.netuid} at block {graph.block}")
     for column in ("uid", "hotkey", "coldkey", "stake", "permit", "axon", "last update", "incentive"):
-        table.add_column(
-            column, justify="right" if column in ("uid", "stake", "last update", "incentive") else "left"
-        )
+        table.add_column(column, justify="right" if column in ("uid", "stake", "last update", "incentive") else "left")
     for n in graph.neurons:
         table.add_row(
             str(n.uid),

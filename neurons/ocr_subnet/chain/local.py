@@ -166,9 +166,7 @@ class LocalChainClient:
 
     def _post_signed(self, wallet: bt.Wallet, path: str, payload: BaseModel) -> httpx.Response:
         body = payload.model_dump_json().encode()
-        request = self._http.build_request(
-            "POST", path, content=body, headers={"content-type": "application/json"}
-        )
+        request = self._http.build_request("POST", path, content=body, headers={"content-type": "application/json"})
         request.headers.update(
             bt.http_auth.sign(
                 wallet,

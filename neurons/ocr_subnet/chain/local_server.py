@@ -169,9 +169,7 @@ def create_app(chain: LocalChain, state_path: Path, block_time_s: float) -> Fast
     async def register(payload: RegisterRequest, hotkey: str = Depends(signer)) -> dict[str, int]:
         uid = chain.register(hotkey, payload.coldkey, payload.stake)
         persisted.save()
-        log_event(
-            logger, "chain_registered", uid=uid, hotkey=hotkey, coldkey=payload.coldkey, stake=payload.stake
-        )
+        log_event(logger, "chain_registered", uid=uid, hotkey=hotkey, coldkey=payload.coldkey, stake=payload.stake)
         return {"uid": uid}
 
     @app.post(subnet_path("{netuid}", "axon"), dependencies=[Depends(this_subnet)])

@@ -114,9 +114,7 @@ def rate_limit_remaining(last_set: int | None, block: int, limit: int) -> int:
     return max(0, limit - (block - last_set))
 
 
-def validated_row(
-    uids: Sequence[int], weights: Sequence[float], registered: Collection[int]
-) -> dict[int, float]:
+def validated_row(uids: Sequence[int], weights: Sequence[float], registered: Collection[int]) -> dict[int, float]:
     """The weights as {uid: share} summing to 1, or `INVALID_WEIGHTS` saying what is wrong."""
 
     def invalid(message: str) -> LocalChainError:
@@ -197,9 +195,7 @@ class LocalChain:
             rows[uid] = {
                 target: weight
                 for target, weight in validator.weights.items()
-                if target != uid
-                and target in neurons
-                and neurons[target].registered_at <= validator.weights_set_at
+                if target != uid and target in neurons and neurons[target].registered_at <= validator.weights_set_at
             }
         return rows
 
@@ -214,9 +210,7 @@ class LocalChain:
         existing = next((n for n in self.state.neurons.values() if n.hotkey == hotkey), None)
         if existing is not None:
             if existing.coldkey != coldkey:
-                raise LocalChainError(
-                    Rejection.COLDKEY_MISMATCH, f"hotkey {hotkey} belongs to another coldkey"
-                )
+                raise LocalChainError(Rejection.COLDKEY_MISMATCH, f"hotkey {hotkey} belongs to another coldkey")
             existing.stake = stake
             return existing.uid
         uid = self._free_uid()
@@ -243,23 +237,17 @@ class LocalChain:
     def serve_axon(self, hotkey: str, ip: str, port: int) -> None:
         self.neuron(hotkey).axon = (ip, port)
 
-    def set_weights(
-        self, hotkey: str, uids: Sequence[int], weights: Sequence[float], version_key: int
-    ) -> int:
+    def set_weights(self, hotkey: str, uids: Sequence[int], weights: Sequence[float], version_key: int) -> int:
         """Store the hotkey's weights and return the block they were set at."""
         validator = self.neuron(hotkey)
         if validator.uid not in self.permits():
-            raise LocalChainError(
-                Rejection.NO_VALIDATOR_PERMIT, f"uid {validator.uid} has no validator permit"
-            )
+            raise LocalChainError(Rejection.NO_VALIDATOR_PERMIT, f"uid {validator.uid} has no validator permit")
         if version_key < self.params.weights_version:
             raise LocalChainError(
                 Rejection.OUTDATED_VERSION,
                 f"version_key {version_key} is below the required {self.params.weights_version}",
             )
-        remaining = rate_limit_remaining(
-            validator.weights_set_at, self.state.block, self.params.weights_rate_limit
-        )
+        remaining = rate_limit_remaining(validator.weights_set_at, self.state.block, self.params.weights_rate_limit)
         if remaining:
             raise LocalChainError(
                 Rejection.RATE_LIMITED,

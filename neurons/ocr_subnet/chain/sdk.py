@@ -219,9 +219,7 @@ class SubtensorChain:
 
         async def submit(client: bt.Client) -> WeightSetResult:
             try:
-                result = await client.execute(
-                    intent, wallet, wait_for_finalization=False, retries=WEIGHT_SET_RETRIES
-                )
+                result = await client.execute(intent, wallet, wait_for_finalization=False, retries=WEIGHT_SET_RETRIES)
             except _UNREACHABLE:
                 raise
             except bt.ChainError as exc:  # caught by the SDK's preflight before anything was signed

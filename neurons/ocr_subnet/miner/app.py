@@ -199,9 +199,7 @@ class Miner:
     def _warn_if_unregistered(self) -> None:
         metagraph = self.metagraph.current
         if metagraph is not None and metagraph.by_hotkey(self.hotkey) is None:
-            log_event(
-                logger, "miner_not_registered", logging.WARNING, hotkey=self.hotkey, netuid=metagraph.netuid
-            )
+            log_event(logger, "miner_not_registered", logging.WARNING, hotkey=self.hotkey, netuid=metagraph.netuid)
 
     async def _serve_axon(self) -> bool:
         ip, port = self.config.axon_address()
@@ -276,9 +274,7 @@ class Miner:
         return await self._recognize(image, budget)
 
     def _admit(self, hotkey: str, metagraph: Metagraph) -> NeuronInfo:
-        denial = blacklist_reason(
-            hotkey, metagraph, self.config.min_stake, self.config.require_validator_permit
-        )
+        denial = blacklist_reason(hotkey, metagraph, self.config.min_stake, self.config.require_validator_permit)
         neuron = metagraph.by_hotkey(hotkey)
         if neuron is None or denial is not None:
             raise Rejected(blacklisted(denial or Denial.UNREGISTERED))
@@ -336,9 +332,7 @@ def _openapi_with_request_model(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
-            )
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             request_schema = OcrRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(request_schema.pop("$defs", {}))

@@ -6,9 +6,7 @@ import typer
 
 
 def miner(
-    network: str = typer.Option(
-        "local", help="local | test | finney | ws://HOST:PORT | http://127.0.0.1:PORT"
-    ),
+    network: str = typer.Option("local", help="local | test | finney | ws://HOST:PORT | http://127.0.0.1:PORT"),
     netuid: int = typer.Option(1, min=0),
     wallet_name: str = typer.Option("miner", help="coldkey wallet name"),
     wallet_hotkey: str = typer.Option("default", help="hotkey name inside the wallet"),

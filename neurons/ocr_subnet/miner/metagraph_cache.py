@@ -37,9 +37,7 @@ class MetagraphCache:
         try:
             metagraph = await asyncio.wait_for(asyncio.to_thread(self._chain.metagraph), self._timeout_s)
         except (ChainUnavailable, TimeoutError) as exc:
-            log_event(
-                logger, "metagraph_refresh_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}"
-            )
+            log_event(logger, "metagraph_refresh_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             return False
         changed = self._current is None or self._current.block != metagraph.block
         self._current = metagraph
@@ -55,6 +53,4 @@ class MetagraphCache:
             try:
                 await self.refresh()
             except Exception as exc:  # a refusal or adapter bug must not stop the refreshes
-                log_event(
-                    logger, "metagraph_refresh_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}"
-                )
+                log_event(logger, "metagraph_refresh_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")

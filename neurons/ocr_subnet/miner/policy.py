@@ -100,9 +100,7 @@ def remaining_budget(deadline_s: float, elapsed_s: float, margin_s: float) -> fl
 UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::", "")
 
 
-def advertised_address(
-    host: str, port: int, external_ip: str | None, external_port: int | None
-) -> tuple[str, int]:
+def advertised_address(host: str, port: int, external_ip: str | None, external_port: int | None) -> tuple[str, int]:
     """The ip/port published on chain: the external ones when given, else what we bind.
 
     A wildcard bind address cannot be dialled, so it requires an explicit external ip.

@@ -60,9 +60,7 @@ def default_backend() -> str:
     return "triton" if packaged_weights_exist() else "tesseract"
 
 
-def build_server(
-    config: MinerConfig, chain: ChainPort, backend: OcrBackend, wallet: bt.Wallet
-) -> uvicorn.Server:
+def build_server(config: MinerConfig, chain: ChainPort, backend: OcrBackend, wallet: bt.Wallet) -> uvicorn.Server:
     """An unstarted uvicorn server for the miner. Run it with `server.run()` (or
     `server.run(sockets=[bound_socket])`), stop it with `server.should_exit = True`."""
     app = build_app(config, chain, backend, wallet)
