@@ -118,6 +118,11 @@ def wallet_args(wallet: Spec) -> list[str]:
     return ["--wallet-path", WALLETS_DIR, "--wallet-name", wallet["name"], "--wallet-hotkey", wallet["hotkey"]]
 
 
+def options(values: Mapping[str, object]) -> list[str]:
+    """{"--flag": value, ...} -> ["--flag", "value", ...] in the mapping's order."""
+    return [part for flag, value in values.items() for part in (flag, str(value))]
+
+
 def chain_args(chain: Spec) -> list[str]:
     return ["--network", chain.get("endpoint") or chain["network"], "--netuid", str(chain["netuid"])]
 
@@ -137,6 +142,36 @@ def http_probe(path: str, port: str, *, period_s: int, failures: int, timeout_s:
         "periodSeconds": period_s,
         "failureThreshold": failures,
         "timeoutSeconds": timeout_s,
+    }
+
+
+def neuron_container(
+    component: str,
+    spec: Spec,
+    *,
+    command: list[str],
+    port: tuple[str, int],
+    mounts: Sequence[Manifest],
+    health_path: str,
+    startup_failures: int,
+) -> Manifest:
+    """A neuron's container: locked down, one named port, and probes on one health path (the startup probe
+    allows `startup_failures` x 5 s before liveness takes over)."""
+    port_name, number = port
+    health = http_probe(health_path, port_name, period_s=10, failures=3)
+    return {
+        "name": component,
+        "image": spec["image"],
+        "imagePullPolicy": spec["imagePullPolicy"],
+        "command": command,
+        "env": downward_env(),
+        "ports": [container_port(port_name, number)],
+        "resources": resources(spec["resources"]),
+        "securityContext": container_security_context(),
+        "volumeMounts": list(mounts),
+        "startupProbe": http_probe(health_path, port_name, period_s=5, failures=startup_failures),
+        "livenessProbe": health,
+        "readinessProbe": health,
     }
 
 

@@ -51,30 +51,27 @@ def command(owner: Owner, spec: Spec, node_port: int | None) -> list[str]:
         "miner",
         *common.chain_args(spec["chain"]),
         *common.wallet_args(spec["wallet"]),
-        "--host",
-        common.POD_IP,
-        "--port",
-        str(axon["port"]),
-        "--external-ip",
-        external_ip,
-        "--external-port",
-        str(external_port),
+        *common.options(
+            {
+                "--host": common.POD_IP,
+                "--port": axon["port"],
+                "--external-ip": external_ip,
+                "--external-port": external_port,
+            }
+        ),
         *backend,
-        "--min-stake",
-        str(neuron["minStake"]),
+        *common.options({"--min-stake": neuron["minStake"]}),
         permit,
-        "--max-concurrency",
-        str(neuron["maxConcurrency"]),
-        "--max-queue",
-        str(neuron["maxQueue"]),
-        "--max-connections",
-        str(neuron["maxConnections"]),
-        "--metagraph-refresh",
-        str(neuron["metagraphRefreshSeconds"]),
-        "--startup-timeout",
-        str(neuron["startupTimeoutSeconds"]),
-        "--log-level",
-        spec["logLevel"],
+        *common.options(
+            {
+                "--max-concurrency": neuron["maxConcurrency"],
+                "--max-queue": neuron["maxQueue"],
+                "--max-connections": neuron["maxConnections"],
+                "--metagraph-refresh": neuron["metagraphRefreshSeconds"],
+                "--startup-timeout": neuron["startupTimeoutSeconds"],
+                "--log-level": spec["logLevel"],
+            }
+        ),
     ]
 
 
@@ -83,22 +80,15 @@ def miner_deployment(owner: Owner, spec: Spec, node_port: int | None) -> Manifes
     axon_port = spec["axon"]["port"]
     wallet_volume, wallet_mount = common.wallet_volume(spec["wallet"])
     tmp_volume, tmp_mount = common.tmp_volume()
-    health = common.http_probe("/healthz", AXON_PORT_NAME, period_s=10, failures=3)
-    startup_failures = int(spec["neuron"]["startupTimeoutSeconds"] // 5) + 2
-    container = {
-        "name": api.MINER_COMPONENT,
-        "image": spec["image"],
-        "imagePullPolicy": spec["imagePullPolicy"],
-        "command": command(owner, spec, node_port),
-        "env": common.downward_env(),
-        "ports": [common.container_port(AXON_PORT_NAME, axon_port)],
-        "resources": common.resources(spec["resources"]),
-        "securityContext": common.container_security_context(),
-        "volumeMounts": [wallet_mount, tmp_mount],
-        "startupProbe": common.http_probe("/healthz", AXON_PORT_NAME, period_s=5, failures=startup_failures),
-        "livenessProbe": health,
-        "readinessProbe": health,
-    }
+    container = common.neuron_container(
+        api.MINER_COMPONENT,
+        spec,
+        command=command(owner, spec, node_port),
+        port=(AXON_PORT_NAME, axon_port),
+        mounts=[wallet_mount, tmp_mount],
+        health_path="/healthz",
+        startup_failures=int(spec["neuron"]["startupTimeoutSeconds"] // 5) + 2,
+    )
     return common.deployment(
         owner,
         api.MINER_COMPONENT,

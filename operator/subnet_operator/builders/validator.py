@@ -35,26 +35,20 @@ def command(spec: Spec) -> list[str]:
         "validator",
         *common.chain_args(spec["chain"]),
         *common.wallet_args(spec["wallet"]),
-        "--state",
-        f"{STATE_DIR}/state.json",
-        "--metrics-host",
-        common.POD_IP,
-        "--metrics-port",
-        str(spec["metricsPort"]),
-        "--sample-size",
-        str(neuron["sampleSize"]),
-        "--round-interval",
-        str(neuron["roundIntervalSeconds"]),
-        "--deadline",
-        str(neuron["deadlineSeconds"]),
-        "--ema-alpha",
-        str(neuron["emaAlpha"]),
-        "--difficulty",
-        str(neuron["difficulty"]),
-        "--chain-timeout",
-        str(neuron["chainTimeoutSeconds"]),
-        "--log-level",
-        spec["logLevel"],
+        *common.options(
+            {
+                "--state": f"{STATE_DIR}/state.json",
+                "--metrics-host": common.POD_IP,
+                "--metrics-port": spec["metricsPort"],
+                "--sample-size": neuron["sampleSize"],
+                "--round-interval": neuron["roundIntervalSeconds"],
+                "--deadline": neuron["deadlineSeconds"],
+                "--ema-alpha": neuron["emaAlpha"],
+                "--difficulty": neuron["difficulty"],
+                "--chain-timeout": neuron["chainTimeoutSeconds"],
+                "--log-level": spec["logLevel"],
+            }
+        ),
     ]
 
 
@@ -66,21 +60,15 @@ def validator_deployment(owner: Owner, spec: Spec) -> Manifest:
         "persistentVolumeClaim": {"claimName": api.object_name(owner.name, api.STATE_SUFFIX)},
     }
     # /metrics is served from the start, before the first chain call: it is the liveness signal.
-    metrics_probe = common.http_probe("/metrics", METRICS_PORT_NAME, period_s=10, failures=3)
-    container = {
-        "name": api.VALIDATOR_COMPONENT,
-        "image": spec["image"],
-        "imagePullPolicy": spec["imagePullPolicy"],
-        "command": command(spec),
-        "env": common.downward_env(),
-        "ports": [common.container_port(METRICS_PORT_NAME, spec["metricsPort"])],
-        "resources": common.resources(spec["resources"]),
-        "securityContext": common.container_security_context(),
-        "volumeMounts": [wallet_mount, tmp_mount, {"name": "state", "mountPath": STATE_DIR}],
-        "startupProbe": common.http_probe("/metrics", METRICS_PORT_NAME, period_s=5, failures=60),
-        "livenessProbe": metrics_probe,
-        "readinessProbe": metrics_probe,
-    }
+    container = common.neuron_container(
+        api.VALIDATOR_COMPONENT,
+        spec,
+        command=command(spec),
+        port=(METRICS_PORT_NAME, spec["metricsPort"]),
+        mounts=[wallet_mount, tmp_mount, {"name": "state", "mountPath": STATE_DIR}],
+        health_path="/metrics",
+        startup_failures=60,
+    )
     return common.deployment(
         owner,
         api.VALIDATOR_COMPONENT,
