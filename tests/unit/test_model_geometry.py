@@ -190,3 +190,10 @@ def test_width_chunks_bound_padded_columns() -> None:
         assert len(chunk) <= 3 and (len(chunk) == 1 or len(chunk) * max(widths[i] for i in chunk) <= 700)
     assert [widths[c[0]] for c in chunks] == sorted(widths[c[0]] for c in chunks)
     assert width_chunks([], 100, 4) == []
+
+
+def test_width_chunks_pad_little_and_call_rarely() -> None:
+    widths = [8, 9, 10, 12, 1000, 990]
+    assert width_chunks(widths, columns=10_000, most=64, call_cost=0) == [[0], [1], [2], [3], [5], [4]]
+    assert width_chunks(widths, columns=10_000, most=64, call_cost=50) == [[0, 1, 2, 3], [5, 4]]
+    assert width_chunks(widths, columns=10_000, most=64, call_cost=10_000) == [[0, 1, 2, 3, 5, 4]]

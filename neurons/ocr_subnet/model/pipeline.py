@@ -4,14 +4,15 @@
     sections = pipeline([page, ...])         # uint8 greyscale H x W pages -> [[Section, ...], ...]
 
 Batched end to end: the detector runs once over all pages (padded to the largest canvas), the
-recognizer over all crops of all pages (sorted by width into chunks of a bounded number of padded
-columns, so padding stays small and long strings do not make every short one as costly).
+recognizer over all crops of all pages (sorted by width and cut into the calls that compute the
+fewest padded columns, so long strings do not make every short one as costly).
 Every geometric decision lives in `geometry` (pure); this module only moves tensors.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ MANIFEST = "manifest.json"
 DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
-RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most: long and short strings go in separate calls
+RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
+RECOGNIZER_CALL_COLUMNS = 512  # one recognizer call costs about as much CPU time as this many more padded columns
 
 Module = Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
@@ -201,11 +203,27 @@ class OcrPipeline:
         ]
 
 
-def width_chunks(widths: Sequence[int], columns: int, most: int) -> list[list[int]]:
-    """Indices sorted by width, cut into runs of at most `most` whose count x widest stays within `columns`."""
-    chunks: list[list[int]] = []
-    for i in sorted(range(len(widths)), key=widths.__getitem__):
-        if not chunks or len(chunks[-1]) == most or (len(chunks[-1]) + 1) * widths[i] > columns:
-            chunks.append([])
-        chunks[-1].append(i)
-    return chunks
+def width_chunks(
+    widths: Sequence[int], columns: int, most: int, call_cost: int = RECOGNIZER_CALL_COLUMNS
+) -> list[list[int]]:
+    """Indices sorted by width, cut into the runs that compute the fewest padded columns, counting `call_cost`
+    columns per run (each run is padded to its widest crop); a run holds at most `most` crops and, unless
+    it is one crop, at most `columns` padded columns. Dynamic programming over the sorted widths."""
+    order = sorted(range(len(widths)), key=widths.__getitem__)
+    padded = [-(-widths[i] // 4) * 4 for i in order]
+    cost = [0.0] + [math.inf] * len(order)
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        widest = padded[end - 1]
+        for start in range(end - 1, max(end - most, 0) - 1, -1):
+            count = end - start
+            if count > 1 and count * widest > columns:
+                break
+            total = cost[start] + count * widest + call_cost
+            if total < cost[end]:
+                cost[end], cut[end] = total, start
+    chunks, end = [], len(order)
+    while end:
+        chunks.append(order[cut[end] : end])
+        end = cut[end]
+    return chunks[::-1]
