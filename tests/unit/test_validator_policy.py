@@ -120,6 +120,32 @@ def test_weights_fall_back_to_uniform_when_nothing_was_earned() -> None:
     assert policy.weights_from_scores(scores, metagraph, SELF) == ([1, 2], [0.5, 0.5])
 
 
+def test_weights_respect_the_max_weight_limit() -> None:
+    metagraph = graph(neuron(1, "a"), neuron(2, "b"), neuron(3, "c"), neuron(4, "d"))
+    scores = {"a": MinerScore(uid=1, ema=0.9), "b": MinerScore(uid=2, ema=0.06), "c": MinerScore(uid=3, ema=0.04)}
+    uids, weights = policy.weights_from_scores(scores, metagraph, SELF, max_weight=0.5)
+    assert uids == [1, 2, 3, 4]
+    assert weights == pytest.approx([0.5, 0.3, 0.2, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("weights", "limit", "expected"),
+    [
+        ([0.7, 0.2, 0.1], 1.0, [0.7, 0.2, 0.1]),
+        ([0.7, 0.2, 0.1], 0.7, [0.7, 0.2, 0.1]),
+        ([0.6, 0.3, 0.1, 0.0], 0.35, [0.35, 0.35, 0.3, 0.0]),  # the excess pushes a second weight over
+        ([1.0, 0.0, 0.0], 0.5, [0.5, 0.25, 0.25]),  # nothing else earned: shared evenly
+        ([0.9, 0.1], 0.4, [0.5, 0.5]),  # below 1/n the limit cannot hold: uniform
+        ([], 0.5, []),
+    ],
+)
+def test_cap_weights(weights: list[float], limit: float, expected: list[float]) -> None:
+    capped = policy.cap_weights(weights, limit)
+    assert capped == pytest.approx(expected)
+    if capped:
+        assert math.fsum(capped) == pytest.approx(1.0) and max(capped) <= max(limit, 1 / len(capped)) + 1e-12
+
+
 def test_weights_are_empty_without_any_miner() -> None:
     assert policy.weights_from_scores({}, graph(neuron(0, SELF)), SELF) == ([], [])
 

@@ -159,6 +159,7 @@ class FakeChain:
         self.block = 100
         self.tempo = tempo
         self.rate_limit = rate_limit
+        self.max_weight = 1.0
         self.down = False
         self.set_weights_down = False
         self.weight_calls: list[tuple[list[int], list[float], int]] = []
@@ -177,7 +178,12 @@ class FakeChain:
 
     def hyperparameters(self) -> Hyperparameters:
         self._check()
-        return Hyperparameters(tempo=self.tempo, weights_rate_limit=self.rate_limit, commit_reveal_enabled=False)
+        return Hyperparameters(
+            tempo=self.tempo,
+            weights_rate_limit=self.rate_limit,
+            commit_reveal_enabled=False,
+            max_weights_limit=self.max_weight,
+        )
 
     def serve_axon(self, wallet: bt.WalletLike, ip: str, port: int) -> None:
         self._check()
@@ -404,6 +410,15 @@ async def test_weights_are_set_once_per_epoch_with_the_version_key(small_subnet:
     assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
     assert len(chain.weight_calls) == 2
     assert state_from_json(small_subnet.state_path.read_bytes()).last_weight_block == 110
+
+
+async def test_weights_stay_within_the_chains_max_weight_limit(small_subnet: Subnet) -> None:
+    small_subnet.chain.max_weight = 0.6
+    validator = small_subnet.make_validator()
+    await bounded(validator.run_round())
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
+    ((uids, weights, _),) = small_subnet.chain.weight_calls
+    assert uids == [1, 2] and weights == pytest.approx([0.6, 0.4])
 
 
 async def test_chain_down_during_set_weights_is_recorded_and_retried_later(small_subnet: Subnet) -> None:

@@ -224,7 +224,7 @@ class Validator:
         last = policy.last_set_block(own, self.state.last_weight_block, metagraph.block)
         if policy.blocks_until_weights(metagraph.block, last, hyper.tempo, hyper.weights_rate_limit) > 0:
             return None
-        uids, weights = policy.weights_from_scores(self.state.scores, metagraph, self.hotkey)
+        uids, weights = policy.weights_from_scores(self.state.scores, metagraph, self.hotkey, hyper.max_weights_limit)
         if not uids:
             return None
         version = policy.version_key(__version__)

@@ -95,9 +95,10 @@ def sample_miners(metagraph: Metagraph, self_hotkey: str, k: int, rng: random.Ra
 
 
 def weights_from_scores(
-    scores: Mapping[str, MinerScore], metagraph: Metagraph, self_hotkey: str
+    scores: Mapping[str, MinerScore], metagraph: Metagraph, self_hotkey: str, max_weight: float = 1.0
 ) -> tuple[list[int], list[float]]:
-    """Normalized weights over the queryable miners, by uid.
+    """Normalized weights over the queryable miners, by uid, none above `max_weight` (the subnet's
+    max_weight_limit: the chain refuses a weight vector that exceeds it).
 
     A miner's weight is its EMA when its hotkey still holds its uid, else zero. When nothing
     has earned anything yet the weights are uniform: the validator stays active on chain
@@ -113,7 +114,32 @@ def weights_from_scores(
         return [], []
     if total <= 0.0:
         return [n.uid for n in miners], [1.0 / len(miners)] * len(miners)
-    return [n.uid for n in miners], [value / total for value in raw]
+    return [n.uid for n in miners], cap_weights([value / total for value in raw], max_weight)
+
+
+def cap_weights(weights: Sequence[float], limit: float) -> list[float]:
+    """Weights summing to one with none above `limit`: capped weights give their excess to the others in
+    proportion to theirs (evenly among zeros when nothing else is left), repeated until none exceeds
+    it. Uniform when `limit` is below 1/n and cannot be met at all."""
+    n = len(weights)
+    if n == 0 or limit >= 1.0 or max(weights) <= limit:
+        return list(weights)
+    if limit * n <= 1.0:
+        return [1.0 / n] * n
+    capped = [False] * n
+    while True:
+        free = math.fsum(w for w, c in zip(weights, capped, strict=True) if not c)
+        budget = 1.0 - limit * sum(capped)
+        uncapped = n - sum(capped)
+        result = [
+            limit if c else (w * budget / free if free > 0 else budget / uncapped)
+            for w, c in zip(weights, capped, strict=True)
+        ]
+        over = [i for i, value in enumerate(result) if not capped[i] and value > limit]
+        if not over:
+            return result
+        for i in over:
+            capped[i] = True
 
 
 def blocks_until_weights(current_block: int, last_set_block: int | None, tempo: int, rate_limit: int) -> int:
