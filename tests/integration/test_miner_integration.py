@@ -3,6 +3,7 @@ btauth/1 signatures, the tesseract backend and a generated invoice challenge."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -76,15 +77,14 @@ def wallets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("wallets")
 
 
-@pytest.fixture(scope="module")
-def chain_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The local chain, started the way operators start it: `ocr-subnet chain serve`."""
-    folder = tmp_path_factory.mktemp("chain")
+@contextlib.contextmanager
+def running_chain(folder: Path) -> Iterator[str]:
+    """The local chain, started the way operators start it: `ocr-subnet chain serve`; yields its URL."""
     port = free_port()
     command = ocr_subnet_command(
         "chain", "serve", "--host", HOST, "--port", str(port), "--state", str(folder / "s.json")
     )
-    log = folder / "stderr.log"
+    log = folder / "chain.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(command, stderr=stderr)
     url = f"http://{HOST}:{port}"
@@ -93,6 +93,12 @@ def chain_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def chain_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_chain(tmp_path_factory.mktemp("chain")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from tests.integration.test_miner_integration import (
     free_port,
     ocr_subnet_command,
     register,
+    running_chain,
     stop,
     wait_until_healthy,
 )
@@ -43,17 +44,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def chain_url(folder: Path) -> Iterator[str]:
-    port = free_port()
-    command = ocr_subnet_command("chain", "serve", "--host", HOST, "--port", str(port), "--state", str(folder / "s"))
-    log = folder / "chain.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, stderr=stderr)
-    url = f"http://{HOST}:{port}"
-    try:
-        wait_until_healthy(url, process, log)
+    with running_chain(folder) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
