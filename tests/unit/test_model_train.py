@@ -75,4 +75,6 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     assert isinstance(pipeline([np.full((100, 80), 255, np.uint8)]), list)
     result = CliRunner().invoke(app, [*common, "--steps", "3", "--resume", *pages])
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "manifest.json").read_text())["steps"] == 3
+    resumed = json.loads((out / "manifest.json").read_text())
+    assert resumed["steps"] == 3
+    assert len(resumed["commands"]) == 2 and resumed["command"] == resumed["commands"][1]  # both invocations

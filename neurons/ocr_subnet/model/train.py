@@ -131,6 +131,7 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.history: list[dict[str, Any]] = []
+        self.commands: list[str] = []  # every invocation that trained these weights, resumes included
 
     def progress(self) -> float:
         by_time = self.elapsed / (60.0 * self.config.minutes)
@@ -145,6 +146,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "history": self.history,
+            "commands": self.commands,
         }
         partial = self.out / (CHECKPOINT + ".partial")
         torch.save(state, partial)
@@ -163,6 +165,7 @@ class Trainer:
         for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
             optimizer.load_state_dict(saved)
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
+        self.commands = state.get("commands", [])
 
     def train_step(self, pools: Pools) -> dict[str, float]:
         lr = learning_rate(self.config.lr, self.step, self.progress(), self.config.warmup_steps)
@@ -239,6 +242,7 @@ def run(
     if resume:
         trainer.restore()
         console.log(f"resumed at step {trainer.step} ({trainer.elapsed / 60:.1f} min trained)")
+    trainer.commands.append(command)
     validation = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.validation_pages)
     context = mp.get_context("spawn")
     items: mp.Queue = context.Queue(maxsize=32)
@@ -306,6 +310,7 @@ def run(
     console.log(f"final validation: {format_metrics(metrics)}")
     manifest = {
         "command": command,
+        "commands": trainer.commands,  # in order; more than one when training was resumed
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "seed": config.seed,
