@@ -159,10 +159,11 @@ def test_shipped_weights_answer_odd_pages(shipped: OcrPipeline) -> None:
     assert by_name["blank"] == [] and by_name["one_pixel"] == []
 
 
-def test_batching_does_not_change_answers(shipped: OcrPipeline) -> None:
-    a, b = page(11), page(12)
-    together = shipped([a, b])
-    alone = [shipped([a])[0], shipped([b])[0]]
-    assert [[s.text for s in p] for p in together] == [[s.text for s in p] for p in alone]
+def test_a_page_reads_the_same_alone_or_batched_with_other_pages(shipped: OcrPipeline) -> None:
+    larger = np.asarray(Image.fromarray(page(13)).resize((900, 1164)))
+    pages = [page(11), larger, page(12), page(14, level=0)]
+    together = shipped(pages)
+    alone = [shipped([p])[0] for p in pages]
     for batched, single in zip(together, alone, strict=True):
+        assert [(s.text, s.font) for s in batched] == [(s.text, s.font) for s in single]
         np.testing.assert_allclose([s.position for s in batched], [s.position for s in single], atol=0.05)

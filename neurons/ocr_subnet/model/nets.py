@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ocr_subnet.model.charset import NUM_CLASSES
 from ocr_subnet.sections import FONT_FAMILIES
@@ -109,21 +108,11 @@ class Recognizer(nn.Module):
         self.font = nn.Sequential(nn.Linear(2 * config.hidden, 64), nn.ReLU(True), nn.Linear(64, config.families))
 
     def forward(self, crops: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # A crop's answer must not depend on its batch: every layer's output beyond the crop's own columns
-        # is zeroed (what a lone crop's border padding reads) and the BiLSTM runs packed, so its backward
-        # direction starts at the crop's last column, not at the batch's.
-        valid = torch.div(widths + 3, 4, rounding_mode="floor") * 4
-        f = crops
-        for layer in self.features:
-            f = layer(f)
-            factor = crops.shape[3] // f.shape[3]
-            columns = torch.div(valid + factor - 1, factor, rounding_mode="floor")
-            f = f * first_columns(columns, f.shape[3]).to(f.dtype)[:, None, None]
+        f = self.features(crops)
         b, c, h, t = f.shape
         local = F.relu(self.project(f.permute(0, 3, 1, 2).reshape(b, t, c * h)))
+        seq, _ = self.rnn(local)
         steps = torch.div(widths + 3, 4, rounding_mode="floor").clamp(1, t)
-        packed = pack_padded_sequence(local, steps.cpu(), batch_first=True, enforce_sorted=False)
-        seq = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=t)[0]
         mask = first_columns(steps, t).to(seq.dtype)
         pooled = (seq * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)
         return self.classify(seq) + self.local(local), self.font(pooled)

@@ -3,9 +3,10 @@
     pipeline = OcrPipeline.load()            # packaged weights, or load(weights_dir)
     sections = pipeline([page, ...])         # uint8 greyscale H x W pages -> [[Section, ...], ...]
 
-Batched end to end: the detector runs once over all pages (padded to the largest canvas), the
-recognizer over all crops of all pages (sorted by width and cut into the calls that compute the
-fewest padded columns, so long strings do not make every short one as costly).
+Batched, but a page's answer never depends on the other pages it came with: the detector runs once
+per canvas size over the pages of that size (never padded to another page's canvas), and the
+recognizer over each page's crops (sorted by width and cut into the calls that compute the fewest
+padded columns, so long strings do not make every short one as costly).
 Every geometric decision lives in `geometry` (pure); this module only moves tensors.
 """
 
@@ -27,6 +28,7 @@ from ocr_subnet.model.crops import crop_quads, detector_batch, pad_batch, recogn
 from ocr_subnet.model.geometry import (
     STRIDE,
     Calibration,
+    canvas,
     decode_maps,
     font_sizes,
     page_families,
@@ -158,16 +160,23 @@ class OcrPipeline:
 
     @torch.inference_mode()
     def detector_maps(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Maps]:
-        """Pages -> per page its kernel probability and edge distances (canvas pixels), cut to the page."""
-        batch, canvases = detector_batch(pages)
-        out = self.detector(batch.to(self.device)).float().cpu()
-        prob = torch.sigmoid(out[:, 0]).numpy()
-        offsets = (out[:, 1:] * OFFSET_SCALE).numpy()
-        maps = []
-        for i, c in enumerate(canvases):
-            rows, cols = -(-c.height // STRIDE), -(-c.width // STRIDE)
-            maps.append(Maps(prob[i, :rows, :cols], offsets[i, 0, :rows, :cols], offsets[i, 1, :rows, :cols], c.scale))
-        return maps
+        """Pages -> per page its kernel probability and edge distances (canvas pixels), cut to the page;
+        one detector call per canvas size."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, page in enumerate(pages):
+            c = canvas(page.shape[1], page.shape[0])
+            groups.setdefault((c.padded_height, c.padded_width), []).append(i)
+        maps: list[Maps | None] = [None] * len(pages)
+        for members in groups.values():
+            batch, canvases = detector_batch([pages[i] for i in members])
+            out = self.detector(batch.to(self.device)).float().cpu()
+            prob = torch.sigmoid(out[:, 0]).numpy()
+            offsets = (out[:, 1:] * OFFSET_SCALE).numpy()
+            for row, (i, c) in enumerate(zip(members, canvases, strict=True)):
+                rows, cols = -(-c.height // STRIDE), -(-c.width // STRIDE)
+                cut = (slice(None, rows), slice(None, cols))
+                maps[i] = Maps(prob[row][cut], offsets[row, 0][cut], offsets[row, 1][cut], c.scale)
+        return [m for m in maps if m is not None]
 
     def detect(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.float64]]:
         """Pages -> per page (n, 6) rectangles in that page's pixels, the surest MAX_SECTIONS at most."""
@@ -189,18 +198,13 @@ class OcrPipeline:
         return texts, probs
 
     def read(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
-        """Detect on all pages at once, then recognize all their crops at once."""
-        rects = self.detect(pages)
-        crops, counts = [], []
-        for page, found in zip(pages, rects, strict=True):
+        """Detect on the pages (batched by canvas size), then recognize each page's crops."""
+        readings = []
+        for page, found in zip(pages, self.detect(pages), strict=True):
             source, scale = recognition_source(page)
-            crops.extend(sample_crops(source, crop_quads(found, scale)))
-            counts.append(len(found))
-        texts, probs = self.recognize(crops)
-        bounds = np.cumsum([0, *counts])
-        return [
-            Reading(found, texts[a:b], probs[a:b]) for found, a, b in zip(rects, bounds[:-1], bounds[1:], strict=True)
-        ]
+            texts, probs = self.recognize(sample_crops(source, crop_quads(found, scale)))
+            readings.append(Reading(found, texts, probs))
+        return readings
 
 
 def width_chunks(
