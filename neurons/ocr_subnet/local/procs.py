@@ -3,14 +3,16 @@
 Each child runs in its own session (process group), so a stop reaches whatever it started
 (tesseract, uvicorn workers) and a Ctrl-C in the terminal reaches only the launcher, which then
 stops the children in order. On Linux a child also receives SIGTERM if the launcher dies
-without cleaning up (even SIGKILLed), via the parent-death signal.
+without cleaning up (even SIGKILLed), via the parent-death signal, which util-linux's `setpriv`
+sets just before it execs the child. (Not a `preexec_fn`: that forces a plain fork(), and gRPC's
+fork handlers can block a fork() forever in a process that has used a gRPC channel.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,8 +24,6 @@ from pathlib import Path
 
 import httpx
 
-PR_SET_PDEATHSIG = 1
-
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on right now (the OS picks it); the caller binds it soon after."""
@@ -32,13 +32,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-# Bound in the parent: loading a library between fork and exec can deadlock a multi-threaded parent.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask the kernel for SIGTERM when the launcher goes away."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+    """`argv` run so that it gets SIGTERM when this process dies (unchanged where `setpriv` is missing)."""
+    return [SETPRIV, "--pdeathsig", "TERM", "--", *argv] if SETPRIV else list(argv)
 
 
 @dataclass
@@ -64,13 +63,12 @@ def spawn(name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            list(argv),
+            with_parent_death_signal(argv),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     return Child(name, tuple(argv), log_path, process)
 
