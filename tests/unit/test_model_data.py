@@ -158,3 +158,16 @@ def test_font_calibration_fits_the_size_gain_and_the_family_prior() -> None:
     assert calibration.size_gain == pytest.approx(10 / 10.5)
     assert fit["size_ratio"] == pytest.approx(1.0) and fit["family_accuracy"] == pytest.approx(1.0)
     assert calibration.family_prior > 0
+
+
+def test_font_calibration_without_any_match_keeps_the_knobs() -> None:
+    from ocr_subnet.model.evaluate import EvalPage, calibrate_fonts
+    from ocr_subnet.model.geometry import Calibration
+    from ocr_subnet.model.pipeline import Reading
+    from ocr_subnet.sections import Font, Section
+
+    label = Section(text="x", position=(10.0, 10.0, 110.0, 20.0), font=Font(family="Courier", size=10.0))
+    page = EvalPage("level0", 0, np.full((792, 612), 255, np.uint8), (label,))
+    nothing = Reading(np.zeros((0, 6)), [], np.zeros((0, 6), np.float32))
+    base = Calibration(size_gain=1.1)
+    assert calibrate_fonts([(nothing, page)], base) == (base, {"size_ratio": 0.0, "family_accuracy": 0.0})

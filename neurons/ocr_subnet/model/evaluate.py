@@ -146,6 +146,8 @@ def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibrat
     for reading, page in readings:
         rows, cols = match_boxes(page.labels, reading.rects)[:2]
         matched.append(([page.labels[i] for i in rows], reading.rects[cols], reading.family_probs[cols], page))
+    if not any(labels for labels, *_ in matched):  # an untrained model finds nothing to fit on
+        return base, {"size_ratio": 0.0, "family_accuracy": 0.0}
     raw = replace(base, size_gain=1.0, snap_size=False, pool_sizes=False)
     ratios = [
         label.font.size / size
