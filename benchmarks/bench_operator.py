@@ -19,7 +19,6 @@ import contextlib
 import json
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +45,7 @@ sys.path.insert(0, str(REPO))  # the benchmark runs the integration tests' contr
 from tests.integration.operator_harness import OperatorProcess, install_crds, miner_manifest  # noqa: E402
 from tests.support.cluster import Cluster, connect, control_plane_binaries, existing_cluster, local_cluster  # noqa: E402
 from tests.support.fake_kubelet import FakeNode  # noqa: E402
+from tests.support.poll import wait_until  # noqa: E402
 
 # Room for a full subnet's pods: 256 miners and their Triton servers, with the CRDs' default requests.
 BENCH_NODES = (FakeNode("bench-node-0", cpu="4000", memory="16Ti", pods=2000), FakeNode("bench-gpu-0", gpus=8))
@@ -133,9 +133,7 @@ def baseline_objects(name: str, namespace: str) -> list[dict[str, Any]]:
 
 def kubectl_apply(cluster: Cluster, namespace: str, manifests: Sequence[dict[str, Any]]) -> None:
     """`kubectl apply -f -`, with no time limit of its own: a full subnet is hundreds of objects."""
-    argv = ["kubectl", f"--kubeconfig={cluster.kubeconfig}", f"--cache-dir={cluster.scratch / 'kubectl-cache'}"]
-    text = yaml.safe_dump_all(list(manifests))
-    subprocess.run([*argv, "apply", "-n", namespace, "-f", "-"], input=text, text=True, capture_output=True, check=True)
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(list(manifests)), timeout_s=None)
 
 
 def new_namespace(cluster: Cluster, prefix: str) -> str:
@@ -238,8 +236,12 @@ def measure_scale(cluster: Cluster, miners: int, tmp: Path) -> Scale:
         deleted_s = time.monotonic() - started
         # The baseline needs the cluster's service IPs back: wait for the garbage collector to free them.
         core = client.CoreV1Api(cluster.api)
-        while core.list_namespaced_service(namespace).items:
-            time.sleep(0.5)
+        wait_until(
+            lambda: not core.list_namespaced_service(namespace).items,
+            "the deleted Miners' Services to be garbage-collected",
+            timeout_s=600,
+            interval_s=0.5,
+        )
     finally:
         operator.stop()
     return Scale(

@@ -73,13 +73,16 @@ class Cluster:
     def server(self) -> str:
         return self.api.configuration.host
 
-    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run kubectl (1.32 here) against this cluster; its discovery cache stays out of $HOME."""
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True, timeout_s: float | None = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl (1.32 here) against this cluster; its discovery cache stays out of $HOME.
+        `timeout_s=None` for calls whose size, not a hang, decides how long they take."""
         kubectl = shutil.which("kubectl")
         if kubectl is None:
             raise KubectlError("kubectl is not installed")
         argv = [kubectl, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.scratch / 'kubectl-cache'}", *args]
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False)
         if check and done.returncode != 0:
             raise KubectlError(f"{' '.join(argv[1:])} exited {done.returncode}:\n{done.stderr}")
         return done
