@@ -154,7 +154,7 @@ def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibrat
         for labels, rects, _, page in matched
         for label, size in zip(labels, font_sizes(rects, page.image.shape[1], raw), strict=True)
     ]
-    best = replace(base, size_gain=float(np.median(ratios)) if ratios else 1.0)
+    best = replace(base, size_gain=float(np.median(ratios)))
 
     def size_quality(candidate: Calibration) -> float:
         return float(np.mean([size_ratio(lab, font_sizes(r, p.image.shape[1], candidate)) for lab, r, _, p in matched]))
@@ -165,18 +165,13 @@ def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibrat
         for pool in (False, True)
     }
     snap, pool = max(sizing, key=sizing.__getitem__)
-    families = {
-        prior: float(
-            np.mean(
-                [
-                    np.mean(page_families(probs, prior) == [FAMILY_INDEX[s.font.family] for s in lab])
-                    for lab, _, probs, _ in matched
-                    if lab
-                ]
-            )
-        )
-        for prior in (0.0, 0.5, 1.0, 2.0, 4.0)
-    }
+
+    truth = [(probs, [FAMILY_INDEX[s.font.family] for s in lab]) for lab, _, probs, _ in matched if lab]
+
+    def family_accuracy(prior: float) -> float:
+        return float(np.mean([np.mean(page_families(probs, prior) == want) for probs, want in truth]))
+
+    families = {prior: family_accuracy(prior) for prior in (0.0, 0.5, 1.0, 2.0, 4.0)}
     prior = max(families, key=families.__getitem__)
     best = replace(best, snap_size=snap, pool_sizes=pool, family_prior=prior)
     return best, {"size_ratio": sizing[(snap, pool)], "family_accuracy": families[prior]}

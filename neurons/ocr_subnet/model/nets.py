@@ -71,11 +71,6 @@ class Detector(nn.Module):
         return self.head(p)
 
 
-def first_columns(counts: torch.Tensor, total: int) -> torch.Tensor:
-    """(B,) column counts -> (B, total) bool mask of each row's first `counts` columns."""
-    return torch.arange(total, device=counts.device)[None, :] < counts[:, None]
-
-
 class Recognizer(nn.Module):
     """Crops (B, 1, 32, W) and their valid widths (B,) -> CTC logits (B, W/4, classes), family logits (B, 6).
 
@@ -113,7 +108,7 @@ class Recognizer(nn.Module):
         local = F.relu(self.project(f.permute(0, 3, 1, 2).reshape(b, t, c * h)))
         seq, _ = self.rnn(local)
         steps = torch.div(widths + 3, 4, rounding_mode="floor").clamp(1, t)
-        mask = first_columns(steps, t).to(seq.dtype)
+        mask = (torch.arange(t, device=crops.device)[None, :] < steps[:, None]).to(seq.dtype)
         pooled = (seq * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)
         return self.classify(seq) + self.local(local), self.font(pooled)
 

@@ -166,7 +166,7 @@ class OcrPipeline:
         for i, page in enumerate(pages):
             c = canvas(page.shape[1], page.shape[0])
             groups.setdefault((c.padded_height, c.padded_width), []).append(i)
-        maps: list[Maps | None] = [None] * len(pages)
+        maps: dict[int, Maps] = {}
         for members in groups.values():
             batch, canvases = detector_batch([pages[i] for i in members])
             out = self.detector(batch.to(self.device)).float().cpu()
@@ -176,7 +176,7 @@ class OcrPipeline:
                 rows, cols = -(-c.height // STRIDE), -(-c.width // STRIDE)
                 cut = (slice(None, rows), slice(None, cols))
                 maps[i] = Maps(prob[row][cut], offsets[row, 0][cut], offsets[row, 1][cut], c.scale)
-        return [m for m in maps if m is not None]
+        return [maps[i] for i in range(len(pages))]
 
     def detect(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.float64]]:
         """Pages -> per page (n, 6) rectangles in that page's pixels, the surest MAX_SECTIONS at most."""
