@@ -8,7 +8,7 @@ few batch sizes and the memory each engine needs. Pages come from the benchmark'
 which training never draws. torch gets `--threads` threads; tesseract runs single-threaded, as
 the tesseract miner does. On a shared machine run it on quiet cores: latencies are wall time.
 
-    python benchmarks/bench_model.py --pages 10 [--threads 2] [--weights-dir DIR] [--json]
+    python benchmarks/bench_model.py --pages 10 [--threads 2] [--precision auto] [--weights-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def main(
     pages: int = typer.Option(10, min=1, max=256, help="Held-out pages per source."),
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
     weights_dir: Path | None = typer.Option(None, help="Exported weights (default: the packaged ones)."),
+    precision: str = typer.Option("auto", help="The model's dtype: auto (bf16 where native), fp32 or bf16."),
     tesseract: bool = typer.Option(True, help="Also run the tesseract miner's backend."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of tables."),
 ) -> None:
@@ -94,8 +95,9 @@ def main(
     with console.status("drawing held-out pages"):
         held_out = eval_pages(BENCHMARK_BASE, pages)
     baseline_rss = rss_mib("VmRSS")
-    pipeline = OcrPipeline.load(weights_dir)
-    pipeline([held_out[0].image])  # warm-up: TorchScript profiles and optimizes on its first calls
+    pipeline = OcrPipeline.load(weights_dir, precision=precision)
+    for page in held_out[:3]:  # warm-up: TorchScript profiles and optimizes on its first calls
+        pipeline([page.image])
     engines: dict[str, Engine] = {"model": lambda image: pipeline([image])[0]}
     if tesseract:
         backend = TesseractBackend()
@@ -112,7 +114,12 @@ def main(
         "model_added_rss": rss_mib("VmRSS") - baseline_rss,
         "tesseract_child_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
-    results["settings"] = {"pages_per_source": pages, "threads": threads, "seed_base": BENCHMARK_BASE}
+    results["settings"] = {
+        "pages_per_source": pages,
+        "threads": threads,
+        "precision": str(pipeline.dtype).removeprefix("torch."),
+        "seed_base": BENCHMARK_BASE,
+    }
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
@@ -136,6 +143,7 @@ def print_tables(results: dict, engines: list[str]) -> None:
     throughput = results["model_throughput_pages_per_s"]
     console.print("model throughput (pages/s): " + ", ".join(f"{k} {v:.1f}" for k, v in throughput.items()))
     console.print("memory (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in results["memory_mib"].items()))
+    console.print("settings: " + ", ".join(f"{k} {v}" for k, v in results["settings"].items()))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,15 @@ import torch
 from ocr_subnet.model import charset
 from ocr_subnet.model.crops import CONTRAST_FLOOR, normalize
 from ocr_subnet.model.geometry import CROP_HEIGHT, STRIDE
-from ocr_subnet.model.nets import DETECTOR_OUTPUTS, Detector, DetectorConfig, Recognizer, RecognizerConfig
+from ocr_subnet.model.nets import (
+    DETECTOR_OUTPUTS,
+    Detector,
+    DetectorConfig,
+    Recognizer,
+    RecognizerConfig,
+    exportable,
+)
+from ocr_subnet.model.pipeline import load_network
 from ocr_subnet.model.targets import detector_targets
 from ocr_subnet.model.train import detector_loss, learning_rate, recognizer_loss
 from ocr_subnet.sections import FONT_FAMILIES
@@ -95,18 +103,29 @@ def test_tiny_overfit_reduces_both_losses() -> None:
     assert last[0] < 0.7 * first[0] and last[1] < 0.7 * first[1]
 
 
-def test_torchscript_export_matches_eager(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-4), (torch.bfloat16, 0.1)])
+def test_exported_networks_load_for_inference_and_match_eager(
+    tmp_path: Path, dtype: torch.dtype, tolerance: float
+) -> None:
     torch.manual_seed(0)
-    detector, recognizer = Detector(SMALL_DETECTOR).eval(), Recognizer(SMALL_RECOGNIZER).eval()
+    detector, recognizer = Detector(SMALL_DETECTOR).train(), Recognizer(SMALL_RECOGNIZER).train()
+    with torch.no_grad():  # batch norm statistics away from their defaults: folding must carry them over
+        for _ in range(5):
+            detector(torch.rand(2, 1, 64, 96))
+            recognizer(torch.rand(3, 1, CROP_HEIGHT, 48), torch.tensor([48, 48, 48]))
+    detector.eval(), recognizer.eval()
     for model, name in ((detector, "d.pt"), (recognizer, "r.pt")):
-        torch.jit.save(torch.jit.freeze(torch.jit.script(model)), str(tmp_path / name))
+        torch.jit.save(exportable(model), str(tmp_path / name))
     page = torch.rand(2, 1, 64, 96)
     crops, widths = torch.rand(3, 1, CROP_HEIGHT, 48), torch.tensor([48, 20, 8])
+    loaded_d, loaded_r = (load_network(tmp_path / name, "cpu", dtype) for name in ("d.pt", "r.pt"))
     with torch.inference_mode():
-        loaded_d, loaded_r = torch.jit.load(str(tmp_path / "d.pt")), torch.jit.load(str(tmp_path / "r.pt"))
-        torch.testing.assert_close(loaded_d(page), detector(page), atol=1e-4, rtol=1e-4)
-        for got, want in zip(loaded_r(crops, widths), recognizer(crops, widths), strict=True):
-            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        got = loaded_d(page.to(dtype).contiguous(memory_format=torch.channels_last))
+        assert got.dtype == dtype
+        torch.testing.assert_close(got.float(), detector(page), atol=tolerance, rtol=tolerance)
+        got_r = loaded_r(crops.to(dtype).contiguous(memory_format=torch.channels_last), widths)
+        for got, want in zip(got_r, recognizer(crops, widths), strict=True):
+            torch.testing.assert_close(got.float(), want, atol=tolerance, rtol=tolerance)
 
 
 @pytest.mark.parametrize("width", [1, 8, 9, 151, 1024])

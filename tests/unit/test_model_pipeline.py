@@ -20,6 +20,7 @@ from ocr_subnet.model.pipeline import (
     WEIGHTS_DIR,
     ModelLoadError,
     OcrPipeline,
+    resolve_precision,
 )
 from ocr_subnet.scoring.cer import character_error_rate
 from ocr_subnet.sections import FONT_FAMILIES, Section
@@ -149,6 +150,23 @@ def test_shipped_weights_read_a_level_1_challenge(shipped: OcrPipeline) -> None:
     (sections,) = shipped([image])
     assert character_error_rate(challenge.sections, sections) < 0.10
     assert all(s.font.family in FONT_FAMILIES for s in sections)
+
+
+def test_precision_auto_takes_bf16_only_where_it_is_native() -> None:
+    assert resolve_precision("auto", native=True) is torch.bfloat16
+    assert resolve_precision("auto", native=False) is torch.float32
+    assert resolve_precision("bf16", native=False) is torch.bfloat16
+    assert resolve_precision("fp32", native=True) is torch.float32
+    with pytest.raises(ValueError, match="precision must be"):
+        resolve_precision("int8", native=True)
+
+
+def test_bf16_and_fp32_read_a_page_alike() -> None:
+    image = page(987_654_322)
+    answers = {p: OcrPipeline.load(precision=p)([image])[0] for p in ("fp32", "bf16")}
+    assert len(answers["fp32"]) > 20
+    assert character_error_rate(answers["fp32"], answers["bf16"]) < 0.02
+    np.testing.assert_allclose([s.position for s in answers["fp32"]], [s.position for s in answers["bf16"]], atol=1.0)
 
 
 def test_shipped_weights_answer_odd_pages(shipped: OcrPipeline) -> None:

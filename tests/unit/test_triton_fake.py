@@ -42,7 +42,7 @@ class FakeOcrPipeline:
         self.marker = marker  # a file touched when a call starts: tells a test the model is busy
 
     @classmethod
-    def load(cls, weights_dir: Path | None = None, device: str = "cpu") -> FakeOcrPipeline:
+    def load(cls, weights_dir: Path | None = None, device: str = "cpu", precision: str = "auto") -> FakeOcrPipeline:
         if weights_dir is None:
             raise ModelLoadError("the fake pipeline has no packaged weights")
         try:

@@ -6,11 +6,14 @@ they run on two CPU cores inside the latency budget and export to TorchScript fo
 
 from __future__ import annotations
 
+import copy
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ocr_subnet.model.charset import NUM_CLASSES
 from ocr_subnet.sections import FONT_FAMILIES
@@ -111,6 +114,20 @@ class Recognizer(nn.Module):
         mask = (torch.arange(t, device=crops.device)[None, :] < steps[:, None]).to(seq.dtype)
         pooled = (seq * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)
         return self.classify(seq) + self.local(local), self.font(pooled)
+
+
+def exportable(model: nn.Module) -> torch.jit.ScriptModule:
+    """The shipped form of a network: every batch norm folded into its convolution in float32, then
+    scripted but not frozen, so the loader can still cast it to the precision its hardware runs fastest."""
+    model = copy.deepcopy(model).float().eval().to(memory_format=torch.contiguous_format)
+    for block in list(model.modules()):
+        if isinstance(block, nn.Sequential) and len(block) > 1:
+            first, second = block[0], block[1]
+            if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
+                block[0], block[1] = fuse_conv_bn_eval(first, second), nn.Identity()
+    with warnings.catch_warnings():  # TorchScript still works in torch 2.x; its deprecation notice is noise
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.script(model)
 
 
 def config_dict(config: DetectorConfig | RecognizerConfig) -> dict[str, object]:

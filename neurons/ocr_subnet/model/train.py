@@ -18,7 +18,6 @@ import queue
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -32,7 +31,15 @@ from torch.nn import functional as F
 from ocr_subnet.model import evaluate
 from ocr_subnet.model.data import DataConfig, Pools, produce
 from ocr_subnet.model.geometry import Calibration
-from ocr_subnet.model.nets import OFFSET_SCALE, Detector, DetectorConfig, Recognizer, RecognizerConfig, config_dict
+from ocr_subnet.model.nets import (
+    OFFSET_SCALE,
+    Detector,
+    DetectorConfig,
+    Recognizer,
+    RecognizerConfig,
+    config_dict,
+    exportable,
+)
 from ocr_subnet.model.pipeline import DETECTOR_FILE, MANIFEST, RECOGNIZER_FILE, OcrPipeline
 
 CHECKPOINT = "checkpoint.pt"
@@ -211,13 +218,10 @@ def file_sha256(path: Path) -> str:
 
 
 def export(trainer: Trainer, calibration: Calibration, weights_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """TorchScript (frozen: batch norm folded) for both networks, and the manifest with their sha256."""
+    """TorchScript (`nets.exportable`) for both networks, and the manifest with their sha256."""
     weights_dir.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():  # TorchScript still works in torch 2.x; its deprecation notice is noise
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
-            frozen = torch.jit.freeze(torch.jit.script(model.eval().to(memory_format=torch.contiguous_format)))
-            torch.jit.save(frozen, str(weights_dir / name))
+    for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
+        torch.jit.save(exportable(model), str(weights_dir / name))
     files = {name: file_sha256(weights_dir / name) for name in (DETECTOR_FILE, RECOGNIZER_FILE)}
     sizes = {name: (weights_dir / name).stat().st_size for name in files}
     full = {**manifest, "calibration": asdict(calibration), "sha256": files, "bytes": sizes}

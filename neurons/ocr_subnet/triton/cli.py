@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ocr_subnet.model import PRECISIONS
 from ocr_subnet.triton import LOOPBACK, MAX_BATCH_SIZE, MAX_QUEUE_DELAY_US, PIPELINE, PREFERRED_BATCH_SIZES
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from ocr_subnet.triton.repository import Repository
 
 PIPELINE_HELP = "module:Class of the OCR pipeline (a test seam)"
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
 
 
 def serve(
@@ -29,6 +32,9 @@ def serve(
     metrics_port: int = typer.Option(8002, min=1, max=65535, help="Prometheus /metrics (nv_inference_*)"),
     exit_timeout: int = typer.Option(10, min=0, help="seconds to finish in-flight requests on SIGTERM"),
     threads: int = typer.Option(0, min=0, help="torch CPU threads (set to the pod's CPU limit); 0: torch's default"),
+    precision: Precision = typer.Option(
+        "auto", help="network dtype: auto is bf16 on GPUs and CPUs that run it natively (AVX512-BF16, AMX), else fp32"
+    ),
     log_level: str = typer.Option("INFO"),
     pipeline: str = typer.Option(PIPELINE, hidden=True, help=PIPELINE_HELP),
 ) -> None:
@@ -43,7 +49,7 @@ def serve(
     if len({http_port, grpc_port, metrics_port}) < 3:
         raise typer.BadParameter("--http-port, --grpc-port and --metrics-port must differ")
     configure_logging(log_level.upper())
-    options = ServeOptions(host, http_port, grpc_port, metrics_port, exit_timeout, pipeline, threads)
+    options = ServeOptions(host, http_port, grpc_port, metrics_port, exit_timeout, pipeline, threads, precision.value)
     raise typer.Exit(run_server(model_repo, options))
 
 

@@ -68,6 +68,7 @@ class ServeOptions:
     exit_timeout_s: int  # Triton's wait for in-flight requests at shutdown
     pipeline: str  # "module:Class" of the OCR pipeline
     threads: int = 0  # torch's intra-op threads; 0 keeps torch's default (every core the host has)
+    precision: str = "auto"  # the networks' dtype (OcrPipeline.load): auto is bf16 where the hardware has it
 
 
 def library_path(current: str | None, libdir: str | None) -> str:
@@ -139,14 +140,14 @@ def infer_rows(pipeline: Pipeline, pixels: np.ndarray, size: np.ndarray) -> dict
     return wire.answer_tensors(run_rows(pipeline, rows))
 
 
-def load_pipelines(repository: Repository, spec: str) -> tuple[str, list[Pipeline]]:
-    """One model copy per instance on the configured device, each warmed up on a blank page."""
+def load_pipelines(repository: Repository, spec: str, precision: str = "auto") -> tuple[str, list[Pipeline]]:
+    """One model copy per instance on the configured device and precision, each warmed up on a blank page."""
     pipeline_class = import_pipeline(spec)
     device = resolve_device(repository.config.instance_kind, _cuda_available())
     pipelines = []
     for _ in range(repository.config.instance_count):
         try:
-            pipeline = pipeline_class.load(repository.weights_dir, device=device)
+            pipeline = pipeline_class.load(repository.weights_dir, device=device, precision=precision)
             answer = pipeline([np.full(WARMUP_PAGE_SHAPE, 255, dtype=np.uint8)])
         except Exception as exc:  # whatever the weights or model do wrong, it is a clear error at start
             raise RepositoryError(f"cannot load the model from {repository.weights_dir}: {exc}") from exc
@@ -247,9 +248,10 @@ def serve(repository_path: Path | None, options: ServeOptions) -> int:
                 raise ServeFailed(f"ports {busy} on {options.host} are already in use")
             _limit_threads(options.threads)
             with opened_repository(repository_path) as repository:
-                device, pipelines = load_pipelines(repository, options.pipeline)
+                device, pipelines = load_pipelines(repository, options.pipeline, options.precision)
                 log_event(
                     logger, "triton_model_loaded", repository=str(repository.path), device=device,
+                    precision=options.precision,
                     instances=len(pipelines), max_batch_size=repository.config.max_batch_size,
                 )  # fmt: skip
                 _run_triton(repository.config, pipelines, options)
