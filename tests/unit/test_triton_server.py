@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from ocr_subnet.triton.repository import (
     build_repository,
     open_repository,
 )
-from ocr_subnet.triton.server import busy_ports, infer_rows, library_path, load_pipelines, run_rows
+from ocr_subnet.triton.server import ModelThread, busy_ports, infer_rows, library_path, load_pipelines, run_rows
 
 from tests.unit.test_triton_fake import FAKE_PIPELINE, FakeOcrPipeline, write_fake_weights
 
@@ -72,6 +74,20 @@ def test_every_instance_gets_its_own_warmed_up_model(tmp_path: Path) -> None:
     assert device == "cpu"
     assert len(pipelines) == 2
     assert pipelines[0] is not pipelines[1]
+
+
+def test_a_model_thread_runs_load_and_every_call_on_one_thread_of_its_own() -> None:
+    seen: list[int] = []
+
+    def load() -> Callable[[Sequence[np.ndarray]], list]:
+        seen.append(threading.get_ident())
+        return lambda pages: seen.append(threading.get_ident()) or [[] for _ in pages]
+
+    model = ModelThread(load, threads=0)
+    with ThreadPoolExecutor(4) as callers:  # as PyTriton calls: from threads of its own
+        answers = list(callers.map(lambda _: model([np.zeros((2, 2), np.uint8)]), range(8)))
+    assert answers == [[[]]] * 8
+    assert len(seen) == 9 and len(set(seen)) == 1 and seen[0] != threading.get_ident()
 
 
 def test_weights_the_model_cannot_load_are_a_start_error_naming_the_folder(tmp_path: Path) -> None:
