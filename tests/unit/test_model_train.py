@@ -68,6 +68,7 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "weights" / "manifest.json").read_text())
     assert manifest["steps"] == 2 and manifest["seed"] == 0 and manifest["command"].startswith("ocr-subnet")
+    assert manifest["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     assert set(manifest["validation"]) == {"level0", "level1", "level2", "level3", "level4", "tutorial"}
     for name, digest in manifest["sha256"].items():
         assert file_sha256(out / "weights" / name) == digest
@@ -78,3 +79,12 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     resumed = json.loads((out / "manifest.json").read_text())
     assert resumed["steps"] == 3
     assert len(resumed["commands"]) == 2 and resumed["command"] == resumed["commands"][1]  # both invocations
+
+
+@pytest.mark.parametrize(("device", "message"), [("tpu", "must be auto, cpu or cuda"), ("cuda", "sees no CUDA device")])
+def test_train_refuses_a_device_it_cannot_use(tmp_path: Path, device: str, message: str) -> None:
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device: --device cuda is valid here")
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "run"), "--device", device])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "run").exists()  # refused before anything was written

@@ -23,17 +23,26 @@ def register(app: typer.Typer) -> None:
         ),
         resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
         threads: int = typer.Option(2, help="torch threads for training."),
-        workers: int = typer.Option(1, help="Processes drawing training pages."),
+        workers: int = typer.Option(1, help="Processes drawing training pages (on a GPU machine: most of its cores)."),
+        device: str = typer.Option("auto", help="auto (a CUDA GPU when torch sees one, else cpu) | cpu | cuda."),
         validate_minutes: float | None = typer.Option(None, help="Validate every this many training minutes."),
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
         final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
         calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
     ) -> None:
         """Train detector + recognizer on freshly drawn invoices, calibrate, validate, export weights."""
+        import torch
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from ocr_subnet.model.train import TrainConfig, run, with_overrides
+
+        if device not in ("auto", "cpu", "cuda"):
+            raise typer.BadParameter(f"--device must be auto, cpu or cuda, got {device!r}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device == "cuda" and not torch.cuda.is_available():
+            raise typer.BadParameter("--device cuda, but torch sees no CUDA device")
 
         config = with_overrides(
             TrainConfig(),
@@ -57,5 +66,5 @@ def register(app: typer.Typer) -> None:
                 status = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
                 progress.update(task, completed=min(fraction, 1.0), status=status)
 
-            manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step)
+            manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step, device)
         console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})

@@ -117,9 +117,9 @@ class Recognizer(nn.Module):
 
 
 def exportable(model: nn.Module) -> torch.jit.ScriptModule:
-    """The shipped form of a network: every batch norm folded into its convolution in float32, then
+    """The shipped form of a network: on the CPU, every batch norm folded into its convolution in float32, then
     scripted but not frozen, so the loader can still cast it to the precision its hardware runs fastest."""
-    model = copy.deepcopy(model).float().eval().to(memory_format=torch.contiguous_format)
+    model = copy.deepcopy(model).cpu().float().eval().to(memory_format=torch.contiguous_format)
     for block in list(model.modules()):
         if isinstance(block, nn.Sequential) and len(block) > 1:
             first, second = block[0], block[1]

@@ -125,12 +125,12 @@ def recognizer_loss(
 class Trainer:
     """The state of one training run: networks, optimizers, counters; saved and restored as a checkpoint."""
 
-    def __init__(self, config: TrainConfig, out: Path) -> None:
-        self.config, self.out = config, out
+    def __init__(self, config: TrainConfig, out: Path, device: str = "cpu") -> None:
+        self.config, self.out, self.device = config, out, torch.device(device)
         torch.manual_seed(config.seed)
         # channels-last trains ~25% faster on CPU (oneDNN); exported weights are layout-free
-        self.detector = Detector(config.detector).to(memory_format=torch.channels_last)
-        self.recognizer = Recognizer(config.recognizer).to(memory_format=torch.channels_last)
+        self.detector = Detector(config.detector).to(self.device, memory_format=torch.channels_last)
+        self.recognizer = Recognizer(config.recognizer).to(self.device, memory_format=torch.channels_last)
         self.optimizers = [
             torch.optim.AdamW(m.parameters(), lr=config.lr, weight_decay=config.weight_decay)
             for m in (self.detector, self.recognizer)
@@ -160,7 +160,7 @@ class Trainer:
         partial.replace(self.out / CHECKPOINT)
 
     def restore(self) -> None:
-        state = torch.load(self.out / CHECKPOINT, weights_only=False)
+        state = torch.load(self.out / CHECKPOINT, map_location=self.device, weights_only=False)
         saved, wanted = (
             {k: v for k, v in c.items() if k not in BUDGET} for c in (state["config"], self.config.as_dict())
         )
@@ -181,16 +181,18 @@ class Trainer:
                 group["lr"] = lr
         self.detector.train()
         self.recognizer.train()
-        det = torch.zeros(())
-        if self.step % self.config.detector_every == 0:
-            pages, kernel, top, bottom = pools.detector_batch(
-                self.config.detector_batch, self.config.data.detector_crop
-            )
-            det = detector_loss(self.detector(pages.contiguous(memory_format=torch.channels_last)), kernel, top, bottom)
-        batch = pools.recognizer_batch(self.config.recognizer_batch, self.config.recognizer_columns)
-        crops, widths, targets, lengths, families = batch
-        logits, family_logits = self.recognizer(crops.contiguous(memory_format=torch.channels_last), widths)
-        ctc, font = recognizer_loss(logits, family_logits, widths, targets, lengths, families)
+        det = torch.zeros((), device=self.device)
+        # on a GPU the networks run in bf16 (autocast keeps the losses in float32); CPU training stays float32
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            if self.step % self.config.detector_every == 0:
+                pages, kernel, top, bottom = self.on_device(
+                    pools.detector_batch(self.config.detector_batch, self.config.data.detector_crop)
+                )
+                det = detector_loss(self.detector(pages), kernel, top, bottom)
+            batch = pools.recognizer_batch(self.config.recognizer_batch, self.config.recognizer_columns)
+            crops, widths, targets, lengths, families = self.on_device(batch)
+            logits, family_logits = self.recognizer(crops, widths)
+            ctc, font = recognizer_loss(logits.float(), family_logits.float(), widths, targets, lengths, families)
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         (det + ctc + FONT_LOSS_WEIGHT * font).backward()
@@ -201,10 +203,15 @@ class Trainer:
         self.step += 1
         return {"lr": lr, "detector": det.item(), "ctc": ctc.item(), "font": font.item()}
 
+    def on_device(self, tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """A batch moved to the training device; images channels-last like the networks' weights."""
+        moved = [t.to(self.device, non_blocking=True) for t in tensors]
+        return tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in moved)
+
     def pipeline(self, calibration: Calibration) -> OcrPipeline:
         self.detector.eval()
         self.recognizer.eval()
-        return OcrPipeline(self.detector, self.recognizer, calibration)
+        return OcrPipeline(self.detector, self.recognizer, calibration, str(self.device))
 
 
 def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
@@ -237,12 +244,13 @@ def run(
     command: str,
     console: Console,
     on_step: Callable[[float, dict[str, float]], None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """Train within the budget, calibrate, evaluate, export; returns the manifest."""
+    """Train within the budget on `device`, calibrate, evaluate, export; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # tiny late-training gradients must not fall onto the slow denormal path
-    trainer = Trainer(config, out)
+    trainer = Trainer(config, out, device)
     if resume:
         trainer.restore()
         console.log(f"resumed at step {trainer.step} ({trainer.elapsed / 60:.1f} min trained)")
@@ -317,6 +325,7 @@ def run(
         "commands": trainer.commands,  # in order; more than one when training was resumed
         "python": sys.version.split()[0],
         "torch": torch.__version__,
+        "device": device,  # of the last command (a resumed run may change it)
         "seed": config.seed,
         "config": config.as_dict(),
         "steps": trainer.step,
