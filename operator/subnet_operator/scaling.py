@@ -16,6 +16,9 @@ from typing import Any
 
 # Enough history for a 300 s window at a 15 s interval, with room; older entries fall off first.
 MAX_HISTORY = 128
+# current * ratio this close above a whole number is that number: the ratio of two Prometheus rates
+# carries float noise, and ceil(3.0000000001) must not buy a fourth replica.
+WHOLE_NUMBER_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def _raw_recommendation(current: int, observation: Observation, policy: Policy) 
     summary = f"queue {queue_ms:.1f} ms per request, target {policy.target_queue_ms:g} ms"
     if abs(ratio - 1.0) <= policy.tolerance:
         return current, "WithinTolerance", summary
-    return math.ceil(current * ratio), "MetricAboveTarget" if ratio > 1 else "MetricBelowTarget", summary
+    desired = math.ceil(current * ratio - WHOLE_NUMBER_SLACK)
+    return desired, "MetricAboveTarget" if ratio > 1 else "MetricBelowTarget", summary
 
 
 def decide(

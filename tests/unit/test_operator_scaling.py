@@ -38,6 +38,13 @@ def test_the_hpa_rule_scales_with_the_ratio_of_observed_to_target() -> None:
     assert (decision.desired, decision.replicas, decision.reason) == (6, 6, "MetricAboveTarget")
 
 
+def test_float_noise_on_a_whole_ratio_does_not_buy_a_replica() -> None:
+    noisy = Observation(requests_per_s=10.0, queue_us_per_s=10.0 * 300_000 * (1 + 1e-12), pending=0.0)
+    assert noisy.queue_ms > 300.0  # 3x the 100 ms target, plus float noise
+    assert run(1, noisy).desired == 3
+    assert run(1, queue(300.1)).desired == 4  # a real excess still rounds up
+
+
 def test_within_the_tolerance_nothing_changes() -> None:
     for ms in (91.0, 100.0, 109.0):
         decision = run(3, queue(ms))
