@@ -21,7 +21,7 @@ from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
 from ocr_subnet.challenge.levels import LEVELS
 from ocr_subnet.model.geometry import Calibration, font_sizes, page_families, quad_bounds, rect_corners
 from ocr_subnet.model.nets import FAMILY_INDEX
-from ocr_subnet.model.pipeline import Maps, Reading
+from ocr_subnet.model.pipeline import Maps, OcrPipeline, Reading
 from ocr_subnet.model.synth import tutorial_sample
 from ocr_subnet.scoring import matrices
 from ocr_subnet.scoring.cer import character_error_rate
@@ -30,6 +30,7 @@ from ocr_subnet.scoring.tutorial import tutorial_reward
 from ocr_subnet.sections import Section
 
 VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE = 0x0C5_0001, 0x0C5_0002, 0x0C5_0003
+LEXICON_PENALTIES = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0)  # nats; 0 turns the lexicon off
 MAX_PAGES_PER_SOURCE = 256  # the most pages any evaluation draws per source: training skips all of them
 SOURCES = (*(f"level{level.level}" for level in LEVELS), "tutorial")
 
@@ -175,3 +176,16 @@ def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibrat
     prior = max(families, key=families.__getitem__)
     best = replace(best, snap_size=snap, pool_sizes=pool, family_prior=prior)
     return best, {"size_ratio": sizing[(snap, pool)], "family_accuracy": families[prior]}
+
+
+def calibrate_lexicon(
+    pipeline: Callable[[Calibration], OcrPipeline], pages: Sequence[EvalPage], base: Calibration
+) -> tuple[Calibration, dict[str, float]]:
+    """The out-of-vocabulary penalty (0: no correction) with the lowest mean CER over the pages, read by
+    `pipeline(calibration)`."""
+    cer = {}
+    for penalty in LEXICON_PENALTIES:
+        reader = pipeline(replace(base, lexicon_penalty=penalty))
+        cer[penalty] = float(np.mean([character_error_rate(p.labels, reader([p.image])[0]) for p in pages]))
+    best = min(cer, key=cer.__getitem__)
+    return replace(base, lexicon_penalty=best), {"cer_with_lexicon": cer[best], "cer_without_lexicon": cer[0.0]}

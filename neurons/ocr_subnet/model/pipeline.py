@@ -36,6 +36,7 @@ from ocr_subnet.model.geometry import (
     quad_bounds,
     rect_corners,
 )
+from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import OFFSET_SCALE
 from ocr_subnet.protocol import MAX_SECTIONS
 from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
@@ -44,6 +45,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
 DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
+LEXICON_FILE = "lexicon.txt"
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
 RECOGNIZER_CALL_COLUMNS = 512  # one recognizer call costs about as much CPU time as this many more padded columns
@@ -142,6 +144,20 @@ def load_network(path: Path, device: str, dtype: torch.dtype) -> Module:
         return torch.jit.optimize_for_inference(frozen) if device == "cpu" else frozen
 
 
+def load_lexicon(directory: Path, calibration: Calibration) -> Lexicon | None:
+    """The vocabulary the calibration corrects toward; None when it corrects nothing."""
+    if calibration.lexicon_penalty <= 0:
+        return None
+    path = directory / LEXICON_FILE
+    try:
+        lexicon = Lexicon.load(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"the calibration corrects words, but the lexicon {path} is unreadable: {exc}") from exc
+    if not lexicon.words:
+        raise ModelLoadError(f"the calibration corrects words, but the lexicon {path} is empty")
+    return lexicon
+
+
 class OcrPipeline:
     """Detector -> rectangles -> crops -> recognizer + font head, batched over pages and over crops."""
 
@@ -152,12 +168,14 @@ class OcrPipeline:
         calibration: Calibration,
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.detector = detector
         self.recognizer = recognizer
         self.calibration = calibration
         self.device = torch.device(device)
         self.dtype = dtype
+        self.lexicon = lexicon
 
     @classmethod
     def load(cls, weights_dir: Path | None = None, device: str = "cpu", precision: str = "auto") -> OcrPipeline:
@@ -184,7 +202,7 @@ class OcrPipeline:
                 modules.append(load_network(path, device, dtype))
             except Exception as exc:  # torch raises RuntimeError, ValueError or zip errors for a damaged file
                 raise ModelLoadError(f"model weights {path} are unreadable: {exc}") from exc
-        return cls(modules[0], modules[1], calibration, device, dtype)
+        return cls(modules[0], modules[1], calibration, device, dtype, load_lexicon(directory, calibration))
 
     def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
         """uint8 greyscale H x W pages of any size -> one list of sections per page, in that page's pixels."""
@@ -236,10 +254,15 @@ class OcrPipeline:
             batch, widths = pad_batch([crops[i] for i in chunk])
             logits, family_logits = self.recognizer(self.network_input(batch), widths.to(self.device))
             steps = torch.div(widths + 3, 4, rounding_mode="floor").tolist()
-            for i, text in zip(chunk, charset.greedy_decode(logits.float().cpu().numpy(), steps), strict=True):
-                texts[i] = text
+            log_probs = logits.float().cpu().log_softmax(-1)
+            for row, (i, text) in enumerate(zip(chunk, charset.greedy_decode(log_probs.numpy(), steps), strict=True)):
+                texts[i] = self.corrected(text, log_probs[row, : steps[row]])
             probs[chunk] = torch.softmax(family_logits.float(), dim=1).cpu().numpy()
         return texts, probs
+
+    def corrected(self, text: str, log_probs: torch.Tensor) -> str:
+        penalty = self.calibration.lexicon_penalty
+        return text if self.lexicon is None or penalty <= 0 else self.lexicon.correct(text, log_probs, penalty)
 
     def read(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
         """Detect on the pages (batched by canvas size), then recognize each page's crops."""

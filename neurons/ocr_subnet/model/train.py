@@ -28,9 +28,11 @@ import torch
 from rich.console import Console
 from torch.nn import functional as F
 
+from ocr_subnet.challenge.generate import derive_seeds, invoice_layout
 from ocr_subnet.model import evaluate
 from ocr_subnet.model.data import DataConfig, Pools, produce
 from ocr_subnet.model.geometry import Calibration
+from ocr_subnet.model.lexicon import Lexicon, vocabulary
 from ocr_subnet.model.nets import (
     OFFSET_SCALE,
     Detector,
@@ -40,12 +42,14 @@ from ocr_subnet.model.nets import (
     config_dict,
     exportable,
 )
-from ocr_subnet.model.pipeline import DETECTOR_FILE, MANIFEST, RECOGNIZER_FILE, OcrPipeline
+from ocr_subnet.model.pipeline import DETECTOR_FILE, LEXICON_FILE, MANIFEST, RECOGNIZER_FILE, OcrPipeline
+from ocr_subnet.model.synth import tutorial_layout
 
 CHECKPOINT = "checkpoint.pt"
 FONT_LOSS_WEIGHT = 0.3
 OFFSET_LOSS_WEIGHT = 2.0
 MIN_POOL_PAGES = 16
+LEXICON_LAYOUTS = 2000  # training invoices whose strings (no rendering: ~1.5 ms each) give the templates' words
 # Settings a resumed run may change: how long to go on, with what resources, how much to validate.
 BUDGET = frozenset(
     {"minutes", "steps", "threads", "workers", "validate_minutes", "checkpoint_minutes"}
@@ -208,10 +212,10 @@ class Trainer:
         moved = [t.to(self.device, non_blocking=True) for t in tensors]
         return tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in moved)
 
-    def pipeline(self, calibration: Calibration) -> OcrPipeline:
+    def pipeline(self, calibration: Calibration, lexicon: Lexicon | None = None) -> OcrPipeline:
         self.detector.eval()
         self.recognizer.eval()
-        return OcrPipeline(self.detector, self.recognizer, calibration, str(self.device))
+        return OcrPipeline(self.detector, self.recognizer, calibration, str(self.device), lexicon=lexicon)
 
 
 def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
@@ -224,12 +228,23 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export(trainer: Trainer, calibration: Calibration, weights_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """TorchScript (`nets.exportable`) for both networks, and the manifest with their sha256."""
+def lexicon_texts(seed: int) -> list[str]:
+    """The strings of training invoices (ours and tutorial-like), never a held-out page's: the templates' words."""
+    held_out = evaluate.held_out_seeds()
+    seeds = [s for s in derive_seeds(seed * 1_000 + 17, LEXICON_LAYOUTS) if s not in held_out]
+    layouts = [invoice_layout(s) for s in seeds] + [tutorial_layout(s) for s in seeds[: LEXICON_LAYOUTS // 10]]
+    return [text.text for layout in layouts for text in layout.texts]
+
+
+def export(
+    trainer: Trainer, calibration: Calibration, lexicon: Lexicon, weights_dir: Path, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """TorchScript (`nets.exportable`) for both networks, the lexicon, and the manifest with their sha256."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
         torch.jit.save(exportable(model), str(weights_dir / name))
-    files = {name: file_sha256(weights_dir / name) for name in (DETECTOR_FILE, RECOGNIZER_FILE)}
+    lexicon.save(weights_dir / LEXICON_FILE)
+    files = {name: file_sha256(weights_dir / name) for name in (DETECTOR_FILE, RECOGNIZER_FILE, LEXICON_FILE)}
     sizes = {name: (weights_dir / name).stat().st_size for name in files}
     full = {**manifest, "calibration": asdict(calibration), "sha256": files, "bytes": sizes}
     (weights_dir / MANIFEST).write_text(json.dumps(full, indent=2) + "\n")
@@ -315,10 +330,14 @@ def run(
     pipeline = trainer.pipeline(calibration)
     readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
-    fit["detection_quality"] = detection_quality
+    lexicon = Lexicon(vocabulary(lexicon_texts(config.seed)))
+    calibration, lexicon_fit = evaluate.calibrate_lexicon(
+        lambda c: trainer.pipeline(c, lexicon), calibration_pages, calibration
+    )
+    fit |= lexicon_fit | {"detection_quality": detection_quality, "lexicon_words": len(lexicon.words)}
     console.log(f"calibration {calibration} ({fit})")
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
-    metrics = evaluate.evaluate(trainer.pipeline(calibration), final_pages)
+    metrics = evaluate.evaluate(trainer.pipeline(calibration, lexicon), final_pages)
     console.log(f"final validation: {format_metrics(metrics)}")
     manifest = {
         "command": command,
@@ -339,7 +358,7 @@ def run(
         "calibration_fit": fit,
         "history": trainer.history,
     }
-    full = export(trainer, calibration, weights_dir, manifest)
+    full = export(trainer, calibration, lexicon, weights_dir, manifest)
     shutil.copy(weights_dir / MANIFEST, out / MANIFEST)
     return full
 

@@ -1,0 +1,114 @@
+"""Lexicon correction of recognized words, judged by the recognizer's own CTC posterior.
+
+Invoices draw their words from a closed vocabulary: Faker's en_US names, streets and cities (a
+city is often a name plus a suffix, "Elizabethmouth") and the templates' labels and items. A
+recognized word outside it is likely misread; a vocabulary word within a small edit distance
+replaces it when the CTC likelihood of the corrected string is within `penalty` nats of the
+reading's own (the penalty is what being outside the vocabulary costs, fitted on calibration
+pages). Tesseract uses word lists the same way; the CTC score keeps a clear reading from being
+"corrected" into a merely similar word. Numbers and short words are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from torch.nn import functional as F
+
+from ocr_subnet.model import charset
+
+WORD = re.compile(r"[A-Za-z]+")
+MIN_LENGTH = 3  # shorter words (state codes, "Qty") are too ambiguous to correct
+CANDIDATES = 8  # nearest vocabulary words scored per misread word
+
+
+def max_distance(length: int) -> int:
+    """How many edits a correction of a `length`-letter word may make."""
+    return 1 if length <= 4 else 2 if length < 7 else 3
+
+
+def faker_words() -> set[str]:
+    """Every word Faker's en_US person, address and company providers can put on an invoice."""
+    from faker.providers.address.en_US import Provider as Address  # only exports need Faker
+    from faker.providers.company.en_US import Provider as Company
+    from faker.providers.person.en_US import Provider as Person
+
+    names = {*Person.first_names, *Person.first_names_female, *Person.first_names_male, *Person.last_names}
+    cities = {name + suffix for name in names for suffix in Address.city_suffixes}
+    phrases = (*names, *cities, *Address.city_prefixes, *Address.street_suffixes, *Address.secondary_address_formats)
+    phrases += tuple(Company.company_suffixes)
+    return {word for phrase in phrases for word in WORD.findall(phrase)}
+
+
+def vocabulary(texts: Iterable[str]) -> list[str]:
+    """The words worth correcting toward: Faker's, and those of `texts` (the templates' strings)."""
+    words = faker_words() | {word for text in texts for word in WORD.findall(text)}
+    return sorted(word for word in words if len(word) >= MIN_LENGTH)
+
+
+class Lexicon:
+    """A word set bucketed by length, for nearest-word lookups and CTC-judged corrections."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(words)
+        by_length: dict[int, list[str]] = {}
+        for word in sorted(self.words):
+            by_length.setdefault(len(word), []).append(word)
+        longest = max(by_length, default=0) + max_distance(max(by_length, default=0))
+        # per word length, the words a correction may reach (those within max_distance letters of that length)
+        self.reachable = {
+            n: [w for m in range(n - max_distance(n), n + max_distance(n) + 1) for w in by_length.get(m, ())]
+            for n in range(MIN_LENGTH, longest + 1)
+        }
+
+    @classmethod
+    def load(cls, path: Path) -> Lexicon:
+        return cls(line for line in path.read_text().splitlines() if line)
+
+    def save(self, path: Path) -> None:
+        path.write_text("".join(word + "\n" for word in sorted(self.words)))
+
+    def candidates(self, word: str) -> list[str]:
+        """The vocabulary words nearest `word`, within `max_distance` edits, closest first."""
+        pool = self.reachable.get(len(word), ())
+        limit = max_distance(len(word))
+        found = process.extract(word, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=CANDIDATES)
+        return [match for match, _, _ in found]
+
+    def correct(self, text: str, log_probs: torch.Tensor, penalty: float) -> str:
+        """`text` (the greedy reading of a crop whose per-column log-probabilities are `log_probs`, (T, classes))
+        with each out-of-vocabulary word replaced by the vocabulary word the CTC posterior finds likelier than
+        the word itself once the word pays `penalty` nats for being outside the vocabulary."""
+        for match in reversed(list(WORD.finditer(text))):  # right to left: earlier spans stay valid
+            word = match.group()
+            if len(word) < MIN_LENGTH or word in self.words:
+                continue
+            options = self.candidates(word)
+            if not options:
+                continue
+            variants = [text[: match.start()] + option + text[match.end() :] for option in options]
+            costs = ctc_costs(log_probs, [text, *variants])
+            best = int(torch.argmin(costs[1:]))
+            if costs[best + 1] - costs[0] < penalty:
+                text = variants[best]
+        return text
+
+
+def ctc_costs(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """Negative CTC log-likelihood of each text under one crop's (T, classes) log-probabilities
+    (infinite where the text cannot fit T columns)."""
+    targets = [charset.encode(text) for text in texts]
+    steps = log_probs.shape[0]
+    return F.ctc_loss(
+        log_probs[:, None].expand(steps, len(texts), -1),
+        torch.tensor([i for target in targets for i in target], dtype=torch.long),
+        torch.full((len(texts),), steps, dtype=torch.long),
+        torch.tensor([len(target) for target in targets], dtype=torch.long),
+        blank=charset.BLANK,
+        reduction="none",
+    )

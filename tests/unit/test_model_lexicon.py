@@ -1,0 +1,90 @@
+"""Lexicon correction: the vocabulary, nearest words, and corrections the CTC posterior supports (and only those)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from ocr_subnet.model import charset
+from ocr_subnet.model.geometry import Calibration
+from ocr_subnet.model.lexicon import Lexicon, ctc_costs, vocabulary
+from ocr_subnet.model.pipeline import LEXICON_FILE, ModelLoadError, load_lexicon
+
+LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"])
+
+
+def posterior(frames: list[dict[str, float]]) -> torch.Tensor:
+    """(T, classes) log-probabilities: each frame gives its characters ("" is the blank) these probabilities,
+    the rest of the mass spread over every other class."""
+    out = torch.full((len(frames), charset.NUM_CLASSES), 0.0)
+    for t, frame in enumerate(frames):
+        rest = (1.0 - sum(frame.values())) / (charset.NUM_CLASSES - len(frame))
+        out[t] = rest
+        for ch, p in frame.items():
+            out[t, charset.BLANK if ch == "" else charset.encode(ch)[0]] = p
+    return out.log()
+
+
+def reading(text: str, doubt: dict[int, dict[str, float]] | None = None) -> torch.Tensor:
+    """A crop read as `text`, one character then one blank per frame; `doubt` replaces character i's frame."""
+    frames: list[dict[str, float]] = []
+    for i, ch in enumerate(text):
+        frames += [(doubt or {}).get(i, {ch: 0.98}), {"": 0.98}]
+    return posterior(frames)
+
+
+def test_the_vocabulary_holds_fakers_words_city_compounds_and_the_templates_words() -> None:
+    words = set(vocabulary(["Thank you for your business!", "Call us.", "INV-00042"]))
+    assert {"Elizabethmouth", "Joshua", "Suite", "Passage", "business", "Thank", "you", "INV"} <= words
+    assert not {"us", "00042", "INV-00042"} & words  # words under 3 letters and numbers are never corrected
+
+
+def test_nearest_words_stay_within_the_edit_budget() -> None:
+    assert LEXICON.candidates("Paymsrt")[0] == "Payment"  # two edits on seven letters
+    assert LEXICON.candidates("Eizabethmouh") == ["Elizabethmouth"]
+    assert LEXICON.candidates("Jhsa") == []  # four letters: one edit at most
+    assert LEXICON.candidates("Zzzzzzz") == []
+
+
+def test_a_doubtful_misreading_is_corrected_when_the_posterior_allows_it() -> None:
+    doubtful = reading("Paymemt due", doubt={5: {"m": 0.55, "n": 0.43}})
+    assert charset.greedy_decode(doubtful[None].numpy(), [len(doubtful)]) == ["Paymemt due"]
+    assert LEXICON.correct("Paymemt due", doubtful, penalty=1.0) == "Payment due"
+    assert LEXICON.correct("Paymemt due", doubtful, penalty=0.0) == "Paymemt due"  # no penalty: the reading wins
+
+
+def test_a_clear_reading_outside_the_vocabulary_is_kept() -> None:
+    clear = reading("Paymemt", doubt={5: {"m": 0.995, "n": 0.001}})
+    assert LEXICON.correct("Paymemt", clear, penalty=4.0) == "Paymemt"
+
+
+def test_numbers_short_words_and_vocabulary_words_are_left_alone() -> None:
+    text = "Joshua 30 Qty $14,459.54"
+    assert LEXICON.correct(text, reading(text), penalty=100.0) == text
+
+
+def test_ctc_costs_rank_the_read_text_first_and_an_impossible_text_infinite() -> None:
+    log_probs = reading("within")
+    costs = ctc_costs(log_probs, ["within", "withon", "w" * 20])
+    assert costs[0] < costs[1] and torch.isinf(costs[2])
+
+
+def test_the_lexicon_file_round_trips(tmp_path: Path) -> None:
+    LEXICON.save(tmp_path / LEXICON_FILE)
+    assert Lexicon.load(tmp_path / LEXICON_FILE).words == LEXICON.words
+
+
+def test_a_calibration_that_corrects_words_needs_its_lexicon(tmp_path: Path) -> None:
+    calibration = Calibration(lexicon_penalty=8.0)
+    assert load_lexicon(tmp_path, Calibration()) is None  # no correction, no file needed
+    with pytest.raises(ModelLoadError, match=r"lexicon .* is unreadable"):
+        load_lexicon(tmp_path, calibration)
+    (tmp_path / LEXICON_FILE).write_text("")
+    with pytest.raises(ModelLoadError, match="is empty"):
+        load_lexicon(tmp_path, calibration)
+    (tmp_path / LEXICON_FILE).write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ModelLoadError, match="unreadable"):
+        load_lexicon(tmp_path, calibration)
+    LEXICON.save(tmp_path / LEXICON_FILE)
+    assert load_lexicon(tmp_path, calibration).words == LEXICON.words
