@@ -6,7 +6,7 @@ recognized word outside it is likely misread; a vocabulary word within a small e
 replaces it when the CTC likelihood of the corrected string is within `penalty` nats of the
 reading's own (the penalty is what being outside the vocabulary costs, fitted on calibration
 pages). Tesseract uses word lists the same way; the CTC score keeps a clear reading from being
-"corrected" into a merely similar word. Numbers and short words are left alone.
+"corrected" into a merely similar word. Numbers and single letters are left alone.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from ocr_subnet.model import charset
 
 WORD = re.compile(r"[A-Za-z]+")
-MIN_LENGTH = 3  # shorter words (state codes, "Qty") are too ambiguous to correct
+MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state codes are worth it
 CANDIDATES = 8  # nearest vocabulary words scored per misread word
 
 
@@ -41,7 +41,7 @@ def faker_words() -> set[str]:
     names = {*Person.first_names, *Person.first_names_female, *Person.first_names_male, *Person.last_names}
     cities = {name + suffix for name in names for suffix in Address.city_suffixes}
     phrases = (*names, *cities, *Address.city_prefixes, *Address.street_suffixes, *Address.secondary_address_formats)
-    phrases += tuple(Company.company_suffixes)
+    phrases += (*Address.states_abbr, *Company.company_suffixes)
     return {word for phrase in phrases for word in WORD.findall(phrase)}
 
 
