@@ -6,7 +6,9 @@
 Batched, but a page's answer never depends on the other pages it came with: the detector runs once
 per canvas size over the pages of that size (never padded to another page's canvas), and the
 recognizer over each page's crops (sorted by width and cut into the calls that compute the fewest
-padded columns, so long strings do not make every short one as costly).
+padded columns, so long strings do not make every short one as costly). The networks run in bf16
+where the hardware has it natively (`resolve_precision`), and the greedy readings pass through the
+lexicon correction the calibration asks for (`lexicon`).
 Every geometric decision lives in `geometry` (pure); this module only moves tensors.
 """
 
