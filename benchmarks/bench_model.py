@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import typer
 from ocr_subnet.backends.tesseract import TesseractBackend
+from ocr_subnet.model import Precision
 from ocr_subnet.model.evaluate import BENCHMARK_BASE, SOURCES, EvalPage, eval_pages, page_metrics, summarize
 from ocr_subnet.model.pipeline import OcrPipeline
 from ocr_subnet.sections import Section
@@ -85,7 +86,7 @@ def main(
     pages: int = typer.Option(10, min=1, max=256, help="Held-out pages per source."),
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
     weights_dir: Path | None = typer.Option(None, help="Exported weights (default: the packaged ones)."),
-    precision: str = typer.Option("auto", help="The model's dtype: auto (bf16 where native), fp32 or bf16."),
+    precision: Precision = typer.Option(Precision.AUTO, help="The model's dtype: auto is bf16 where native."),
     tesseract: bool = typer.Option(True, help="Also run the tesseract miner's backend."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of tables."),
 ) -> None:

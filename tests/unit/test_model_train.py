@@ -81,10 +81,13 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     assert len(resumed["commands"]) == 2 and resumed["command"] == resumed["commands"][1]  # both invocations
 
 
-@pytest.mark.parametrize(("device", "message"), [("tpu", "must be auto, cpu or cuda"), ("cuda", "sees no CUDA device")])
+@pytest.mark.parametrize(
+    ("device", "message"), [("tpu", "'tpu' is not a valid InstanceKind"), ("gpu", "sees no CUDA device")]
+)
 def test_train_refuses_a_device_it_cannot_use(tmp_path: Path, device: str, message: str) -> None:
-    if device == "cuda" and torch.cuda.is_available():
-        pytest.skip("this machine has a CUDA device: --device cuda is valid here")
-    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "run"), "--device", device])
+    if device == "gpu" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device: --device gpu is valid here")
+    argv = ["train", "--out", str(tmp_path / "run"), "--device", device]
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "200"})  # the error box does not wrap the message
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "run").exists()  # refused before anything was written

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
         threads: int = typer.Option(2, help="torch threads for training."),
         workers: int = typer.Option(1, help="Processes drawing training pages (on a GPU machine: most of its cores)."),
-        device: str = typer.Option("auto", help="auto (a CUDA GPU when torch sees one, else cpu) | cpu | cuda."),
+        device: str = typer.Option("auto", help="auto (the GPU when torch sees one, else the CPU) | cpu | gpu."),
         validate_minutes: float | None = typer.Option(None, help="Validate every this many training minutes."),
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
         final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
@@ -36,13 +36,12 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from ocr_subnet.model.train import TrainConfig, run, with_overrides
+        from ocr_subnet.triton.repository import InstanceKind, RepositoryError, resolve_device
 
-        if device not in ("auto", "cpu", "cuda"):
-            raise typer.BadParameter(f"--device must be auto, cpu or cuda, got {device!r}")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device == "cuda" and not torch.cuda.is_available():
-            raise typer.BadParameter("--device cuda, but torch sees no CUDA device")
+        try:  # the same choice, and the same rule, as a Triton model instance's kind
+            torch_device = resolve_device(InstanceKind(device), torch.cuda.is_available())
+        except (RepositoryError, ValueError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
 
         config = with_overrides(
             TrainConfig(),
@@ -66,5 +65,5 @@ def register(app: typer.Typer) -> None:
                 status = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
                 progress.update(task, completed=min(fraction, 1.0), status=status)
 
-            manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step, device)
+            manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step, torch_device)
         console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})

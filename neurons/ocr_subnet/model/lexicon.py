@@ -52,18 +52,19 @@ def vocabulary(texts: Iterable[str]) -> list[str]:
 
 
 class Lexicon:
-    """A word set bucketed by length, for nearest-word lookups and CTC-judged corrections."""
+    """A word set, with the candidates for each length of misread word precomputed (lookups are per crop)."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = frozenset(words)
         by_length: dict[int, list[str]] = {}
         for word in sorted(self.words):
             by_length.setdefault(len(word), []).append(word)
-        longest = max(by_length, default=0) + max_distance(max(by_length, default=0))
-        # per word length, the words a correction may reach (those within max_distance letters of that length)
+        # per length of a misread word, the words a correction may reach (lengths within max_distance of it);
+        # longer misreadings reach nothing
+        longest = max(by_length, default=0)
         self.reachable = {
             n: [w for m in range(n - max_distance(n), n + max_distance(n) + 1) for w in by_length.get(m, ())]
-            for n in range(MIN_LENGTH, longest + 1)
+            for n in range(MIN_LENGTH, longest + max_distance(longest) + 1)
         }
 
     @classmethod

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ocr_subnet.model import PRECISIONS, charset
+from ocr_subnet.model import Precision, charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, pad_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import (
     STRIDE,
@@ -52,7 +52,7 @@ RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
 RECOGNIZER_CALL_COLUMNS = 512  # one recognizer call costs about as much CPU time as this many more padded columns
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DTYPES = {Precision.FP32: torch.float32, Precision.BF16: torch.bfloat16}
 
 Module = Callable[..., torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
@@ -129,11 +129,11 @@ def native_bf16(device: str) -> bool:
 def resolve_precision(precision: str, native: bool) -> torch.dtype:
     """Precision "auto", "fp32" or "bf16" -> the dtype the networks run in; auto takes bf16 where it is native
     (measured on a 2-core AVX512-BF16 CPU: ~45 ms less per page, the same quality on the benchmark pages)."""
-    if precision == "auto":
+    if precision == Precision.AUTO:
         return torch.bfloat16 if native else torch.float32
     if precision not in DTYPES:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    return DTYPES[precision]
+        raise ValueError(f"precision must be one of {', '.join(Precision)}; got {precision!r}")
+    return DTYPES[Precision(precision)]
 
 
 def load_network(path: Path, device: str, dtype: torch.dtype) -> Module:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ocr_subnet.model import PRECISIONS
+from ocr_subnet.model import Precision
 from ocr_subnet.triton import LOOPBACK, MAX_BATCH_SIZE, MAX_QUEUE_DELAY_US, PIPELINE, PREFERRED_BATCH_SIZES
 
 if TYPE_CHECKING:
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from ocr_subnet.triton.repository import Repository
 
 PIPELINE_HELP = "module:Class of the OCR pipeline (a test seam)"
-Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
 
 
 def serve(
@@ -33,7 +31,8 @@ def serve(
     exit_timeout: int = typer.Option(10, min=0, help="seconds to finish in-flight requests on SIGTERM"),
     threads: int = typer.Option(0, min=0, help="torch CPU threads (set to the pod's CPU limit); 0: torch's default"),
     precision: Precision = typer.Option(
-        "auto", help="network dtype: auto is bf16 on GPUs and CPUs that run it natively (AVX512-BF16, AMX), else fp32"
+        Precision.AUTO,
+        help="network dtype: auto is bf16 on GPUs and CPUs that run it natively (AVX512-BF16, AMX), else fp32",
     ),
     log_level: str = typer.Option("INFO"),
     pipeline: str = typer.Option(PIPELINE, hidden=True, help=PIPELINE_HELP),

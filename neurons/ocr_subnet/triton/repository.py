@@ -171,9 +171,9 @@ def parse_config(text: str, folder_name: str) -> ServingConfig:
 
 
 def resolve_device(kind: InstanceKind, cuda_available: bool) -> str:
-    """The torch device the model instances run on."""
+    """The torch device for a kind of hardware (a Triton instance group's, or training's `--device`)."""
     if kind is InstanceKind.GPU and not cuda_available:
-        raise RepositoryError("instance_group kind KIND_GPU, but torch sees no CUDA device")
+        raise RepositoryError("a GPU was asked for (KIND_GPU / gpu), but torch sees no CUDA device")
     if kind is InstanceKind.CPU or not cuda_available:
         return "cpu"
     return "cuda"
