@@ -1,37 +1,22 @@
-"""Lexicon correction: the vocabulary, nearest words, and corrections the CTC posterior supports (and only those)."""
+"""Lexicon correction: the vocabulary, nearest words, and corrections the CTC posterior supports (and only those);
+loading the corrections a calibration asks for."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
 import torch
 from ocr_subnet.model import charset
 from ocr_subnet.model.geometry import Calibration
+from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon, ctc_costs, vocabulary
-from ocr_subnet.model.pipeline import LEXICON_FILE, ModelLoadError, load_lexicon
+from ocr_subnet.model.pipeline import LANGUAGE_FILE, LEXICON_FILE, ModelLoadError, load_corrector
+
+from tests.support.ctc import reading
 
 LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"])
-
-
-def posterior(frames: list[dict[str, float]]) -> torch.Tensor:
-    """(T, classes) log-probabilities: each frame gives its characters ("" is the blank) these probabilities,
-    the rest of the mass spread over every other class."""
-    out = torch.full((len(frames), charset.NUM_CLASSES), 0.0)
-    for t, frame in enumerate(frames):
-        rest = (1.0 - sum(frame.values())) / (charset.NUM_CLASSES - len(frame))
-        out[t] = rest
-        for ch, p in frame.items():
-            out[t, charset.BLANK if ch == "" else charset.encode(ch)[0]] = p
-    return out.log()
-
-
-def reading(text: str, doubt: dict[int, dict[str, float]] | None = None) -> torch.Tensor:
-    """A crop read as `text`, one character then one blank per frame; `doubt` replaces character i's frame."""
-    frames: list[dict[str, float]] = []
-    for i, ch in enumerate(text):
-        frames += [(doubt or {}).get(i, {ch: 0.98}), {"": 0.98}]
-    return posterior(frames)
 
 
 def test_the_vocabulary_holds_fakers_words_city_compounds_and_the_templates_words() -> None:
@@ -43,7 +28,8 @@ def test_the_vocabulary_holds_fakers_words_city_compounds_and_the_templates_word
 def test_nearest_words_stay_within_the_edit_budget() -> None:
     assert LEXICON.candidates("Paymsrt")[0] == "Payment"  # two edits on seven letters
     assert LEXICON.candidates("Eizabethmouh") == ["Elizabethmouth"]
-    assert LEXICON.candidates("Jhsa") == []  # four letters: one edit at most
+    assert LEXICON.candidates("Jhsa") == []  # four letters: two edits at most (Joshua is three away)
+    assert LEXICON.candidates("wthn") == ["within"]  # two edits on four letters
     assert LEXICON.candidates("Zzzzzzz") == []
 
 
@@ -77,14 +63,32 @@ def test_the_lexicon_file_round_trips(tmp_path: Path) -> None:
 
 def test_a_calibration_that_corrects_words_needs_its_lexicon(tmp_path: Path) -> None:
     calibration = Calibration(lexicon_penalty=8.0)
-    assert load_lexicon(tmp_path, Calibration()) is None  # no correction, no file needed
+    assert load_corrector(tmp_path, Calibration()) is None  # no correction, no file needed
     with pytest.raises(ModelLoadError, match=r"lexicon .* is unreadable"):
-        load_lexicon(tmp_path, calibration)
+        load_corrector(tmp_path, calibration)
     (tmp_path / LEXICON_FILE).write_text("")
     with pytest.raises(ModelLoadError, match="is empty"):
-        load_lexicon(tmp_path, calibration)
+        load_corrector(tmp_path, calibration)
     (tmp_path / LEXICON_FILE).write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ModelLoadError, match="unreadable"):
-        load_lexicon(tmp_path, calibration)
+        load_corrector(tmp_path, calibration)
     LEXICON.save(tmp_path / LEXICON_FILE)
-    assert load_lexicon(tmp_path, calibration).words == LEXICON.words
+    corrector = load_corrector(tmp_path, calibration)
+    assert corrector.lexicon.words == LEXICON.words and corrector.language is None  # weight 0: no model needed
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(None, "No such file"), (b"not gzip", "Not a gzipped file"), (b"\x1f\x8b\x08\x00", "ended"), (b"{}", "counts")],
+)
+def test_a_calibration_that_weighs_the_language_model_needs_a_readable_one(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    LEXICON.save(tmp_path / LEXICON_FILE)
+    if content is not None:
+        (tmp_path / LANGUAGE_FILE).write_bytes(content if content != b"{}" else gzip.compress(content))
+    with pytest.raises(ModelLoadError, match=f"weighs a language model, but .*{LANGUAGE_FILE} is unreadable.*{reason}"):
+        load_corrector(tmp_path, Calibration(language_weight=0.3))
+    CharNgram.fit(["Apt. 12"], order=3).save(tmp_path / LANGUAGE_FILE)
+    corrector = load_corrector(tmp_path, Calibration(language_weight=0.3))
+    assert corrector.language.order == 3 and corrector.lexicon_penalty == 0.0

@@ -64,6 +64,7 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     out = tmp_path / "run"
     common = ["train", "--out", str(out), "--minutes", "5", "--threads", "1"]
     pages = ["--validation-pages", "1", "--final-pages", "1", "--calibration-pages", "1", "--validate-minutes", "5"]
+    pages += ["--language-layouts", "50"]
     result = CliRunner().invoke(app, [*common, "--steps", "2", *pages])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "weights" / "manifest.json").read_text())

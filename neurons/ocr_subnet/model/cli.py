@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
         final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
         calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
+        language_layouts: int | None = typer.Option(
+            None, help="Training invoices whose strings teach the lexicon and language model (default 20000)."
+        ),
     ) -> None:
         """Train detector + recognizer on freshly drawn invoices, calibrate, validate, export weights."""
         import torch
@@ -54,6 +57,7 @@ def register(app: typer.Typer) -> None:
             validation_pages=validation_pages,
             final_pages=final_pages,
             calibration_pages=calibration_pages,
+            language_layouts=language_layouts,
         )
         console = Console(stderr=True)
         command = shlex.join(["ocr-subnet", *sys.argv[1:]])

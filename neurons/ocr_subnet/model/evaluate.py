@@ -19,9 +19,12 @@ from scipy.optimize import linear_sum_assignment
 
 from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
 from ocr_subnet.challenge.levels import LEVELS
+from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.geometry import Calibration, font_sizes, page_families, quad_bounds, rect_corners
+from ocr_subnet.model.language import CharNgram
+from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import FAMILY_INDEX
-from ocr_subnet.model.pipeline import Maps, OcrPipeline, Reading
+from ocr_subnet.model.pipeline import Maps, Reading, to_sections
 from ocr_subnet.model.synth import tutorial_sample
 from ocr_subnet.scoring import matrices
 from ocr_subnet.scoring.cer import character_error_rate
@@ -31,6 +34,7 @@ from ocr_subnet.sections import Section
 
 VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE = 0x0C5_0001, 0x0C5_0002, 0x0C5_0003
 LEXICON_PENALTIES = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0)  # nats; 0 turns the lexicon off
+LANGUAGE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)  # 0 turns the language model off
 MAX_PAGES_PER_SOURCE = 256  # the most pages any evaluation draws per source: training skips all of them
 SOURCES = (*(f"level{level.level}" for level in LEVELS), "tutorial")
 
@@ -178,14 +182,29 @@ def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibrat
     return best, {"size_ratio": sizing[(snap, pool)], "family_accuracy": families[prior]}
 
 
-def calibrate_lexicon(
-    pipeline: Callable[[Calibration], OcrPipeline], pages: Sequence[EvalPage], base: Calibration
+def corrected_cer(readings: Sequence[tuple[Reading, EvalPage]], corrector: Corrector, base: Calibration) -> float:
+    """Mean page CER of uncorrected readings (with their log-probabilities) once `corrector` has run."""
+    rates = []
+    for reading, page in readings:
+        texts = [corrector(text, columns) for text, columns in zip(reading.texts, reading.log_probs, strict=True)]
+        height, width = page.image.shape
+        rates.append(character_error_rate(page.labels, to_sections(replace(reading, texts=texts), width, height, base)))
+    return float(np.mean(rates))
+
+
+def calibrate_correction(
+    readings: Sequence[tuple[Reading, EvalPage]], lexicon: Lexicon, language: CharNgram, base: Calibration
 ) -> tuple[Calibration, dict[str, float]]:
-    """The out-of-vocabulary penalty (0: no correction) with the lowest mean CER over the pages, read by
-    `pipeline(calibration)`."""
-    cer = {}
-    for penalty in LEXICON_PENALTIES:
-        reader = pipeline(replace(base, lexicon_penalty=penalty))
-        cer[penalty] = float(np.mean([character_error_rate(p.labels, reader([p.image])[0]) for p in pages]))
-    best = min(cer, key=cer.__getitem__)
-    return replace(base, lexicon_penalty=best), {"cer_with_lexicon": cer[best], "cer_without_lexicon": cer[0.0]}
+    """The out-of-vocabulary penalty, then the language model's weight, each with the lowest mean CER over
+    uncorrected readings (read once; only the corrections are re-run)."""
+
+    def cer(penalty: float, weight: float) -> float:
+        return corrected_cer(readings, Corrector(lexicon, language, penalty, weight), base)
+
+    by_penalty = {penalty: cer(penalty, 0.0) for penalty in LEXICON_PENALTIES}
+    penalty = min(by_penalty, key=by_penalty.__getitem__)
+    by_weight = {weight: cer(penalty, weight) for weight in LANGUAGE_WEIGHTS}
+    weight = min(by_weight, key=by_weight.__getitem__)
+    fit = {"cer_uncorrected": by_penalty[0.0], "cer_with_lexicon": by_penalty[penalty]}
+    fit["cer_corrected"] = by_weight[weight]
+    return replace(base, lexicon_penalty=penalty, language_weight=weight), fit

@@ -24,12 +24,13 @@ from ocr_subnet.model import charset
 
 WORD = re.compile(r"[A-Za-z]+")
 MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state codes are worth it
-CANDIDATES = 8  # nearest vocabulary words scored per misread word
+CANDIDATES = 24  # nearest vocabulary words scored per misread word
 
 
 def max_distance(length: int) -> int:
-    """How many edits a correction of a `length`-letter word may make."""
-    return 1 if length <= 4 else 2 if length < 7 else 3
+    """How many edits a correction of a `length`-letter word may make: up to half its letters (the CTC
+    posterior, not the distance, decides; small print at ~1 px per point loses that much)."""
+    return max(1, (length + 1) // 2)
 
 
 def faker_words() -> set[str]:

@@ -8,7 +8,7 @@ per canvas size over the pages of that size (never padded to another page's canv
 recognizer over each page's crops (sorted by width and cut into the calls that compute the fewest
 padded columns, so long strings do not make every short one as costly). The networks run in bf16
 where the hardware has it natively (`resolve_precision`), and the greedy readings pass through the
-lexicon correction the calibration asks for (`lexicon`).
+corrections the calibration asks for (`correction`: vocabulary words, the invoice language model).
 Every geometric decision lives in `geometry` (pure); this module only moves tensors.
 """
 
@@ -27,6 +27,7 @@ import numpy.typing as npt
 import torch
 
 from ocr_subnet.model import Precision, charset
+from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.crops import crop_quads, detector_batch, pad_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import (
     STRIDE,
@@ -38,6 +39,7 @@ from ocr_subnet.model.geometry import (
     quad_bounds,
     rect_corners,
 )
+from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import OFFSET_SCALE
 from ocr_subnet.protocol import MAX_SECTIONS
@@ -48,6 +50,7 @@ MANIFEST = "manifest.json"
 DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
 LEXICON_FILE = "lexicon.txt"
+LANGUAGE_FILE = "language.json.gz"
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
 RECOGNIZER_CALL_COLUMNS = 512  # one recognizer call costs about as much CPU time as this many more padded columns
@@ -84,6 +87,7 @@ class Reading:
     rects: npt.NDArray[np.float64]  # (n, 6) geometry.RECT_FIELDS
     texts: list[str]
     family_probs: npt.NDArray[np.float32]  # (n, len(FONT_FAMILIES))
+    log_probs: tuple[torch.Tensor, ...] = ()  # per crop, the recognizer's (T, classes) CTC log-probabilities
 
 
 def as_page(page: np.ndarray) -> npt.NDArray[np.uint8]:
@@ -146,9 +150,10 @@ def load_network(path: Path, device: str, dtype: torch.dtype) -> Module:
         return torch.jit.optimize_for_inference(frozen) if device == "cpu" else frozen
 
 
-def load_lexicon(directory: Path, calibration: Calibration) -> Lexicon | None:
-    """The vocabulary the calibration corrects toward; None when it corrects nothing."""
-    if calibration.lexicon_penalty <= 0:
+def load_corrector(directory: Path, calibration: Calibration) -> Corrector | None:
+    """The corrections the calibration asks for, with their vocabulary and language model; None when it
+    asks for none. A file the calibration needs that is missing or damaged fails the load."""
+    if calibration.lexicon_penalty <= 0 and calibration.language_weight <= 0:
         return None
     path = directory / LEXICON_FILE
     try:
@@ -157,7 +162,14 @@ def load_lexicon(directory: Path, calibration: Calibration) -> Lexicon | None:
         raise ModelLoadError(f"the calibration corrects words, but the lexicon {path} is unreadable: {exc}") from exc
     if not lexicon.words:
         raise ModelLoadError(f"the calibration corrects words, but the lexicon {path} is empty")
-    return lexicon
+    language = None
+    if calibration.language_weight > 0:
+        path = directory / LANGUAGE_FILE
+        try:
+            language = CharNgram.load(path)
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"the calibration weighs a language model, but {path} is unreadable: {exc}") from exc
+    return Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
 
 
 class OcrPipeline:
@@ -170,14 +182,14 @@ class OcrPipeline:
         calibration: Calibration,
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
-        lexicon: Lexicon | None = None,
+        corrector: Corrector | None = None,
     ) -> None:
         self.detector = detector
         self.recognizer = recognizer
         self.calibration = calibration
         self.device = torch.device(device)
         self.dtype = dtype
-        self.lexicon = lexicon
+        self.corrector = corrector
 
     @classmethod
     def load(cls, weights_dir: Path | None = None, device: str = "cpu", precision: str = "auto") -> OcrPipeline:
@@ -204,7 +216,7 @@ class OcrPipeline:
                 modules.append(load_network(path, device, dtype))
             except Exception as exc:  # torch raises RuntimeError, ValueError or zip errors for a damaged file
                 raise ModelLoadError(f"model weights {path} are unreadable: {exc}") from exc
-        return cls(modules[0], modules[1], calibration, device, dtype, load_lexicon(directory, calibration))
+        return cls(modules[0], modules[1], calibration, device, dtype, load_corrector(directory, calibration))
 
     def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
         """uint8 greyscale H x W pages of any size -> one list of sections per page, in that page's pixels."""
@@ -248,9 +260,11 @@ class OcrPipeline:
         return [r if len(r) <= MAX_SECTIONS else r[np.argsort(-r[:, 5])[:MAX_SECTIONS]] for r in rects]
 
     @torch.inference_mode()
-    def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], npt.NDArray[np.float32]]:
-        """Crops -> texts and family probabilities, in the crops' order, batched by similar width."""
+    def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], list[torch.Tensor], npt.NDArray[np.float32]]:
+        """Crops -> corrected texts, CTC log-probabilities and family probabilities, in the crops' order,
+        batched by similar width."""
         texts = [""] * len(crops)
+        columns: list[torch.Tensor] = [torch.empty(0)] * len(crops)
         probs = np.zeros((len(crops), len(FONT_FAMILIES)), dtype=np.float32)
         for chunk in width_chunks([c.shape[1] for c in crops], RECOGNIZER_COLUMNS, RECOGNIZER_CHUNK):
             batch, widths = pad_batch([crops[i] for i in chunk])
@@ -258,21 +272,18 @@ class OcrPipeline:
             steps = torch.div(widths + 3, 4, rounding_mode="floor").tolist()
             log_probs = logits.float().cpu().log_softmax(-1)
             for row, (i, text) in enumerate(zip(chunk, charset.greedy_decode(log_probs.numpy(), steps), strict=True)):
-                texts[i] = self.corrected(text, log_probs[row, : steps[row]])
+                columns[i] = log_probs[row, : steps[row]]
+                texts[i] = text if self.corrector is None else self.corrector(text, columns[i])
             probs[chunk] = torch.softmax(family_logits.float(), dim=1).cpu().numpy()
-        return texts, probs
-
-    def corrected(self, text: str, log_probs: torch.Tensor) -> str:
-        penalty = self.calibration.lexicon_penalty
-        return text if self.lexicon is None or penalty <= 0 else self.lexicon.correct(text, log_probs, penalty)
+        return texts, columns, probs
 
     def read(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
         """Detect on the pages (batched by canvas size), then recognize each page's crops."""
         readings = []
         for page, found in zip(pages, self.detect(pages), strict=True):
             source, scale = recognition_source(page)
-            texts, probs = self.recognize(sample_crops(source, crop_quads(found, scale)))
-            readings.append(Reading(found, texts, probs))
+            texts, log_probs, probs = self.recognize(sample_crops(source, crop_quads(found, scale)))
+            readings.append(Reading(found, texts, probs, tuple(log_probs)))
         return readings
 
 

@@ -30,8 +30,10 @@ from torch.nn import functional as F
 
 from ocr_subnet.challenge.generate import derive_seeds, invoice_layout
 from ocr_subnet.model import evaluate
+from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.data import DataConfig, Pools, produce
 from ocr_subnet.model.geometry import Calibration
+from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon, vocabulary
 from ocr_subnet.model.nets import (
     OFFSET_SCALE,
@@ -42,18 +44,25 @@ from ocr_subnet.model.nets import (
     config_dict,
     exportable,
 )
-from ocr_subnet.model.pipeline import DETECTOR_FILE, LEXICON_FILE, MANIFEST, RECOGNIZER_FILE, OcrPipeline
+from ocr_subnet.model.pipeline import (
+    DETECTOR_FILE,
+    LANGUAGE_FILE,
+    LEXICON_FILE,
+    MANIFEST,
+    RECOGNIZER_FILE,
+    OcrPipeline,
+)
 from ocr_subnet.model.synth import tutorial_layout
 
 CHECKPOINT = "checkpoint.pt"
 FONT_LOSS_WEIGHT = 0.3
 OFFSET_LOSS_WEIGHT = 2.0
 MIN_POOL_PAGES = 16
-LEXICON_LAYOUTS = 2000  # training invoices whose strings (no rendering: ~1.5 ms each) give the templates' words
-# Settings a resumed run may change: how long to go on, with what resources, how much to validate.
+LANGUAGE_ORDER = 5  # characters per n-gram
+# Settings a resumed run may change: how long to go on, with what resources, how much to validate and calibrate.
 BUDGET = frozenset(
     {"minutes", "steps", "threads", "workers", "validate_minutes", "checkpoint_minutes"}
-    | {"validation_pages", "final_pages", "calibration_pages"}
+    | {"validation_pages", "final_pages", "calibration_pages", "language_layouts"}
 )
 
 
@@ -81,6 +90,7 @@ class TrainConfig:
     validation_pages: int = 4  # per source, during training
     final_pages: int = 8  # per source, after calibration
     calibration_pages: int = 6  # per source
+    language_layouts: int = 20_000  # training invoices (strings only: ~1.5 ms each) for the lexicon and language model
     data: DataConfig = field(default_factory=DataConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
@@ -212,10 +222,10 @@ class Trainer:
         moved = [t.to(self.device, non_blocking=True) for t in tensors]
         return tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in moved)
 
-    def pipeline(self, calibration: Calibration, lexicon: Lexicon | None = None) -> OcrPipeline:
+    def pipeline(self, calibration: Calibration, corrector: Corrector | None = None) -> OcrPipeline:
         self.detector.eval()
         self.recognizer.eval()
-        return OcrPipeline(self.detector, self.recognizer, calibration, str(self.device), lexicon=lexicon)
+        return OcrPipeline(self.detector, self.recognizer, calibration, str(self.device), corrector=corrector)
 
 
 def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
@@ -228,23 +238,31 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def lexicon_texts(seed: int) -> list[str]:
-    """The strings of training invoices (ours and tutorial-like), never a held-out page's: the templates' words."""
+def language_texts(seed: int, count: int) -> list[str]:
+    """The strings of `count` training invoices (and a tenth as many tutorial-like), never a held-out page's."""
     held_out = evaluate.held_out_seeds()
-    seeds = [s for s in derive_seeds(seed * 1_000 + 17, LEXICON_LAYOUTS) if s not in held_out]
-    layouts = [invoice_layout(s) for s in seeds] + [tutorial_layout(s) for s in seeds[: LEXICON_LAYOUTS // 10]]
+    seeds = [s for s in derive_seeds(seed * 1_000 + 17, count) if s not in held_out]
+    layouts = [invoice_layout(s) for s in seeds] + [tutorial_layout(s) for s in seeds[: count // 10]]
     return [text.text for layout in layouts for text in layout.texts]
 
 
 def export(
-    trainer: Trainer, calibration: Calibration, lexicon: Lexicon, weights_dir: Path, manifest: dict[str, Any]
+    trainer: Trainer,
+    calibration: Calibration,
+    lexicon: Lexicon,
+    language: CharNgram,
+    weights_dir: Path,
+    manifest: dict[str, Any],
 ) -> dict[str, Any]:
-    """TorchScript (`nets.exportable`) for both networks, the lexicon, and the manifest with their sha256."""
+    """TorchScript (`nets.exportable`) for both networks, the lexicon, the language model, and the manifest with
+    their sha256."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
         torch.jit.save(exportable(model), str(weights_dir / name))
     lexicon.save(weights_dir / LEXICON_FILE)
-    files = {name: file_sha256(weights_dir / name) for name in (DETECTOR_FILE, RECOGNIZER_FILE, LEXICON_FILE)}
+    language.save(weights_dir / LANGUAGE_FILE)
+    names = (DETECTOR_FILE, RECOGNIZER_FILE, LEXICON_FILE, LANGUAGE_FILE)
+    files = {name: file_sha256(weights_dir / name) for name in names}
     sizes = {name: (weights_dir / name).stat().st_size for name in files}
     full = {**manifest, "calibration": asdict(calibration), "sha256": files, "bytes": sizes}
     (weights_dir / MANIFEST).write_text(json.dumps(full, indent=2) + "\n")
@@ -330,14 +348,14 @@ def run(
     pipeline = trainer.pipeline(calibration)
     readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
-    lexicon = Lexicon(vocabulary(lexicon_texts(config.seed)))
-    calibration, lexicon_fit = evaluate.calibrate_lexicon(
-        lambda c: trainer.pipeline(c, lexicon), calibration_pages, calibration
-    )
-    fit |= lexicon_fit | {"detection_quality": detection_quality, "lexicon_words": len(lexicon.words)}
+    texts = language_texts(config.seed, config.language_layouts)
+    lexicon, language = Lexicon(vocabulary(texts)), CharNgram.fit(texts, LANGUAGE_ORDER)
+    calibration, correction_fit = evaluate.calibrate_correction(readings, lexicon, language, calibration)
+    fit |= correction_fit | {"detection_quality": detection_quality, "lexicon_words": len(lexicon.words)}
     console.log(f"calibration {calibration} ({fit})")
+    corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
-    metrics = evaluate.evaluate(trainer.pipeline(calibration, lexicon), final_pages)
+    metrics = evaluate.evaluate(trainer.pipeline(calibration, corrector), final_pages)
     console.log(f"final validation: {format_metrics(metrics)}")
     manifest = {
         "command": command,
@@ -358,7 +376,7 @@ def run(
         "calibration_fit": fit,
         "history": trainer.history,
     }
-    full = export(trainer, calibration, lexicon, weights_dir, manifest)
+    full = export(trainer, calibration, lexicon, language, weights_dir, manifest)
     shutil.copy(weights_dir / MANIFEST, out / MANIFEST)
     return full
 
