@@ -4,7 +4,8 @@ Per source (difficulty 0..4 of our challenges, and tutorial-like invoices: the t
 rasterized by poppler and corrupted as the tutorial does) it reports our reward and the
 tutorial-style reward (prediction part, latency excluded), page CER, the font reward, and wall
 latency per page (p50/p95, one page per call) for both engines; then the model's throughput at a
-few batch sizes and the memory each engine needs. Pages come from the benchmark's own seeds,
+few batch sizes and the memory each engine needs; and what each correction of the readings (the
+lexicon, then the language model) does to the model's CER. Pages come from the benchmark's own seeds,
 which training never draws. torch gets `--threads` threads; tesseract runs single-threaded, as
 the tesseract miner does. On a shared machine run it on quiet cores: latencies are wall time.
 
@@ -26,7 +27,16 @@ import torch
 import typer
 from ocr_subnet.backends.tesseract import TesseractBackend
 from ocr_subnet.model import Precision
-from ocr_subnet.model.evaluate import BENCHMARK_BASE, SOURCES, EvalPage, eval_pages, page_metrics, summarize
+from ocr_subnet.model.correction import Corrector
+from ocr_subnet.model.evaluate import (
+    BENCHMARK_BASE,
+    SOURCES,
+    EvalPage,
+    corrected_cer,
+    eval_pages,
+    page_metrics,
+    summarize,
+)
 from ocr_subnet.model.pipeline import OcrPipeline
 from ocr_subnet.sections import Section
 from PIL import Image
@@ -81,6 +91,31 @@ def throughput(pipeline: OcrPipeline, pages: Sequence[EvalPage], repeats: int) -
     return out
 
 
+def correction_effect(pipeline: OcrPipeline, pages: Sequence[EvalPage]) -> dict[str, dict[str, float]]:
+    """Mean CER per source of the same readings uncorrected, with the lexicon alone, and with both corrections
+    (the recognizer runs once; only the corrections are re-run)."""
+    corrector = pipeline.corrector
+    if corrector is None:
+        return {}
+    pipeline.corrector = None
+    try:
+        readings = [(pipeline.read([page.image])[0], page) for page in pages]
+    finally:
+        pipeline.corrector = corrector
+    stages = {
+        "uncorrected": Corrector(corrector.lexicon, None, 0.0, 0.0),
+        "lexicon": Corrector(corrector.lexicon, None, corrector.lexicon_penalty, 0.0),
+        "lexicon + language model": corrector,
+    }
+    return {
+        source: {
+            stage: corrected_cer([r for r in readings if r[1].source == source], fix, pipeline.calibration)
+            for stage, fix in stages.items()
+        }
+        for source in dict.fromkeys(page.source for page in pages)
+    }
+
+
 @app.command()
 def main(
     pages: int = typer.Option(10, min=1, max=256, help="Held-out pages per source."),
@@ -110,6 +145,10 @@ def main(
             results[name] = run_engine(engine, held_out, progress, task)
     level1 = [p for p in held_out if p.source == "level1"]
     results["model_throughput_pages_per_s"] = throughput(pipeline, level1, repeats=2)
+    with console.status("re-running the corrections on level-1 and tutorial-like readings"):
+        results["model_cer_by_correction"] = correction_effect(
+            pipeline, [p for p in held_out if p.source in ("level1", "tutorial")]
+        )
     results["memory_mib"] = {
         "model_process_peak_rss": rss_mib("VmHWM"),
         "model_added_rss": rss_mib("VmRSS") - baseline_rss,
@@ -143,6 +182,8 @@ def print_tables(results: dict, engines: list[str]) -> None:
     console.print(table)
     throughput = results["model_throughput_pages_per_s"]
     console.print("model throughput (pages/s): " + ", ".join(f"{k} {v:.1f}" for k, v in throughput.items()))
+    for source, stages in results["model_cer_by_correction"].items():
+        console.print(f"model CER on {source} by correction: " + ", ".join(f"{k} {v:.2%}" for k, v in stages.items()))
     console.print("memory (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in results["memory_mib"].items()))
     console.print("settings: " + ", ".join(f"{k} {v}" for k, v in results["settings"].items()))
 

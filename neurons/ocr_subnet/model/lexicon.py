@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -25,6 +26,8 @@ from ocr_subnet.model import charset
 WORD = re.compile(r"[A-Za-z]+")
 MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state codes are worth it
 CANDIDATES = 24  # nearest vocabulary words scored per misread word
+NEAREST_CACHE = 4096  # misread words whose candidates are kept
+LENGTH_CHANGE = 2  # letters a correction may add or drop (wider windows cost time and found nothing more)
 
 
 def max_distance(length: int) -> int:
@@ -60,13 +63,13 @@ class Lexicon:
         by_length: dict[int, list[str]] = {}
         for word in sorted(self.words):
             by_length.setdefault(len(word), []).append(word)
-        # per length of a misread word, the words a correction may reach (lengths within max_distance of it);
-        # longer misreadings reach nothing
+        # per length of a misread word, the words a correction may reach (lengths within LENGTH_CHANGE of it)
         longest = max(by_length, default=0)
         self.reachable = {
-            n: [w for m in range(n - max_distance(n), n + max_distance(n) + 1) for w in by_length.get(m, ())]
-            for n in range(MIN_LENGTH, longest + max_distance(longest) + 1)
+            n: [w for m in range(n - LENGTH_CHANGE, n + LENGTH_CHANGE + 1) for w in by_length.get(m, ())]
+            for n in range(MIN_LENGTH, longest + LENGTH_CHANGE + 1)
         }
+        self.nearest = lru_cache(maxsize=NEAREST_CACHE)(self._nearest)
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
@@ -76,11 +79,15 @@ class Lexicon:
         path.write_text("".join(word + "\n" for word in sorted(self.words)))
 
     def candidates(self, word: str) -> list[str]:
-        """The vocabulary words nearest `word`, within `max_distance` edits, closest first."""
+        """The vocabulary words nearest `word`, within `max_distance` edits, closest first (cached: both
+        corrections ask for the same misread words)."""
+        return list(self.nearest(word))
+
+    def _nearest(self, word: str) -> tuple[str, ...]:
         pool = self.reachable.get(len(word), ())
         limit = max_distance(len(word))
         found = process.extract(word, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=CANDIDATES)
-        return [match for match, _, _ in found]
+        return tuple(match for match, _, _ in found)
 
     def correct(self, text: str, log_probs: torch.Tensor, penalty: float) -> str:
         """`text` (the greedy reading of a crop whose per-column log-probabilities are `log_probs`, (T, classes))
