@@ -1,5 +1,4 @@
-"""Lexicon correction: the vocabulary, nearest words, and corrections the CTC posterior supports (and only those);
-loading the corrections a calibration asks for."""
+"""The vocabulary, its nearest words, its file, and loading the corrections a calibration asks for."""
 
 from __future__ import annotations
 
@@ -7,14 +6,10 @@ import gzip
 from pathlib import Path
 
 import pytest
-import torch
-from ocr_subnet.model import charset
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import Lexicon, ctc_costs, vocabulary
+from ocr_subnet.model.lexicon import Lexicon, vocabulary
 from ocr_subnet.model.pipeline import LANGUAGE_FILE, LEXICON_FILE, ModelLoadError, load_corrector
-
-from tests.support.ctc import reading
 
 LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"])
 
@@ -31,29 +26,6 @@ def test_nearest_words_stay_within_the_edit_budget() -> None:
     assert LEXICON.candidates("Jhsa") == []  # four letters: two edits at most (Joshua is three away)
     assert LEXICON.candidates("wthn") == ["within"]  # two edits on four letters
     assert LEXICON.candidates("Zzzzzzz") == []
-
-
-def test_a_doubtful_misreading_is_corrected_when_the_posterior_allows_it() -> None:
-    doubtful = reading("Paymemt due", doubt={5: {"m": 0.55, "n": 0.43}})
-    assert charset.greedy_decode(doubtful[None].numpy(), [len(doubtful)]) == ["Paymemt due"]
-    assert LEXICON.correct("Paymemt due", doubtful, penalty=1.0) == "Payment due"
-    assert LEXICON.correct("Paymemt due", doubtful, penalty=0.0) == "Paymemt due"  # no penalty: the reading wins
-
-
-def test_a_clear_reading_outside_the_vocabulary_is_kept() -> None:
-    clear = reading("Paymemt", doubt={5: {"m": 0.995, "n": 0.001}})
-    assert LEXICON.correct("Paymemt", clear, penalty=4.0) == "Paymemt"
-
-
-def test_numbers_short_words_and_vocabulary_words_are_left_alone() -> None:
-    text = "Joshua 30 Qty $14,459.54 a"
-    assert LEXICON.correct(text, reading(text), penalty=100.0) == text
-
-
-def test_ctc_costs_rank_the_read_text_first_and_an_impossible_text_infinite() -> None:
-    log_probs = reading("within")
-    costs = ctc_costs(log_probs, ["within", "withon", "w" * 20])
-    assert costs[0] < costs[1] and torch.isinf(costs[2])
 
 
 def test_the_lexicon_file_round_trips(tmp_path: Path) -> None:

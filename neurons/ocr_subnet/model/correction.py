@@ -1,13 +1,14 @@
 """From a crop's greedy reading to its corrected text: vocabulary words, then the invoice language model.
 
-Two priors, each weighed against the recognizer's CTC posterior of the crop:
-1. `Lexicon.correct`: a word outside the closed vocabulary pays `lexicon_penalty` nats.
-2. Token rescoring: each word token may change its trailing punctuation ("Apt" -> "Apt.",
-   "Subtotal" -> "Subtotal:") and a word still outside the vocabulary may become a near one; per
-   token, the string with the lowest CTC cost - `language_weight` x log P_lm(string) wins, each
-   token judged with the others as read (one CTC call per crop). Variants the posterior rules out
-   by more than `CTC_MARGIN` nats are never scored by the language model.
-"""
+Both steps weigh the recognizer's CTC posterior of the crop against two priors: the closed
+vocabulary (`lexicon`) and the invoice language model (`language`), whose log-probability of the
+whole string counts `language_weight` times. A candidate's cost is its CTC cost less that.
+1. Words: a word outside the vocabulary pays `lexicon_penalty` nats more; its cheapest near
+   vocabulary word replaces it where that costs less.
+2. Tokens: each word token may change its trailing punctuation ("Apt" -> "Apt.", "Subtotal" ->
+   "Subtotal:"), and a word still outside the vocabulary may become a near one; per token the
+   cheapest variant wins, each token judged with the others as read (one CTC call per crop).
+   Variants the posterior rules out by more than `CTC_MARGIN` nats are never scored by the model."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import re
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
+from ocr_subnet.model import charset
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import MIN_LENGTH, Lexicon, ctc_costs
+from ocr_subnet.model.lexicon import MIN_LENGTH, WORD, Lexicon
 
 TOKEN = re.compile(r"\S+")
 WORD_TOKEN = re.compile(r"([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)")  # one word with what precedes and follows it
@@ -54,9 +57,38 @@ class Corrector:
     def __call__(self, text: str, log_probs: torch.Tensor) -> str:
         """The corrected reading of a crop read greedily as `text` under its (T, classes) log-probabilities."""
         if self.lexicon_penalty > 0:
-            text = self.lexicon.correct(text, log_probs, self.lexicon_penalty)
+            text = self.correct_words(text, log_probs)
+        if self.language is not None and self.language_weight > 0:
+            text = self.rescore_tokens(text, log_probs)
+        return text
+
+    def prior(self, text: str) -> float:
+        """What the language model takes off a text's cost, in nats."""
         if self.language is None or self.language_weight <= 0:
-            return text
+            return 0.0
+        return self.language_weight * self.language.log_prob(text)
+
+    def correct_words(self, text: str, log_probs: torch.Tensor) -> str:
+        """Each out-of-vocabulary word (right to left: earlier spans stay valid) replaced by its best near
+        vocabulary word, when that costs less than the word itself plus the out-of-vocabulary penalty."""
+        for match in reversed(list(WORD.finditer(text))):
+            word = match.group()
+            if len(word) < MIN_LENGTH or word in self.lexicon.words:
+                continue
+            options = self.lexicon.candidates(word)
+            if not options:
+                continue
+            variants = [text[: match.start()] + option + text[match.end() :] for option in options]
+            costs = ctc_costs(log_probs, [text, *variants]).tolist()
+            scores = [cost - self.prior(variant) for cost, variant in zip(costs[1:], variants, strict=True)]
+            best = min(range(len(variants)), key=scores.__getitem__)
+            if scores[best] < costs[0] + self.lexicon_penalty - self.prior(text):
+                text = variants[best]
+        return text
+
+    def rescore_tokens(self, text: str, log_probs: torch.Tensor) -> str:
+        """Each word token's punctuation (and, still out of vocabulary, its word) as the joint cost prefers,
+        every token judged with the others as read."""
         tokens = list(TOKEN.finditer(text))
         variants: list[tuple[int, str, str]] = []  # (token index, its option, the text with that option)
         for index, match in enumerate(tokens):
@@ -68,17 +100,26 @@ class Corrector:
         costs = ctc_costs(log_probs, [variant for *_, variant in variants]).tolist()  # one CTC call per crop
         chosen: dict[int, str] = {}
         for index, group in itertools.groupby(zip(costs, variants, strict=True), key=lambda c: c[1][0]):
-            scored = [(cost, variant, option) for cost, (_, option, variant) in group]
-            floor = min(cost for cost, *_ in scored)
-            likely = [s for s in scored if s[0] - floor <= CTC_MARGIN]
+            scored = [(cost - self.prior(variant), cost, option) for cost, (_, option, variant) in group]
+            floor = min(cost for _, cost, _ in scored)
+            likely = [s for s in scored if s[1] - floor <= CTC_MARGIN]  # never ask the model about the rest
             if len(likely) > 1:
-                chosen[index] = min(likely, key=self.joint_cost)[2]
+                chosen[index] = min(likely)[2]
         for index in sorted(chosen, reverse=True):  # right to left: earlier spans stay valid
             text = text[: tokens[index].start()] + chosen[index] + text[tokens[index].end() :]
         return text
 
-    def joint_cost(self, candidate: tuple[float, str, str]) -> float:
-        """CTC cost of a (cost, text, option) candidate less the weighted language-model log-probability of its
-        text."""
-        cost, text, _ = candidate
-        return cost - self.language_weight * self.language.log_prob(text)
+
+def ctc_costs(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """Negative CTC log-likelihood of each text under one crop's (T, classes) log-probabilities
+    (infinite where the text cannot fit T columns)."""
+    targets = [charset.encode(text) for text in texts]
+    steps = log_probs.shape[0]
+    return F.ctc_loss(
+        log_probs[:, None].expand(steps, len(texts), -1),
+        torch.tensor([i for target in targets for i in target], dtype=torch.long),
+        torch.full((len(texts),), steps, dtype=torch.long),
+        torch.tensor([len(target) for target in targets], dtype=torch.long),
+        blank=charset.BLANK,
+        reduction="none",
+    )

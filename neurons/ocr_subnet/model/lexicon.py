@@ -1,12 +1,10 @@
-"""Lexicon correction of recognized words, judged by the recognizer's own CTC posterior.
+"""The invoices' closed vocabulary and the nearest vocabulary words to a misread one.
 
 Invoices draw their words from a closed vocabulary: Faker's en_US names, streets and cities (a
 city is often a name plus a suffix, "Elizabethmouth") and the templates' labels and items. A
-recognized word outside it is likely misread; a vocabulary word within a small edit distance
-replaces it when the CTC likelihood of the corrected string is within `penalty` nats of the
-reading's own (the penalty is what being outside the vocabulary costs, fitted on calibration
-pages). Tesseract uses word lists the same way; the CTC score keeps a clear reading from being
-"corrected" into a merely similar word. Numbers and single letters are left alone.
+recognized word outside it is likely misread; `correction` replaces it with one of the nearest
+vocabulary words when the recognizer's CTC posterior allows. Tesseract uses word lists the same way.
+Numbers and single letters are never corrected.
 """
 
 from __future__ import annotations
@@ -16,12 +14,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import torch
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from torch.nn import functional as F
-
-from ocr_subnet.model import charset
 
 WORD = re.compile(r"[A-Za-z]+")
 MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state codes are worth it
@@ -88,36 +82,3 @@ class Lexicon:
         limit = max_distance(len(word))
         found = process.extract(word, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=CANDIDATES)
         return tuple(match for match, _, _ in found)
-
-    def correct(self, text: str, log_probs: torch.Tensor, penalty: float) -> str:
-        """`text` (the greedy reading of a crop whose per-column log-probabilities are `log_probs`, (T, classes))
-        with each out-of-vocabulary word replaced by the vocabulary word the CTC posterior finds likelier than
-        the word itself once the word pays `penalty` nats for being outside the vocabulary."""
-        for match in reversed(list(WORD.finditer(text))):  # right to left: earlier spans stay valid
-            word = match.group()
-            if len(word) < MIN_LENGTH or word in self.words:
-                continue
-            options = self.candidates(word)
-            if not options:
-                continue
-            variants = [text[: match.start()] + option + text[match.end() :] for option in options]
-            costs = ctc_costs(log_probs, [text, *variants])
-            best = int(torch.argmin(costs[1:]))
-            if costs[best + 1] - costs[0] < penalty:
-                text = variants[best]
-        return text
-
-
-def ctc_costs(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
-    """Negative CTC log-likelihood of each text under one crop's (T, classes) log-probabilities
-    (infinite where the text cannot fit T columns)."""
-    targets = [charset.encode(text) for text in texts]
-    steps = log_probs.shape[0]
-    return F.ctc_loss(
-        log_probs[:, None].expand(steps, len(texts), -1),
-        torch.tensor([i for target in targets for i in target], dtype=torch.long),
-        torch.full((len(texts),), steps, dtype=torch.long),
-        torch.tensor([len(target) for target in targets], dtype=torch.long),
-        blank=charset.BLANK,
-        reduction="none",
-    )

@@ -1,5 +1,5 @@
-"""The invoice language model and token rescoring: what the model learns, that it round-trips, and that it only
-tips readings the recognizer itself finds doubtful."""
+"""Corrections of greedy readings: vocabulary words and the invoice language model, each weighed against the CTC
+posterior, so they only tip readings the recognizer itself finds doubtful; the language model itself."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from ocr_subnet.model import charset
-from ocr_subnet.model.correction import Corrector, token_options
+from ocr_subnet.model.correction import Corrector, ctc_costs, token_options
 from ocr_subnet.model.evaluate import EvalPage, calibrate_correction
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
@@ -25,7 +25,8 @@ STREETS = [
     f"{n} {name} {kind} Apt. {n + 7}" for n in range(10, 60) for name in ("Adam", "Wade") for kind in ("Glen", "Way")
 ]
 LANGUAGE = CharNgram.fit([*STREETS, "Subtotal: $1,234.56", "Invoice No.: INV-00042"], order=4)
-LEXICON = Lexicon(["Adam", "Wade", "Glen", "Way", "Apt", "Subtotal", "Invoice", "No", "INV"])
+LEXICON = Lexicon(["Adam", "Wade", "Glen", "Gwen", "Way", "Apt", "Subtotal", "Invoice", "No", "INV"])
+WORDS = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"])
 
 
 def test_the_model_prefers_the_shapes_it_was_fitted_on() -> None:
@@ -88,3 +89,33 @@ def test_calibration_turns_on_the_corrections_that_lower_cer() -> None:
     calibration, fit = calibrate_correction([(raw, page)], LEXICON, LANGUAGE, Calibration())
     assert calibration.language_weight > 0
     assert fit["cer_corrected"] == 0.0 < fit["cer_uncorrected"]
+
+
+def test_a_doubtful_misreading_is_corrected_when_the_posterior_allows_it() -> None:
+    doubtful = reading("Paymemt due", doubt={5: {"m": 0.55, "n": 0.43}})
+    assert charset.greedy_decode(doubtful[None].numpy(), [len(doubtful)]) == ["Paymemt due"]
+    assert Corrector(WORDS, None, 1.0, 0.0)("Paymemt due", doubtful) == "Payment due"
+    assert Corrector(WORDS, None, 1e-9, 0.0)("Paymemt due", doubtful) == "Paymemt due"  # no penalty: the reading wins
+
+
+def test_a_clear_reading_outside_the_vocabulary_is_kept() -> None:
+    clear = reading("Paymemt", doubt={5: {"m": 0.995, "n": 0.001}})
+    assert Corrector(WORDS, None, 4.0, 0.0)("Paymemt", clear) == "Paymemt"
+
+
+def test_numbers_short_words_and_vocabulary_words_are_left_alone() -> None:
+    text = "Joshua 30 Qty $14,459.54 a"
+    assert Corrector(WORDS, None, 100.0, 0.0)(text, reading(text)) == text
+
+
+def test_ctc_costs_rank_the_read_text_first_and_an_impossible_text_infinite() -> None:
+    log_probs = reading("within")
+    costs = ctc_costs(log_probs, ["within", "withon", "w" * 20])
+    assert costs[0] < costs[1] and torch.isinf(costs[2])
+
+
+def test_the_language_model_picks_between_equally_near_words() -> None:
+    text = "12 Wade Gxen Apt. 19"  # the x might as well be an l or a w
+    doubt = reading(text, doubt={9: {"x": 0.34, "w": 0.33, "l": 0.31}})
+    assert Corrector(LEXICON, None, 4.0, 0.0)(text, doubt) == "12 Wade Gwen Apt. 19"  # the posterior alone
+    assert Corrector(LEXICON, LANGUAGE, 4.0, 0.3)(text, doubt) == "12 Wade Glen Apt. 19"  # streets end in Glen
