@@ -59,6 +59,8 @@ def test_token_options_vary_punctuation_and_out_of_vocabulary_words_only() -> No
     assert token_options("(No.:", LEXICON) == {"(No", "(No.", "(No:", "(No,", "(No.:"}
     assert token_options("$12.50.", LEXICON) == {"$12.50."}  # numbers and codes stay as read
     assert token_options("2019-59070", LEXICON) == {"2019-59070"}
+    assert {"SD 83332", "SD83332", "SD 83332,"} <= token_options("SD83332", LEXICON)
+    assert {"12 Wade", "12Wade"} <= token_options("12Wade", LEXICON)
 
 
 def test_the_language_model_restores_a_faint_period_and_a_doubtful_letter() -> None:
