@@ -85,10 +85,9 @@ class Corrector:
                 continue
             variants = [text[: match.start()] + option + text[match.end() :] for option in options]
             costs = ctc_costs(log_probs, [text, *variants]).tolist()
-            scores = [cost - self.prior(variant) for cost, variant in zip(costs[1:], variants, strict=True)]
-            best = min(range(len(variants)), key=scores.__getitem__)
-            if scores[best] < costs[0] + self.lexicon_penalty - self.prior(text):
-                text = variants[best]
+            costs[0] += self.lexicon_penalty
+            likely = [(c, v) for c, v in zip(costs, [text, *variants], strict=True) if c - min(costs) <= CTC_MARGIN]
+            text = min((cost - self.prior(variant), variant) for cost, variant in likely)[1]
         return text
 
     def rescore_tokens(self, text: str, log_probs: torch.Tensor) -> str:
