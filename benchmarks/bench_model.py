@@ -97,11 +97,9 @@ def correction_effect(pipeline: OcrPipeline, pages: Sequence[EvalPage]) -> dict[
     corrector = pipeline.corrector
     if corrector is None:
         return {}
-    pipeline.corrector = None
-    try:
-        readings = [(pipeline.read([page.image])[0], page) for page in pages]
-    finally:
-        pipeline.corrector = corrector
+    networks = (pipeline.detector, pipeline.recognizer)
+    uncorrected = OcrPipeline(*networks, pipeline.calibration, str(pipeline.device), pipeline.dtype)
+    readings = [(uncorrected.read([page.image])[0], page) for page in pages]
     stages = {
         "uncorrected": Corrector(corrector.lexicon, None, 0.0, 0.0),
         "lexicon": Corrector(corrector.lexicon, None, corrector.lexicon_penalty, 0.0),

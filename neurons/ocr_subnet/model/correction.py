@@ -14,7 +14,6 @@ whole string counts `language_weight` times. A candidate's cost is its CTC cost 
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 
@@ -83,35 +82,39 @@ class Corrector:
             options = self.lexicon.candidates(word)
             if not options:
                 continue
-            variants = [text[: match.start()] + option + text[match.end() :] for option in options]
-            costs = ctc_costs(log_probs, [text, *variants]).tolist()
+            texts = [text, *(text[: match.start()] + option + text[match.end() :] for option in options)]
+            costs = ctc_costs(log_probs, texts).tolist()
             costs[0] += self.lexicon_penalty
-            likely = [(c, v) for c, v in zip(costs, [text, *variants], strict=True) if c - min(costs) <= CTC_MARGIN]
-            text = min((cost - self.prior(variant), variant) for cost, variant in likely)[1]
+            text = texts[self.cheapest(costs, texts)]
         return text
 
     def rescore_tokens(self, text: str, log_probs: torch.Tensor) -> str:
         """Each word token's punctuation (and, still out of vocabulary, its word) as the joint cost prefers,
         every token judged with the others as read."""
-        tokens = list(TOKEN.finditer(text))
-        variants: list[tuple[int, str, str]] = []  # (token index, its option, the text with that option)
-        for index, match in enumerate(tokens):
-            options = token_options(match.group(), self.lexicon)
+        spans = []  # (token, its options, the text with each option)
+        for match in TOKEN.finditer(text):
+            options = sorted(token_options(match.group(), self.lexicon))
             if len(options) > 1:
-                variants += [(index, o, text[: match.start()] + o + text[match.end() :]) for o in sorted(options)]
-        if not variants:
+                spans.append((match, options, [text[: match.start()] + o + text[match.end() :] for o in options]))
+        if not spans:
             return text
-        costs = ctc_costs(log_probs, [variant for *_, variant in variants]).tolist()  # one CTC call per crop
-        chosen: dict[int, str] = {}
-        for index, group in itertools.groupby(zip(costs, variants, strict=True), key=lambda c: c[1][0]):
-            scored = [(cost - self.prior(variant), cost, option) for cost, (_, option, variant) in group]
-            floor = min(cost for _, cost, _ in scored)
-            likely = [s for s in scored if s[1] - floor <= CTC_MARGIN]  # never ask the model about the rest
-            if len(likely) > 1:
-                chosen[index] = min(likely)[2]
-        for index in sorted(chosen, reverse=True):  # right to left: earlier spans stay valid
-            text = text[: tokens[index].start()] + chosen[index] + text[tokens[index].end() :]
+        costs = ctc_costs(log_probs, [variant for *_, texts in spans for variant in texts]).tolist()  # one call
+        chosen, start = [], 0
+        for match, options, texts in spans:
+            chosen.append((match, options[self.cheapest(costs[start : start + len(texts)], texts)]))
+            start += len(texts)
+        for match, option in reversed(chosen):  # right to left: earlier spans stay valid
+            text = text[: match.start()] + option + text[match.end() :]
         return text
+
+    def cheapest(self, costs: list[float], texts: list[str]) -> int:
+        """The index of the text with the lowest CTC cost less the prior, among those the posterior has not ruled
+        out by more than `CTC_MARGIN` nats (the language model is never asked about the rest)."""
+        floor = min(costs)
+        likely = [i for i, cost in enumerate(costs) if cost - floor <= CTC_MARGIN]
+        if len(likely) == 1:
+            return likely[0]
+        return min(likely, key=lambda i: (costs[i] - self.prior(texts[i]), texts[i]))
 
 
 def ctc_costs(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:
