@@ -195,6 +195,7 @@ class FakeChain:
         if self.set_weights_down:
             raise ChainUnavailable("fake chain dropped the extrinsic")
         self.weight_calls.append((list(uids), list(weights), version_key))
+        self.block += 1  # like a real chain: the extrinsic lands in the next block, newer than any metagraph read
         return WeightSetResult(WeightSetOutcome.SUCCESS, block=self.block)
 
     def replace(self, uid: int, hotkey: str) -> None:
@@ -401,7 +402,7 @@ async def test_weights_are_set_once_per_epoch_with_the_version_key(small_subnet:
     assert isinstance(result, WeightSetResult) and result.outcome is WeightSetOutcome.SUCCESS
     ((uids, weights, version),) = chain.weight_calls
     assert uids == [1, 2] and weights[0] > weights[1] and version == 100
-    assert validator.state.last_weight_block == 100
+    assert validator.state.last_weight_block == 101
     chain.block += chain.tempo - 1
     await bounded(validator.run_round())
     assert await bounded(validator.maybe_set_weights()) is None  # inside the epoch: not yet
@@ -409,7 +410,17 @@ async def test_weights_are_set_once_per_epoch_with_the_version_key(small_subnet:
     await bounded(validator.run_round())
     assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
     assert len(chain.weight_calls) == 2
-    assert state_from_json(small_subnet.state_path.read_bytes()).last_weight_block == 110
+    assert state_from_json(small_subnet.state_path.read_bytes()).last_weight_block == 112
+
+
+async def test_blocks_since_the_weight_set_never_read_negative_before_the_next_sync(small_subnet: Subnet) -> None:
+    validator = small_subnet.make_validator()
+    await bounded(validator.run_round())
+    synced = _sample(validator, names.VALIDATOR_CURRENT_BLOCK)
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
+    landed = _sample(validator, names.VALIDATOR_LAST_WEIGHT_SET_BLOCK)
+    assert landed == synced + 1  # the set landed after the metagraph the round read
+    assert _sample(validator, names.VALIDATOR_CURRENT_BLOCK) == landed
 
 
 async def test_weights_stay_within_the_chains_max_weight_limit(small_subnet: Subnet) -> None:

@@ -58,6 +58,7 @@ class ValidatorMetrics:
             names.VALIDATOR_LAST_WEIGHT_SET_BLOCK, "Block of the last successful weight set", vk, registry=r
         )
         self.current_block = Gauge(names.VALIDATOR_CURRENT_BLOCK, "Latest block seen", vk, registry=r)
+        self._latest_block: int | None = None
         self.rate_limit = Gauge(
             names.VALIDATOR_WEIGHTS_RATE_LIMIT, "Subnet weights rate limit in blocks", vk, registry=r
         )
@@ -92,7 +93,7 @@ class ValidatorMetrics:
                 self.reward_part.labels(self.hotkey, str(score.uid), hotkey, part).set(value)
 
     def observe_chain(self, block: int, hyperparameters: Hyperparameters) -> None:
-        self.current_block.labels(self.hotkey).set(block)
+        self._observe_block(block)
         self.rate_limit.labels(self.hotkey).set(hyperparameters.weights_rate_limit)
         self.tempo.labels(self.hotkey).set(hyperparameters.tempo)
 
@@ -101,6 +102,17 @@ class ValidatorMetrics:
 
     def observe_last_weight_block(self, block: int) -> None:
         self.last_weight_block.labels(self.hotkey).set(block)
+
+    def observe_weights_landed(self, block: int) -> None:
+        """The inclusion block is newer than the last metagraph sync; the latest block seen moves with it, so
+        current minus last never reads negative between a set and the next sync."""
+        self.observe_last_weight_block(block)
+        if self._latest_block is None or block > self._latest_block:
+            self._observe_block(block)
+
+    def _observe_block(self, block: int) -> None:
+        self._latest_block = block
+        self.current_block.labels(self.hotkey).set(block)
 
     def observe_state_save(self, ok: bool) -> None:
         self.state_saves.labels(self.hotkey, "success" if ok else "error").inc()

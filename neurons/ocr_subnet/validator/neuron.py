@@ -237,7 +237,7 @@ class Validator:
             block = result.block if result.block is not None else metagraph.block
             self._weights = _WeightSchedule()
             self.state = self.state.model_copy(update={"last_weight_block": block})
-            self.metrics.observe_last_weight_block(block)
+            self.metrics.observe_weights_landed(block)
             self.save()
         else:
             failures = self._weights.failures + 1
