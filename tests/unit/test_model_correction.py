@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from ocr_subnet.model import charset
-from ocr_subnet.model.correction import Corrector, ctc_costs, token_options
+from ocr_subnet.model.correction import Corrector, ctc_costs, greedy_slots, token_options
 from ocr_subnet.model.evaluate import EvalPage, calibrate_correction
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
@@ -72,6 +72,34 @@ def test_the_language_model_restores_a_faint_period_and_a_doubtful_letter() -> N
     corrector = Corrector(LEXICON, LANGUAGE, lexicon_penalty=0.0, language_weight=0.3)
     assert corrector(text, faint) == "12 Adam Glen Apt. 19"
     assert Corrector(LEXICON, LANGUAGE, 0.0, 0.0)(text, faint) == text  # weight 0: the reading stands
+
+
+def test_greedy_slots_spell_the_greedy_reading_and_offer_the_rivals_near_it() -> None:
+    faint_comma = reading(",", doubt={0: {"": 0.8, ",": 0.15}})[:1]
+    frames = torch.cat([reading("4S", doubt={1: {"S": 0.6, "5": 0.38}}), faint_comma, reading(" days")])
+    slots = greedy_slots(frames)
+    assert "".join(slot.options[0] for slot in slots) == "4S days"
+    assert {slot.options[0]: slot.options[1:] for slot in slots if len(slot.options) > 1} == {"S": ("5",), "": (",",)}
+    assert max(slot.doubt for slot in slots) == pytest.approx(0.38)
+
+
+def test_the_language_model_settles_doubtful_characters_and_a_faint_comma() -> None:
+    # "$1234.S6": a comma faint in the blank after the 1, and an S that might be a 5
+    frames = torch.cat(
+        [
+            reading("Subtotal: $1"),
+            reading(",", doubt={0: {"": 0.65, ",": 0.33}})[:1],
+            reading("234.S6", doubt={4: {"S": 0.6, "5": 0.38}}),
+        ]
+    )
+    read = "Subtotal: $1234.S6"
+    assert charset.greedy_decode(frames[None].numpy(), [len(frames)]) == [read]
+    assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3)(read, frames) == "Subtotal: $1,234.56"
+    assert Corrector(LEXICON, LANGUAGE, 0.0, 0.0)(read, frames) == read  # weight 0: the reading stands
+    clear = "Subtotal: $1,234.S6"
+    assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3)(clear, reading(clear)) == clear  # no rival reaches the floor
+    other = "Subtotal: $9234.S6"  # not the greedy reading of these frames: no slots to align it with
+    assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3).correct_characters(other, frames) == other
 
 
 def test_a_clear_reading_stands_against_the_language_model() -> None:

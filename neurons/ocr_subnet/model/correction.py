@@ -1,22 +1,28 @@
 """From a crop's greedy reading to its corrected text: vocabulary words, then the invoice language model.
 
-Both steps weigh the recognizer's CTC posterior of the crop against two priors: the closed
+Every step weighs the recognizer's CTC posterior of the crop against two priors: the closed
 vocabulary (`lexicon`) and the invoice language model (`language`), whose log-probability of the
 whole string counts `language_weight` times. A candidate's cost is its CTC cost less that.
-1. Words: a word outside the vocabulary pays `lexicon_penalty` nats more; its cheapest near
+1. Characters (with the language model): where the posterior hesitates between the character read
+   and others ("4S days" / "45 days", "l.5%" / "1.5%"), or between a blank and a character, each
+   token takes the variant the joint cost prefers.
+2. Words: a word outside the vocabulary pays `lexicon_penalty` nats more; its cheapest near
    vocabulary word replaces it where that costs less.
-2. Tokens: each word token may change its trailing punctuation ("Apt" -> "Apt.", "Subtotal" ->
+3. Tokens: each word token may change its trailing punctuation ("Apt" -> "Apt.", "Subtotal" ->
    "Subtotal:") or come apart from a number glued to it ("SD83332" -> "SD 83332"), and a word
-   still outside the vocabulary may become a near one. Per token the cheapest variant wins, each
-   token judged with the others as read (one CTC call per crop). Variants the posterior rules out
-   by more than `CTC_MARGIN` nats are never scored by the model.
+   still outside the vocabulary may become a near one.
+In steps 1 and 3 each token is judged with the others as they stand, right to left. Variants the
+posterior rules out by more than `CTC_MARGIN` nats are never scored by the model.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -29,6 +35,52 @@ WORD_TOKEN = re.compile(r"([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)")  # one word with
 ENDINGS = ("", ".", ":", ",", ".:")  # the trailing punctuation invoices put after a token
 WORD_OPTIONS = 6  # nearest vocabulary words tried for each word token
 CTC_MARGIN = 16.0  # nats: variants this much less likely than the best reading are not rescored
+DOUBT_FLOOR = 0.07  # posterior a rival character needs on some frame of a slot to be tried there
+CHARACTER_VARIANTS = 32  # variants of one token at most: its most doubtful slots are varied first
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One run of the greedy path: what greedy decoding keeps there (a character, or "" for blanks) first,
+    then the rivals that reach `DOUBT_FLOOR` on some frame of the run, and the strongest rival's probability."""
+
+    options: tuple[str, ...]
+    doubt: float
+
+
+def greedy_slots(log_probs: torch.Tensor, floor: float = DOUBT_FLOOR) -> list[Slot]:
+    """A crop's (T, classes) posterior as the runs of its greedy path; joined, their first options are the greedy
+    reading (outer spaces included)."""
+    scores = log_probs.numpy()
+    path = scores.argmax(-1)
+    starts = np.flatnonzero(np.diff(path, prepend=-1))
+    kept = path[starts]
+    peaks = np.maximum.reduceat(scores, starts, axis=0)  # (runs, classes): each class's best frame in each run
+    peaks[np.arange(len(starts)), kept] = -np.inf
+    peaks[:, charset.BLANK] = -np.inf
+    floor = math.log(floor)
+    slots = [Slot((charset.decode_indices([index]),), 0.0) for index in kept.tolist()]
+    for run in np.flatnonzero((peaks >= floor).any(axis=1)).tolist():
+        rivals = np.flatnonzero(peaks[run] >= floor)
+        ranked = rivals[np.argsort(-peaks[run, rivals])].tolist()
+        rival_options = (charset.decode_indices([i]) for i in ranked)
+        slots[run] = Slot((slots[run].options[0], *rival_options), math.exp(peaks[run, ranked[0]]))
+    return slots
+
+
+def most_doubtful(slots: list[Slot], token: list[int]) -> list[int]:
+    """The token's doubtful slots, most doubtful first, while every combination of their options stays within
+    `CHARACTER_VARIANTS`."""
+    varied: list[int] = []
+    for i in sorted((i for i in token if len(slots[i].options) > 1), key=lambda i: -slots[i].doubt):
+        if math.prod(len(slots[j].options) for j in [*varied, i]) <= CHARACTER_VARIANTS:
+            varied.append(i)
+    return varied
+
+
+def spell(chosen: list[str], change: dict[int, str]) -> str:
+    """The crop's text with some slots' options changed."""
+    return "".join(change.get(i, option) for i, option in enumerate(chosen)).strip()
 
 
 def token_options(token: str, lexicon: Lexicon) -> set[str]:
@@ -60,9 +112,12 @@ class Corrector:
 
     def __call__(self, text: str, log_probs: torch.Tensor) -> str:
         """The corrected reading of a crop read greedily as `text` under its (T, classes) log-probabilities."""
+        weighs_language = self.language is not None and self.language_weight > 0
+        if weighs_language:
+            text = self.correct_characters(text, log_probs)
         if self.lexicon_penalty > 0:
             text = self.correct_words(text, log_probs)
-        if self.language is not None and self.language_weight > 0:
+        if weighs_language:
             text = self.rescore_tokens(text, log_probs)
         return text
 
@@ -71,6 +126,32 @@ class Corrector:
         if self.language is None or self.language_weight <= 0:
             return 0.0
         return self.language_weight * self.language.log_prob(text)
+
+    def correct_characters(self, text: str, log_probs: torch.Tensor) -> str:
+        """Each token's doubtful slots (`greedy_slots`) as the joint cost prefers. Without the language model the
+        posterior alone would keep the greedy reading nearly always (measured), hence only with it. A `text` that is
+        not the greedy reading of `log_probs` has no slots to align and is returned as it is."""
+        slots = greedy_slots(log_probs)
+        chosen = [slot.options[0] for slot in slots]
+        if "".join(chosen).strip() != text:
+            return text
+        tokens: list[list[int]] = [[]]
+        for i, option in enumerate(chosen):
+            if option == " ":
+                tokens.append([])
+            else:
+                tokens[-1].append(i)
+        changes = []  # per token with doubtful slots: every combination of their options, as {slot: option}
+        for token in tokens:
+            varied = most_doubtful(slots, token)
+            if varied:
+                options = itertools.product(*(slots[i].options for i in varied))
+                changes.append([dict(zip(varied, combination, strict=True)) for combination in options])
+        texts = [[spell(chosen, change) for change in token_changes] for token_changes in changes]
+        for token_changes, best in zip(changes, self.cheapest_per_group(log_probs, texts), strict=True):
+            for i, option in token_changes[best].items():
+                chosen[i] = option
+        return "".join(chosen).strip()
 
     def correct_words(self, text: str, log_probs: torch.Tensor) -> str:
         """Each out-of-vocabulary word (right to left: earlier spans stay valid) replaced by its best near
@@ -96,16 +177,19 @@ class Corrector:
             options = sorted(token_options(match.group(), self.lexicon))
             if len(options) > 1:
                 spans.append((match, options, [text[: match.start()] + o + text[match.end() :] for o in options]))
-        if not spans:
-            return text
-        costs = ctc_costs(log_probs, [variant for *_, texts in spans for variant in texts]).tolist()  # one call
-        chosen, start = [], 0
-        for match, options, texts in spans:
-            chosen.append((match, options[self.cheapest(costs[start : start + len(texts)], texts)]))
-            start += len(texts)
-        for match, option in reversed(chosen):  # right to left: earlier spans stay valid
-            text = text[: match.start()] + option + text[match.end() :]
+        chosen = self.cheapest_per_group(log_probs, [texts for *_, texts in spans])
+        for (match, options, _), best in reversed(list(zip(spans, chosen, strict=True))):  # earlier spans stay valid
+            text = text[: match.start()] + options[best] + text[match.end() :]
         return text
+
+    def cheapest_per_group(self, log_probs: torch.Tensor, groups: list[list[str]]) -> list[int]:
+        """Per group of candidate texts the index of its `cheapest`; every candidate costed in one CTC call."""
+        costs = ctc_costs(log_probs, [text for group in groups for text in group]).tolist() if groups else []
+        picks, start = [], 0
+        for group in groups:
+            picks.append(self.cheapest(costs[start : start + len(group)], group))
+            start += len(group)
+        return picks
 
     def cheapest(self, costs: list[float], texts: list[str]) -> int:
         """The index of the text with the lowest CTC cost less the prior, among those the posterior has not ruled
