@@ -102,6 +102,18 @@ def test_the_language_model_settles_doubtful_characters_and_a_faint_comma() -> N
     assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3).correct_characters(other, frames) == other
 
 
+def test_a_recurring_line_replaces_a_garbled_reading_of_it() -> None:
+    line = "Payment due within 14 days"
+    words = ["Payment", "due", "days", "wxthxn"]  # the reading's word is a word: only the line can restore it
+    language = CharNgram.fit([line] * 20 + STREETS, order=4)
+    read = "Payment due wxthxn 14 days"  # two clear misreadings (~17 nats): past CTC_MARGIN, within LINE_MARGIN
+    corrector = Corrector(Lexicon(words, [line]), language, lexicon_penalty=4.0, language_weight=0.5)
+    assert corrector(read, reading(read)) == line
+    assert Corrector(Lexicon(words), language, 4.0, 0.5)(read, reading(read)) == read  # no line to restore
+    assert corrector("12 Adam Glen Apt. 19", reading("12 Adam Glen Apt. 19")) == "12 Adam Glen Apt. 19"
+    assert Corrector(Lexicon(words, [line]), language, 4.0, 0.0)(read, reading(read)) == read  # weight 0: as read
+
+
 def test_a_clear_reading_stands_against_the_language_model() -> None:
     text = "12 Adam Glen Apt 19"  # no period anywhere near "Apt": the posterior rules "Apt." out
     corrector = Corrector(LEXICON, LANGUAGE, lexicon_penalty=0.0, language_weight=0.3)

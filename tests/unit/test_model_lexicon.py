@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import Lexicon, vocabulary
+from ocr_subnet.model.lexicon import Lexicon, recurring_lines, vocabulary
 from ocr_subnet.model.pipeline import LANGUAGE_FILE, LEXICON_FILE, ModelLoadError, load_corrector
 
-LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"])
+LATE_FEE = "Late payments incur a 1.5% monthly fee"
+LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"], [LATE_FEE, "Web hosting"])
 
 
 def test_the_vocabulary_holds_fakers_words_city_compounds_and_the_templates_words() -> None:
@@ -30,7 +31,20 @@ def test_nearest_words_stay_within_the_edit_budget() -> None:
 
 def test_the_lexicon_file_round_trips(tmp_path: Path) -> None:
     LEXICON.save(tmp_path / LEXICON_FILE)
-    assert Lexicon.load(tmp_path / LEXICON_FILE).words == LEXICON.words
+    loaded = Lexicon.load(tmp_path / LEXICON_FILE)
+    assert loaded.words == LEXICON.words and loaded.lines == LEXICON.lines == [LATE_FEE, "Web hosting"]
+
+
+def test_recurring_lines_are_the_templates_lines_of_several_words() -> None:
+    texts = ["Web hosting", "Bill To:", "Subtotal:", "12 Adam Glen", "Web hosting", "Bill To:", "Subtotal:"]
+    assert recurring_lines(texts, invoices=2) == ["Bill To:", "Web hosting"]  # one word, or drawn once: not lines
+    assert recurring_lines(texts * 2, invoices=2500) == []  # 4 in 2,500 invoices: too rare for a template line
+
+
+def test_runs_of_words_near_a_recurring_line_are_offered_it() -> None:
+    runs = ["Lane payment Pena 1.5% monthly fee", LATE_FEE, "Web hostng", "Thank you for your business!"]
+    assert LEXICON.near_lines(runs) == [(0, LATE_FEE), (2, "Web hosting")]  # an exact line needs nothing
+    assert Lexicon(["word"]).near_lines(runs) == []
 
 
 def test_a_calibration_that_corrects_words_needs_its_lexicon(tmp_path: Path) -> None:

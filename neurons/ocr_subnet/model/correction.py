@@ -11,8 +11,10 @@ whole string counts `language_weight` times. A candidate's cost is its CTC cost 
 3. Tokens: each word token may change its trailing punctuation ("Apt" -> "Apt.", "Subtotal" ->
    "Subtotal:") or come apart from a number glued to it ("SD83332" -> "SD 83332"), and a word
    still outside the vocabulary may become a near one.
-In steps 1 and 3 each token is judged with the others as they stand, right to left. Variants the
-posterior rules out by more than `CTC_MARGIN` nats are never scored by the model.
+4. Lines: a run of whole tokens near one of the templates' recurring lines (`Lexicon.near_lines`)
+   may become that line, which small print can garble beyond any one word's reach.
+In steps 1 and 3 each token is judged with the others as they stand. Variants the posterior rules
+out by more than `CTC_MARGIN` nats (`LINE_MARGIN` for whole lines) are never scored by the model.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ WORD_TOKEN = re.compile(r"([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)")  # one word with
 ENDINGS = ("", ".", ":", ",", ".:")  # the trailing punctuation invoices put after a token
 WORD_OPTIONS = 6  # nearest vocabulary words tried for each word token
 CTC_MARGIN = 16.0  # nats: variants this much less likely than the best reading are not rescored
+LINE_MARGIN = 30.0  # nats: a recurring line replaces many characters at once, so it may lie further from the reading
 DOUBT_FLOOR = 0.07  # posterior a rival character needs on some frame of a slot to be tried there
 CHARACTER_VARIANTS = 32  # variants of one token at most: its most doubtful slots are varied first
 
@@ -46,6 +49,7 @@ class Slot:
 
     options: tuple[str, ...]
     doubt: float
+    frames: tuple[int, int]  # the run's first frame and the frame after its last
 
 
 def greedy_slots(log_probs: torch.Tensor, floor: float = DOUBT_FLOOR) -> list[Slot]:
@@ -59,12 +63,16 @@ def greedy_slots(log_probs: torch.Tensor, floor: float = DOUBT_FLOOR) -> list[Sl
     peaks[np.arange(len(starts)), kept] = -np.inf
     peaks[:, charset.BLANK] = -np.inf
     floor = math.log(floor)
-    slots = [Slot((charset.decode_indices([index]),), 0.0) for index in kept.tolist()]
+    bounds = [*starts.tolist(), len(path)]
+    slots = [
+        Slot((charset.decode_indices([index]),), 0.0, frames)
+        for index, frames in zip(kept.tolist(), itertools.pairwise(bounds), strict=True)
+    ]
     for run in np.flatnonzero((peaks >= floor).any(axis=1)).tolist():
         rivals = np.flatnonzero(peaks[run] >= floor)
         ranked = rivals[np.argsort(-peaks[run, rivals])].tolist()
-        rival_options = (charset.decode_indices([i]) for i in ranked)
-        slots[run] = Slot((slots[run].options[0], *rival_options), math.exp(peaks[run, ranked[0]]))
+        options = (slots[run].options[0], *(charset.decode_indices([i]) for i in ranked))
+        slots[run] = Slot(options, math.exp(peaks[run, ranked[0]]), slots[run].frames)
     return slots
 
 
@@ -119,6 +127,7 @@ class Corrector:
             text = self.correct_words(text, log_probs)
         if weighs_language:
             text = self.rescore_tokens(text, log_probs)
+            text = self.correct_lines(text, log_probs)
         return text
 
     def prior(self, text: str) -> float:
@@ -141,15 +150,23 @@ class Corrector:
                 tokens.append([])
             else:
                 tokens[-1].append(i)
-        changes = []  # per token with doubtful slots: every combination of their options, as {slot: option}
         for token in tokens:
             varied = most_doubtful(slots, token)
-            if varied:
-                options = itertools.product(*(slots[i].options for i in varied))
-                changes.append([dict(zip(varied, combination, strict=True)) for combination in options])
-        texts = [[spell(chosen, change) for change in token_changes] for token_changes in changes]
-        for token_changes, best in zip(changes, self.cheapest_per_group(log_probs, texts), strict=True):
-            for i, option in token_changes[best].items():
+            if not varied:
+                continue
+            # the token is costed on its own frames, between the spaces around it (the same for all its variants),
+            # and judged by the language model with the rest of the crop as it stands
+            before, after = token[0] - 1, token[-1] + 1
+            start = slots[before].frames[0] if before >= 0 else 0
+            end = slots[after].frames[1] if after < len(slots) else len(log_probs)
+            edges = (" " if before >= 0 else "", " " if after < len(slots) else "")
+            combinations = itertools.product(*(slots[i].options for i in varied))
+            changes = [dict(zip(varied, combination, strict=True)) for combination in combinations]
+            local = [edges[0] + "".join(change.get(i, chosen[i]) for i in token) + edges[1] for change in changes]
+            costs = ctc_costs(log_probs[start:end], local).tolist()
+            likely = within_margin(costs)  # only these are spelled out for the language model
+            best = likely[self.cheapest([costs[k] for k in likely], [spell(chosen, changes[k]) for k in likely])]
+            for i, option in changes[best].items():
                 chosen[i] = option
         return "".join(chosen).strip()
 
@@ -182,6 +199,17 @@ class Corrector:
             text = text[: match.start()] + options[best] + text[match.end() :]
         return text
 
+    def correct_lines(self, text: str, log_probs: torch.Tensor) -> str:
+        """The text, or the text with a run of its tokens replaced by a recurring line near it, whichever the joint
+        cost prefers."""
+        tokens = list(TOKEN.finditer(text))
+        spans = [(a.start(), b.end()) for i, a in enumerate(tokens) for b in tokens[i + 1 :]]
+        near = self.lexicon.near_lines([text[start:end] for start, end in spans])
+        if not near:
+            return text
+        texts = list(dict.fromkeys([text, *(text[: spans[i][0]] + line + text[spans[i][1] :] for i, line in near)]))
+        return texts[self.cheapest(ctc_costs(log_probs, texts).tolist(), texts, LINE_MARGIN)]
+
     def cheapest_per_group(self, log_probs: torch.Tensor, groups: list[list[str]]) -> list[int]:
         """Per group of candidate texts the index of its `cheapest`; every candidate costed in one CTC call."""
         costs = ctc_costs(log_probs, [text for group in groups for text in group]).tolist() if groups else []
@@ -191,14 +219,19 @@ class Corrector:
             start += len(group)
         return picks
 
-    def cheapest(self, costs: list[float], texts: list[str]) -> int:
+    def cheapest(self, costs: list[float], texts: list[str], margin: float = CTC_MARGIN) -> int:
         """The index of the text with the lowest CTC cost less the prior, among those the posterior has not ruled
-        out by more than `CTC_MARGIN` nats (the language model is never asked about the rest)."""
-        floor = min(costs)
-        likely = [i for i, cost in enumerate(costs) if cost - floor <= CTC_MARGIN]
+        out by more than `margin` nats (the language model is never asked about the rest)."""
+        likely = within_margin(costs, margin)
         if len(likely) == 1:
             return likely[0]
         return min(likely, key=lambda i: (costs[i] - self.prior(texts[i]), texts[i]))
+
+
+def within_margin(costs: list[float], margin: float = CTC_MARGIN) -> list[int]:
+    """The indices of the costs within `margin` nats of the lowest."""
+    floor = min(costs)
+    return [i for i, cost in enumerate(costs) if cost - floor <= margin]
 
 
 def ctc_costs(log_probs: torch.Tensor, texts: list[str]) -> torch.Tensor:

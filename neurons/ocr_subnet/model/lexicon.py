@@ -1,19 +1,24 @@
-"""The invoices' closed vocabulary and the nearest vocabulary words to a misread one.
+"""The invoices' closed vocabulary, their recurring lines, and the nearest of either to a misread reading.
 
 Invoices draw their words from a closed vocabulary: Faker's en_US names, streets and cities (a
 city is often a name plus a suffix, "Elizabethmouth") and the templates' labels and items. A
 recognized word outside it is likely misread; `correction` replaces it with one of the nearest
 vocabulary words when the recognizer's CTC posterior allows. Tesseract uses word lists the same way.
-Numbers and single letters are never corrected.
+Numbers and single letters are never corrected. The templates also repeat whole lines (items,
+terms, notes: "Late payments incur a 1.5% monthly fee"); small print garbles them beyond any
+one word's reach, so a run of words near such a line is offered the line itself.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -22,6 +27,8 @@ MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state 
 CANDIDATES = 24  # nearest vocabulary words scored per misread word
 NEAREST_CACHE = 4096  # misread words whose candidates are kept
 LENGTH_CHANGE = 2  # letters a correction may add or drop (wider windows cost time and found nothing more)
+RECURRING_SHARE = 1 / 500  # a line of several words drawn at least this often per invoice is a template's line
+LINE_DISTANCE = 0.45  # a run of words this near a recurring line (edits per character) is offered the line
 
 
 def max_distance(length: int) -> int:
@@ -49,11 +56,20 @@ def vocabulary(texts: Iterable[str]) -> list[str]:
     return sorted(word for word in words if len(word) >= MIN_LENGTH)
 
 
-class Lexicon:
-    """A word set, with the candidates for each length of misread word precomputed (lookups are per crop)."""
+def recurring_lines(texts: Iterable[str], invoices: int) -> list[str]:
+    """The strings of several words that `invoices` invoices' `texts` repeat at least `RECURRING_SHARE` times each
+    (addresses, names and amounts never recur; items, labels and terms do)."""
+    least = max(2, math.ceil(invoices * RECURRING_SHARE))
+    return sorted(text for text, count in Counter(texts).items() if " " in text.strip() and count >= least)
 
-    def __init__(self, words: Iterable[str]) -> None:
+
+class Lexicon:
+    """A word set, with the candidates for each length of misread word precomputed (lookups are per crop), and the
+    recurring lines."""
+
+    def __init__(self, words: Iterable[str], lines: Iterable[str] = ()) -> None:
         self.words = frozenset(words)
+        self.lines = sorted(set(lines))
         by_length: dict[int, list[str]] = {}
         for word in sorted(self.words):
             by_length.setdefault(len(word), []).append(word)
@@ -67,10 +83,12 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
-        return cls(line for line in path.read_text().splitlines() if line)
+        """One entry per line: a word, or (with a space in it) a recurring line."""
+        entries = [entry for entry in path.read_text().splitlines() if entry]
+        return cls((e for e in entries if " " not in e), (e for e in entries if " " in e))
 
     def save(self, path: Path) -> None:
-        path.write_text("".join(word + "\n" for word in sorted(self.words)))
+        path.write_text("".join(entry + "\n" for entry in [*sorted(self.words), *self.lines]))
 
     def candidates(self, word: str) -> list[str]:
         """The vocabulary words nearest `word`, within `max_distance` edits, closest first (cached: both
@@ -82,3 +100,14 @@ class Lexicon:
         limit = max_distance(len(word))
         found = process.extract(word, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=CANDIDATES)
         return tuple(match for match, _, _ in found)
+
+    def near_lines(self, runs: Sequence[str]) -> list[tuple[int, str]]:
+        """(index of a run, a recurring line within `LINE_DISTANCE` of it) for every such pair but exact ones."""
+        if not runs or not self.lines:
+            return []
+        distances = process.cdist(runs, self.lines, scorer=Levenshtein.normalized_distance, dtype=np.float32)
+        return [
+            (run, self.lines[line])
+            for run, line in np.argwhere(distances <= LINE_DISTANCE).tolist()
+            if runs[run] != self.lines[line]
+        ]

@@ -34,7 +34,7 @@ from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.data import DataConfig, Pools, produce
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import Lexicon, vocabulary
+from ocr_subnet.model.lexicon import Lexicon, recurring_lines, vocabulary
 from ocr_subnet.model.nets import (
     OFFSET_SCALE,
     Detector,
@@ -349,9 +349,11 @@ def run(
     readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
     texts = language_texts(config.seed, config.language_layouts)
-    lexicon, language = Lexicon(vocabulary(texts)), CharNgram.fit(texts, LANGUAGE_ORDER)
+    lexicon = Lexicon(vocabulary(texts), recurring_lines(texts, config.language_layouts))
+    language = CharNgram.fit(texts, LANGUAGE_ORDER)
     calibration, correction_fit = evaluate.calibrate_correction(readings, lexicon, language, calibration)
     fit |= correction_fit | {"detection_quality": detection_quality, "lexicon_words": len(lexicon.words)}
+    fit["recurring_lines"] = len(lexicon.lines)
     console.log(f"calibration {calibration} ({fit})")
     corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
