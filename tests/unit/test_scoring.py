@@ -357,6 +357,21 @@ def test_cer_ignores_how_the_page_is_split_into_sections():
     assert page_text(LABELS[4:7]) == "Description Qty Amount"
 
 
+def test_cer_reads_the_answer_in_the_labels_lines():
+    # staggered strings: 5.5 px apart in the labels (two lines), 4 px apart as answered (one line by its own boxes)
+    labels = [section("Issued: 08.07.2024", (362, 96, 473, 106)), section("117 Roberson Roads", (61, 101, 172, 112))]
+    answer = [section("Issued: 08.07.2024", (362, 97, 473, 107)), section("117 Roberson Roads", (61, 101, 172, 111))]
+    assert page_text(answer) == "117 Roberson Roads Issued: 08.07.2024" != page_text(labels)
+    assert character_error_rate(labels, answer) == 0.0
+    misread = [
+        answer[0],
+        section("117 Roberson Roads", (61, 101, 172, 111)).model_copy(update={"text": "117 Roberson Road"}),
+    ]
+    assert character_error_rate(labels, misread) == pytest.approx(1 / 37)
+    stray = section("stray", (300, 700, 340, 712))  # overlaps no label: a line of its own, every character an error
+    assert character_error_rate(labels, [*answer, stray]) == pytest.approx(len("\nstray") / 37)
+
+
 def test_cer_counts_reading_errors():
     assert character_error_rate(LABELS, LABELS) == 0.0
     assert character_error_rate(LABELS, []) == 1.0

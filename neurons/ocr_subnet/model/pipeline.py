@@ -8,7 +8,8 @@ per canvas size over the pages of that size (never padded to another page's canv
 recognizer over each page's crops (sorted by width and cut into the calls that compute the fewest
 padded columns, so long strings do not make every short one as costly). The networks run in bf16
 where the hardware has it natively (`resolve_precision`), and the greedy readings pass through the
-corrections the calibration asks for (`correction`: vocabulary words, the invoice language model).
+corrections the calibration asks for (`correction`: doubtful characters, vocabulary words, recurring lines,
+weighed by the invoice language model).
 Every geometric decision lives in `geometry` (pure); this module only moves tensors.
 """
 
