@@ -42,6 +42,9 @@ DOUBT_FLOOR = 0.07  # posterior a rival character needs on some frame of a slot 
 CHARACTER_VARIANTS = 32  # variants of one token at most: its most doubtful slots are varied first
 
 
+CLASS_TEXT = [charset.decode_indices([index]) for index in range(charset.NUM_CLASSES)]  # "" for the blank
+
+
 @dataclass(frozen=True)
 class Slot:
     """One run of the greedy path: what greedy decoding keeps there (a character, or "" for blanks) first,
@@ -65,13 +68,13 @@ def greedy_slots(log_probs: torch.Tensor, floor: float = DOUBT_FLOOR) -> list[Sl
     floor = math.log(floor)
     bounds = [*starts.tolist(), len(path)]
     slots = [
-        Slot((charset.decode_indices([index]),), 0.0, frames)
+        Slot((CLASS_TEXT[index],), 0.0, frames)
         for index, frames in zip(kept.tolist(), itertools.pairwise(bounds), strict=True)
     ]
     for run in np.flatnonzero((peaks >= floor).any(axis=1)).tolist():
         rivals = np.flatnonzero(peaks[run] >= floor)
         ranked = rivals[np.argsort(-peaks[run, rivals])].tolist()
-        options = (slots[run].options[0], *(charset.decode_indices([i]) for i in ranked))
+        options = (slots[run].options[0], *(CLASS_TEXT[i] for i in ranked))
         slots[run] = Slot(options, math.exp(peaks[run, ranked[0]]), slots[run].frames)
     return slots
 
@@ -84,11 +87,6 @@ def most_doubtful(slots: list[Slot], token: list[int]) -> list[int]:
         if math.prod(len(slots[j].options) for j in [*varied, i]) <= CHARACTER_VARIANTS:
             varied.append(i)
     return varied
-
-
-def spell(chosen: list[str], change: dict[int, str]) -> str:
-    """The crop's text with some slots' options changed."""
-    return "".join(change.get(i, option) for i, option in enumerate(chosen)).strip()
 
 
 def token_options(token: str, lexicon: Lexicon) -> set[str]:
@@ -162,10 +160,13 @@ class Corrector:
             edges = (" " if before >= 0 else "", " " if after < len(slots) else "")
             combinations = itertools.product(*(slots[i].options for i in varied))
             changes = [dict(zip(varied, combination, strict=True)) for combination in combinations]
-            local = [edges[0] + "".join(change.get(i, chosen[i]) for i in token) + edges[1] for change in changes]
-            costs = ctc_costs(log_probs[start:end], local).tolist()
-            likely = within_margin(costs)  # only these are spelled out for the language model
-            best = likely[self.cheapest([costs[k] for k in likely], [spell(chosen, changes[k]) for k in likely])]
+            spelled = ["".join(change.get(i, chosen[i]) for i in token) for change in changes]
+            costs = ctc_costs(log_probs[start:end], [edges[0] + word + edges[1] for word in spelled]).tolist()
+            likely = within_margin(costs)  # only these are spelled out in full for the language model
+            head, tail = "".join(chosen[: token[0]]), "".join(chosen[after:])
+            best = likely[
+                self.cheapest([costs[k] for k in likely], [(head + spelled[k] + tail).strip() for k in likely])
+            ]
             for i, option in changes[best].items():
                 chosen[i] = option
         return "".join(chosen).strip()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 START, END = "\x02", "\x03"  # padding before a string's first character; the character after its last
 PROBABILITY_CACHE = 1 << 18  # (context, character) probabilities kept; bounds memory in a long-running server
+TEXT_CACHE = 1 << 14  # whole-text log-probabilities kept
 
 
 class CharNgram:
@@ -30,6 +31,7 @@ class CharNgram:
         self.totals = {context: sum(following.values()) for context, following in counts.items()}
         self.alphabet = len(counts.get("", {})) + 1  # +1: characters never seen
         self.probability = lru_cache(maxsize=PROBABILITY_CACHE)(self._probability)
+        self.log_prob = lru_cache(maxsize=TEXT_CACHE)(self._log_prob)  # corrections ask about a text many times
 
     @classmethod
     def fit(cls, texts: Iterable[str], order: int = 5) -> CharNgram:
@@ -53,7 +55,7 @@ class CharNgram:
         types = len(following)
         return (following.get(char, 0) + types * lower) / (self.totals[context] + types)
 
-    def log_prob(self, text: str) -> float:
+    def _log_prob(self, text: str) -> float:
         """Natural-log probability of `text` as a whole string (its end included)."""
         padded = START * (self.order - 1) + text + END
         n = self.order - 1
