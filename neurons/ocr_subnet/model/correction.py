@@ -1,4 +1,4 @@
-"""From a crop's greedy reading to its corrected text: vocabulary words, then the invoice language model.
+"""From a crop's greedy reading to its corrected text: characters, words, punctuation and whole lines.
 
 Every step weighs the recognizer's CTC posterior of the crop against two priors: the closed
 vocabulary (`lexicon`) and the invoice language model (`language`), whose log-probability of the
