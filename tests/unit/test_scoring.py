@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ocr_subnet.metric_names import REWARD_PARTS
 from ocr_subnet.scoring import matrices, strategies
-from ocr_subnet.scoring.cer import character_error_rate, page_text
+from ocr_subnet.scoring.cer import character_error_rate, lines_text, reading_order
 from ocr_subnet.scoring.reward import DEFAULT_CONFIG, Reward, ScoringConfig, score, time_reward
 from ocr_subnet.scoring.tutorial import tutorial_reward
 from ocr_subnet.sections import Font, Section
@@ -354,14 +354,15 @@ def test_protocol_sized_answers_are_scored_correctly():
 def test_cer_ignores_how_the_page_is_split_into_sections():
     merged = [section("Description Qty Amount", (100, 300, 990, 321))]
     assert character_error_rate(LABELS[4:7], merged) == 0.0
-    assert page_text(LABELS[4:7]) == "Description Qty Amount"
+    assert lines_text(reading_order(LABELS[4:7])) == "Description Qty Amount"
 
 
 def test_cer_reads_the_answer_in_the_labels_lines():
     # staggered strings: 5.5 px apart in the labels (two lines), 4 px apart as answered (one line by its own boxes)
     labels = [section("Issued: 08.07.2024", (362, 96, 473, 106)), section("117 Roberson Roads", (61, 101, 172, 112))]
     answer = [section("Issued: 08.07.2024", (362, 97, 473, 107)), section("117 Roberson Roads", (61, 101, 172, 111))]
-    assert page_text(answer) == "117 Roberson Roads Issued: 08.07.2024" != page_text(labels)
+    own_lines = lines_text(reading_order(answer))  # the answer grouped by its own boxes
+    assert own_lines == "117 Roberson Roads Issued: 08.07.2024" != lines_text(reading_order(labels))
     assert character_error_rate(labels, answer) == 0.0
     misread = [
         answer[0],

@@ -60,7 +60,7 @@ class Calibration:
     snap_size: bool = True  # round point sizes to whole points (the generator draws whole sizes)
     pool_sizes: bool = False  # sizes near the page's median size take that median (one body size per page)
     family_prior: float = 0.0  # weight of the page's own family distribution against each string's
-    lexicon_penalty: float = 0.0  # nats an out-of-vocabulary word pays (`lexicon.Lexicon.correct`); 0: no correction
+    lexicon_penalty: float = 0.0  # nats an out-of-vocabulary word pays (`correction.Corrector`); 0: no word correction
     language_weight: float = 0.0  # weight of the language model's log-probability (`correction`); 0: unused
 
 

@@ -160,9 +160,9 @@ def load_corrector(directory: Path, calibration: Calibration) -> Corrector | Non
     try:
         lexicon = Lexicon.load(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"the calibration corrects words, but the lexicon {path} is unreadable: {exc}") from exc
+        raise ModelLoadError(f"the calibration corrects readings, but the lexicon {path} is unreadable: {exc}") from exc
     if not lexicon.words:
-        raise ModelLoadError(f"the calibration corrects words, but the lexicon {path} is empty")
+        raise ModelLoadError(f"the calibration corrects readings, but the lexicon {path} is empty")
     language = None
     if calibration.language_weight > 0:
         path = directory / LANGUAGE_FILE

@@ -352,8 +352,11 @@ def run(
     lexicon = Lexicon(vocabulary(texts), recurring_lines(texts, config.language_layouts))
     language = CharNgram.fit(texts, LANGUAGE_ORDER)
     calibration, correction_fit = evaluate.calibrate_correction(readings, lexicon, language, calibration)
-    fit |= correction_fit | {"detection_quality": detection_quality, "lexicon_words": len(lexicon.words)}
-    fit["recurring_lines"] = len(lexicon.lines)
+    fit |= correction_fit | {
+        "detection_quality": detection_quality,
+        "lexicon_words": len(lexicon.words),
+        "recurring_lines": len(lexicon.lines),
+    }
     console.log(f"calibration {calibration} ({fit})")
     corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)

@@ -36,12 +36,8 @@ def reading_order(sections: Sequence[Section]) -> list[list[Section]]:
     return [sorted(line, key=lambda s: s.position[0]) for line in lines]
 
 
-def page_text(sections: Sequence[Section]) -> str:
-    """The page as text: sections of a line joined by spaces, lines by newlines."""
-    return lines_text(reading_order(sections))
-
-
 def lines_text(lines: Sequence[Sequence[Section]]) -> str:
+    """The page as text: sections of a line joined by spaces, lines by newlines."""
     return "\n".join(" ".join(s.text for s in line) for line in lines)
 
 
