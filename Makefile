@@ -1,4 +1,4 @@
-.PHONY: setup test-tools up test lint bench
+.PHONY: setup test-tools up test e2e lint bench
 
 setup:
 	@bash scripts/setup.sh
@@ -13,6 +13,10 @@ up: setup
 
 test: test-tools
 	bash scripts/test.sh
+
+# The end-to-end on a real node with our images (also part of `make test`).
+e2e: test-tools
+	bash scripts/e2e.sh
 
 lint: setup
 	ruff check . && ruff format --check .

@@ -2,8 +2,9 @@
 # The kind end-to-end, where Docker and kind exist (a laptop, a CI runner): a fresh kind cluster, the
 # subnet's images built and `kind load`ed, kube-prometheus-stack, then pytest against the cluster:
 #   1. the operator and chart integration tests, unchanged (tests/integration/test_operator.py, test_chart.py)
-#   2. the kind tier (tests/kind): helm install with the local chain, examples/miner.yaml's three miners,
-#      Ready, weights set, status fields, Prometheus targets and alerts, `helm test`
+#   2. the end-to-end tier (tests/e2e, the one `make e2e` runs on a real node here): helm install with the
+#      local chain, examples/miner.yaml's three miners, Ready, weights set, status fields, Prometheus
+#      targets and alerts, pods replaced, Triton scaled by load, `helm test`, `helm uninstall`
 # and the cluster is deleted at the end (KEEP_CLUSTER=1 keeps it for a look around).
 #
 #   scripts/kind-e2e.sh [extra pytest arguments]
@@ -58,4 +59,4 @@ echo "kind-e2e: running the tests against the cluster" >&2
 export OCR_SUBNET_KUBECONFIG="$KUBECONFIG_FILE"
 python -m pytest -p no:cacheprovider -rs \
   tests/integration/test_operator.py tests/integration/test_chart.py "$@"
-python -m pytest -p no:cacheprovider -rs -m kind tests/kind "$@"
+OCR_SUBNET_E2E_CLUSTER=kind python -m pytest -p no:cacheprovider -rs tests/e2e "$@"

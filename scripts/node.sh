@@ -11,6 +11,7 @@
 #   scripts/node.sh load ARCHIVE...     import image archives (docker-archive/OCI) into the node's containerd
 #   scripts/node.sh run CMD...          run CMD inside the node's network namespace, KUBECONFIG set
 #   scripts/node.sh kubectl ARGS...     kubectl against the node
+#   scripts/node.sh ip                  the node's IP (inside its namespace)
 #
 # Network safety: every daemon, pod and Service lives in the network namespace `ocrnode`, which has only
 # `lo` (node IP 10.200.0.1), the pod bridge cni0 and pod veths: no uplink and no default route, so
@@ -36,6 +37,7 @@ CGROUP_PARENT="$NETNS"
 DAEMONS=(containerd etcd apiserver kcm scheduler kubelet kube-proxy dns dns-sync)
 APT_PACKAGES=(containerd containernetworking-plugins runc iptables conntrack socat dnsmasq-base gcc libc6-dev)
 PAUSE_IMAGE=localhost/pause:3.2
+VOLUMES=8
 
 log() { echo "node: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -201,7 +203,7 @@ apiVersion: v1
 kind: Config
 clusters:
 - name: $NETNS
-  cluster: {server: "https://127.0.0.1:6443", certificate-authority: "$STATE/pki/apiserver.crt"}
+  cluster: {server: "https://$NODE_IP:6443", certificate-authority: "$STATE/pki/apiserver.crt"}
 users:
 - name: $2
   user: {token: $token}
@@ -322,6 +324,37 @@ start_dns() {
     done' "$bin/kubectl" "$KUBECONFIG_ADMIN" "$template" "$hosts"
 }
 
+# Storage: no provisioner runs here, so like a bare-metal cluster the node offers static volumes (folders
+# of its state, writable by the pods' non-root users) under a default StorageClass that claims bind to.
+make_volumes() {
+  local i manifest
+  manifest="apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local
+  annotations: {storageclass.kubernetes.io/is-default-class: \"true\"}
+provisioner: kubernetes.io/no-provisioner
+reclaimPolicy: Retain
+volumeBindingMode: Immediate"
+  for i in $(seq 1 "$VOLUMES"); do
+    mkdir -p "$STATE/volumes/pv-$i"
+    chmod 0777 "$STATE/volumes/pv-$i"
+    manifest+="
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $NODE_NAME-pv-$i
+spec:
+  storageClassName: local
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: \"$STATE/volumes/pv-$i\", type: Directory}"
+  done
+  echo "$manifest" | kubectl_node apply -f - >/dev/null
+}
+
 node_ready() {
   kubectl_node get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True
 }
@@ -347,6 +380,7 @@ up() {
   start_dns "$bin"
   wait_for "the node to be Ready" 180 node_ready
   wait_for "the default ServiceAccount" 60 kubectl_node get serviceaccount default
+  make_volumes
   check_isolated
   log "up in $((SECONDS - started))s: node $NODE_NAME Ready (kubectl: scripts/node.sh kubectl ...)"
   echo "$KUBECONFIG_ADMIN"
@@ -399,7 +433,7 @@ down() {
     [ -d "$dir" ] && find "$dir" -depth -type d -empty -delete 2>/dev/null
   done
   # The cluster itself goes; the image store stays for the next `up` unless --purge.
-  rm -rf "$STATE"/{etcd,kubelet,pki,dns,cni/ipam,sysctl} "$STATE"/tokens.csv "$STATE"/*.kubeconfig
+  rm -rf "$STATE"/{etcd,kubelet,pki,dns,cni/ipam,sysctl,volumes} "$STATE"/tokens.csv "$STATE"/*.kubeconfig
   if [ "${1:-}" = --purge ]; then rm -rf "$STATE"; fi
   local left=()
   [ -e "/run/netns/$NETNS" ] && left+=("network namespace $NETNS")
@@ -453,5 +487,6 @@ case "$command" in
   load) load "$@" ;;
   run) [ -f "$KUBECONFIG_ADMIN" ] || die "the node is not up (scripts/node.sh up)"; KUBECONFIG="$KUBECONFIG_ADMIN" innet "$@" ;;
   kubectl) kubectl_node "$@" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  ip) echo "$NODE_IP" ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 """Shared fixtures: a Kubernetes cluster (local control plane or an existing one), namespaces, Prometheus, helm.
 
-An existing cluster (kind, a CI runner's) replaces the local one when OCR_SUBNET_KUBECONFIG is set, or
-OCR_SUBNET_USE_EXISTING_CLUSTER=1 with $KUBECONFIG; tests marked `kind` run only then.
+An existing cluster (the real node of scripts/node.sh, kind, a CI runner's) replaces the local one when
+OCR_SUBNET_KUBECONFIG is set, or OCR_SUBNET_USE_EXISTING_CLUSTER=1 with $KUBECONFIG; tests marked `e2e`
+run only then (tests/e2e/conftest.py says what else they need).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from tests.support.prometheus import Prometheus, start_prometheus
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if existing_kubeconfig() is None:
-        skip = pytest.mark.skip(reason="needs a kind cluster: set OCR_SUBNET_KUBECONFIG (see tests/conftest.py)")
+        skip = pytest.mark.skip(reason="needs a real cluster with our images: run `make e2e` (see tests/e2e)")
         for item in items:
-            if item.get_closest_marker("kind") is not None:
+            if item.get_closest_marker("e2e") is not None:
                 item.add_marker(skip)
 
 

@@ -1,42 +1,61 @@
-"""The whole subnet on a kind cluster with real images: helm install with the local chain, three miners from
-examples/miner.yaml, Ready everywhere, weights set, status filled in, Prometheus scraping with our alerts
-loaded and none firing, and `helm test` passing.
+"""The whole subnet from our images on a real cluster, the way a user runs it:
 
-scripts/kind-e2e.sh prepares the cluster (kind, our images `kind load`ed, kube-prometheus-stack as release
-`kps` in namespace `monitoring`) and runs this with OCR_SUBNET_KUBECONFIG pointing at it. Waits are bounded
-polls, never timing assertions.
+1. `helm install subnet charts/subnet -f examples/values-local.yaml`: the operator runs in the cluster from
+   its image under the chart's RBAC, with the chart's local chain and a validator;
+2. `kubectl apply -f examples/miner.yaml`: three miners with CPU Triton servers, pointed at the local chain;
+3. every pod Running and Ready, the miners scored, weights set on the chart's chain;
+4. each Miner's and the Validator's status: phase, uid, EMA, conditions, blocks since weights;
+5. Prometheus scraping every pod, our alerts loaded and none firing;
+6. a deleted Triton pod and a deleted miner pod come back; Triton's replicas follow load;
+7. `helm test`, then `helm uninstall`: everything gone but the CRDs.
+
+It writes what it saw to .local/e2e/summary.json (image sizes and digests, time to each milestone, pods'
+phases and restarts, EMAs, the last weights block, the operator's reconcile count), also when it fails.
+Waits are bounded polls, never timing assertions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 import yaml
 from kubernetes import client
+from ocr_subnet import metric_names as names
+from ocr_subnet.backends.triton import TritonBackend
 from ocr_subnet.monitoring import rules, scrape
+from PIL import Image, ImageDraw, ImageFont
 from subnet_operator import api
+from subnet_operator.builders import triton
 
+from tests.e2e.conftest import ClusterPrometheus, cluster_kind
 from tests.integration.operator_harness import Resources
 from tests.support.cluster import Cluster
 from tests.support.helm import helm_env
 from tests.support.poll import wait_until
 
-pytestmark = [pytest.mark.kind, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "subnet"
 EXAMPLES = REPO / "examples"
 LOCAL_VALUES = EXAMPLES / "values-local.yaml"
+SUMMARY = REPO / ".local" / "e2e" / "summary.json"
+IMAGES_MANIFEST = Path(os.environ.get("OCR_SUBNET_IMAGES_MANIFEST", REPO / ".local" / "images" / "manifest.json"))
 NAMESPACE = "ocr-subnet"
 RELEASE = "subnet"
-PROMETHEUS = ("monitoring", "kps-prometheus:9090")  # namespace, service:port, as scripts/kind-e2e.sh installs it
-READY_S = 900.0  # images are local, but Triton loads a model on CPU
+READY_S = 900.0  # Triton loads the model on a CPU shared by every pod
 WEIGHTS_S = 600.0
+SCALE_S = 600.0
+LOAD_CLIENTS = 6
 
 
 def run_helm(binary: Path, env: dict[str, str], *args: str) -> str:
@@ -49,19 +68,8 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def prometheus(cluster: Cluster, path: str, **params: str) -> Any:
-    """Prometheus's HTTP API through the API server's service proxy (no port-forward, nothing on the host)."""
-    namespace, service = PROMETHEUS
-    url = f"/api/v1/namespaces/{namespace}/services/{service}/proxy/api/v1/{path}"
-    body = json.loads(cluster.kubectl("get", "--raw", f"{url}?{urlencode(params)}" if params else url).stdout)
-    assert body["status"] == "success", body
-    return body["data"]
-
-
-def local_chain_url(cluster: Cluster) -> str:
-    services = client.CoreV1Api(cluster.api).list_namespaced_service(
-        NAMESPACE, label_selector="app.kubernetes.io/component=local-chain"
-    )
+def local_chain_url(core: client.CoreV1Api) -> str:
+    services = core.list_namespaced_service(NAMESPACE, label_selector=f"{api.LABEL_COMPONENT}=local-chain")
     (service,) = services.items
     return f"http://{service.metadata.name}.{NAMESPACE}.svc:{service.spec.ports[0].port}"
 
@@ -75,21 +83,151 @@ def miners_on_the_local_chain(url: str, netuid: int) -> list[dict[str, Any]]:
     return docs
 
 
-def our_series_up(cluster: Cluster) -> dict[str, list[float]]:
-    result = prometheus(cluster, "query", query=f'up{{job=~"{scrape.JOB_PREFIX}.*"}}')["result"]
-    jobs: dict[str, list[float]] = {}
+def pods_of(core: client.CoreV1Api, instance: str, component: str) -> list[client.V1Pod]:
+    selector = f"{api.LABEL_INSTANCE}={instance},{api.LABEL_COMPONENT}={component}"
+    return core.list_namespaced_pod(NAMESPACE, label_selector=selector).items
+
+
+def ready(pod: client.V1Pod) -> bool:
+    conditions = pod.status.conditions or []
+    return pod.metadata.deletion_timestamp is None and any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def replaced(core: client.CoreV1Api, instance: str, component: str, old_uid: str) -> bool:
+    pods = pods_of(core, instance, component)
+    return any(ready(p) and p.metadata.uid != old_uid for p in pods) and all(p.metadata.uid != old_uid for p in pods)
+
+
+def our_targets_up(prometheus: ClusterPrometheus) -> dict[str, int]:
+    result = prometheus.api("query", query=f'up{{job=~"{scrape.JOB_PREFIX}.*"}} == 1')["result"]
+    up: dict[str, int] = {}
     for sample in result:
-        jobs.setdefault(sample["metric"]["job"], []).append(float(sample["value"][1]))
-    return jobs
+        up[sample["metric"]["job"]] = up.get(sample["metric"]["job"], 0) + 1
+    return up
 
 
-def test_subnet_end_to_end(k8s_cluster: Cluster, helm: Path, tmp_path: Path) -> None:
-    cluster = k8s_cluster
+def text_page() -> Image.Image:
+    """A printed page for loading Triton: enough lines that one inference takes a while on a CPU."""
+    page = Image.new("L", (1240, 1754), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default()
+    for line in range(60):
+        draw.text(
+            (80, 80 + 26 * line), f"Line {line}: the quick brown fox pays invoice {1000 + line} on time.", 0, font
+        )
+    return page
+
+
+@contextlib.contextmanager
+def load_on(url: str, clients: int) -> Iterator[list[int]]:
+    """`clients` threads sending pages to the Triton server at `url` (gRPC) until the block ends; yields the
+    count of answered pages so far."""
+    stop = threading.Event()
+    answered = [0]
+    page = text_page()
+
+    def send() -> None:
+        backend = TritonBackend(url, timeout_s=60.0)
+        try:
+            while not stop.is_set():
+                try:
+                    backend.recognize(page)
+                    answered[0] += 1
+                except Exception:  # a busy server may time out or shed load: keep the pressure on
+                    time.sleep(0.5)
+        finally:
+            backend.close()
+
+    threads = [threading.Thread(target=send, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield answered
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=90)
+
+
+class Summary:
+    """What the run saw, written to SUMMARY at the end whatever happened."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.data: dict[str, Any] = {
+            "cluster": cluster_kind(),
+            "images": json.loads(IMAGES_MANIFEST.read_text()) if IMAGES_MANIFEST.is_file() else None,
+            "milestones_s": {},
+        }
+
+    def milestone(self, name: str) -> None:
+        self.data["milestones_s"][name] = round(time.monotonic() - self.started, 1)
+
+    def write(self, outcome: str) -> None:
+        self.data["outcome"] = outcome
+        SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+        SUMMARY.write_text(json.dumps(self.data, indent=2) + "\n")
+
+
+def pod_report(core: client.CoreV1Api) -> list[dict[str, Any]]:
+    return [
+        {
+            "pod": pod.metadata.name,
+            "component": (pod.metadata.labels or {}).get(api.LABEL_COMPONENT),
+            "phase": pod.status.phase,
+            "ready": ready(pod),
+            "restarts": sum(c.restart_count for c in pod.status.container_statuses or []),
+        }
+        for pod in core.list_namespaced_pod(NAMESPACE).items
+    ]
+
+
+def gone_but_crds(cluster: Cluster, core: client.CoreV1Api) -> list[str]:
+    """What the release left behind in its namespace or cluster-wide (the CRDs stay, by Helm's rule)."""
+    left = [f"pod/{p.metadata.name}" for p in core.list_namespaced_pod(NAMESPACE).items]
+    left += [f"service/{s.metadata.name}" for s in core.list_namespaced_service(NAMESPACE).items]
+    left += [f"pvc/{c.metadata.name}" for c in core.list_namespaced_persistent_volume_claim(NAMESPACE).items]
+    apps = client.AppsV1Api(cluster.api)
+    left += [f"deployment/{d.metadata.name}" for d in apps.list_namespaced_deployment(NAMESPACE).items]
+    left += [f"job/{j.metadata.name}" for j in client.BatchV1Api(cluster.api).list_namespaced_job(NAMESPACE).items]
+    left += [
+        f"configmap/{c.metadata.name}"
+        for c in core.list_namespaced_config_map(NAMESPACE).items
+        if c.metadata.name != "kube-root-ca.crt"
+    ]
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    selector = f"{api.LABEL_INSTANCE}={RELEASE}"
+    left += [f"clusterrole/{r.metadata.name}" for r in rbac.list_cluster_role(label_selector=selector).items]
+    left += [
+        f"clusterrolebinding/{b.metadata.name}" for b in rbac.list_cluster_role_binding(label_selector=selector).items
+    ]
+    return left
+
+
+def test_subnet_on_kubernetes(
+    k8s_cluster: Cluster, helm: Path, cluster_prometheus: ClusterPrometheus, tmp_path: Path
+) -> None:
+    summary = Summary()
+    outcome = "failed"
+    try:
+        run_subnet(k8s_cluster, helm, cluster_prometheus, tmp_path, summary)
+        outcome = "passed"
+    finally:
+        summary.write(outcome)
+
+
+def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_path: Path, summary: Summary) -> None:
+    core = client.CoreV1Api(cluster.api)
+    apps = client.AppsV1Api(cluster.api)
     env = helm_env(tmp_path / "helm", cluster.kubeconfig)
     resources = Resources(cluster, NAMESPACE)
     local = yaml.safe_load(LOCAL_VALUES.read_text())
-    install = ("install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace", "-f", str(LOCAL_VALUES))
+    install = ["install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace", "-f", str(LOCAL_VALUES)]
+    if prometheus.url_for_pods:
+        install += ["--set", f"operator.prometheusUrl={prometheus.url_for_pods}"]
     run_helm(helm, env, *install, "--wait", "--timeout", "10m")
+    summary.milestone("helm_installed")
+    uninstalled = False
     try:
         # The demo hotkeys: the validator's Secret (its Validator comes from the values), then the miners.
         cluster.kubectl(
@@ -101,10 +239,11 @@ def test_subnet_end_to_end(k8s_cluster: Cluster, helm: Path, tmp_path: Path) -> 
             "-f",
             str(EXAMPLES / "validator.yaml"),
         )
-        miner_docs = miners_on_the_local_chain(local_chain_url(cluster), local["localChain"]["netuid"])
+        miner_docs = miners_on_the_local_chain(local_chain_url(core), local["localChain"]["netuid"])
         resources.apply(*miner_docs)
         miners = [d["metadata"]["name"] for d in miner_docs if d["kind"] == api.MINER.kind]
         assert len(miners) == 3
+        summary.milestone("miners_applied")
 
         cluster.kubectl(
             "wait",
@@ -112,12 +251,17 @@ def test_subnet_end_to_end(k8s_cluster: Cluster, helm: Path, tmp_path: Path) -> 
             "-n",
             NAMESPACE,
             "-l",
-            "app.kubernetes.io/component=local-chain",
+            f"{api.LABEL_COMPONENT}=local-chain",
             "--for=condition=complete",
             f"--timeout={int(READY_S)}s",
+            timeout_s=READY_S + 30,
         )
+        summary.milestone("chain_registered")
         for kind, name in [(api.VALIDATOR, "validator"), *((api.MINER, m) for m in miners)]:
             wait_until(lambda k=kind, n=name: resources.converged(k, n), f"{kind.kind} {name} Ready", READY_S, 2.0)
+        summary.milestone("all_ready")
+        not_ready = [p["pod"] for p in pod_report(core) if not p["ready"] and p["phase"] != "Succeeded"]
+        assert not_ready == [], f"pods not Ready: {not_ready}"
 
         wait_until(
             lambda: resources.has_condition(api.VALIDATOR, "validator", api.WEIGHTS_HEALTHY, "True"),
@@ -125,8 +269,7 @@ def test_subnet_end_to_end(k8s_cluster: Cluster, helm: Path, tmp_path: Path) -> 
             WEIGHTS_S,
             2.0,
         )
-        validator_status = resources.get(api.VALIDATOR, "validator")["status"]
-        assert validator_status["lastWeightSetBlock"] <= validator_status["currentBlock"]
+        summary.milestone("weights_set")
         for name in miners:
             wait_until(
                 lambda n=name: (resources.get(api.MINER, n) or {}).get("status", {}).get("ema", 0) > 0,
@@ -134,30 +277,114 @@ def test_subnet_end_to_end(k8s_cluster: Cluster, helm: Path, tmp_path: Path) -> 
                 WEIGHTS_S,
                 2.0,
             )
+        summary.milestone("miners_scored")
+
+        validator = resources.get(api.VALIDATOR, "validator")["status"]
+        assert validator["phase"] == api.READY, validator
+        assert 0 <= validator["lastWeightSetBlock"] <= validator["currentBlock"], validator
+        assert validator["blocksSinceWeightSet"] >= 0, validator
+        for name in miners:
+            wait_until(
+                lambda n=name: all(
+                    resources.has_condition(api.MINER, n, c, "True") for c in (api.TRITON_READY, api.SCORE_HEALTHY)
+                ),
+                f"miner {name}: TritonReady and ScoreHealthy",
+                WEIGHTS_S,
+                2.0,
+            )
             status = resources.get(api.MINER, name)["status"]
-            assert status["uid"] is not None and status["tritonReplicas"] >= 1, status
+            assert status["phase"] == api.READY and status["uid"] is not None and status["ema"] > 0, status
+            assert status["tritonReplicas"] >= 1, status
 
         expected = {scrape.VALIDATOR_JOB: 1, scrape.MINER_JOB: 3, scrape.TRITON_JOB: 3, scrape.OPERATOR_JOB: 1}
         wait_until(
-            lambda: all(
-                len([v for v in our_series_up(cluster).get(job, []) if v == 1]) >= count
-                for job, count in expected.items()
-            ),
+            lambda: all(our_targets_up(prometheus).get(job, 0) >= n for job, n in expected.items()),
             "Prometheus scraping the validator, the miners, their Triton servers and the operator",
             READY_S,
             5.0,
         )
-        loaded = {rule["name"] for group in prometheus(cluster, "rules")["groups"] for rule in group["rules"]}
+        loaded = {rule["name"] for group in prometheus.api("rules")["groups"] for rule in group["rules"]}
         assert set(rules.alert_names()) <= loaded
         firing = [
             alert["labels"]["alertname"]
-            for alert in prometheus(cluster, "alerts")["alerts"]
+            for alert in prometheus.api("alerts")["alerts"]
             if alert["labels"]["alertname"] in rules.alert_names() and alert["state"] == "firing"
         ]
         assert firing == []
+        summary.milestone("prometheus_scraping")
+
+        # Self-healing: a Triton pod and a miner pod deleted come back, and the miners stay Ready.
+        (triton_pod,) = pods_of(core, miners[0], api.TRITON_COMPONENT)
+        (miner_pod,) = pods_of(core, miners[1], api.MINER_COMPONENT)
+        core.delete_namespaced_pod(triton_pod.metadata.name, NAMESPACE)
+        core.delete_namespaced_pod(miner_pod.metadata.name, NAMESPACE)
+        wait_until(
+            lambda: (
+                replaced(core, miners[0], api.TRITON_COMPONENT, triton_pod.metadata.uid)
+                and replaced(core, miners[1], api.MINER_COMPONENT, miner_pod.metadata.uid)
+            ),
+            "the deleted Triton and miner pods replaced and Ready",
+            READY_S,
+            2.0,
+        )
+        for name in miners[:2]:
+            wait_until(lambda n=name: resources.converged(api.MINER, n), f"Miner {name} Ready again", READY_S, 2.0)
+        summary.milestone("pods_replaced")
+
+        # Load on one miner's Triton: the operator reads its queue time from Prometheus and adds replicas.
+        loaded_miner = miners[2]
+        deployment = api.object_name(loaded_miner, api.TRITON_COMPONENT)
+        service = core.read_namespaced_service(deployment, NAMESPACE)
+        with load_on(f"{service.spec.cluster_ip}:{triton.GRPC_PORT}", LOAD_CLIENTS) as answered:
+            wait_until(
+                lambda: (apps.read_namespaced_deployment(deployment, NAMESPACE).spec.replicas or 0) >= 2,
+                "the operator scaling Triton up under load",
+                SCALE_S,
+                5.0,
+            )
+            wait_until(
+                lambda: (apps.read_namespaced_deployment(deployment, NAMESPACE).status.ready_replicas or 0) >= 2,
+                "the added Triton replicas Ready",
+                READY_S,
+                5.0,
+            )
+        wait_until(
+            lambda: resources.get(api.MINER, loaded_miner)["status"].get("tritonReplicas", 0) >= 2,
+            f"Miner {loaded_miner} status following its Triton replicas",
+            WEIGHTS_S,
+            2.0,
+        )
+        summary.data["load"] = {
+            "miner": loaded_miner,
+            "pages_answered": answered[0],
+            "triton_replicas": apps.read_namespaced_deployment(deployment, NAMESPACE).spec.replicas,
+        }
+        summary.milestone("triton_scaled")
+
+        summary.data["pods"] = pod_report(core)
+        summary.data["miners"] = {
+            name: {key: resources.get(api.MINER, name)["status"].get(key) for key in ("uid", "ema", "tritonReplicas")}
+            for name in miners
+        }
+        summary.data["last_weights_block"] = resources.get(api.VALIDATOR, "validator")["status"]["lastWeightSetBlock"]
+        reconciles = prometheus.api("query", query=f"sum({names.OPERATOR_RECONCILES})")["result"]
+        summary.data["operator_reconciles"] = int(float(reconciles[0]["value"][1])) if reconciles else None
 
         run_helm(helm, env, "test", RELEASE, "-n", NAMESPACE, "--timeout", "5m")
-    finally:
+        summary.milestone("helm_test_passed")
+
         resources.delete_all()  # while the operator still runs: its finalizers let them go
-        run_helm(helm, env, "uninstall", RELEASE, "-n", NAMESPACE, "--wait")
+        run_helm(helm, env, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
+        uninstalled = True
+        cluster.kubectl("delete", "-n", NAMESPACE, "secret", "-l", "app.kubernetes.io/part-of=ocr-subnet")
+        wait_until(lambda: gone_but_crds(cluster, core) == [], "everything of the release gone", 300.0, 2.0)
+        extensions = client.ApiextensionsV1Api(cluster.api)
+        crds = {crd.metadata.name for crd in extensions.list_custom_resource_definition().items}
+        assert {f"{kind.plural}.{api.GROUP}" for kind in (api.VALIDATOR, api.MINER)} <= crds
+        summary.milestone("uninstalled")
+    finally:
+        if not uninstalled:
+            summary.data.setdefault("pods", pod_report(core))
+            resources.delete_all()
+            run_helm(helm, env, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")

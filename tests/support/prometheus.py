@@ -87,8 +87,9 @@ class Prometheus:
         stop_all([self.child], grace_s=10.0)
 
 
-def start_prometheus(workdir: Path, config: Mapping[str, Any]) -> Prometheus:
-    """Start Prometheus with `config` on a free loopback port, storage under `workdir`; return once ready."""
+def start_prometheus(workdir: Path, config: Mapping[str, Any], host: str = "127.0.0.1") -> Prometheus:
+    """Start Prometheus with `config` on a free port of `host` (loopback unless a test's own network namespace
+    holds it), storage under `workdir`; return once ready."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(dict(config)))
@@ -99,13 +100,13 @@ def start_prometheus(workdir: Path, config: Mapping[str, Any]) -> Prometheus:
             require_tool("prometheus"),
             f"--config.file={config_path}",
             f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.listen-address={host}:{port}",
             "--storage.tsdb.retention.time=1h",
             "--log.level=warn",
         ],
         workdir / "prometheus.log",
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" if host in ("127.0.0.1", "0.0.0.0") else f"http://{host}:{port}"
     try:
         wait_healthy(f"{url}/-/ready", READY_TIMEOUT_S, child)
     except BaseException:
