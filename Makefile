@@ -1,5 +1,8 @@
 .PHONY: setup test-tools up test e2e lint bench
 
+# Every target runs from the project's virtual environment, which `setup` makes.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
 setup:
 	@bash scripts/setup.sh
 
