@@ -14,7 +14,7 @@ SELF = "validator-hotkey"
 
 
 def neuron(uid: int, hotkey: str, *, axon: AxonInfo | None = None, last_update: int = 0) -> NeuronInfo:
-    served = axon if axon is not None else AxonInfo("127.0.0.1", 9000 + uid)
+    served = axon if axon is not None else AxonInfo(f"1.2.3.{uid}", 9000 + uid)  # global unicast
     return NeuronInfo(
         uid=uid,
         hotkey=hotkey,
@@ -192,3 +192,60 @@ def test_retry_delay_backs_off_exponentially_up_to_a_cap() -> None:
 @pytest.mark.parametrize(("version", "key"), [("0.1.0", 100), ("1.2.3", 10203), ("2.0", 20000), ("1.4.0rc1", 10400)])
 def test_version_key(version: str, key: int) -> None:
     assert policy.version_key(version) == key
+
+
+LOCAL_CLUSTER = policy.parse_networks(["10.200.0.0/24", "10.244.0.0/16,10.96.0.0/24", "172.16.0.0/12"])
+
+
+@pytest.mark.parametrize(
+    ("ip", "allowed", "queryable"),
+    [
+        ("1.2.3.4", (), True),
+        ("2606:4700::1111", (), True),
+        ("127.0.0.2", (), False),  # loopback only when asked for
+        ("::1", (), False),
+        ("10.244.3.7", (), False),  # private
+        ("192.168.1.10", (), False),
+        ("100.64.0.1", (), False),  # carrier-grade NAT: not global
+        ("fd00::1", (), False),  # unique local
+        ("::ffff:10.0.0.1", (), False),  # a private IPv4 address dressed as IPv6
+        ("169.254.169.254", (), False),  # link-local: the cloud metadata service
+        ("fe80::1", (), False),
+        ("224.0.0.1", (), False),  # multicast
+        ("ff02::1", (), False),
+        ("255.255.255.255", (), False),  # broadcast
+        ("0.0.0.0", (), False),  # unspecified: never served
+        ("::", (), False),
+        ("not-an-ip", (), False),
+        ("127.0.0.2", policy.parse_networks(["127.0.0.0/8"]), True),
+        ("10.244.3.7", LOCAL_CLUSTER, True),
+        ("10.200.0.1", LOCAL_CLUSTER, True),  # a node IP
+        ("10.96.0.10", LOCAL_CLUSTER, True),  # a service IP
+        ("172.18.0.2", LOCAL_CLUSTER, True),  # a kind node
+        ("::ffff:10.244.0.5", LOCAL_CLUSTER, True),
+        ("10.245.0.1", LOCAL_CLUSTER, False),  # outside every allowed range
+        ("192.168.1.10", LOCAL_CLUSTER, False),
+        ("169.254.1.1", policy.parse_networks(["169.254.0.0/16"]), False),  # no setting opens link-local
+        ("224.0.0.1", policy.parse_networks(["224.0.0.0/4"]), False),
+        ("0.0.0.0", policy.parse_networks(["0.0.0.0/0"]), False),
+        ("10.1.1.1", policy.parse_networks(["0.0.0.0/0"]), True),  # an explicit catch-all opens private ranges
+    ],
+)
+def test_only_global_unicast_axons_are_queried_unless_allowed(ip: str, allowed: tuple, queryable: bool) -> None:
+    miner = neuron(1, "m1", axon=AxonInfo(ip, 8091))
+    assert policy.is_queryable(miner, SELF, allowed) is queryable
+    metagraph = graph(neuron(0, SELF), miner)
+    sampled = policy.sample_miners(metagraph, SELF, k=5, rng=random.Random(0), allowed=allowed)
+    assert [n.uid for n in sampled] == ([1] if queryable else [])
+    assert policy.weights_from_scores({}, metagraph, SELF, allowed=allowed)[0] == ([1] if queryable else [])
+
+
+@pytest.mark.parametrize("bad", ["10.244.0.1/16", "10.244.0.0/33", "cluster", "10.0.0.0/8;rm -rf"])
+def test_an_allowed_network_that_is_not_a_cidr_is_a_clear_error(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a network in CIDR notation") as caught:
+        policy.parse_networks([bad])
+    assert repr(bad.split(",")[0]) in str(caught.value)
+
+
+def test_allowed_networks_split_on_commas_and_skip_blanks() -> None:
+    assert [str(n) for n in policy.parse_networks(["127.0.0.0/8, ::1/128", ""])] == ["127.0.0.0/8", "::1/128"]

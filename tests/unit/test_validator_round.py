@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import ipaddress
 import json
 import random
 import threading
@@ -45,6 +46,7 @@ MB = 1024 * 1024
 DEADLINE_S = 2.0
 BOUND_S = 60.0  # a generous upper bound for awaits, so a hang fails the test instead of stalling it
 VALIDATOR_KEY = Keypair.create_from_uri("//Validator")
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 LABELS = (
     Section(text="INVOICE 2041", position=(10, 10, 120, 24), font=Font(family="Helvetica-Bold", size=12)),
     Section(text="Total: 99.50", position=(10, 40, 100, 52), font=Font(family="Helvetica", size=10)),
@@ -162,22 +164,25 @@ class FakeChain:
         self.max_weight = 1.0
         self.down = False
         self.set_weights_down = False
+        self.reads_down = False  # reads fail, writes go through (a sync failing right after a set)
+        self.refuse_weights = False
+        self.refusals = 0
         self.weight_calls: list[tuple[list[int], list[float], int]] = []
 
-    def _check(self) -> None:
-        if self.down:
+    def _check(self, read: bool = False) -> None:
+        if self.down or (read and self.reads_down):
             raise ChainUnavailable("fake chain is down")
 
     def current_block(self) -> int:
-        self._check()
+        self._check(read=True)
         return self.block
 
     def metagraph(self) -> Metagraph:
-        self._check()
+        self._check(read=True)
         return Metagraph(self.netuid, self.block, tuple(self.neurons))
 
     def hyperparameters(self) -> Hyperparameters:
-        self._check()
+        self._check(read=True)
         return Hyperparameters(
             tempo=self.tempo,
             weights_rate_limit=self.rate_limit,
@@ -194,6 +199,9 @@ class FakeChain:
         self._check()
         if self.set_weights_down:
             raise ChainUnavailable("fake chain dropped the extrinsic")
+        if self.refuse_weights:
+            self.refusals += 1
+            return WeightSetResult(WeightSetOutcome.REJECTED, message="no_validator_permit: fake refusal")
         self.weight_calls.append((list(uids), list(weights), version_key))
         self.block += 1  # like a real chain: the extrinsic lands in the next block, newer than any metagraph read
         return WeightSetResult(WeightSetOutcome.SUCCESS, block=self.block)
@@ -243,7 +251,12 @@ async def _subnet(tmp_path: Path, behaviours: Sequence[str]) -> AsyncIterator[Su
 
     def make_validator() -> Validator:
         config = ValidatorConfig(
-            state_path=state_path, sample_size=16, deadline_s=DEADLINE_S, round_interval_s=0.0, ema_alpha=0.5
+            state_path=state_path,
+            sample_size=16,
+            deadline_s=DEADLINE_S,
+            round_interval_s=0.0,
+            ema_alpha=0.5,
+            allowed_axon_networks=LOOPBACK,  # the fake miners listen on 127.0.0.1
         )
         return Validator(
             chain=chain,
@@ -440,12 +453,89 @@ async def test_chain_down_during_set_weights_is_recorded_and_retried_later(small
     failed = await bounded(validator.maybe_set_weights())
     assert isinstance(failed, WeightSetResult) and failed.outcome is WeightSetOutcome.CHAIN_ERROR
     assert _sample(validator, names.VALIDATOR_WEIGHT_SET_ATTEMPTS, result="chain_error") == 1
-    chain.set_weights_down = False
-    await bounded(validator.run_round())  # the loop goes on
     assert await bounded(validator.maybe_set_weights()) is None  # backing off
     clock.now += validator.config.retry_base_s
-    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.CHAIN_ERROR
+    chain.set_weights_down = False
+    assert await bounded(validator.maybe_set_weights()) is None  # still backing off: nothing answered yet
+    await bounded(validator.run_round())  # the loop goes on, and its sync is an answer from the chain
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS  # no wait
     assert _sample(validator, names.VALIDATOR_WEIGHT_SET_ATTEMPTS, result="success") == 1
+
+
+async def test_a_refusal_keeps_its_backoff_through_successful_reads(small_subnet: Subnet) -> None:
+    chain, clock = small_subnet.chain, small_subnet.clock
+    validator = small_subnet.make_validator()
+    await bounded(validator.run_round())
+    chain.refuse_weights = True
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.REJECTED
+    await bounded(validator.run_round())
+    assert await bounded(validator.weights_tick()) > 0
+    assert chain.refusals == 1  # the chain answered, but a refusal repeats: no new attempt before the backoff
+    clock.now += validator.config.retry_base_s
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.REJECTED
+    assert chain.refusals == 2
+
+
+async def test_a_failed_sync_after_a_weight_set_does_not_set_weights_again(small_subnet: Subnet) -> None:
+    """The set lands in a block newer than the last metagraph; with the next sync failing, that block
+    is the newest one seen, not one "from the future" to be ignored (which set weights twice in an epoch)."""
+    chain = small_subnet.chain
+    validator = small_subnet.make_validator()
+    await bounded(validator.run_round())
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
+    chain.reads_down = True
+    for _ in range(3):
+        await bounded(validator.run_round())  # the sync fails; the stale view stays
+        assert await bounded(validator.maybe_set_weights()) is None
+        await bounded(validator.weights_tick())
+        chain.block += 2
+    assert len(chain.weight_calls) == 1
+    chain.reads_down = False
+    chain.block = 101 + chain.tempo
+    await bounded(validator.run_round())
+    assert (await bounded(validator.maybe_set_weights())).outcome is WeightSetOutcome.SUCCESS
+    assert len(chain.weight_calls) == 2
+
+
+async def test_the_weights_tick_sets_weights_when_due_and_sleeps_until_the_next_epoch(small_subnet: Subnet) -> None:
+    chain, clock = small_subnet.chain, small_subnet.clock
+    validator = small_subnet.make_validator()
+    await bounded(validator.run_round())
+    await bounded(validator.weights_tick())
+    assert len(chain.weight_calls) == 1
+    await bounded(validator.weights_tick())  # sees the block the set landed in
+    for _ in range(3):  # blocks every 2 s by the validator's clock: the tick learns the rate
+        chain.block += 1
+        clock.now += 2.0
+        pause = await bounded(validator.weights_tick())
+    assert len(chain.weight_calls) == 1
+    assert pause == pytest.approx(2.0 * (101 + chain.tempo - chain.block))
+    chain.block = 101 + chain.tempo
+    clock.now += pause
+    await bounded(validator.weights_tick())
+    assert len(chain.weight_calls) == 2
+
+
+async def test_after_an_outage_the_chain_is_probed_within_a_quarter_tempo(small_subnet: Subnet) -> None:
+    chain, clock = small_subnet.chain, small_subnet.clock
+    validator = small_subnet.make_validator()
+    for _ in range(3):
+        await bounded(validator.run_round())
+        chain.block += 1
+        clock.now += 0.5
+    await bounded(validator.weights_tick())
+    chain.down = True
+    pauses = []
+    for _ in range(12):  # a long outage: the backoff grows, but only up to a quarter tempo
+        pause = await bounded(validator.weights_tick())
+        pauses.append(pause)
+        clock.now += pause
+    assert max(pauses) == pytest.approx(chain.tempo * 0.5 / 4)
+    chain.down = False
+    chain.block += 100
+    await bounded(validator.weights_tick())
+    assert len(chain.weight_calls) == 2  # set at once: due, and the backoff ended with the chain's answer
 
 
 async def test_a_timed_out_chain_call_is_a_chain_error_not_a_hang(small_subnet: Subnet) -> None:

@@ -34,6 +34,7 @@ from ocr_subnet.wallets import WalletLocationRefused, local_wallet
 
 log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
+LOOPBACK_NETWORK = "127.0.0.0/8"
 VALIDATOR_WALLET = "local-validator"
 
 
@@ -204,6 +205,7 @@ class LocalSubnet:
             *("--sample-size", str(config.miners), "--round-interval", str(config.round_interval_s)),
             *("--deadline", str(config.deadline_s), "--ema-alpha", str(config.ema_alpha)),
             *("--chain-timeout", "5"),
+            *("--allowed-axon-network", LOOPBACK_NETWORK),  # the miners publish loopback axons
         )
         wait_healthy(f"http://{LOOPBACK}:{self.metrics_port}/metrics", config.startup_timeout_s, child)
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+ALLOWED_NETWORKS_ENV = "OCR_SUBNET_ALLOWED_AXON_NETWORKS"
+
 
 def validator(
     network: str = typer.Option(
@@ -25,6 +27,14 @@ def validator(
     difficulty: int = typer.Option(1, min=1, help="challenge difficulty level"),
     chain_timeout: float = typer.Option(30.0, min=0.1, help="seconds one chain call may take"),
     rounds: int = typer.Option(0, min=0, help="stop after this many rounds (0: run until stopped)"),
+    allowed_axon_networks: list[str] = typer.Option(
+        [],
+        "--allowed-axon-network",
+        envvar=ALLOWED_NETWORKS_ENV,
+        help="CIDR of non-public addresses miners may be queried at (repeat, or commas; "
+        f"${ALLOWED_NETWORKS_ENV} takes them space-separated). By default only globally routable "
+        "unicast axons are queried: a local subnet needs e.g. 127.0.0.0/8, a cluster its node, pod and service CIDRs",
+    ),
     log_level: str = typer.Option("INFO"),
 ) -> None:
     """Run a validator until SIGINT/SIGTERM; its state survives restarts and chain outages."""
@@ -38,9 +48,14 @@ def validator(
     from ocr_subnet.logs import configure_logging, log_event
     from ocr_subnet.validator.metrics import ValidatorMetrics
     from ocr_subnet.validator.neuron import Validator, ValidatorConfig, log, reward_parts
+    from ocr_subnet.validator.policy import parse_networks
 
     if not 0.0 < ema_alpha <= 1.0:
         raise typer.BadParameter("--ema-alpha must be in (0, 1]")
+    try:
+        allowed = parse_networks(allowed_axon_networks)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allowed-axon-network") from exc
     configure_logging(log_level.upper())
     wallet = bt.Wallet(wallet_name, wallet_hotkey, **({} if wallet_path is None else {"path": wallet_path}))
     hotkey = wallet.hotkey.ss58_address
@@ -52,10 +67,19 @@ def validator(
         ema_alpha=ema_alpha,
         difficulty=difficulty,
         chain_timeout_s=chain_timeout,
+        allowed_axon_networks=allowed,
     )
     metrics = ValidatorMetrics(hotkey)
     bound = metrics.serve(metrics_port, metrics_host)
-    log_event(log, "validator_started", hotkey=hotkey, network=network, netuid=netuid, metrics_port=bound)
+    log_event(
+        log,
+        "validator_started",
+        hotkey=hotkey,
+        network=network,
+        netuid=netuid,
+        metrics_port=bound,
+        allowed_axon_networks=[str(net) for net in allowed],
+    )
     neuron = Validator(
         chain=connect(network, netuid, timeout=chain_timeout),
         wallet=wallet,

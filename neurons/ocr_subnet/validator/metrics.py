@@ -97,6 +97,10 @@ class ValidatorMetrics:
         self.rate_limit.labels(self.hotkey).set(hyperparameters.weights_rate_limit)
         self.tempo.labels(self.hotkey).set(hyperparameters.tempo)
 
+    def observe_block(self, block: int) -> None:
+        """A block read on its own, between metagraph syncs."""
+        self._observe_block(block)
+
     def observe_weight_set(self, result: WeightSetResult) -> None:
         self.weight_sets.labels(self.hotkey, result.outcome.value).inc()
 

@@ -56,6 +56,8 @@ QueryStrategy = Callable[
 Scorer = Callable[[Sequence[Section], Sequence[Section], float, float], Mapping[str, float]]
 ZERO_PARTS: Mapping[str, float] = dict.fromkeys(REWARD_PARTS, 0.0)
 PHASES = ("sync", "challenge", "query", "score")
+WEIGHTS_POLL_S = 1.0  # how often weights are looked at before the chain's block rate is known
+MIN_PAUSE_S = 0.1  # the shortest pause between two looks at the chain's block
 
 
 def reward_parts(
@@ -74,8 +76,9 @@ class ValidatorConfig:
     ema_alpha: float = 0.1
     difficulty: int = 1
     chain_timeout_s: float = 30.0
-    retry_base_s: float = 2.0
-    retry_cap_s: float = 120.0
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 30.0  # while the chain is away, probes are also never further apart than a quarter tempo
+    allowed_axon_networks: tuple[policy.Network, ...] = ()  # besides global unicast; e.g. 127.0.0.0/8 on loopback
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,37 @@ class _ChainView:
 class _WeightSchedule:
     failures: int = 0
     not_before: float = 0.0  # monotonic seconds; backoff after a failed attempt
+    chain_away: bool = False  # the chain did not answer: any answer from it ends the backoff
+
+
+@dataclass
+class _BlockClock:
+    """The newest block the chain reported and the fastest block rate observed, to time the next look.
+
+    The fastest rate is kept because an outage only ever makes blocks look slower: sleeping by it
+    wakes the validator on time or early, never late.
+    """
+
+    latest: int | None = None
+    mark: tuple[float, int] | None = None  # (monotonic seconds, block) of the last block change
+    seconds_per_block: float | None = None
+
+    def saw(self, block: int, now: float) -> None:
+        self.latest = block
+        if self.mark is None or block < self.mark[1]:  # first sight, or a chain reset under us
+            self.mark = (now, block)
+            return
+        then, previous = self.mark
+        if block > previous:
+            if now > then:
+                rate = (now - then) / (block - previous)
+                self.seconds_per_block = rate if self.seconds_per_block is None else min(self.seconds_per_block, rate)
+            self.mark = (now, block)
+
+    def landed(self, block: int) -> None:
+        """Our own extrinsic's block: newer than any read so far, so it moves `latest` but not the rate."""
+        if self.latest is None or block > self.latest:
+            self.latest = block
 
 
 @dataclass
@@ -117,6 +151,8 @@ class Validator:
     last_parts: dict[str, Mapping[str, float]] = field(init=False, default_factory=dict)
     _view: _ChainView = field(init=False, default_factory=_ChainView)
     _weights: _WeightSchedule = field(init=False, default_factory=_WeightSchedule)
+    _blocks: _BlockClock = field(init=False, default_factory=_BlockClock)
+    _setting: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.state, problem = load_state(self.config.state_path, netuid=self.chain.netuid, hotkey=self.hotkey)
@@ -129,9 +165,33 @@ class Validator:
     async def _chain_call(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking chain call in a thread; too slow counts as unavailable, not as a hang."""
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args), self.config.chain_timeout_s)
+            answer = await asyncio.wait_for(asyncio.to_thread(fn, *args), self.config.chain_timeout_s)
         except TimeoutError as exc:
             raise ChainUnavailable(f"no answer within {self.config.chain_timeout_s:g}s") from exc
+        except ChainRejected:
+            self._chain_answered()  # a refusal is an answer: the chain is back
+            raise
+        self._chain_answered()
+        return answer
+
+    def _chain_answered(self) -> None:
+        """Any answer from the chain ends an outage's backoff, so weights follow as soon as they are due."""
+        if self._weights.chain_away:
+            self._weights = _WeightSchedule()
+
+    def _outage_cap_s(self) -> float:
+        """The longest pause between two looks at a chain that is away: the configured cap, and never
+        more than a quarter tempo once the block rate is known, so weights come back within a tempo."""
+        hyper, rate = self._view.hyperparameters, self._blocks.seconds_per_block
+        if hyper is None or rate is None:
+            return self.config.retry_cap_s
+        return max(MIN_PAUSE_S, min(self.config.retry_cap_s, hyper.tempo * rate / 4))
+
+    def _back_off(self, chain_away: bool) -> None:
+        failures = self._weights.failures + 1
+        cap = self._outage_cap_s() if chain_away else self.config.retry_cap_s
+        delay = policy.retry_delay(failures, self.config.retry_base_s, cap)
+        self._weights = _WeightSchedule(failures, self.clock() + delay, chain_away)
 
     async def sync(self) -> Metagraph | None:
         """Refresh the metagraph and hyperparameters; keep the last known ones if the chain is away."""
@@ -142,6 +202,7 @@ class Validator:
             log_event(log, "chain_unavailable", logging.WARNING, during="sync", error=str(exc))
             return self._view.metagraph
         self._view = _ChainView(metagraph, hyperparameters)
+        self._blocks.saw(metagraph.block, self.clock())
         self.metrics.observe_chain(metagraph.block, hyperparameters)
         self.state = self.state.model_copy(update={"scores": policy.reconcile_scores(self.state.scores, metagraph)})
         self.last_parts = {k: v for k, v in self.last_parts.items() if k in self.state.scores}
@@ -155,7 +216,9 @@ class Validator:
         if metagraph is None:
             log_event(log, "round_skipped", logging.WARNING, reason="no metagraph yet")
             return None
-        miners = policy.sample_miners(metagraph, self.hotkey, self.config.sample_size, self.rng)
+        miners = policy.sample_miners(
+            metagraph, self.hotkey, self.config.sample_size, self.rng, self.config.allowed_axon_networks
+        )
         if not miners:
             log_event(log, "round_skipped", reason="no queryable miners", block=metagraph.block)
             return None
@@ -212,37 +275,60 @@ class Validator:
         }
 
     async def maybe_set_weights(self) -> WeightSetResult | None:
-        """Set weights when an epoch has passed since our last set; None when it was not time."""
+        """Set weights when an epoch has passed since our last set; None when it was not time.
+
+        One at a time: the weights loop and a caller never both pass the epoch check for one set.
+        """
+        async with self._setting:
+            return await self._maybe_set_weights()
+
+    def _blocks_until_weights(self) -> int | None:
+        """Blocks before weights are due by what we know (None: too little known to say)."""
         view = self._view
-        if view.metagraph is None or view.hyperparameters is None or self.clock() < self._weights.not_before:
+        if view.metagraph is None or view.hyperparameters is None:
             return None
         metagraph, hyper = view.metagraph, view.hyperparameters
         own = metagraph.by_hotkey(self.hotkey)
         if own is None:
+            return None
+        # The newest block seen, not the view's: our own weight set may have landed after the last
+        # successful sync, and a block we remember from that set is not "from the future".
+        current = max(metagraph.block, self._blocks.latest or 0)
+        last = policy.last_set_block(own, self.state.last_weight_block, current)
+        return policy.blocks_until_weights(current, last, hyper.tempo, hyper.weights_rate_limit)
+
+    async def _maybe_set_weights(self) -> WeightSetResult | None:
+        view = self._view
+        if view.metagraph is None or view.hyperparameters is None or self.clock() < self._weights.not_before:
+            return None
+        metagraph, hyper = view.metagraph, view.hyperparameters
+        if metagraph.by_hotkey(self.hotkey) is None:
             log_event(log, "weights_skipped", logging.WARNING, reason="validator hotkey not registered")
             return None
-        last = policy.last_set_block(own, self.state.last_weight_block, metagraph.block)
-        if policy.blocks_until_weights(metagraph.block, last, hyper.tempo, hyper.weights_rate_limit) > 0:
+        if self._blocks_until_weights() != 0:
             return None
-        uids, weights = policy.weights_from_scores(self.state.scores, metagraph, self.hotkey, hyper.max_weights_limit)
+        uids, weights = policy.weights_from_scores(
+            self.state.scores, metagraph, self.hotkey, hyper.max_weights_limit, self.config.allowed_axon_networks
+        )
         if not uids:
             return None
         version = policy.version_key(__version__)
+        chain_away = False
         try:
             result = await self._chain_call(self.chain.set_weights, self.wallet, uids, weights, version)
         except ChainUnavailable as exc:
             result = WeightSetResult(WeightSetOutcome.CHAIN_ERROR, message=str(exc))
+            chain_away = True
         self.metrics.observe_weight_set(result)
         if result.outcome is WeightSetOutcome.SUCCESS:
             block = result.block if result.block is not None else metagraph.block
             self._weights = _WeightSchedule()
+            self._blocks.landed(block)
             self.state = self.state.model_copy(update={"last_weight_block": block})
             self.metrics.observe_weights_landed(block)
             self.save()
         else:
-            failures = self._weights.failures + 1
-            delay = policy.retry_delay(failures, self.config.retry_base_s, self.config.retry_cap_s)
-            self._weights = _WeightSchedule(failures, self.clock() + delay)
+            self._back_off(chain_away)
         log_event(
             log,
             "weights_set" if result.outcome is WeightSetOutcome.SUCCESS else "weights_failed",
@@ -255,6 +341,45 @@ class Validator:
             retry_in_s=round(max(0.0, self._weights.not_before - self.clock()), 1),
         )
         return result
+
+    async def weights_tick(self) -> float:
+        """One look at the chain's block, setting weights when they are due; returns seconds to the next look.
+
+        Runs beside the rounds, so weights never wait for a round's queries, and a chain that comes back
+        from an outage is noticed within a quarter tempo (`_outage_cap_s`), not after a long backoff.
+        """
+        now = self.clock()
+        if now < self._weights.not_before:
+            return self._weights.not_before - now
+        try:
+            block = await self._chain_call(self.chain.current_block)
+        except (ChainUnavailable, ChainRejected) as exc:
+            self._back_off(chain_away=True)
+            log_event(log, "chain_unavailable", logging.WARNING, during="block", error=str(exc))
+            return max(0.0, self._weights.not_before - self.clock())
+        self._blocks.saw(block, self.clock())
+        self.metrics.observe_block(block)
+        if self._view.metagraph is None:  # before the first round's sync
+            await self.sync()
+        due_in = self._blocks_until_weights()
+        if due_in == 0:
+            await self.sync()  # weights from the newest metagraph: who is registered, at which axon
+            await self.maybe_set_weights()
+            due_in = self._blocks_until_weights()
+        if self.clock() < self._weights.not_before:
+            return self._weights.not_before - self.clock()
+        return self._pause_for(due_in)
+
+    def _pause_for(self, blocks: int | None) -> float:
+        """Seconds to sleep before the next look: until the block weights are due (by the fastest block
+        rate seen, so never late), at least a block, at most the retry cap."""
+        rate = self._blocks.seconds_per_block
+        if rate is None:
+            return min(self.config.retry_cap_s, WEIGHTS_POLL_S)
+        if blocks is None:  # not registered, or no hyperparameters yet: look again in a while
+            tempo = self._view.hyperparameters.tempo if self._view.hyperparameters is not None else 1
+            return min(self.config.retry_cap_s, max(WEIGHTS_POLL_S, tempo * rate))
+        return min(self.config.retry_cap_s, max(MIN_PAUSE_S, rate, blocks * rate))
 
     def save(self) -> bool:
         try:
@@ -272,30 +397,47 @@ class Validator:
             self.metrics.observe_last_weight_block(self.state.last_weight_block)
 
     async def step(self) -> None:
-        """One iteration of the loop; a bug in one round is logged, never fatal to the validator."""
+        """One round; a bug in one round is logged, never fatal to the validator."""
         try:
             await self.run_round()
-            await self.maybe_set_weights()
         except Exception as exc:
             log.exception("round failed; continuing with the next one", extra={"fields": {"error": str(exc)}})
 
+    async def weights_loop(self, stop: asyncio.Event) -> None:
+        """Look at the chain's block and set weights when due, until `stop`; never raises."""
+        while not stop.is_set():
+            try:
+                pause = await self.weights_tick()
+            except Exception as exc:
+                log.exception("weight check failed; trying again", extra={"fields": {"error": str(exc)}})
+                pause = self.config.retry_base_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(pause, 0.05))
+
     async def run(self, stop: asyncio.Event, max_rounds: int | None = None) -> None:
-        """Rounds every `round_interval_s` until `stop` is set (or `max_rounds` ran); saves on the way out.
+        """Rounds every `round_interval_s` until `stop` is set (or `max_rounds` ran), weights beside them
+        (`weights_loop`); saves on the way out.
 
         A stop cancels the round in flight rather than waiting out its deadline: nothing is
         lost, because a round changes the state only after its last await.
         """
         done = 0
-        while not stop.is_set() and (max_rounds is None or done < max_rounds):
-            started = self.clock()
-            if not await _unless_stopped(self.step(), stop):
-                break
-            done += 1
-            if max_rounds is not None and done >= max_rounds:
-                break
-            pause = max(0.0, self.config.round_interval_s - (self.clock() - started))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
+        weights = asyncio.create_task(self.weights_loop(stop))
+        try:
+            while not stop.is_set() and (max_rounds is None or done < max_rounds):
+                started = self.clock()
+                if not await _unless_stopped(self.step(), stop):
+                    break
+                done += 1
+                if max_rounds is not None and done >= max_rounds:
+                    break
+                pause = max(0.0, self.config.round_interval_s - (self.clock() - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+        finally:
+            weights.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await weights
         self.save()
 
 

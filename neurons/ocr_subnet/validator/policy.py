@@ -6,6 +6,7 @@ decides who earns what is unit-tested on plain values.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 import re
@@ -16,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ocr_subnet.chain.port import Metagraph, NeuronInfo
 
-UNSERVED_IPS = frozenset({"", "0.0.0.0"})
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class MinerScore(BaseModel):
@@ -77,25 +79,82 @@ def reconcile_scores(scores: Mapping[str, MinerScore], metagraph: Metagraph) -> 
     return kept
 
 
-def is_queryable(neuron: NeuronInfo, self_hotkey: str) -> bool:
-    """A miner can be challenged when it served an axon; the validator never queries itself."""
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """CIDRs ("10.244.0.0/16", "127.0.0.1", "fd00::/8"; commas separate several in one value) as networks.
+
+    Raises `ValueError` naming the bad value; host bits set ("10.244.0.1/16") are an error, not
+    silently dropped, because a typo there would widen or narrow what the validator dials.
+    """
+    networks: list[Network] = []
+    for value in values:
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part, strict=True))
+            except ValueError as exc:
+                raise ValueError(f"not a network in CIDR notation: {part!r} ({exc})") from None
+    return tuple(networks)
+
+
+def axon_address(ip: str) -> Address | None:
+    """The address an axon publishes (an IPv4-mapped IPv6 address as its IPv4 one); None if unparseable."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def never_dialled(address: Address) -> bool:
+    """Addresses no setting makes queryable: unspecified, multicast, link-local, the IPv4 broadcast."""
     return (
-        neuron.hotkey != self_hotkey
-        and neuron.axon is not None
-        and neuron.axon.ip not in UNSERVED_IPS
-        and 0 < neuron.axon.port < 65536
+        address.is_unspecified
+        or address.is_multicast
+        or address.is_link_local
+        or address == ipaddress.IPv4Address("255.255.255.255")
     )
 
 
-def sample_miners(metagraph: Metagraph, self_hotkey: str, k: int, rng: random.Random) -> list[NeuronInfo]:
+def is_allowed_address(ip: str, allowed: Sequence[Network] = ()) -> bool:
+    """Globally routable unicast by default; loopback, private and other special ranges only inside
+    one of the `allowed` networks (the validator's explicit setting)."""
+    address = axon_address(ip)
+    if address is None or never_dialled(address):
+        return False
+    if any(address.version == net.version and address in net for net in allowed):
+        return True
+    return address.is_global
+
+
+def is_queryable(neuron: NeuronInfo, self_hotkey: str, allowed: Sequence[Network] = ()) -> bool:
+    """A miner can be challenged when it served an axon at an address the validator may dial
+    (see `is_allowed_address`); the validator never queries itself."""
+    return (
+        neuron.hotkey != self_hotkey
+        and neuron.axon is not None
+        and 0 < neuron.axon.port < 65536
+        and is_allowed_address(neuron.axon.ip, allowed)
+    )
+
+
+def sample_miners(
+    metagraph: Metagraph, self_hotkey: str, k: int, rng: random.Random, allowed: Sequence[Network] = ()
+) -> list[NeuronInfo]:
     """Up to k distinct queryable miners, drawn uniformly so no miner can predict when it is tested."""
-    candidates = [n for n in metagraph.neurons if is_queryable(n, self_hotkey)]
+    candidates = [n for n in metagraph.neurons if is_queryable(n, self_hotkey, allowed)]
     chosen = rng.sample(candidates, min(max(k, 0), len(candidates)))
     return sorted(chosen, key=lambda n: n.uid)
 
 
 def weights_from_scores(
-    scores: Mapping[str, MinerScore], metagraph: Metagraph, self_hotkey: str, max_weight: float = 1.0
+    scores: Mapping[str, MinerScore],
+    metagraph: Metagraph,
+    self_hotkey: str,
+    max_weight: float = 1.0,
+    allowed: Sequence[Network] = (),
 ) -> tuple[list[int], list[float]]:
     """Normalized weights over the queryable miners, by uid, none above `max_weight` (the subnet's
     max_weight_limit: the chain refuses a weight vector that exceeds it).
@@ -104,7 +163,7 @@ def weights_from_scores(
     has earned anything yet the weights are uniform: the validator stays active on chain
     without favouring anyone. No queryable miner at all gives empty lists (nothing to set).
     """
-    miners = sorted((n for n in metagraph.neurons if is_queryable(n, self_hotkey)), key=lambda n: n.uid)
+    miners = sorted((n for n in metagraph.neurons if is_queryable(n, self_hotkey, allowed)), key=lambda n: n.uid)
     raw: list[float] = []
     for neuron in miners:
         score = scores.get(neuron.hotkey)
