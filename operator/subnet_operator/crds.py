@@ -116,6 +116,13 @@ def validator_spec() -> Schema:
                     ),
                     "difficulty": integer("Challenge difficulty level.", minimum=1, maximum=len(LEVELS) - 1, default=1),
                     "chainTimeoutSeconds": number("Seconds one chain call may take.", minimum=0.1, default=30),
+                    "allowedAxonNetworks": array(
+                        string(format="cidr", max_length=49),
+                        "CIDRs of non-public addresses miners may be queried at, e.g. a local cluster's node, pod "
+                        "and service ranges. Empty (the default): only globally routable unicast axons are queried; "
+                        "link-local, multicast and unspecified addresses never are.",
+                        max_items=64,
+                    ),
                 },
                 "Validator settings (`ocr-subnet validator` options).",
                 default={},

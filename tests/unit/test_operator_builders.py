@@ -279,3 +279,16 @@ def test_a_spec_change_changes_the_pod_template_but_never_the_selector() -> None
     assert old["spec"]["selector"] == new["spec"]["selector"]
     assert containers(new)[0]["image"] == "neuron:2"
     assert old["spec"]["template"] != new["spec"]["template"]
+
+
+def test_allowed_axon_networks_reach_the_validator_command() -> None:
+    spec = validator_spec(neuron={"allowedAxonNetworks": ["10.244.0.0/16", "10.96.0.0/24", "fd00::/8"]})
+    params = parse_cli(containers(validator.validator_deployment(OWNER_VALIDATOR, spec))[0]["command"])
+    assert params["allowed_axon_networks"] == ["10.244.0.0/16", "10.96.0.0/24", "fd00::/8"]
+    assert parse_cli(validator.command(validator_spec()))["allowed_axon_networks"] == []  # global unicast only
+
+
+@pytest.mark.parametrize("bad", ["10.244.0.1/16", "pods", "10.0.0.0/40"])
+def test_an_allowed_axon_network_that_is_not_a_cidr_is_refused_naming_the_field(bad: str) -> None:
+    with pytest.raises(InvalidSpec, match=r"spec\.neuron\.allowedAxonNetworks: not a network in CIDR notation"):
+        validator.validator_deployment(OWNER_VALIDATOR, validator_spec(neuron={"allowedAxonNetworks": [bad]}))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ocr_subnet.addresses import parse_networks
+
 from subnet_operator import api
 from subnet_operator.builders import common
-from subnet_operator.builders.common import Manifest, Owner, Spec
+from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
 
 STATE_DIR = "/var/lib/ocr-subnet"
 METRICS_PORT_NAME = "metrics"
@@ -27,9 +29,19 @@ def metrics_service(owner: Owner, spec: Spec) -> Manifest:
     return common.service(owner, api.VALIDATOR_COMPONENT, [common.service_port(METRICS_PORT_NAME, spec["metricsPort"])])
 
 
+def allowed_networks(neuron: Spec) -> list[str]:
+    """spec.neuron.allowedAxonNetworks as the validator parses them; a bad entry is refused naming it."""
+    values = [str(value) for value in neuron.get("allowedAxonNetworks") or []]
+    try:
+        return [str(network) for network in parse_networks(values)]
+    except ValueError as exc:
+        raise InvalidSpec(f"spec.neuron.allowedAxonNetworks: {exc}") from exc
+
+
 def command(spec: Spec) -> list[str]:
     """Exactly `ocr-subnet validator ...`, its options taken from the spec."""
     neuron = spec["neuron"]
+    networks = [part for network in allowed_networks(neuron) for part in ("--allowed-axon-network", network)]
     return [
         "ocr-subnet",
         "validator",
@@ -49,6 +61,7 @@ def command(spec: Spec) -> list[str]:
                 "--log-level": spec["logLevel"],
             }
         ),
+        *networks,
     ]
 
 
