@@ -21,7 +21,7 @@ import bittensor as bt
 import httpx
 import pytest
 from ocr_subnet.chain.local import HEALTH_PATH, INFO_PATH, LocalChainClient, subnet_path
-from ocr_subnet.chain.port import AxonInfo, ChainUnavailable, WeightSetOutcome
+from ocr_subnet.chain.port import AxonInfo, ChainRejected, ChainUnavailable, WeightSetOutcome
 from ocr_subnet.wallets import local_wallet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -247,3 +247,148 @@ def test_a_chain_that_is_down_is_chain_unavailable(run_chain, wallets):
         client.set_weights(wallets["validator"], [0], [1.0], version_key=0)
     with pytest.raises(ChainUnavailable):
         client.serve_axon(wallets["validator"], "127.0.0.1", 9000)
+
+
+# Restarts, replays, corrupt state, kill -9, unreachable axons ------------------------------------
+
+
+def signed_post(url: str, wallet: bt.Wallet, action: str, payload: dict) -> tuple[bytes, dict[str, str]]:
+    """A signed request as it crossed the wire (body and headers), for replaying later."""
+    identity = httpx.get(url + INFO_PATH).json()["identity"]
+    body = json.dumps(payload).encode()
+    path = subnet_path(NETUID, action)
+    return body, bt.http_auth.sign(wallet, method="POST", path=path, body=body, receiver_ss58=identity)
+
+
+def test_requests_captured_before_a_restart_are_refused_after_it(run_chain, wallets):
+    first = run_chain(block_time=0.05, rate_limit=1000)
+    client = first.client()
+    client.register(wallets["validator"], stake=1_000.0)
+    client.register(wallets["miner"])
+    client.register(wallets["other"])
+    client.serve_axon(wallets["miner"], "127.0.0.1", 8091)
+
+    weights_body, weights_auth = signed_post(
+        first.url, wallets["validator"], "weights", {"uids": [1], "weights": [1.0], "version_key": 0}
+    )
+    axon_body, axon_auth = signed_post(first.url, wallets["miner"], "axon", {"ip": "127.0.0.1", "port": 8091})
+    assert post(first.url + subnet_path(NETUID, "weights"), weights_body, weights_auth).status_code == 200
+    assert post(first.url + subnet_path(NETUID, "axon"), axon_body, axon_auth).status_code == 200
+    client.serve_axon(wallets["miner"], "127.0.0.1", 9092)  # the miner moves
+    stop(first)
+
+    second = run_chain(block_time=0.05, rate_limit=1000)  # same state file; well inside btauth's 10 s window
+    replayed = post(second.url + subnet_path(NETUID, "weights"), weights_body, weights_auth)
+    assert replayed.status_code == 401, replayed.text
+    replayed = post(second.url + subnet_path(NETUID, "axon"), axon_body, axon_auth)
+    assert replayed.status_code == 401, replayed.text
+    client = second.client()
+    graph = client.metagraph()
+    assert graph.by_uid(1).axon == AxonInfo("127.0.0.1", 9092)  # not moved back
+    # The rate-limit clock was not reset: the validator's own next set, signed afresh, is still limited.
+    assert client.set_weights(wallets["validator"], [2], [1.0], 0).outcome is WeightSetOutcome.RATE_LIMITED
+
+
+def command(state: Path, *extra: str) -> list[str]:
+    script = shutil.which("ocr-subnet")
+    assert script is not None
+    return [script, "chain", "serve", "--port", "1", "--netuid", str(NETUID), "--state", str(state), *extra]
+
+
+def refused_start(state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command(state, *extra), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"version": 1, "identity": "5Gr', b"", b"\x00" * 64], ids=["truncated", "empty", "zeros"]
+)
+def test_a_corrupt_state_stops_the_chain_with_the_way_out_and_keeps_the_file(tmp_path, content):
+    state = tmp_path / "state.json"
+    state.write_bytes(content)
+
+    done = refused_start(state)
+
+    assert str(state) in done.stderr and "corrupt" in done.stderr
+    assert f"ocr-subnet chain serve --state {state} --discard-corrupt-state" in done.stderr
+    assert state.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_state_path_that_is_a_directory_is_refused_without_a_traceback(tmp_path):
+    done = refused_start(tmp_path)
+    assert f"chain state {tmp_path} is a directory" in done.stderr
+
+
+def test_discarding_two_corrupt_states_keeps_both_backups(tmp_path, wallets):
+    state = tmp_path / "state.json"
+    corruptions = [b'{"version": 1, "identity": "5Gr', b'{"version": 1, "block": 7, "neur']
+    for corrupt in corruptions:
+        state.write_bytes(corrupt)
+        port = free_port()
+        url = f"http://{HOST}:{port}"
+        with (tmp_path / "chain.log").open("ab") as log:
+            process = subprocess.Popen(
+                [*command(state, "--discard-corrupt-state", "--block-time", "0.5"), "--port", str(port)],
+                stderr=log,
+            )
+        chain = Chain(url, process, tmp_path / "chain.log")
+        try:
+            wait_for(lambda: healthy(url), "the new chain")  # noqa: B023
+            chain.client().register(wallets["validator"], stake=1.0)  # a new chain, working
+        finally:
+            stop(chain)
+    backups = sorted(tmp_path.glob("state.json.corrupt-*"))
+    assert sorted(b.read_bytes() for b in backups) == sorted(corruptions)
+
+
+def test_a_temp_file_left_by_kill_9_is_removed_at_the_next_start(run_chain, tmp_path, wallets):
+    chain = run_chain(block_time=0.02)  # saves after every block
+    chain.client().register(wallets["validator"], stake=1.0)
+    chain.process.send_signal(signal.SIGKILL)
+    chain.process.wait()
+    stale = tmp_path / ".state.json.x8y7z6.tmp"  # a save cut short: kill -9 between write and rename
+    stale.write_text('{"version": 1, "ident')
+
+    again = run_chain(block_time=0.5)
+
+    assert not stale.exists()
+    assert not list(tmp_path.glob(".state.json.*.tmp"))
+    assert again.client().metagraph().by_uid(0).hotkey == wallets["validator"].hotkey.ss58_address
+
+
+@pytest.mark.parametrize("ip", ["224.0.0.1", "255.255.255.255", "0.0.0.0", "169.254.169.254", "fe80::1"])
+def test_the_chain_refuses_axons_nobody_could_reach(run_chain, wallets, ip):
+    chain = run_chain(block_time=0.5)
+    client = chain.client()
+    client.register(wallets["miner"])
+    client.serve_axon(wallets["miner"], "127.0.0.1", 8091)
+
+    with pytest.raises(ChainRejected, match="address"):
+        client.serve_axon(wallets["miner"], ip, 8091)
+    body, auth = signed_post(chain.url, wallets["miner"], "axon", {"ip": ip, "port": 8091})  # past the client
+    refused = post(chain.url + subnet_path(NETUID, "axon"), body, auth)
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_axon", refused.text
+    assert client.metagraph().by_uid(0).axon == AxonInfo("127.0.0.1", 8091)
+
+
+def test_a_client_signs_afresh_for_a_chain_restarted_under_it(tmp_path, wallets):
+    """A running neuron's client keeps working across a restart: its first write after it is refused
+    for naming the old run's receiver, and is signed again for the new one."""
+    state, log = tmp_path / "state.json", tmp_path / "chain.log"
+    first = start_chain(state, log, block_time=0.5)
+    client = first.client()
+    client.register(wallets["miner"])
+    stop(first)
+    port = first.url.rsplit(":", 1)[1]
+    with log.open("ab") as stderr:
+        process = subprocess.Popen([*command(state, "--block-time", "0.5"), "--port", port], stderr=stderr)
+    second = Chain(first.url, process, log)
+    try:
+        wait_for(lambda: healthy(second.url), "the restarted chain")
+        client.serve_axon(wallets["miner"], "127.0.0.1", 8093)
+        assert client.metagraph().by_uid(0).axon == AxonInfo("127.0.0.1", 8093)
+    finally:
+        stop(second)

@@ -9,6 +9,7 @@ import pytest
 from ocr_subnet.chain.local_state import (
     ChainParams,
     ChainState,
+    ChainStateError,
     LocalChain,
     LocalChainError,
     NeuronState,
@@ -265,6 +266,12 @@ def test_a_missing_state_file_starts_a_fresh_chain(tmp_path):
     assert state == ChainState(identity=IDENTITY)
 
 
+CORRUPT = [
+    b"{not json",
+    b'{"version": 1, "identity": "5F',  # truncated mid-write
+]
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -280,14 +287,76 @@ def test_a_missing_state_file_starts_a_fresh_chain(tmp_path):
         ).encode(),
     ],
 )
-def test_a_corrupt_state_file_is_moved_aside_and_the_chain_starts_fresh(tmp_path, caplog, content):
+def test_a_corrupt_state_file_stops_the_start_and_is_left_untouched(tmp_path, content):
     path = tmp_path / "state.json"
     path.write_bytes(content)
 
-    with caplog.at_level(logging.WARNING):
-        state = load_state(path, new_identity=lambda: IDENTITY)
+    with pytest.raises(ChainStateError) as refused:
+        load_state(path, new_identity=lambda: pytest.fail("no new chain over a corrupt one"))
 
-    assert state == ChainState(identity=IDENTITY)
-    assert not path.exists()
-    assert (tmp_path / "state.json.corrupt").read_bytes() == content
+    message = str(refused.value)
+    assert str(path) in message and "corrupt" in message
+    assert f"ocr-subnet chain serve --state {path} --discard-corrupt-state" in message
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+@pytest.mark.parametrize("content", CORRUPT)
+def test_discarding_a_corrupt_state_keeps_every_corrupt_file_aside(tmp_path, caplog, content):
+    path = tmp_path / "state.json"
+    kept = []
+    for n in range(3):  # three corruptions in a row: no backup ever overwrites another
+        path.write_bytes(content + str(n).encode())
+        with caplog.at_level(logging.WARNING):
+            assert load_state(path, new_identity=lambda: IDENTITY, discard_corrupt=True) == ChainState(
+                identity=IDENTITY
+            )
+        assert not path.exists()
+        kept.append(content + str(n).encode())
+    backups = sorted(tmp_path.glob("state.json.corrupt-*"))
+    assert sorted(b.read_bytes() for b in backups) == sorted(kept)
     assert any(record.getMessage() == "chain_state_corrupt" for record in caplog.records)
+
+
+def test_a_state_path_that_is_a_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ChainStateError, match="is a directory"):
+        load_state(tmp_path, new_identity=lambda: IDENTITY)
+
+
+def test_stale_temp_files_are_removed_at_start_and_only_ours(tmp_path, chain):
+    path = tmp_path / "state.json"
+    save_state(path, chain.state)
+    stale = tmp_path / ".state.json.k2j3h4.tmp"  # what a kill -9 during a save leaves
+    stale.write_text('{"version": 1')
+    other = tmp_path / ".other.json.abc.tmp"
+    other.write_text("not ours")
+
+    assert load_state(path, new_identity=lambda: IDENTITY) == chain.state
+    assert not stale.exists() and other.exists()
+
+
+@pytest.mark.parametrize(
+    ("ip", "reason"),
+    [
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.251", "multicast"),
+        ("ff02::1", "multicast"),
+        ("255.255.255.255", "broadcast"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("not-an-ip", "not an IP address"),
+    ],
+)
+def test_an_axon_nobody_could_reach_is_refused(chain, ip, reason):
+    before = chain.neuron("m2").axon
+    refused = rejection(lambda: chain.serve_axon("m2", ip, 8091))
+    assert refused.rejection is Rejection.INVALID_AXON
+    assert reason in str(refused)
+    assert chain.neuron("m2").axon == before  # nothing lost
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "10.244.1.5", "203.0.113.7", "2001:db8::5"])
+def test_loopback_private_and_public_axons_are_served(chain, ip):
+    chain.serve_axon("m2", ip, 8091)
+    assert chain.neuron("m2").axon == (ip, 8091)

@@ -22,11 +22,16 @@ def serve(
     max_validators: int = typer.Option(8, min=1, help="the top-k hotkeys by stake hold validator permits"),
     immunity_period: int = typer.Option(100, min=0, help="blocks a new neuron cannot be replaced"),
     weights_version: int = typer.Option(0, min=0, help="lowest version_key accepted with weights"),
+    discard_corrupt_state: bool = typer.Option(
+        False,
+        "--discard-corrupt-state",
+        help="start a new chain when --state does not parse; the file is kept as *.corrupt-<time>",
+    ),
     log_level: str = typer.Option("INFO"),
 ) -> None:
     """Run the embedded local chain over HTTP until interrupted."""
     from ocr_subnet.chain.local_server import serve as serve_chain
-    from ocr_subnet.chain.local_state import ChainParams
+    from ocr_subnet.chain.local_state import ChainParams, ChainStateError
     from ocr_subnet.logs import configure_logging
 
     configure_logging(log_level.upper())
@@ -39,7 +44,18 @@ def serve(
         immunity_period=immunity_period,
         weights_version=weights_version,
     )
-    serve_chain(host=host, port=port, state_path=state, params=params, block_time_s=block_time)
+    try:
+        serve_chain(
+            host=host,
+            port=port,
+            state_path=state,
+            params=params,
+            block_time_s=block_time,
+            discard_corrupt_state=discard_corrupt_state,
+        )
+    except ChainStateError as exc:
+        typer.echo(f"ocr-subnet chain serve: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def register_hotkey(

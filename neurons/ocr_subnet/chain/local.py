@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from ocr_subnet.chain.local_state import axon_problem
 from ocr_subnet.chain.port import (
     ChainRejected,
     ChainUnavailable,
@@ -50,7 +51,10 @@ def subnet_path(netuid: int | str, action: str) -> str:
 
 
 class ChainInfo(BaseModel):
-    identity: str = Field(description="ss58 address every signed request must name as its receiver")
+    identity: str = Field(
+        description="ss58 address every signed request must name as its receiver; new at every start of the "
+        "chain, so no request signed before a restart is accepted after it"
+    )
     netuid: int
     block: int
     block_time_s: float
@@ -165,21 +169,26 @@ class LocalChainClient:
         return self._identity
 
     def _post_signed(self, wallet: bt.Wallet, path: str, payload: BaseModel) -> httpx.Response:
+        """POST signed for the chain's current receiver; when the chain restarted since we asked for it
+        (a 401 and a new receiver), sign afresh for the new one and send once more."""
         body = payload.model_dump_json().encode()
+        receiver = self._chain_identity()
+        response = self._send(self._signed_request(wallet, path, body, receiver))
+        if response.status_code != httpx.codes.UNAUTHORIZED:
+            return response
+        self._identity = None
+        if self._chain_identity() == receiver:
+            return response  # refused for another reason: retrying would change nothing
+        return self._send(self._signed_request(wallet, path, body, self._chain_identity()))
+
+    def _signed_request(self, wallet: bt.Wallet, path: str, body: bytes, receiver: str) -> httpx.Request:
         request = self._http.build_request("POST", path, content=body, headers={"content-type": "application/json"})
         request.headers.update(
             bt.http_auth.sign(
-                wallet,
-                method="POST",
-                path=request.url.raw_path.decode("ascii"),
-                body=body,
-                receiver_ss58=self._chain_identity(),
+                wallet, method="POST", path=request.url.raw_path.decode("ascii"), body=body, receiver_ss58=receiver
             )
         )
-        response = self._send(request)
-        if response.status_code == httpx.codes.UNAUTHORIZED:
-            self._identity = None  # the chain may have been reset under a new identity
-        return response
+        return request
 
     def current_block(self) -> int:
         return int(self._get(BLOCK_PATH)["block"])
@@ -210,6 +219,9 @@ class LocalChainClient:
             payload = AxonRequest(ip=ip, port=port)
         except ValidationError as exc:
             raise ChainRejected(f"not a servable endpoint {ip}:{port}: {exc}") from exc
+        problem = axon_problem(str(payload.ip), payload.port)
+        if problem is not None:
+            raise ChainRejected(f"local chain refuses the axon: {problem}")
         response = self._post_signed(wallet, subnet_path(self.netuid, "axon"), payload)
         self._raise_for_refusal(response)
 

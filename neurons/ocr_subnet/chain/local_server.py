@@ -4,6 +4,10 @@ A background task advances one block every `block_time_s` and closes an epoch ev
 blocks; the state is saved after every block and every write, so a restart resumes where the
 chain stopped. All handlers are `async` and run on the event loop thread, so the state has a
 single writer and needs no lock.
+
+Signed requests name a receiver address that is new at every start (`ChainInfo.identity`), so a
+request captured before a restart is refused after it: btauth/1's seen-nonce cache lives in memory
+and starts empty, and its 10 s freshness window alone would let the capture through again.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 
 def new_identity() -> str:
-    """A fresh random address for the chain; it only names the receiver, nothing is signed with it."""
+    """A fresh random address; it only names a receiver, nothing is signed with it."""
     return ss58_encode(os.urandom(32), 42)
 
 
@@ -84,6 +88,7 @@ async def _produce_blocks(persisted: _Persisted, block_time_s: float) -> None:
 def create_app(chain: LocalChain, state_path: Path, block_time_s: float) -> FastAPI:
     persisted = _Persisted(chain, state_path)
     nonce_store = bt.http_auth.InMemoryNonceStore()
+    receiver = new_identity()  # this run's: what every signed request must name, so none outlives the run
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +101,7 @@ def create_app(chain: LocalChain, state_path: Path, block_time_s: float) -> Fast
             block=chain.block,
             neurons=len(chain.state.neurons),
             identity=chain.identity,
+            receiver=receiver,
             block_time_s=block_time_s,
             tempo=chain.params.tempo,
             weights_rate_limit=chain.params.weights_rate_limit,
@@ -135,7 +141,7 @@ def create_app(chain: LocalChain, state_path: Path, block_time_s: float) -> Fast
                 await request.body(),
                 method=request.method,
                 path=request.url.path,
-                self_hotkey_ss58=chain.identity,
+                self_hotkey_ss58=receiver,
                 nonce_store=nonce_store,
             )
         except bt.http_auth.AuthError as exc:
@@ -149,9 +155,7 @@ def create_app(chain: LocalChain, state_path: Path, block_time_s: float) -> Fast
 
     @app.get(INFO_PATH)
     async def info() -> ChainInfo:
-        return ChainInfo(
-            identity=chain.identity, netuid=chain.params.netuid, block=chain.block, block_time_s=block_time_s
-        )
+        return ChainInfo(identity=receiver, netuid=chain.params.netuid, block=chain.block, block_time_s=block_time_s)
 
     @app.get(BLOCK_PATH)
     async def block() -> dict[str, int]:
@@ -189,12 +193,23 @@ def create_app(chain: LocalChain, state_path: Path, block_time_s: float) -> Fast
     return app
 
 
-def serve(*, host: str, port: int, state_path: Path, params: ChainParams, block_time_s: float) -> None:
-    """Run the chain until interrupted; blocks start where the state file left them."""
+def serve(
+    *,
+    host: str,
+    port: int,
+    state_path: Path,
+    params: ChainParams,
+    block_time_s: float,
+    discard_corrupt_state: bool = False,
+) -> None:
+    """Run the chain until interrupted; blocks start where the state file left them.
+
+    Raises `ChainStateError` before binding anything when the state file cannot be used.
+    """
     import uvicorn
 
     if block_time_s <= 0:
         raise ValueError("block_time_s must be > 0")
-    chain = LocalChain(params, load_state(state_path, new_identity))
+    chain = LocalChain(params, load_state(state_path, new_identity, discard_corrupt=discard_corrupt_state))
     app = create_app(chain, state_path, block_time_s)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)

@@ -2,8 +2,10 @@
 
 Everything here is decided on plain values so it is unit-tested without processes; the HTTP
 server (`local_server`) owns the clock, the network and the file. The state file is the
-`ChainState` model as JSON, written atomically; a file that does not parse is moved aside and the
-chain starts fresh, because a local dev chain that refuses to start helps nobody.
+`ChainState` model as JSON, written atomically. A file that cannot be used stops the start with a
+`ChainStateError` saying how to recover: silently starting a new chain would discard every
+registration, stake and weight. Starting over is explicit (`discard_corrupt`), and keeps the old
+file under a name no later start overwrites.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import os
 import tempfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ocr_subnet.addresses import axon_address, unservable_reason
 from ocr_subnet.chain.consensus import DEFAULT_KAPPA, incentive, validator_permits
 from ocr_subnet.chain.port import AxonInfo, Hyperparameters, Metagraph, NeuronInfo
 from ocr_subnet.logs import log_event
@@ -35,6 +39,7 @@ class Rejection(enum.StrEnum):
     OUTDATED_VERSION = "outdated_version"
     SUBNET_FULL = "subnet_full"
     COLDKEY_MISMATCH = "coldkey_mismatch"
+    INVALID_AXON = "invalid_axon"
 
 
 class LocalChainError(Exception):
@@ -105,6 +110,19 @@ class ChainState(BaseModel):
         if len({n.hotkey for n in self.neurons.values()}) != len(self.neurons):
             raise ValueError("a hotkey is registered twice")
         return self
+
+
+def axon_problem(ip: str, port: int) -> str | None:
+    """Why `ip:port` cannot be served as an axon (nobody could reach a miner there), or None."""
+    address = axon_address(ip)
+    if address is None:
+        return f"axon {ip!r} is not an IP address"
+    reason = unservable_reason(address)
+    if reason is not None:
+        return f"axon {ip}:{port} is a {reason} address; publish an address validators can reach"
+    if not 1 <= port <= 65535:
+        return f"axon port {port} is outside 1..65535"
+    return None
 
 
 def rate_limit_remaining(last_set: int | None, block: int, limit: int) -> int:
@@ -235,7 +253,11 @@ class LocalChain:
         return pruned
 
     def serve_axon(self, hotkey: str, ip: str, port: int) -> None:
-        self.neuron(hotkey).axon = (ip, port)
+        neuron = self.neuron(hotkey)
+        problem = axon_problem(ip, port)
+        if problem is not None:
+            raise LocalChainError(Rejection.INVALID_AXON, problem)
+        neuron.axon = (ip, port)
 
     def set_weights(self, hotkey: str, uids: Sequence[int], weights: Sequence[float], version_key: int) -> int:
         """Store the hotkey's weights and return the block they were set at."""
@@ -283,10 +305,49 @@ class LocalChain:
         )
 
 
+TEMP_SUFFIX = ".tmp"
+
+
+class ChainStateError(RuntimeError):
+    """The state file cannot be used; the message names the file and how to recover."""
+
+
+def temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete the temp files a killed writer left beside `path` (only ours: `.<name>.*.tmp`)."""
+    removed: list[Path] = []
+    try:
+        candidates = list(path.parent.glob(f"{temp_prefix(path)}*{TEMP_SUFFIX}"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if candidate.is_file() and not candidate.is_symlink():
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def keep_aside(path: Path) -> Path:
+    """Move `path` to `<name>.corrupt-<UTC time>[-N]`, never over an existing file; returns where it went."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    for attempt in range(1000):
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            os.link(path, aside)  # fails rather than replaces when the name is taken
+        except FileExistsError:
+            continue
+        path.unlink()
+        return aside
+    raise ChainStateError(f"no free name to keep {path} aside under")
+
+
 def save_state(path: Path, state: ChainState) -> None:
     """Write atomically (temp file, fsync, rename) so a crash leaves the old state or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(state.model_dump_json())
@@ -303,21 +364,37 @@ def save_state(path: Path, state: ChainState) -> None:
         os.close(dir_fd)
 
 
-def load_state(path: Path, new_identity: Callable[[], str]) -> ChainState:
-    """The saved state, or a fresh one when there is none or it is unreadable (moved to `*.corrupt`)."""
+def load_state(path: Path, new_identity: Callable[[], str], *, discard_corrupt: bool = False) -> ChainState:
+    """The saved state, or a new chain's when there is no file yet.
+
+    Stale temp files beside it are removed first. A file that is not a regular file, cannot be
+    read or does not parse raises `ChainStateError` and is left exactly as it was, unless
+    `discard_corrupt` asks for a new chain: then an unparseable file is kept aside (`keep_aside`).
+    """
+    for stale in remove_stale_temp_files(path):
+        log_event(logger, "chain_state_temp_removed", logging.WARNING, path=str(stale))
+    recover = f"ocr-subnet chain serve --state {path} --discard-corrupt-state"
     try:
-        return ChainState.model_validate_json(path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError:
         return ChainState(identity=new_identity())
+    except IsADirectoryError:
+        raise ChainStateError(
+            f"chain state {path} is a directory, not a state file; pass --state a file path "
+            "(it is created when missing)"
+        ) from None
+    except OSError as exc:
+        raise ChainStateError(f"chain state {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        return ChainState.model_validate_json(raw)
     except ValidationError as exc:
-        aside = path.with_name(path.name + ".corrupt")
-        os.replace(path, aside)
-        log_event(
-            logger,
-            "chain_state_corrupt",
-            logging.WARNING,
-            path=str(path),
-            moved_to=str(aside),
-            error=f"{type(exc).__name__}: {exc}"[:500],
+        problem = f"{exc.error_count()} error(s), first: {exc.errors()[0]['msg']}"[:300]
+    if not discard_corrupt:
+        raise ChainStateError(
+            f"chain state {path} is corrupt or truncated ({len(raw)} bytes; {problem}); it was left untouched. "
+            f"Restore it from a backup, or start a new chain (no neurons, new identity) with: {recover}"
+            " -- the file is then kept beside it as *.corrupt-<time>"
         )
-        return ChainState(identity=new_identity())
+    aside = keep_aside(path)
+    log_event(logger, "chain_state_corrupt", logging.WARNING, path=str(path), moved_to=str(aside), error=problem)
+    return ChainState(identity=new_identity())
