@@ -24,7 +24,14 @@ driver = "overlay"
 runroot = "$PODMAN_DIR/run"
 graphroot = "$PODMAN_DIR/storage"
 EOC
+  # This VM's capability set lacks CAP_SYS_RESOURCE, so runc cannot raise a limit above the hard one, and
+  # podman's defaults (1048576 files, 4194304 processes) are above it: start containers at the hard limits
+  # (processes: at most conmon's 32768).
+  nproc="$(ulimit -Hu)"
+  [ "$nproc" != unlimited ] && [ "$nproc" -le 32768 ] || nproc=32768
   cat >"$PODMAN_DIR/containers.conf" <<EOC
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$nproc:$nproc"]
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"

@@ -3,24 +3,34 @@
 #   neuron:   `ocr-subnet validator | miner | chain serve` (tesseract included, Triton's client)
 #   operator: `ocr-subnet operator run`, what the chart's operator Deployment runs
 # Build from the repository root with images/build.sh, which passes --target and IMAGE (the same name)
-# and tags with the chart's appVersion.
-FROM python:3.11.11-slim-bookworm AS base
+# and tags with the chart's appVersion. BASE: a Debian bookworm Python 3.11; build.sh's --base local passes
+# its registry-free one (localhost/ocr-subnet/python:3.11-bookworm, Debian's python3), so RUN lines say python3.
+# Pods run as 10001:10001 on a read-only root filesystem: HOME and every cache live under /tmp.
+ARG BASE=python:3.11.11-slim-bookworm
+
+# The tag is in BASE's value, which hadolint's DL3006 cannot see.
+# hadolint ignore=DL3006
+FROM ${BASE} AS base
 RUN groupadd --gid 10001 ocr \
     && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin ocr
-ENV PATH=/opt/venv/bin:$PATH HOME=/tmp PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PATH=/opt/venv/bin:$PATH HOME=/tmp XDG_CACHE_HOME=/tmp/.cache PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
 # A virtualenv with images/requirements/<IMAGE>.txt, every version from images/constraints.txt.
 FROM base AS build
 ARG IMAGE
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY neurons ./neurons
 COPY operator ./operator
 COPY images/constraints.txt ./images/
 COPY images/requirements ./images/requirements
-RUN pip install --constraint images/constraints.txt --requirement "images/requirements/${IMAGE}.txt"
+# pip-ca: the CA bundle of a TLS-inspecting proxy between the build and PyPI (build.sh passes the host pip's
+# cert as a secret: mounted for this step only, never in a layer).
+RUN --mount=type=secret,id=pip-ca \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && pip install --constraint images/constraints.txt --requirement "images/requirements/${IMAGE}.txt"
 
 FROM base AS operator
 COPY --from=build /opt/venv /opt/venv
@@ -29,10 +39,12 @@ ENTRYPOINT ["ocr-subnet"]
 CMD ["operator", "run"]
 
 FROM base AS neuron
-# Tesseract: the miners' reference backend.
+# Tesseract: the miners' reference backend (the validator's challenges need no system fonts: ReportLab draws
+# the PDF base fonts and pdfium renders them with its built-in substitutes).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2 \
-    && rm -rf /var/lib/apt/lists/*
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2 \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
 ENTRYPOINT ["ocr-subnet"]

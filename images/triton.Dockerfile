@@ -1,36 +1,52 @@
 # syntax=docker/dockerfile:1
-# The Triton image: `ocr-subnet triton serve` (PyTriton's Triton Inference Server) on a CUDA base, with the
-# model repository baked in at /models (spec.triton.modelRepository; mount another one there to replace it).
-# Build from the repository root with images/build.sh. TORCH_INDEX_URL picks torch's build:
-# https://download.pytorch.org/whl/cu126 (default, GPUs) or .../whl/cpu (small, enough for kind).
-FROM nvidia/cuda:12.6.3-base-ubuntu24.04 AS base
-# Ubuntu's archive keeps only the newest build of a package, so exact pins would break rebuilds; the base
-# image's tag fixes the release: Python 3.12, whose libpython PyTriton's Python-backend stub links.
+# The Triton image: `ocr-subnet triton serve` (PyTriton's Triton Inference Server) with the model repository
+# baked in at /models (spec.triton.modelRepository; mount another one there to replace it). Two variants, built
+# from the repository root by images/build.sh (--variant):
+#   cuda (these defaults): nvidia/cuda on Ubuntu 24.04, Python 3.12, torch from PyTorch's CUDA index;
+#   cpu: BASE a Debian bookworm Python 3.11 (build.sh's local one, or python:3.11.11-slim-bookworm),
+#        PYTHON_PACKAGES=libpython3.11, torch's +cpu build: TORCH_LOCAL_VERSION=cpu with the wheel from the
+#        `wheels` build context (--build-context wheels=/opt/wheels), or TORCH_INDEX_URL=.../whl/cpu.
+# Pods run as 10001:10001 on a read-only root filesystem: HOME, PyTriton's workspace and caches live under /tmp.
+ARG BASE=nvidia/cuda:12.6.3-base-ubuntu24.04
+
+# Local torch wheels, bind-mounted into the one RUN that installs torch (never copied into a layer). Empty
+# unless the build replaces the stage: --build-context wheels=DIR.
+FROM scratch AS wheels
+
+# The tag is in BASE's value, which hadolint's DL3006 cannot see.
+# hadolint ignore=DL3006
+FROM ${BASE} AS base
+# python3 and its venv, and the libpython PyTriton's Python-backend stub links (python3.12 on Ubuntu 24.04;
+# the cpu variant's Python base brings python3 and venv, and adds Debian's libpython3.11).
+ARG PYTHON_PACKAGES="python3 python3-venv libpython3.12t64"
+# Ubuntu's archive keeps only the newest build of a package, and Debian's point releases replace libpython's
+# revision, so exact pins would break rebuilds; the base image's tag fixes the release.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3.12 libpython3.12t64 \
-    && rm -rf /var/lib/apt/lists/* \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PYTHON_PACKAGES} \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && groupadd --gid 10001 ocr \
     && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin ocr
-ENV PATH=/opt/venv/bin:$PATH HOME=/tmp PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PATH=/opt/venv/bin:$PATH HOME=/tmp XDG_CACHE_HOME=/tmp/.cache PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
 FROM base AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DEBIAN_FRONTEND=noninteractive
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3.12-venv \
-    && rm -rf /var/lib/apt/lists/*
+ARG TORCH_LOCAL_VERSION=""
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python3.12 -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY neurons ./neurons
 COPY operator ./operator
 COPY images/constraints.txt images/torch-requirement.py ./images/
 COPY images/requirements ./images/requirements
-# torch first, from PyTorch's index, at the version pyproject pins; then the rest, from constraints.txt.
-RUN python images/torch-requirement.py > images/torch.txt \
-    && pip install --index-url "${TORCH_INDEX_URL}" --requirement images/torch.txt \
+# torch first, at the version pyproject pins (with TORCH_LOCAL_VERSION: that build, e.g. 2.13.0+cpu, from
+# the wheels), from TORCH_INDEX_URL; then the rest, from constraints.txt.
+# pip-ca: the CA bundle of a TLS-inspecting proxy between the build and PyPI (a secret, as in python.Dockerfile).
+RUN --mount=type=bind,from=wheels,target=/wheels --mount=type=secret,id=pip-ca \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && python3 images/torch-requirement.py ${TORCH_LOCAL_VERSION} > images/torch.txt \
+    && pip install --find-links /wheels --index-url "${TORCH_INDEX_URL}" --requirement images/torch.txt \
     && pip install --constraint images/constraints.txt --requirement images/requirements/triton.txt
 # The model repository, checked the way `triton serve` checks it at start (loading waits for the pod).
 RUN ocr-subnet triton repo build --out /models --no-load

@@ -94,8 +94,10 @@ def stages(dockerfile: Path) -> list[Stage]:
         if keyword == "FROM":
             words = args.split()
             parsed.append(Stage(words[2] if len(words) > 2 else str(len(parsed)), words[0]))
-        else:
+        elif parsed:
             parsed[-1].instructions.append((keyword, args.strip()))
+        else:
+            assert keyword == "ARG", f"{dockerfile.name}: only ARG may come before the first FROM, not {keyword}"
     return parsed
 
 
@@ -239,7 +241,7 @@ def test_constraints_pin_every_dependency_within_pyproject() -> None:
             pins[canonicalize_name(requirement.name)] = next(iter(requirement.specifier)).version
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    for line in [*project["dependencies"], *extras["model"], *extras["operator"]]:
+    for line in [*project["dependencies"], *extras["neuron"], *extras["model"], *extras["operator"]]:
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
         if name in load_lock().UNPINNED:
@@ -248,16 +250,24 @@ def test_constraints_pin_every_dependency_within_pyproject() -> None:
         assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} vs {line}"
 
 
-def test_build_script_tags_with_the_chart_app_version(tmp_path: Path) -> None:
-    """images/build.sh against a fake `docker` that records its arguments and builds nothing."""
+def fake_docker(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A `docker` that records its arguments and builds nothing (and a PATH that finds it first)."""
     log = tmp_path / "docker.log"
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
     fake.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n')
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("OCR_SUBNET_ENGINE", None)
+    return env, log
+
+
+def test_build_script_tags_with_the_chart_app_version(tmp_path: Path) -> None:
+    """images/build.sh against a fake `docker`: one build per image, tagged <registry>/<name>:<appVersion>."""
+    env, log = fake_docker(tmp_path)
+    manifest = tmp_path / "manifest.json"
     done = subprocess.run(
-        ["bash", str(IMAGES / "build.sh"), "--registry", "example.test/subnet"],
+        ["bash", str(IMAGES / "build.sh"), "--registry", "example.test/subnet", "--manifest", str(manifest)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -266,11 +276,43 @@ def test_build_script_tags_with_the_chart_app_version(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     version = yaml.safe_load((REPO / "charts" / "subnet" / "Chart.yaml").read_text())["appVersion"]
-    assert done.stdout.split() == [f"example.test/subnet/{name}:{version}" for name in NAMES]
+    tags = [f"example.test/subnet/{name}:{version}" for name in NAMES]
+    assert done.stdout.split() == tags
     targets = image_targets()
-    for call in log.read_text().splitlines():
-        words = shlex.split(call)
-        assert words[0] == "build" and words[-1] == "."
+    builds = [shlex.split(call) for call in log.read_text().splitlines() if call.startswith("build ")]
+    assert [words[words.index("--tag") + 1] for words in builds] == tags
+    for words in builds:
+        assert words[-1] == "."
         target = words[words.index("--target") + 1]
         dockerfile = REPO / words[words.index("--file") + 1]
         assert target in {stage.name for stage in stages(dockerfile)} and target in targets
+    assert [entry["tag"] for entry in json.loads(manifest.read_text())] == tags
+
+
+def test_build_script_archives_every_built_tag(tmp_path: Path) -> None:
+    """--archive FILE saves all built images into one archive (what the node imports into containerd)."""
+    env, log = fake_docker(tmp_path)
+    archive = tmp_path / "images.tar"
+    done = subprocess.run(
+        [
+            "bash",
+            str(IMAGES / "build.sh"),
+            "--archive",
+            str(archive),
+            "--manifest",
+            str(tmp_path / "m.json"),
+            "neuron",
+            "operator",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    tags = done.stdout.split()
+    assert [tag.rsplit("/", 1)[-1].split(":")[0] for tag in tags] == ["neuron", "operator"]
+    assert all(tag.startswith("docker.io/ocr-subnet/") for tag in tags), "containerd's name for ocr-subnet/<name>"
+    saves = [shlex.split(call) for call in log.read_text().splitlines() if call.startswith("save ")]
+    assert len(saves) == 1 and saves[0][-2:] == tags and str(archive) in saves[0]
