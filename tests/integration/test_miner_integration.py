@@ -216,3 +216,57 @@ def test_miner_stops_gracefully_on_sigterm(chain_url: str, wallets_dir: Path, tm
         stop(process)
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
     assert {"miner_started", "miner_stopped"} <= set(events)
+
+
+def test_a_request_captured_before_a_restart_is_refused_after_it(
+    chain_url: str, wallets_dir: Path, validator: bt.Wallet, tmp_path: Path
+) -> None:
+    """btauth/1 accepts a nonce for 10 s; a restarted miner's seen-nonce cache is empty, yet it must not
+    serve again what its previous run served."""
+    wallet = local_wallet("restarted", wallets_dir=wallets_dir)
+    register(chain_url, wallet, stake=0.0)
+    port = free_port()
+    command = ocr_subnet_command(
+        "miner",
+        "--network", chain_url, "--wallet-name", "restarted", "--wallet-path", str(wallets_dir),
+        "--host", HOST, "--port", str(port), "--backend", "tesseract", "--no-serve-axon",
+    )  # fmt: skip
+    url = f"http://{HOST}:{port}"
+    body = json.dumps({"image": encode_image(generate_challenge(seed=3, difficulty=0).image), "deadline_s": 30.0})
+    body = json.dumps({**json.loads(body), "challenge_id": "replay"}).encode()
+
+    def send(headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(
+            f"{url}/ocr", content=body, headers={**headers, "Content-Type": "application/json"}, timeout=60
+        )
+
+    log = tmp_path / "first.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stderr=stderr)
+    try:
+        wait_until_healthy(url, process, log)
+        for _ in range(50):  # a fresh start refuses requests signed in its first seconds: sign again
+            captured = bt.http_auth.sign(
+                validator, method="POST", path="/ocr", body=body, receiver_ss58=wallet.hotkey.ss58_address
+            )
+            first = send(captured)
+            if first.status_code != 401:
+                break
+            time.sleep(0.2)
+        assert first.status_code == 200, first.text
+        captured_at = time.monotonic()
+    finally:
+        stop(process)
+
+    log = tmp_path / "second.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stderr=stderr)
+    try:
+        wait_until_healthy(url, process, log)
+        replayed = send(captured)
+        age = time.monotonic() - captured_at
+    finally:
+        stop(process)
+    assert age < 10.0, f"the miner took {age:.1f}s to restart: the capture aged out, the test proves nothing"
+    assert replayed.status_code == 401, replayed.text
+    assert "signed before this server started" in replayed.text

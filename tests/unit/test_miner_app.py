@@ -166,6 +166,7 @@ async def running_miner(
     chain = chain or FakeChain(wallet.hotkey.ss58_address)
     backend = backend or FakeBackend()
     app = build_app(MinerConfig(**settings), chain, backend, wallet)  # type: ignore[arg-type]
+    app.state.miner.nonces.floor_ns = 0  # requests here are signed at once; the restart floor: test_replay.py
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8091") as client:

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
 
 import bittensor as bt
-from bittensor.http_auth import HEADER_HOTKEY, AuthError, Caller, InMemoryNonceStore
+from bittensor.http_auth import HEADER_HOTKEY, AuthError, Caller
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from PIL import Image
@@ -59,6 +59,7 @@ from ocr_subnet.protocol import (
     ProtocolError,
     decode_image,
 )
+from ocr_subnet.replay import StartBoundNonceStore
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +176,8 @@ class Miner:
         self.gate = PriorityGate(config.max_concurrency, config.max_queue)
         self.metrics = MinerMetrics(self.hotkey, backend.name, self.gate)
         self.metagraph = MetagraphCache(chain, config.metagraph_refresh_s, config.chain_timeout_s)
-        # Entries must outlive the whole freshness window, or a replay inside the gap would pass.
-        self.nonces = InMemoryNonceStore(retention=config.auth_max_age_s + config.auth_allowed_skew_s + 1.0)
+        # Refuses what an earlier run of this miner may have accepted, not only what this one did.
+        self.nonces = StartBoundNonceStore(config.auth_max_age_s, config.auth_allowed_skew_s)
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
