@@ -25,7 +25,7 @@
 # the chart's `ocr-subnet/<name>:<appVersion>`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=engine.sh
+# shellcheck source=images/engine.sh
 . images/engine.sh
 
 registry="docker.io/ocr-subnet"
@@ -118,7 +118,27 @@ deb $mirror bookworm main
 deb $mirror bookworm-updates main
 deb ${mirror%/debian}/debian-security bookworm-security main
 EOS
-    rm -rf "$dir/rootfs.tmp/var/lib/apt/lists/"* "$dir/rootfs.tmp/var/cache/apt/"*.bin
+    # As Debian's own container images: apt keeps no .debs or package caches, dpkg installs no documentation,
+    # man pages or translations (the copyright files stay); nothing in the images reads them.
+    cat >"$dir/rootfs.tmp/etc/apt/apt.conf.d/docker-clean" <<'EOS'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOS
+    cat >"$dir/rootfs.tmp/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOS'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOS
+    find "$dir/rootfs.tmp/usr/share/doc" -mindepth 1 -not -type d -not -name copyright -delete
+    find "$dir/rootfs.tmp/usr/share/doc" -mindepth 1 -type d -empty -delete
+    find "$dir/rootfs.tmp/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+    rm -rf "$dir/rootfs.tmp/usr/share/man/"* "$dir/rootfs.tmp/usr/share/info/"* \
+      "$dir/rootfs.tmp/var/lib/apt/lists/"* "$dir/rootfs.tmp/var/cache/apt/"*.bin "$dir/rootfs.tmp/var/cache/apt/archives/"*.deb
     tar -C "$dir/rootfs.tmp" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' \
       --exclude='./var/cache/apt/archives/*.deb' -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by images/build.sh and scripts/node.sh: picks the image builder and, for podman/buildah, keeps
 # their storage and settings under the project's cache instead of the machine's defaults.
 #

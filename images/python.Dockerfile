@@ -26,11 +26,16 @@ COPY neurons ./neurons
 COPY operator ./operator
 COPY images/constraints.txt ./images/
 COPY images/requirements ./images/requirements
+# Then out of the venv: pip (nothing installs at run time, the root filesystem is read-only) and the kubernetes
+# client's asyncio copy, kubernetes/aio (68 MB), which nothing imports: kubernetes/__init__ does not, kopf
+# talks to the API with its own aiohttp client, the operator uses the synchronous client.
 # pip-ca: the CA bundle of a TLS-inspecting proxy between the build and PyPI (build.sh passes the host pip's
 # cert as a secret: mounted for this step only, never in a layer).
 RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
-    && pip install --constraint images/constraints.txt --requirement "images/requirements/${IMAGE}.txt"
+    && pip install --constraint images/constraints.txt --requirement "images/requirements/${IMAGE}.txt" \
+    && python3 -m pip uninstall --yes --quiet pip \
+    && rm -rf /opt/venv/lib/python3*/site-packages/kubernetes/aio
 
 FROM base AS operator
 COPY --from=build /opt/venv /opt/venv

@@ -49,7 +49,9 @@ RUN --mount=type=bind,from=wheels,target=/wheels --mount=type=secret,id=pip-ca \
     && pip install --find-links /wheels --index-url "${TORCH_INDEX_URL}" --requirement images/torch.txt \
     && pip install --constraint images/constraints.txt --requirement images/requirements/triton.txt
 # The model repository, checked the way `triton serve` checks it at start (loading waits for the pod).
-RUN ocr-subnet triton repo build --out /models --no-load
+# pip leaves the venv: nothing installs at run time (the root filesystem is read-only).
+RUN ocr-subnet triton repo build --out /models --no-load \
+    && python3 -m pip uninstall --yes --quiet pip
 
 FROM base AS triton
 COPY --from=build /opt/venv /opt/venv

@@ -33,6 +33,8 @@ from subnet_operator.builders.common import RUN_AS
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"
 DOCKERFILES = sorted(IMAGES.glob("*.Dockerfile"))
+# The bases build.sh makes itself (no registry): the Python base on the debootstrap rootfs.
+BASE_FILES = sorted(IMAGES.glob("*.Containerfile"))
 NAMES = ("neuron", "operator", "triton")
 # What each image's commands import: the modules behind `ocr-subnet miner|validator|chain`,
 # `ocr-subnet operator run` and `ocr-subnet triton serve` (with what `serve` imports when it starts).
@@ -133,7 +135,7 @@ def hadolint() -> str:
     return found
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("dockerfile", DOCKERFILES + BASE_FILES, ids=lambda p: p.name)
 def test_hadolint_passes(dockerfile: Path) -> None:
     done = subprocess.run(
         [hadolint(), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60, check=False
