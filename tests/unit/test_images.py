@@ -318,3 +318,56 @@ def test_build_script_archives_every_built_tag(tmp_path: Path) -> None:
     assert all(tag.startswith("docker.io/ocr-subnet/") for tag in tags), "containerd's name for ocr-subnet/<name>"
     saves = [shlex.split(call) for call in log.read_text().splitlines() if call.startswith("save ")]
     assert len(saves) == 1 and saves[0][-2:] == tags and str(archive) in saves[0]
+
+
+def triton_build(tmp_path: Path, *args: str) -> list[str]:
+    """The arguments images/build.sh passes to `docker build` for the Triton image (fake docker)."""
+    env, log = fake_docker(tmp_path)
+    done = subprocess.run(
+        ["bash", str(IMAGES / "build.sh"), "--manifest", str(tmp_path / "m.json"), *args, "triton"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    (build,) = [shlex.split(call) for call in log.read_text().splitlines() if call.startswith("build ")]
+    return build
+
+
+def build_args(words: list[str]) -> dict[str, str]:
+    pairs = [words[i + 1] for i, word in enumerate(words) if word == "--build-arg"]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_cpu_triton_takes_torch_from_the_local_wheel_without_copying_it(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    torch = subprocess.run(
+        [sys.executable, str(IMAGES / "torch-requirement.py")], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout.strip()
+    version = torch.split("==")[1]
+    (wheels / f"torch-{version}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").touch()
+    words = triton_build(tmp_path, "--variant", "cpu", "--torch-wheels", str(wheels))
+    assert words[words.index("--build-context") + 1] == f"wheels={wheels}"
+    args = build_args(words)
+    assert args["TORCH_LOCAL_VERSION"] == "cpu" and args["PYTHON_PACKAGES"] == "libpython3.11"
+    assert args["BASE"] == "python:3.11.11-slim-bookworm", "Docker's default base is the public one"
+    dockerfile = (IMAGES / "triton.Dockerfile").read_text()
+    assert "--mount=type=bind,from=wheels" in dockerfile and "COPY --from=wheels" not in dockerfile
+
+
+def test_cpu_triton_without_local_wheels_uses_the_cpu_index(tmp_path: Path) -> None:
+    words = triton_build(tmp_path, "--variant", "cpu", "--torch-wheels", str(tmp_path / "none"))
+    assert "--build-context" not in words
+    assert build_args(words)["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+
+
+def test_cuda_triton_keeps_the_dockerfile_defaults(tmp_path: Path) -> None:
+    words = triton_build(tmp_path, "--variant", "cuda")
+    assert "--build-context" not in words
+    assert not {"BASE", "PYTHON_PACKAGES", "TORCH_INDEX_URL"} & set(build_args(words))
+    (triton,) = [stage for stage in stages(IMAGES / "triton.Dockerfile") if stage.name == "base"]
+    assert triton.base == "${BASE}"
+    assert "ARG BASE=nvidia/cuda:" in (IMAGES / "triton.Dockerfile").read_text()
