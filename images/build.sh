@@ -10,19 +10,21 @@
 # buildah (OCR_SUBNET_ENGINE=podman|buildah|docker overrides).
 #   --base local    (default with podman/buildah) no registry needed: a Debian bookworm rootfs from
 #                   `debootstrap --variant=minbase` (cached in ~/.cache/ocr-subnet/base/), imported as
-#                   localhost/debian:bookworm, and Debian's Python 3.11 on it (localhost/ocr-subnet/python:3.11-bookworm);
-#                   every build runs with --pull=never. RUN steps reach Debian's mirror and PyPI (--network=host).
+#                   localhost/debian:bookworm, with Debian's Python 3.11 on it (images/debian-python.Containerfile:
+#                   localhost/ocr-subnet/python:3.11-bookworm). Builds run with --pull=never; RUN steps reach
+#                   Debian's mirror and PyPI over the host's network (--network=host).
 #   --base public   (default with Docker) the Dockerfiles' own bases: python:3.11.11-slim-bookworm, nvidia/cuda.
 #   --variant cpu   (default unless Docker sees a GPU through nvidia-smi) Triton on the Python base with CPU-only
-#                   torch: the torch-<version>+cpu wheel from --torch-wheels DIR (default /opt/wheels, when it holds
-#                   one; bind-mounted, never copied into a layer), else from --torch-index-url (default PyTorch's
-#                   .../whl/cpu).
+#                   torch: the torch-<version>+cpu wheel in --torch-wheels DIR (default /opt/wheels or
+#                   $OCR_SUBNET_TORCH_WHEELS; bind-mounted, never copied into a layer), else from
+#                   --torch-index-url (default https://download.pytorch.org/whl/cpu).
 #   --variant cuda  Triton on nvidia/cuda (Ubuntu 24.04, Python 3.12), torch from .../whl/cu126; public base only.
-#   --archive FILE  writes every built tag into one docker-archive (what `ctr -n k8s.io images import` reads).
-#   --json          prints the manifest instead of the tags.
-# Prints one built tag per line on stdout; progress goes to stderr. Writes --manifest (default
-# .local/images/manifest.json): each image's tag, image ID and size in bytes. The default registry docker.io/ocr-subnet is what containerd calls
-# the chart's `ocr-subnet/<name>:<appVersion>`.
+#   --archive FILE  also writes every built tag into one docker-archive (`ctr -n k8s.io images import FILE`).
+#   --manifest FILE where the manifest goes (default .local/images/manifest.json): each image's name, tag, image
+#                   ID and size in bytes. --json prints it instead of the tags.
+# Prints one built tag per line on stdout; progress goes to stderr. The default registry, docker.io/ocr-subnet,
+# is containerd's name for the chart's `ocr-subnet/<name>:<appVersion>`. PIP_CERT (or pip's `cert` setting):
+# a CA bundle the pip steps get as a build secret (a TLS-inspecting proxy), never stored in a layer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=images/engine.sh
@@ -49,7 +51,7 @@ while (($#)); do
     --variant) variant="$2"; shift 2 ;;
     --torch-index-url) torch_index="$2"; shift 2 ;;
     --torch-wheels) torch_wheels="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     neuron|operator|triton) names+=("$1"); shift ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
