@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +35,10 @@ class ProtocolError(ValueError):
 
 
 class OcrRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: a field of the wrong JSON type (`"deadline_s": "12"`, `"deadline_s": true`) is refused,
+    never coerced; a whole number is still a valid `deadline_s`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     image: str = Field(description="base64 of a PNG or JPEG", max_length=MAX_BODY_BYTES)
     challenge_id: str = Field(default="", max_length=128)
@@ -56,28 +61,47 @@ def encode_image(data: bytes) -> str:
 
 def decode_image(encoded: str) -> Image.Image:
     """Base64 PNG/JPEG -> a loaded RGB or L image, refusing anything else before decoding pixels."""
+    return load_image(open_image(encoded))
+
+
+def open_image(encoded: str) -> Image.Image:
+    """Base64 PNG/JPEG -> an image whose format and size are checked and whose pixels are not decoded
+    yet: `image.size` tells what `load_image` will cost before anyone pays it."""
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError(f"image is not valid base64: {exc}") from exc
     if not raw:
         raise ProtocolError("image is empty")
+    with _image_errors():
+        image = Image.open(io.BytesIO(raw))
+        if image.format not in ALLOWED_IMAGE_FORMATS:
+            raise ProtocolError(f"image format {image.format} is not one of {ALLOWED_IMAGE_FORMATS}")
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ProtocolError(f"image is {width}x{height}, over the {MAX_IMAGE_PIXELS} pixel limit")
+    return image
+
+
+def load_image(image: Image.Image) -> Image.Image:
+    """Decodes the pixels of an `open_image` result: a loaded RGB or L image."""
+    with _image_errors():
+        image.load()
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    return image
+
+
+@contextlib.contextmanager
+def _image_errors() -> Iterator[None]:
+    """Whatever Pillow raises on hostile bytes becomes a `ProtocolError`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
-            if image.format not in ALLOWED_IMAGE_FORMATS:
-                raise ProtocolError(f"image format {image.format} is not one of {ALLOWED_IMAGE_FORMATS}")
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise ProtocolError(f"image is {width}x{height}, over the {MAX_IMAGE_PIXELS} pixel limit")
-            image.load()
+            yield
     except ProtocolError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ProtocolError(f"image refused as a decompression bomb: {exc}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ProtocolError(f"image bytes are not a readable PNG or JPEG: {exc}") from exc
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    return image

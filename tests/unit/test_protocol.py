@@ -20,6 +20,8 @@ from ocr_subnet.protocol import (
     ProtocolError,
     decode_image,
     encode_image,
+    load_image,
+    open_image,
 )
 from ocr_subnet.sections import MAX_COORDINATE, MAX_FAMILY_CHARS, MAX_TEXT_CHARS, Section
 from PIL import Image
@@ -166,6 +168,45 @@ def test_request_with_an_oversized_image_string_is_refused():
 def test_malformed_request_json_is_refused(body):
     with pytest.raises(ValidationError):
         OcrRequest.model_validate_json(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("deadline_s", "12"),
+        ("deadline_s", True),
+        ("deadline_s", None),
+        ("challenge_id", 7),
+        ("challenge_id", True),
+        ("image", ["QUJD"]),
+        ("image", 5),
+    ],
+)
+def test_request_fields_of_the_wrong_json_type_are_refused_not_coerced(field, value):
+    body = json.dumps({"image": "QUJD", field: value}).encode()
+    with pytest.raises(ValidationError) as caught:
+        OcrRequest.model_validate_json(body)
+    assert field in error_text(caught.value)
+
+
+def test_a_whole_number_is_still_a_valid_deadline():
+    request = OcrRequest.model_validate_json(b'{"image": "QUJD", "deadline_s": 12}')
+    assert request.deadline_s == 12.0 and isinstance(request.deadline_s, float)
+
+
+def test_the_validators_own_request_passes_the_strict_model():
+    body = OcrRequest(image=encode_image(b"png bytes"), challenge_id="0123abcd", deadline_s=12.0).model_dump_json()
+    assert OcrRequest.model_validate_json(body).challenge_id == "0123abcd"
+
+
+def test_open_image_reads_the_size_before_the_pixels_are_decoded():
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), "white").save(buffer, format="JPEG")
+    opened = open_image(encode_image(buffer.getvalue()))
+    assert opened.size == (300, 200)
+    assert opened.format == "JPEG"
+    loaded = load_image(opened)
+    assert loaded.mode == "RGB" and loaded.getpixel((0, 0)) == (255, 255, 255)
 
 
 # --- responses ----------------------------------------------------------------------------------
