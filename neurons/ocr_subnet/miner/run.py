@@ -16,6 +16,7 @@ from ocr_subnet.chain.port import ChainPort
 from ocr_subnet.logs import configure_logging, log_event
 from ocr_subnet.miner.app import build_app
 from ocr_subnet.miner.config import MinerConfig
+from ocr_subnet.miner.connections import guarded_protocol
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ def build_server(config: MinerConfig, chain: ChainPort, backend: OcrBackend, wal
             lifespan="on",
             log_config=None,  # uvicorn logs through the root logger: one JSON event per line
             access_log=False,  # each request is logged once, with its outcome, by the app
-            limit_concurrency=config.max_connections,
+            # no limit_concurrency: it counts idle connections too, so idle peers could lock everyone out;
+            # connections are capped by the protocol below, work and memory by the app's gate and budgets
+            http=guarded_protocol(config.head_timeout_s, config.max_connections),
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             server_header=False,
         )
