@@ -484,3 +484,130 @@ async def test_metrics_pass_promtool(harness: Harness, tmp_path: Path) -> None:
     await post_ocr(harness, STRANGER)
     exposition = (await harness.client.get("/metrics")).content
     assert_promtool_accepts_metrics(exposition)
+
+
+# --- admission before memory: headers, then the body budget, then reading, then decoding in a slot ---
+
+
+async def counting_stream(chunks: int, sent: list[int]) -> AsyncIterator[bytes]:
+    for number in range(chunks):
+        sent.append(number)
+        yield b"x" * 1024
+
+
+async def test_unsigned_upload_naming_a_validator_is_refused_before_its_body_is_read(harness: Harness) -> None:
+    sent: list[int] = []
+    headers = {HEADER_HOTKEY: VALIDATOR.ss58_address}
+    response = await harness.client.post("/ocr", content=counting_stream(64, sent), headers=headers)
+    assert response.status_code == 401
+    assert "MalformedAuth" in response.json()["detail"]
+    assert sent == []
+
+
+async def test_headers_signed_for_another_miner_are_refused_before_the_body_is_read(harness: Harness) -> None:
+    sent: list[int] = []
+    headers = signed(VALIDATOR, b"", receiver=RICH.ss58_address)
+    response = await harness.client.post("/ocr", content=counting_stream(64, sent), headers=headers)
+    assert response.status_code == 403
+    assert sent == []
+
+
+async def test_stale_headers_are_refused_before_the_body_is_read(harness: Harness) -> None:
+    sent: list[int] = []
+    headers = signed(VALIDATOR, b"", harness.miner.hotkey, nonce_ns=time.time_ns() - 60 * 10**9)
+    response = await harness.client.post("/ocr", content=counting_stream(64, sent), headers=headers)
+    assert response.status_code == 401
+    assert "StaleRequest" in response.json()["detail"]
+    assert sent == []
+
+
+async def test_a_body_past_the_in_flight_budget_answers_overloaded_unread(harness: Harness) -> None:
+    bodies = harness.miner.bodies
+    assert bodies.try_take(bodies.total - 100)  # other requests' bodies fill all but 100 bytes
+    sent: list[int] = []
+    headers = {**signed(VALIDATOR, b"x" * 1024, harness.miner.hotkey), "Content-Length": "1024"}
+    refused = await harness.client.post("/ocr", content=counting_stream(1, sent), headers=headers)
+    assert refused.status_code == 503
+    assert "request bodies in flight" in refused.json()["detail"]
+    assert sent == []
+    bodies.give_back(bodies.total - 100)
+    assert (await post_ocr(harness, VALIDATOR)).status_code == 200
+
+
+async def test_every_answer_gives_its_budgets_back(harness: Harness) -> None:
+    statuses = [
+        (await post_ocr(harness, VALIDATOR)).status_code,
+        (await post_ocr(harness, STRANGER)).status_code,
+        (await post_ocr(harness, VALIDATOR, b'{"image": ')).status_code,
+        (await post_ocr(harness, VALIDATOR, json.dumps({"image": "not base64!"}).encode())).status_code,
+        (await harness.client.post("/ocr", content=ocr_body())).status_code,
+    ]
+    assert statuses == [200, 403, 400, 400, 401]
+    assert (harness.miner.bodies.in_use, harness.miner.pixels.in_use) == (0, 0)
+
+
+async def test_a_body_slower_than_the_signature_freshness_answers_408(miner_wallet: bt.Wallet) -> None:
+    async with running_miner(miner_wallet, auth_max_age_s=0.3, auth_allowed_skew_s=0.1) as harness:
+
+        async def stalling() -> AsyncIterator[bytes]:
+            yield b'{"image": '
+            await asyncio.sleep(LONG_S)  # never sends the rest; the miner stops waiting first
+
+        headers = signed(VALIDATOR, b"whatever", harness.miner.hotkey)
+        response = await harness.client.post("/ocr", content=stalling(), headers=headers)
+        assert response.status_code == 408
+        assert response.json()["detail"] == "request body not received within 0.4s"
+        assert harness.miner.bodies.in_use == 0
+
+
+async def test_an_image_over_the_whole_pixel_budget_is_refused_413(miner_wallet: bt.Wallet) -> None:
+    async with running_miner(miner_wallet, max_decoded_pixels=500) as harness:
+        response = await post_ocr(harness, VALIDATOR, ocr_body(width=40))  # 40x20 = 800 pixels
+        assert response.status_code == 413
+        assert response.json()["detail"] == "image is 40x20, over this miner's 500 decoded-pixel budget"
+        assert harness.backend.seen_widths == []
+        assert (harness.miner.gate.in_use, harness.miner.pixels.in_use) == (0, 0)
+
+
+async def test_pixels_held_by_requests_in_flight_answer_overloaded(harness: Harness) -> None:
+    pixels = harness.miner.pixels
+    assert pixels.try_take(pixels.total - 100)
+    response = await post_ocr(harness, VALIDATOR)
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("overloaded: decoding 40x20 would exceed")
+    assert harness.backend.seen_widths == []
+    assert harness.miner.gate.in_use == 0
+    pixels.give_back(pixels.total - 100)
+    assert (await post_ocr(harness, VALIDATOR)).status_code == 200
+
+
+async def test_images_are_decoded_only_once_their_request_holds_a_slot(
+    miner_wallet: bt.Wallet, held: threading.Event
+) -> None:
+    backend = FakeBackend(release=held)
+    async with running_miner(miner_wallet, backend, max_concurrency=1, max_queue=4) as harness:
+        running = asyncio.create_task(post_ocr(harness, VALIDATOR, ocr_body(width=40)))
+        await until(lambda: backend.seen_widths == [40])
+        waiting = [asyncio.create_task(post_ocr(harness, VALIDATOR, ocr_body(width=w))) for w in (50, 60, 70)]
+        await until(lambda: harness.miner.gate.waiting == 3)
+        assert harness.miner.pixels.in_use == 40 * 20  # the three waiting images are not decoded yet
+        held.set()
+        assert [(await task).status_code for task in (running, *waiting)] == [200, 200, 200, 200]
+        await until(lambda: harness.miner.pixels.in_use == 0)
+
+
+@pytest.mark.parametrize(("literal", "field"), [('"12"', "deadline_s"), ("true", "deadline_s"), ("7", "challenge_id")])
+async def test_request_fields_of_the_wrong_json_type_are_a_bad_request(
+    harness: Harness, literal: str, field: str
+) -> None:
+    fields = {"image": json.dumps(png()), "challenge_id": '"c1"', "deadline_s": "12", field: literal}
+    body = ("{" + ", ".join(f'"{name}": {value}' for name, value in fields.items()) + "}").encode()
+    response = await post_ocr(harness, VALIDATOR, body)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(f"invalid request: {field}:")
+    assert harness.backend.seen_widths == []
+
+
+async def test_a_whole_number_deadline_is_served(harness: Harness) -> None:
+    body = json.dumps({"image": png(), "deadline_s": 12}).encode()
+    assert (await post_ocr(harness, VALIDATOR, body)).status_code == 200

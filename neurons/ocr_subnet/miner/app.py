@@ -1,9 +1,19 @@
 """The miner's HTTP surface: `POST /ocr` (btauth/1 signed), `GET /healthz`, `GET /metrics`.
 
-A request passes, in order: the body size limit (enforced while reading), a blacklist look-up on
-the claimed hotkey (so unregistered senders cannot make us buffer a body), signature verification
-over the raw bytes, the authoritative blacklist check on the verified hotkey, JSON and image
-validation, the stake-ordered gate, and the backend in a thread bounded by the caller's deadline.
+A request passes, in order, and nothing is held in memory before the steps that justify it:
+
+1. before reading a byte of the body: a blacklist look-up on the claimed hotkey, then every btauth/1
+   check the headers alone can settle (shape, receiver, freshness), so unregistered or unsigned
+   senders cannot make us buffer a body;
+2. admission of the body: its declared size (or the size limit) is taken from a budget shared by the
+   bodies in flight, or the answer is 503 at once;
+3. reading it, within the size limit and the signature's freshness window, into one buffer;
+4. signature verification over those bytes, the authoritative blacklist check on the verified hotkey,
+   and strict JSON validation (the image stays base64, undecoded);
+5. the stake-ordered gate;
+6. in the backend's thread, bounded by the caller's deadline: the image's header is read, its pixels
+   are taken from the decoded-pixel budget (503 when they do not fit), then it is decoded and read.
+
 Every step that refuses answers an `Answer`; nothing a caller sends can crash the server.
 """
 
@@ -18,10 +28,9 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
 
 import bittensor as bt
-from bittensor.http_auth import HEADER_HOTKEY, AuthError, Caller
+from bittensor.http_auth import HEADER_HOTKEY, AuthError, BadSignature, Caller
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
@@ -31,6 +40,7 @@ from ocr_subnet import __version__
 from ocr_subnet.backends.base import BackendError, OcrBackend
 from ocr_subnet.chain.port import ChainPort, ChainUnavailable, Metagraph, NeuronInfo
 from ocr_subnet.logs import log_event
+from ocr_subnet.miner.budget import Budget
 from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.miner.gate import GateFull, PriorityGate
 from ocr_subnet.miner.metagraph_cache import MetagraphCache
@@ -44,6 +54,8 @@ from ocr_subnet.miner.policy import (
     bad_request,
     blacklist_reason,
     blacklisted,
+    body_too_slow,
+    image_over_budget,
     overloaded,
     remaining_budget,
     too_large,
@@ -57,9 +69,11 @@ from ocr_subnet.protocol import (
     OcrRequest,
     OcrResponse,
     ProtocolError,
-    decode_image,
+    load_image,
+    open_image,
 )
 from ocr_subnet.replay import StartBoundNonceStore
+from ocr_subnet.sections import Section
 
 logger = logging.getLogger(__name__)
 
@@ -84,20 +98,34 @@ def request_target(scope: Scope) -> str:
     return (path + b"?" + query if query else path).decode("latin-1")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Reads at most `limit` bytes: a declared or streamed body past it is refused mid-read."""
+def declared_size(request: Request, limit: int) -> int | None:
+    """The Content-Length, refused past `limit` before a byte is read; None when not declared."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if not declared.isdigit():
+        return None
+    if int(declared) > limit:
         raise Rejected(too_large(limit))
+    return int(declared)
+
+
+async def read_body(request: Request, limit: int, timeout_s: float = 60.0) -> bytearray:
+    """Reads at most `limit` bytes within `timeout_s`: a body past the limit is refused mid-read.
+
+    The one copy of the body: chunks are appended to a single buffer, which is returned as it is.
+    """
+    declared_size(request, limit)
     body = bytearray()
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise Rejected(too_large(limit))
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                if len(body) + len(chunk) > limit:
+                    raise Rejected(too_large(limit))
+                body += chunk
     except ClientDisconnect as exc:  # e.g. a validator that gave up mid-upload: count it, no traceback
         raise Rejected(bad_request("client disconnected before the body was complete")) from exc
-    return bytes(body)
+    except TimeoutError as exc:
+        raise Rejected(body_too_slow(timeout_s)) from exc
+    return body
 
 
 def validation_detail(error: ValidationError) -> str:
@@ -110,16 +138,20 @@ def validation_detail(error: ValidationError) -> str:
     )
 
 
-def parse_request(body: bytes) -> tuple[OcrRequest, Image.Image]:
+def parse_request(body: bytes | bytearray) -> OcrRequest:
+    """Strict JSON validation; the image stays base64 until the request holds a slot."""
     try:
-        request = OcrRequest.model_validate_json(body)
+        return OcrRequest.model_validate_json(body)
     except ValidationError as exc:
         raise Rejected(bad_request(validation_detail(exc))) from exc
-    try:
-        image = decode_image(request.image)
-    except ProtocolError as exc:
-        raise Rejected(bad_request(f"invalid image: {exc}")) from exc
-    return request, image
+
+
+class _NoNonceStore:
+    """For checking headers alone: `verify` reaches the nonce store only after a valid signature, and
+    then this store records nothing (the real verification, over the body, records the nonce)."""
+
+    def check_and_store(self, hotkey_ss58: str, nonce_ns: int) -> bool:
+        return True
 
 
 def run_in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
@@ -178,6 +210,8 @@ class Miner:
         self.metagraph = MetagraphCache(chain, config.metagraph_refresh_s, config.chain_timeout_s)
         # Refuses what an earlier run of this miner may have accepted, not only what this one did.
         self.nonces = StartBoundNonceStore(config.auth_max_age_s, config.auth_allowed_skew_s)
+        self.bodies = Budget(config.max_body_bytes_in_flight, "body bytes")
+        self.pixels = Budget(config.max_decoded_pixels, "decoded pixels")
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
@@ -225,6 +259,8 @@ class Miner:
             "metagraph_age_s": None if age is None else round(age, 3),
             "slots_in_use": self.gate.in_use,
             "queued": self.gate.waiting,
+            "body_bytes_in_flight": self.bodies.in_use,
+            "decoded_pixels_in_flight": self.pixels.in_use,
         }
 
     async def handle(self, request: Request) -> Response:
@@ -255,13 +291,29 @@ class Miner:
         if metagraph is None:  # only before startup finished; the lifespan loads it first
             raise Rejected(overloaded("metagraph not loaded yet"))
         headers = dict(request.headers)
+        target = request_target(request.scope)
         claimed = headers.get(HEADER_HOTKEY.lower())
         if claimed:
             self._admit(claimed, metagraph)
-        body = await read_body(request, MAX_BODY_BYTES)
-        caller = await self._authenticate(headers, body, request_target(request.scope))
+        self._check_headers(headers, target)
+        share = declared_size(request, MAX_BODY_BYTES) or MAX_BODY_BYTES
+        if not self.bodies.try_take(share):
+            raise Rejected(overloaded(f"request bodies in flight: {self.bodies.describe()}"))
+        try:
+            return await self._admitted(request, headers, target, metagraph, started)
+        finally:
+            self.bodies.give_back(share)
+
+    async def _admitted(
+        self, request: Request, headers: dict[str, str], target: str, metagraph: Metagraph, started: float
+    ) -> OcrResponse:
+        # A body slower than the signature's freshness window would arrive stale: stop waiting for it.
+        read_timeout = self.config.auth_max_age_s + self.config.auth_allowed_skew_s
+        body = await read_body(request, MAX_BODY_BYTES, read_timeout)
+        caller = await self._authenticate(headers, body, target)
         neuron = self._admit(caller.hotkey_ss58, metagraph)
-        ocr_request, image = await asyncio.to_thread(parse_request, body)
+        ocr_request = await asyncio.to_thread(parse_request, body)
+        del body  # the parsed request holds what is needed; the raw bytes go now, not at the answer
         margin = self.config.response_margin_s
         budget = remaining_budget(ocr_request.deadline_s, time.perf_counter() - started, margin)
         try:
@@ -272,7 +324,9 @@ class Miner:
         if budget <= 0:  # the slot came too late to be of use: do not start work nobody will read
             self.gate.release()
             raise Rejected(overloaded("the deadline passed while waiting for a slot"))
-        return await self._recognize(image, budget)
+        encoded = ocr_request.image
+        del ocr_request
+        return await self._recognize(encoded, budget)
 
     def _admit(self, hotkey: str, metagraph: Metagraph) -> NeuronInfo:
         denial = blacklist_reason(hotkey, metagraph, self.config.min_stake, self.config.require_validator_permit)
@@ -281,7 +335,27 @@ class Miner:
             raise Rejected(blacklisted(denial or Denial.UNREGISTERED))
         return neuron
 
-    async def _authenticate(self, headers: dict[str, str], body: bytes, target: str) -> Caller:
+    def _check_headers(self, headers: dict[str, str], target: str) -> None:
+        """Every btauth/1 check the headers alone settle, before the body is read: `verify`, over an
+        empty body, checks shape, receiver and freshness before the signature (its documented order),
+        so only `BadSignature` means the headers are in order and the body must decide."""
+        try:
+            bt.http_auth.verify(
+                headers,
+                b"",
+                method="POST",
+                path=target,
+                self_hotkey_ss58=self.hotkey,
+                max_age=self.config.auth_max_age_s,
+                allowed_skew=self.config.auth_allowed_skew_s,
+                nonce_store=_NoNonceStore(),
+            )
+        except BadSignature:
+            return
+        except AuthError as exc:
+            raise Rejected(auth_failure(exc)) from exc
+
+    async def _authenticate(self, headers: dict[str, str], body: bytes | bytearray, target: str) -> Caller:
         try:
             return await asyncio.to_thread(
                 bt.http_auth.verify,
@@ -297,19 +371,43 @@ class Miner:
         except AuthError as exc:
             raise Rejected(auth_failure(exc)) from exc
 
-    async def _recognize(self, image: Image.Image, timeout_s: float) -> OcrResponse:
+    async def _recognize(self, encoded: str, timeout_s: float) -> OcrResponse:
         """The slot taken by the caller is released when the engine returns, not when we stop
-        waiting: work abandoned at the deadline still occupies the engine."""
+        waiting: work abandoned at the deadline still occupies the engine (and its pixels)."""
         started = time.perf_counter()
-        work = run_in_daemon_thread(self.backend.recognize, image)
+        work = run_in_daemon_thread(self._decode_and_recognize, encoded)
         work.add_done_callback(lambda _: self._backend_finished(started))
         try:
             sections = await asyncio.wait_for(asyncio.shield(work), timeout_s)
             return OcrResponse(sections=sections)
+        except Rejected:
+            raise
         except TimeoutError as exc:
             raise Rejected(backend_failed(f"no answer within {timeout_s:.2f}s of the deadline")) from exc
         except Exception as exc:  # an engine failure of any kind answers 503, the server carries on
             raise Rejected(backend_failed(f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS])) from exc
+
+    def _decode_and_recognize(self, encoded: str) -> list[Section]:
+        """In the backend's thread: the pixels are paid for (from the budget) before they are decoded."""
+        try:
+            image = open_image(encoded)
+        except ProtocolError as exc:
+            raise Rejected(bad_request(f"invalid image: {exc}")) from exc
+        width, height = image.size
+        pixels = width * height
+        if pixels > self.pixels.total:
+            raise Rejected(image_over_budget(width, height, self.pixels.total))
+        if not self.pixels.try_take(pixels):
+            raise Rejected(overloaded(f"decoding {width}x{height} would exceed {self.pixels.describe()}"))
+        try:
+            try:
+                image = load_image(image)
+            except ProtocolError as exc:
+                raise Rejected(bad_request(f"invalid image: {exc}")) from exc
+            return self.backend.recognize(image)
+        finally:
+            del image
+            self.pixels.give_back(pixels)
 
     def _backend_finished(self, started: float) -> None:
         self.gate.release()

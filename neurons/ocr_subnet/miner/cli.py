@@ -26,7 +26,18 @@ def miner(
     require_validator_permit: bool = typer.Option(True, help="blacklist callers without a validator permit"),
     max_concurrency: int = typer.Option(2, min=1, help="pages recognized at once"),
     max_queue: int = typer.Option(16, min=0, help="requests waiting for a slot before answering overloaded"),
-    max_connections: int = typer.Option(64, min=1, help="open connections the server accepts"),
+    max_connections: int = typer.Option(
+        1024, min=1, help="open connections; past it the one waiting longest for a request head is closed"
+    ),
+    header_timeout: float = typer.Option(
+        5.0, min=0.1, help="seconds a connection has to send a complete request head (slow clients are closed)"
+    ),
+    max_body_bytes_in_flight: int = typer.Option(
+        64 * 1024 * 1024, min=8 * 1024 * 1024, help="request body bytes held at once; past it answers overloaded"
+    ),
+    max_decoded_pixels: int = typer.Option(
+        25_000_000, min=1, help="decoded image pixels held at once; past it answers overloaded"
+    ),
     metagraph_refresh: float = typer.Option(30.0, min=0.1, help="seconds between metagraph reads"),
     startup_timeout: float = typer.Option(120.0, min=1.0, help="give up starting after this many seconds"),
     log_level: str = typer.Option("INFO"),
@@ -62,6 +73,9 @@ def miner(
             max_concurrency=max_concurrency,
             max_queue=max_queue,
             max_connections=max_connections,
+            head_timeout_s=header_timeout,
+            max_body_bytes_in_flight=max_body_bytes_in_flight,
+            max_decoded_pixels=max_decoded_pixels,
             metagraph_refresh_s=metagraph_refresh,
             startup_timeout_s=startup_timeout,
             log_level=log_level.upper(),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ocr_subnet.miner.connections import DEFAULT_HEAD_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
 from ocr_subnet.miner.policy import advertised_address
+from ocr_subnet.protocol import MAX_BODY_BYTES, MAX_IMAGE_PIXELS
+
+DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 8 * MAX_BODY_BYTES  # 64 MiB: eight full-size bodies, a thousand real pages
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,13 @@ class MinerConfig:
     require_validator_permit: bool = True
     max_concurrency: int = 2  # backend slots: pages recognized at once
     max_queue: int = 16  # requests waiting for a slot before the miner answers "overloaded"
-    max_connections: int = 64  # uvicorn's cap on open connections: bounds memory held by request bodies
+    # open connections; past it the one waiting longest for a request head is closed (miner/connections.py)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S  # to send a complete request head, trickle or not
+    max_body_bytes_in_flight: int = DEFAULT_MAX_BODY_BYTES_IN_FLIGHT  # request bodies held at once
+    # decoded image pixels held at once; the default, one full-size page (75 MB as RGB, several hundred
+    # MB inside tesseract) or ~40 challenge pages, keeps a miner under attack well inside 1 GiB
+    max_decoded_pixels: int = MAX_IMAGE_PIXELS
     metagraph_refresh_s: float = 30.0
     chain_timeout_s: float = 30.0  # one chain call; a hung call must not stall the refresh loop
     startup_timeout_s: float = 120.0  # first metagraph + serving the axon; past this the miner exits
@@ -37,6 +47,15 @@ class MinerConfig:
     def __post_init__(self) -> None:
         if self.max_concurrency < 1 or self.max_queue < 0 or self.max_connections < 1:
             raise ValueError("max_concurrency and max_connections must be >= 1, max_queue >= 0")
+        if self.head_timeout_s <= 0:
+            raise ValueError(f"head_timeout_s must be > 0, got {self.head_timeout_s}")
+        if self.max_body_bytes_in_flight < MAX_BODY_BYTES:
+            raise ValueError(
+                f"max_body_bytes_in_flight must be at least one full-size body ({MAX_BODY_BYTES}),"
+                f" got {self.max_body_bytes_in_flight}"
+            )
+        if self.max_decoded_pixels < 1:
+            raise ValueError(f"max_decoded_pixels must be >= 1, got {self.max_decoded_pixels}")
         if self.min_stake < 0:
             raise ValueError(f"min_stake must be >= 0, got {self.min_stake}")
         if self.metagraph_refresh_s <= 0 or self.chain_timeout_s <= 0 or self.startup_timeout_s <= 0:

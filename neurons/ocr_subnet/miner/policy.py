@@ -77,6 +77,16 @@ def bad_request(detail: str) -> Answer:
     return Answer(Outcome.BAD_REQUEST, 400, detail)
 
 
+def body_too_slow(timeout_s: float) -> Answer:
+    """408: the body did not arrive within the signature's freshness window; it would be stale."""
+    return Answer(Outcome.BAD_REQUEST, 408, f"request body not received within {timeout_s:g}s")
+
+
+def image_over_budget(width: int, height: int, budget: int) -> Answer:
+    """413: this image alone needs more decoded pixels than the miner ever holds at once."""
+    return Answer(Outcome.TOO_LARGE, 413, f"image is {width}x{height}, over this miner's {budget} decoded-pixel budget")
+
+
 def overloaded(detail: str) -> Answer:
     """503, not 429: the whole miner is saturated, not this caller over a personal rate."""
     return Answer(Outcome.OVERLOADED, 503, f"overloaded: {detail}")
