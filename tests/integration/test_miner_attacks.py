@@ -1,0 +1,275 @@
+"""The `ocr-subnet miner` process under the attacks of issue 13, on loopback: a real local chain, real
+wallets and signatures, the tesseract backend, default limits. Memory is the kernel's high-water mark
+(VmHWM) of the miner process; the bound is 1 GiB, half the Miner CRD's default limit of 2Gi."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import bittensor as bt
+import httpx
+import pytest
+from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.protocol import MAX_BODY_BYTES, encode_image
+from ocr_subnet.wallets import local_wallet
+from PIL import Image
+
+from tests.integration.test_miner_integration import (
+    HOST,
+    RunningMiner,
+    free_port,
+    ocr_subnet_command,
+    register,
+    running_chain,
+    signed_post,
+    stop,
+    wait_until_healthy,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MIB = 1024 * 1024
+PEAK_RSS_LIMIT = 1024 * MIB  # the target; the Miner CRD's default memory limit (2Gi) is the ceiling
+UPLOAD_GROWTH_LIMIT = 256 * MIB  # refused uploads: the body budget (64 MiB) plus transient copies, with margin
+START_FLOOR_S = 2.5  # a fresh miner refuses requests signed in its first 2 s (replays across restarts)
+
+
+@pytest.fixture(scope="module")
+def chain_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_chain(tmp_path_factory.mktemp("attack-chain")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def wallets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("attack-wallets")
+
+
+@pytest.fixture(scope="module")
+def validator(wallets_dir: Path, chain_url: str) -> bt.Wallet:
+    wallet = local_wallet("validator", wallets_dir=wallets_dir)
+    register(chain_url, wallet, stake=1000.0)
+    return wallet
+
+
+@pytest.fixture(scope="module")
+def miner_wallet(wallets_dir: Path, chain_url: str) -> bt.Wallet:
+    wallet = local_wallet("miner", wallets_dir=wallets_dir)
+    register(chain_url, wallet, stake=0.0)
+    return wallet
+
+
+@pytest.fixture
+def miner(
+    chain_url: str, wallets_dir: Path, validator: bt.Wallet, miner_wallet: bt.Wallet, tmp_path: Path
+) -> Iterator[RunningMiner]:
+    """A fresh miner per test, so each memory high-water mark belongs to one attack."""
+    port = free_port()
+    command = ocr_subnet_command(
+        "miner",
+        "--network", chain_url, "--wallet-name", "miner", "--wallet-path", str(wallets_dir),
+        "--host", HOST, "--port", str(port), "--backend", "tesseract", "--no-serve-axon",
+    )  # fmt: skip
+    log = tmp_path / "miner.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stderr=stderr)
+    url = f"http://{HOST}:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        time.sleep(START_FLOOR_S)
+        yield RunningMiner(url, port, miner_wallet.hotkey.ss58_address, process)
+    finally:
+        stop(process)
+
+
+def memory(process: subprocess.Popen[bytes], key: str) -> int:
+    """VmRSS (now) or VmHWM (the peak so far) of the process, in bytes."""
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {key} for pid {process.pid}")
+
+
+def at_once(count: int, send: Callable[[int], str]) -> Counter[str]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return Counter(pool.map(send, range(count)))
+
+
+def status_of(send: Callable[[], httpx.Response]) -> str:
+    try:
+        return str(send().status_code)
+    except httpx.HTTPError as exc:  # a connection error is an answer the test must see
+        return type(exc).__name__
+
+
+def page_body(challenge_id: str, deadline_s: float = 60.0) -> bytes:
+    image = generate_challenge(seed=11, difficulty=0).image
+    return json.dumps({"image": encode_image(image), "challenge_id": challenge_id, "deadline_s": deadline_s}).encode()
+
+
+def assert_still_serves(miner: RunningMiner, validator: bt.Wallet) -> None:
+    response = signed_post(miner, validator, page_body("after-the-attack"))
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["sections"]
+
+
+# --- 1. connection starvation -----------------------------------------------------------------------
+
+
+class ConnectionFlood:
+    """`idle` connections that never send a byte and `slow` ones that send a header byte a second,
+    each reopened whenever the miner closes it, on an event loop of its own."""
+
+    HEAD = b"POST /ocr HTTP/1.1\r\nHost: miner\r\nContent-Type: application/json\r\n" + b"X-Pad: a\r\n" * 200
+
+    def __init__(self, port: int, idle: int, slow: int) -> None:
+        self.port, self.wanted = port, idle + slow
+        self.idle, self.slow = idle, slow
+        self.opened = 0
+        self.open_now = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def keep_one(self, trickle: bool) -> None:
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(HOST, self.port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            self.opened += 1
+            self.open_now += 1
+            try:
+                if trickle:
+                    for byte in self.HEAD:
+                        writer.write(bytes([byte]))
+                        await writer.drain()
+                        await asyncio.sleep(1.0)
+                else:
+                    await reader.read()  # until the miner closes it
+            except OSError:
+                pass
+            finally:
+                self.open_now -= 1
+                writer.close()
+
+    async def stop_all(self) -> None:
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __enter__(self) -> ConnectionFlood:
+        self.thread.start()
+        for trickle, count in ((False, self.idle), (True, self.slow)):
+            for _ in range(count):
+                asyncio.run_coroutine_threadsafe(self.keep_one(trickle), self.loop)
+        deadline = time.monotonic() + 60
+        while self.opened < self.wanted:
+            assert time.monotonic() < deadline, f"only {self.opened} of {self.wanted} connections opened"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.stop_all(), self.loop).result(timeout=60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+def test_a_validator_is_served_while_500_idle_and_50_slowloris_connections_are_open(
+    miner: RunningMiner, validator: bt.Wallet
+) -> None:
+    with ConnectionFlood(miner.port, idle=500, slow=50) as flood:
+        health = Counter(status_of(lambda: httpx.get(f"{miner.url}/healthz", timeout=10)) for _ in range(30))
+        answer = signed_post(miner, validator, page_body("during-the-flood"))
+        open_during = flood.open_now
+    assert health == {"200": 30}
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.json()["sections"]
+    assert open_during >= 500  # the flood was on while the validator was served (reopened as they close)
+
+
+# --- 2. memory ------------------------------------------------------------------------------------
+
+
+def big_jpeg() -> bytes:
+    """5000x5000 pixels (75 MB decoded as RGB) in about half a MiB of JPEG."""
+    page = Image.open(io.BytesIO(generate_challenge(seed=5, difficulty=0).image)).convert("RGB")
+    out = io.BytesIO()
+    page.resize((5000, 5000), Image.Resampling.BILINEAR).save(out, format="JPEG", quality=40)
+    return out.getvalue()
+
+
+def test_twenty_signed_5000x5000_jpegs_at_once_stay_under_1_gib(miner: RunningMiner, validator: bt.Wallet) -> None:
+    image = encode_image(big_jpeg())
+
+    def send(index: int) -> str:
+        body = json.dumps({"image": image, "challenge_id": f"big-{index}", "deadline_s": 30.0}).encode()
+        return status_of(lambda: signed_post(miner, validator, body))
+
+    answers = at_once(20, send)
+    peak = memory(miner.process, "VmHWM")
+    assert set(answers) <= {"200", "503"}, answers  # served, or refused as overloaded: never dropped
+    assert answers["503"] >= 1  # the pixel budget refused some instead of decoding them all
+    assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MIB:.0f} MiB"
+    assert_still_serves(miner, validator)
+
+
+def upload() -> bytes:
+    return b'{"image": "' + b"A" * (MAX_BODY_BYTES - 13) + b'"}'
+
+
+def test_sixty_unsigned_8_mib_uploads_naming_a_validator_are_refused_unread(
+    miner: RunningMiner, validator: bt.Wallet
+) -> None:
+    body = upload()
+    headers = {bt.http_auth.HEADER_HOTKEY: validator.hotkey.ss58_address, "Content-Type": "application/json"}
+    before = memory(miner.process, "VmRSS")
+    answers = at_once(60, lambda _: status_of(lambda: httpx.post(f"{miner.url}/ocr", content=body, headers=headers)))
+    peak = memory(miner.process, "VmHWM")
+    assert answers == {"401": 60}
+    assert peak - before < UPLOAD_GROWTH_LIMIT, f"grew {(peak - before) / MIB:.0f} MiB"
+    assert_still_serves(miner, validator)
+
+
+def test_sixty_8_mib_uploads_with_forged_signatures_stay_within_the_body_budget(
+    miner: RunningMiner, validator: bt.Wallet
+) -> None:
+    body = upload()
+    before = memory(miner.process, "VmRSS")
+
+    def send(index: int) -> str:  # complete, fresh headers signed over another body
+        headers = bt.http_auth.sign(
+            validator, method="POST", path="/ocr", body=b"other %d" % index, receiver_ss58=miner.hotkey
+        )
+        return status_of(lambda: httpx.post(f"{miner.url}/ocr", content=body, headers=headers, timeout=60))
+
+    answers = at_once(60, send)
+    peak = memory(miner.process, "VmHWM")
+    assert set(answers) <= {"401", "503"}, answers
+    assert peak - before < UPLOAD_GROWTH_LIMIT, f"grew {(peak - before) / MIB:.0f} MiB"
+    assert_still_serves(miner, validator)
+
+
+# --- 3. strict types ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deadline", ['"12"', "true"])
+def test_a_deadline_of_the_wrong_json_type_is_a_clear_400(
+    miner: RunningMiner, validator: bt.Wallet, deadline: str
+) -> None:
+    image = encode_image(generate_challenge(seed=11, difficulty=0).image)
+    body = f'{{"image": "{image}", "challenge_id": "lax", "deadline_s": {deadline}}}'.encode()
+    response = signed_post(miner, validator, body)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["detail"].startswith("invalid request: deadline_s:")
