@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS=0
+# Inside the node's namespace nothing can be downloaded: Helm comes first.
+bash scripts/install-helm.sh >/dev/null
 kubeconfig="$(bash scripts/node.sh up)"
 [ "${KEEP_NODE:-0}" = 1 ] || trap 'bash scripts/node.sh down' EXIT
 echo "e2e: node up (${SECONDS}s)" >&2

@@ -306,12 +306,12 @@ EOF
 
 # Cluster DNS: dnsmasq on the node IP answers <service>.<namespace>.svc.cluster.local from a hosts file
 # that a loop rewrites from the API every 2 s (dnsmasq re-reads a changed --hostsdir file by itself).
-# It has no upstream servers, so any other name fails at once instead of leaving the namespace.
+# Any other name is NXDOMAIN at once (--address=/#/, which the hosts files override): nothing leaves the namespace.
 start_dns() {
   local bin=$1 hosts="$STATE/dns/hosts"
   mkdir -p "$hosts"
   start dns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
-    --hostsdir="$hosts" --listen-address="$NODE_IP" --bind-interfaces --local="/$CLUSTER_DOMAIN/" \
+    --hostsdir="$hosts" --listen-address="$NODE_IP" --bind-interfaces --address=/#/ \
     --log-facility=-
   local template='{range .items[?(@.spec.clusterIP!="None")]}{.spec.clusterIP} {.metadata.name}.{.metadata.namespace}.svc.'"$CLUSTER_DOMAIN"'{"\n"}{end}'
   start dns-sync bash -c '

@@ -221,7 +221,8 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
     apps = client.AppsV1Api(cluster.api)
     env = helm_env(tmp_path / "helm", cluster.kubeconfig)
     resources = Resources(cluster, NAMESPACE)
-    local = yaml.safe_load(LOCAL_VALUES.read_text())
+    chain_values = yaml.safe_load((CHART / "values.yaml").read_text())["localChain"]
+    chain_values |= yaml.safe_load(LOCAL_VALUES.read_text())["localChain"]
     install = ["install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace", "-f", str(LOCAL_VALUES)]
     if prometheus.url_for_pods:
         install += ["--set", f"operator.prometheusUrl={prometheus.url_for_pods}"]
@@ -239,7 +240,7 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
             "-f",
             str(EXAMPLES / "validator.yaml"),
         )
-        miner_docs = miners_on_the_local_chain(local_chain_url(core), local["localChain"]["netuid"])
+        miner_docs = miners_on_the_local_chain(local_chain_url(core), chain_values["netuid"])
         resources.apply(*miner_docs)
         miners = [d["metadata"]["name"] for d in miner_docs if d["kind"] == api.MINER.kind]
         assert len(miners) == 3

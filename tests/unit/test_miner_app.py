@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bittensor as bt
@@ -433,6 +433,32 @@ async def test_start_fails_when_the_chain_refuses_the_axon(miner_wallet: bt.Wall
     with pytest.raises(ChainRejected):
         async with running_miner(miner_wallet, chain=chain):
             pass
+
+
+async def test_start_waits_for_the_registration_and_then_serves_the_axon(miner_wallet: bt.Wallet) -> None:
+    chain = FakeChain(miner_wallet.hotkey.ss58_address)
+    registered = chain._metagraph
+    chain._metagraph = replace(
+        registered, neurons=tuple(n for n in registered.neurons if n.hotkey != miner_wallet.hotkey.ss58_address)
+    )
+
+    async def register_soon() -> None:
+        await asyncio.sleep(0.3)
+        chain._metagraph = registered
+
+    registration = asyncio.create_task(register_soon())
+    async with running_miner(miner_wallet, chain=chain, startup_timeout_s=10.0):
+        assert registration.done()
+        assert [hotkey for hotkey, _, _ in chain.served] == [miner_wallet.hotkey.ss58_address]
+
+
+async def test_start_gives_up_when_the_hotkey_is_never_registered(miner_wallet: bt.Wallet) -> None:
+    chain = FakeChain(miner_wallet.hotkey.ss58_address)
+    chain._metagraph = replace(chain._metagraph, neurons=chain._metagraph.neurons[:-1])
+    with pytest.raises(RuntimeError, match="registration on the subnet"):
+        async with running_miner(miner_wallet, chain=chain, startup_timeout_s=0.5):
+            pass
+    assert chain.served == []
 
 
 async def test_start_gives_up_when_the_chain_stays_unreachable(miner_wallet: bt.Wallet) -> None:

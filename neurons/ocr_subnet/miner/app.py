@@ -217,9 +217,12 @@ class Miner:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         """Loads the metagraph and serves the axon before taking requests; refreshes in the background."""
         await retry_until("loading the metagraph", self.metagraph.refresh, self.config.startup_timeout_s)
-        self._warn_if_unregistered()
         if self.config.serve_axon:
+            # Started before its registration (a Job or its owner registers it meanwhile): wait, do not crash.
+            await retry_until("registration on the subnet", self._registered, self.config.startup_timeout_s)
             await retry_until("serving the axon", self._serve_axon, self.config.startup_timeout_s)
+        else:
+            self._warn_if_unregistered()
         refresher = asyncio.create_task(self.metagraph.refresh_forever())
         log_event(logger, "miner_started", hotkey=self.hotkey, backend=self.backend.name)
         try:
@@ -231,10 +234,16 @@ class Miner:
             self.backend.close()
             log_event(logger, "miner_stopped", hotkey=self.hotkey)
 
-    def _warn_if_unregistered(self) -> None:
+    def _warn_if_unregistered(self) -> bool:
+        """True when the hotkey is in the cached metagraph; a warning when it is not."""
         metagraph = self.metagraph.current
         if metagraph is not None and metagraph.by_hotkey(self.hotkey) is None:
             log_event(logger, "miner_not_registered", logging.WARNING, hotkey=self.hotkey, netuid=metagraph.netuid)
+            return False
+        return metagraph is not None
+
+    async def _registered(self) -> bool:
+        return await self.metagraph.refresh() and self._warn_if_unregistered()
 
     async def _serve_axon(self) -> bool:
         ip, port = self.config.axon_address()
