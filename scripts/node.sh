@@ -304,26 +304,6 @@ EOF
     --bind-address "$NODE_IP" --metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256
 }
 
-# Cluster DNS: dnsmasq on the node IP answers <service>.<namespace>.svc.cluster.local from a hosts file
-# that a loop rewrites from the API every 2 s (dnsmasq re-reads a changed --hostsdir file by itself).
-# Any other name is NXDOMAIN at once (--address=/#/, which the hosts files override): nothing leaves the namespace.
-start_dns() {
-  local bin=$1 hosts="$STATE/dns/hosts"
-  mkdir -p "$hosts"
-  start dns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
-    --hostsdir="$hosts" --listen-address="$NODE_IP" --bind-interfaces --address=/#/ \
-    --log-facility=-
-  local template='{range .items[?(@.spec.clusterIP!="None")]}{.spec.clusterIP} {.metadata.name}.{.metadata.namespace}.svc.'"$CLUSTER_DOMAIN"'{"\n"}{end}'
-  start dns-sync bash -c '
-    while :; do
-      if "$0" --kubeconfig "$1" get services --all-namespaces -o jsonpath="$2" >"$3/.services.new" 2>/dev/null \
-        && ! cmp -s "$3/.services.new" "$3/services"; then
-        mv "$3/.services.new" "$3/services"
-      fi
-      sleep 2
-    done' "$bin/kubectl" "$KUBECONFIG_ADMIN" "$template" "$hosts"
-}
-
 # Storage: no provisioner runs here, so like a bare-metal cluster the node offers static volumes (folders
 # of its state, writable by the pods' non-root users) under a default StorageClass that claims bind to.
 make_volumes() {
@@ -355,6 +335,36 @@ spec:
   echo "$manifest" | kubectl_node apply -f - >/dev/null
 }
 
+# Cluster DNS: dnsmasq on the node IP answers <service>.<namespace>.svc.cluster.local from a hosts file
+# that `node.sh dns-sync` rewrites from the API every 2 s (dnsmasq re-reads a changed --hostsdir file by
+# itself): a Service's cluster IP, or for a headless Service the addresses of its ready endpoints.
+# Any other name is NXDOMAIN at once (--address=/#/, which the hosts files override): nothing leaves the namespace.
+start_dns() {
+  mkdir -p "$STATE/dns/hosts"
+  start dns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --user=root \
+    --hostsdir="$STATE/dns/hosts" --listen-address="$NODE_IP" --bind-interfaces --address=/#/ \
+    --log-facility=-
+  start dns-sync bash "$REPO/scripts/node.sh" dns-sync
+}
+
+dns_sync() {
+  local hosts="$STATE/dns/hosts" services endpoints
+  k8s_bin >/dev/null
+  services='{range .items[*]}{.metadata.namespace} {.metadata.name} {.spec.clusterIP}{"\n"}{end}'
+  endpoints='{range .items[*]}{.metadata.namespace} {.metadata.name}{range .subsets[*].addresses[*]} {.ip}{end}{"\n"}{end}'
+  while :; do
+    if kubectl_node get services --all-namespaces -o jsonpath="$services" >"$hosts/.services" 2>/dev/null \
+      && kubectl_node get endpoints --all-namespaces -o jsonpath="$endpoints" >"$hosts/.endpoints" 2>/dev/null; then
+      awk -v domain="$CLUSTER_DOMAIN" '
+        FNR == NR { if ($3 == "None") headless[$1 " " $2] = 1; else if ($3 != "") print $3, $2 "." $1 ".svc." domain; next }
+        ($1 " " $2) in headless { for (i = 3; i <= NF; i++) print $i, $2 "." $1 ".svc." domain }
+      ' "$hosts/.services" "$hosts/.endpoints" | sort >"$hosts/.new"
+      cmp -s "$hosts/.new" "$hosts/services" || mv "$hosts/.new" "$hosts/services"
+    fi
+    sleep 2
+  done
+}
+
 node_ready() {
   kubectl_node get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True
 }
@@ -377,7 +387,7 @@ up() {
   write_credentials
   start_control_plane "$bin"
   start_kubelet "$bin"
-  start_dns "$bin"
+  start_dns
   wait_for "the node to be Ready" 180 node_ready
   wait_for "the default ServiceAccount" 60 kubectl_node get serviceaccount default
   make_volumes
@@ -488,5 +498,6 @@ case "$command" in
   run) [ -f "$KUBECONFIG_ADMIN" ] || die "the node is not up (scripts/node.sh up)"; KUBECONFIG="$KUBECONFIG_ADMIN" innet "$@" ;;
   kubectl) kubectl_node "$@" ;;
   ip) echo "$NODE_IP" ;;
+  dns-sync) dns_sync ;;
   *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac
