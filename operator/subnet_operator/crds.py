@@ -217,7 +217,12 @@ def miner_spec() -> Schema:
                     "maxQueue": integer(
                         "Requests waiting before answering overloaded.", minimum=0, maximum=65536, default=16
                     ),
-                    "maxConnections": integer("Open connections accepted.", minimum=1, maximum=65536, default=64),
+                    "maxConnections": integer(
+                        "Open connections kept; past it the one waiting longest for its request head is closed.",
+                        minimum=1,
+                        maximum=65536,
+                        default=1024,
+                    ),
                     "metagraphRefreshSeconds": number(minimum=0.1, default=30),
                     "startupTimeoutSeconds": number(minimum=1, maximum=3600, default=120),
                 },
