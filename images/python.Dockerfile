@@ -13,32 +13,44 @@ ARG BASE=python:3.11.11-slim-bookworm
 FROM ${BASE} AS base
 RUN groupadd --gid 10001 ocr \
     && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin ocr
-ENV PATH=/opt/venv/bin:$PATH HOME=/tmp XDG_CACHE_HOME=/tmp/.cache PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH HOME=/tmp XDG_CACHE_HOME=/tmp/.cache PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
-# A virtualenv with images/requirements/<IMAGE>.txt, every version from images/constraints.txt.
-FROM base AS build
+# The dependencies, in their own layers: a virtualenv with images/requirements/<IMAGE>.txt, every version from
+# images/constraints.txt, resolved from the project's metadata alone (empty source folders stand in for the code),
+# so a change of code rebuilds and ships only the small /opt/app layer below. The code goes to /opt/app, which
+# a .pth file puts on the venv's path.
+FROM base AS deps
 ARG IMAGE
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python3 -m venv /opt/venv
-COPY pyproject.toml README.md ./
-COPY neurons ./neurons
-COPY operator ./operator
+COPY pyproject.toml ./
 COPY images/constraints.txt ./images/
 COPY images/requirements ./images/requirements
-# Then out of the venv: pip (nothing installs at run time, the root filesystem is read-only) and the kubernetes
-# client's asyncio copy, kubernetes/aio (68 MB), which nothing imports: kubernetes/__init__ does not, kopf
-# talks to the API with its own aiohttp client, the operator uses the synchronous client.
 # pip-ca: the CA bundle of a TLS-inspecting proxy between the build and PyPI (build.sh passes the host pip's
-# cert as a secret: mounted for this step only, never in a layer).
+# cert as a secret: mounted for this step only, never in a layer). kubernetes/aio (68 MB) goes: nothing
+# imports it (kopf talks to the API with its own aiohttp client, the operator uses the synchronous client).
 RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && python3 -m venv /opt/venv \
+    && mkdir -p neurons operator && touch README.md \
     && pip install --constraint images/constraints.txt --requirement "images/requirements/${IMAGE}.txt" \
-    && python3 -m pip uninstall --yes --quiet pip \
-    && rm -rf /opt/venv/lib/python3*/site-packages/kubernetes/aio
+    && pip uninstall --yes --quiet ocr-subnet \
+    && rm -rf /opt/venv/lib/python3*/site-packages/kubernetes/aio \
+    && echo /opt/app > "$(echo /opt/venv/lib/python3*/site-packages)/ocr_subnet_app.pth"
+
+# The venv as it ships: without pip (nothing installs at run time, the root filesystem is read-only).
+FROM deps AS venv
+RUN python3 -m pip uninstall --yes --quiet pip
+
+FROM deps AS app
+COPY README.md ./
+COPY neurons ./neurons
+COPY operator ./operator
+RUN pip install --no-deps --target /opt/app .
 
 FROM base AS operator
-COPY --from=build /opt/venv /opt/venv
+COPY --from=venv /opt/venv /opt/venv
+COPY --from=app /opt/app /opt/app
 USER 10001:10001
 ENTRYPOINT ["ocr-subnet"]
 CMD ["operator", "run"]
@@ -50,7 +62,8 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-COPY --from=build /opt/venv /opt/venv
+COPY --from=venv /opt/venv /opt/venv
+COPY --from=app /opt/app /opt/app
 USER 10001:10001
 ENTRYPOINT ["ocr-subnet"]
 CMD ["--help"]

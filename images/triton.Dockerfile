@@ -27,17 +27,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && groupadd --gid 10001 ocr \
     && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin ocr
-ENV PATH=/opt/venv/bin:$PATH HOME=/tmp XDG_CACHE_HOME=/tmp/.cache PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH HOME=/tmp XDG_CACHE_HOME=/tmp/.cache PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
-FROM base AS build
+# The dependencies in their own layers, resolved from the project's metadata alone (empty source folders stand
+# in for the code), so a change of code rebuilds and ships only the small /opt/app layer: see python.Dockerfile.
+FROM base AS deps
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
 ARG TORCH_LOCAL_VERSION=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python3 -m venv /opt/venv
-COPY pyproject.toml README.md ./
-COPY neurons ./neurons
-COPY operator ./operator
+COPY pyproject.toml ./
 COPY images/constraints.txt images/torch-requirement.py ./images/
 COPY images/requirements ./images/requirements
 # torch first, at the version pyproject pins (with TORCH_LOCAL_VERSION: that build, e.g. 2.13.0+cpu, from
@@ -45,17 +44,31 @@ COPY images/requirements ./images/requirements
 # pip-ca: the CA bundle of a TLS-inspecting proxy between the build and PyPI (a secret, as in python.Dockerfile).
 RUN --mount=type=bind,from=wheels,target=/wheels --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && python3 -m venv /opt/venv \
+    && mkdir -p neurons operator && touch README.md \
     && python3 images/torch-requirement.py ${TORCH_LOCAL_VERSION} > images/torch.txt \
     && pip install --find-links /wheels --index-url "${TORCH_INDEX_URL}" --requirement images/torch.txt \
-    && pip install --constraint images/constraints.txt --requirement images/requirements/triton.txt
-# The model repository, checked the way `triton serve` checks it at start (loading waits for the pod).
-# pip leaves the venv: nothing installs at run time (the root filesystem is read-only).
-RUN ocr-subnet triton repo build --out /models --no-load \
-    && python3 -m pip uninstall --yes --quiet pip
+    && pip install --constraint images/constraints.txt --requirement images/requirements/triton.txt \
+    && pip uninstall --yes --quiet ocr-subnet \
+    && echo /opt/app > "$(echo /opt/venv/lib/python3*/site-packages)/ocr_subnet_app.pth"
+
+# The venv as it ships: without pip (nothing installs at run time, the root filesystem is read-only).
+FROM deps AS venv
+RUN python3 -m pip uninstall --yes --quiet pip
+
+# The code, and the model repository built from it and checked the way `triton serve` checks it at start
+# (loading waits for the pod).
+FROM deps AS app
+COPY README.md ./
+COPY neurons ./neurons
+COPY operator ./operator
+RUN pip install --no-deps --target /opt/app . \
+    && ocr-subnet triton repo build --out /models --no-load
 
 FROM base AS triton
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build /models /models
+COPY --from=venv /opt/venv /opt/venv
+COPY --from=app /opt/app /opt/app
+COPY --from=app /models /models
 USER 10001:10001
 EXPOSE 8000 8001 8002
 ENTRYPOINT ["ocr-subnet"]

@@ -281,7 +281,7 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
         summary.milestone("miners_scored")
 
         validator = resources.get(api.VALIDATOR, "validator")["status"]
-        assert validator["phase"] == api.READY, validator
+        assert validator["phase"] == "Running", validator
         assert 0 <= validator["lastWeightSetBlock"] <= validator["currentBlock"], validator
         assert validator["blocksSinceWeightSet"] >= 0, validator
         for name in miners:
@@ -294,7 +294,7 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
                 2.0,
             )
             status = resources.get(api.MINER, name)["status"]
-            assert status["phase"] == api.READY and status["uid"] is not None and status["ema"] > 0, status
+            assert status["phase"] == "Running" and status["uid"] is not None and status["ema"] > 0, status
             assert status["tritonReplicas"] >= 1, status
 
         expected = {scrape.VALIDATOR_JOB: 1, scrape.MINER_JOB: 3, scrape.TRITON_JOB: 3, scrape.OPERATOR_JOB: 1}

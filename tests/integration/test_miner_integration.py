@@ -18,6 +18,7 @@ import httpx
 import pytest
 from ocr_subnet.chain.local import LocalChainClient
 from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.miner.run import bind_socket
 from ocr_subnet.protocol import MAX_BODY_BYTES, encode_image
 from ocr_subnet.sections import Section
@@ -128,6 +129,9 @@ def miner(
     url = f"http://{HOST}:{port}"
     try:
         wait_until_healthy(url, process, log)
+        # A miner refuses what was signed before its start plus the allowed clock skew (a request an earlier
+        # run may have served); validators sign afresh every round. Begin past that line.
+        time.sleep(MinerConfig.auth_allowed_skew_s)
         yield RunningMiner(url, port, wallet.hotkey.ss58_address, process)
     finally:
         stop(process)
