@@ -46,7 +46,10 @@ FROM deps AS app
 COPY README.md ./
 COPY neurons ./neurons
 COPY operator ./operator
-RUN pip install --no-deps --target /opt/app .
+# setuptools, the build backend, comes from PyPI: the CA secret again.
+RUN --mount=type=secret,id=pip-ca \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && pip install --no-deps --target /opt/app .
 
 FROM base AS operator
 COPY --from=venv /opt/venv /opt/venv

@@ -39,7 +39,7 @@ kind create cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_FILE" --wait 180
 export KUBECONFIG="$KUBECONFIG_FILE"
 
 echo "kind-e2e: building images (CPU-only torch for Triton) and loading them into kind" >&2
-mapfile -t tags < <(images/build.sh --torch-index-url https://download.pytorch.org/whl/cpu)
+mapfile -t tags < <(images/build.sh --variant cpu)
 for tag in "${tags[@]}"; do
   kind load docker-image "$tag" --name "$CLUSTER"
 done

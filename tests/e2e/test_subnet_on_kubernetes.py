@@ -335,8 +335,9 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
         # Load on one miner's Triton: the operator reads its queue time from Prometheus and adds replicas.
         loaded_miner = miners[2]
         deployment = api.object_name(loaded_miner, api.TRITON_COMPONENT)
-        service = core.read_namespaced_service(deployment, NAMESPACE)
-        with load_on(f"{service.spec.cluster_ip}:{triton.GRPC_PORT}", LOAD_CLIENTS) as answered:
+        # Triton's Service is headless (the miners balance over its pods): load the pod itself.
+        (loaded_pod,) = pods_of(core, loaded_miner, api.TRITON_COMPONENT)
+        with load_on(f"{loaded_pod.status.pod_ip}:{triton.GRPC_PORT}", LOAD_CLIENTS) as answered:
             wait_until(
                 lambda: (apps.read_namespaced_deployment(deployment, NAMESPACE).spec.replicas or 0) >= 2,
                 "the operator scaling Triton up under load",
