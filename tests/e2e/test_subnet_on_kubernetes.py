@@ -363,6 +363,21 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
         }
         summary.milestone("triton_scaled")
 
+        # The replicas follow the spec too: a lower maxReplicas takes them back at once (and gives the small
+        # node its CPU back for `helm test`).
+        cap = json.dumps({"spec": {"triton": {"maxReplicas": 1}}})
+        cluster.kubectl("patch", api.MINER.singular, loaded_miner, "-n", NAMESPACE, "--type", "merge", "-p", cap)
+        wait_until(
+            lambda: (
+                len([p for p in pods_of(core, loaded_miner, api.TRITON_COMPONENT) if ready(p)]) == 1
+                and len(pods_of(core, loaded_miner, api.TRITON_COMPONENT)) == 1
+            ),
+            "Triton back to one replica under maxReplicas 1",
+            READY_S,
+            2.0,
+        )
+        summary.milestone("triton_capped")
+
         summary.data["pods"] = pod_report(core)
         summary.data["miners"] = {
             name: {key: resources.get(api.MINER, name)["status"].get(key) for key in ("uid", "ema", "tritonReplicas")}
