@@ -29,7 +29,6 @@ from tests.integration.test_miner_integration import (
     free_port,
     ocr_subnet_command,
     register,
-    running_chain,
     signed_post,
     stop,
     wait_until_healthy,
@@ -41,24 +40,6 @@ MIB = 1024 * 1024
 PEAK_RSS_LIMIT = 1024 * MIB  # the target; the Miner CRD's default memory limit (2Gi) is the ceiling
 UPLOAD_GROWTH_LIMIT = 256 * MIB  # refused uploads: the body budget (64 MiB) plus transient copies, with margin
 START_FLOOR_S = 2.5  # a fresh miner refuses requests signed in its first 2 s (replays across restarts)
-
-
-@pytest.fixture(scope="module")
-def chain_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_chain(tmp_path_factory.mktemp("attack-chain")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def wallets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("attack-wallets")
-
-
-@pytest.fixture(scope="module")
-def validator(wallets_dir: Path, chain_url: str) -> bt.Wallet:
-    wallet = local_wallet("validator", wallets_dir=wallets_dir)
-    register(chain_url, wallet, stake=1000.0)
-    return wallet
 
 
 @pytest.fixture(scope="module")

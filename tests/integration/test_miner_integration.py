@@ -73,11 +73,6 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
     raise RuntimeError(f"{url} not healthy within {READY_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def wallets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("wallets")
-
-
 @contextlib.contextmanager
 def running_chain(folder: Path) -> Iterator[str]:
     """The local chain, started the way operators start it: `ocr-subnet chain serve`; yields its URL."""
@@ -94,19 +89,6 @@ def running_chain(folder: Path) -> Iterator[str]:
         yield url
     finally:
         stop(process)
-
-
-@pytest.fixture(scope="module")
-def chain_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_chain(tmp_path_factory.mktemp("chain")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def validator(wallets_dir: Path, chain_url: str) -> bt.Wallet:
-    wallet = local_wallet("validator", wallets_dir=wallets_dir)
-    register(chain_url, wallet, stake=1000.0)
-    return wallet
 
 
 @pytest.fixture(scope="module")
