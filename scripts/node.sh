@@ -372,6 +372,7 @@ node_ready() {
 up() {
   [ "$(id -u)" = 0 ] || die "needs root (network and mount namespaces, cgroups, containerd)"
   [ -d /sys/fs/cgroup/memory ] || die "needs cgroup v1 (kubelet 1.20): /sys/fs/cgroup/memory is missing"
+  [ -c /dev/null ] || die "/dev/null is not a device (something replaced it): mknod -m 666 /dev/null c 1 3"
   install_packages
   local bin started=$SECONDS
   k8s_bin >/dev/null
