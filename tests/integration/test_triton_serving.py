@@ -40,6 +40,7 @@ from ocr_subnet.triton.embedded import EmbeddedTriton
 from ocr_subnet.triton.repository import ServingConfig, build_repository, checksum_text, packaged_weights_exist
 from ocr_subnet.triton.server import STARTUP_FAILURE_EXIT_CODE
 from PIL import Image
+from tritonclient.utils import InferenceServerException
 
 from tests.unit.test_triton_fake import FAKE_PIPELINE, ink_box, write_fake_weights
 
@@ -320,3 +321,55 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(tmp_path: Path) 
         engine.close()
     assert server.child.process.wait(timeout=EXIT_TIMEOUT_S) == 0
     assert '"reason": "signal"' in server.log_path.read_text()
+
+
+def test_a_request_whose_deadline_passed_in_the_queue_is_rejected_not_computed(tmp_path: Path) -> None:
+    """One model instance, batches of one, busy for 2 s with a first request: a second request that
+    may wait 0.3 s in the queue is rejected by Triton's queue policy, and the model never runs it."""
+    marker = tmp_path / "busy"
+    weights = write_fake_weights(tmp_path / "weights", delay_s=2.0, marker=marker)
+    config = ServingConfig(max_batch_size=1, preferred_batch_sizes=())
+    server = TritonProcess(build_repository(weights, tmp_path / "repository", config).path, tmp_path / "triton.log")
+    server.start()
+    marker.unlink()  # touched by the warm-up
+    client = grpcclient.InferenceServerClient(f"{HOST}:{server.grpc_port}")
+    page = np.zeros((8, 8), dtype=np.uint8)
+
+    def request(timeout_us: int | None) -> grpcclient.InferResult:
+        inputs = []
+        for name, array in wire.page_tensors([page]).items():
+            tensor = grpcclient.InferInput(name, list(array.shape), "BYTES" if array.dtype.kind in "SO" else "INT64")
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
+        return client.infer(wire.MODEL_NAME, inputs, client_timeout=60.0, timeout=timeout_us)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(request, None)
+            while not marker.exists():  # the model is now busy with the first request
+                assert not first.done(), first.exception()
+                time.sleep(0.02)
+            marker.unlink()
+            with pytest.raises(InferenceServerException) as rejected:
+                request(300_000)  # 0.3 s in the queue, at most
+            assert first.result(timeout=EXIT_TIMEOUT_S) is not None
+        assert "timeout expired" in str(rejected.value).lower()
+        assert not marker.exists()  # the model never started the second request (the fake touches it per call)
+        # The miner's backend sends its deadline along and reads the rejection as shedding, not an outage.
+        engine = TritonBackend(server.grpc_url, timeout_s=1.0)
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                busy = pool.submit(request, None)
+                while not marker.exists():
+                    time.sleep(0.02)
+                marker.unlink()
+                with pytest.raises(BackendError):
+                    engine.recognize_pages([page])
+                assert engine.breaker.state.value == "closed"
+                busy.result(timeout=EXIT_TIMEOUT_S)
+        finally:
+            engine.close()
+        assert not marker.exists()  # nor the backend's stale one
+    finally:
+        client.close()
+        server.stop()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ocr_subnet.backends import triton as triton_backend
 from ocr_subnet.backends.base import BackendError
-from ocr_subnet.backends.triton import TritonBackend, grpc_target, to_page
+from ocr_subnet.backends.triton import TritonBackend, TritonShed, grpc_target, to_page
 from ocr_subnet.local.procs import StartupFailed
 from ocr_subnet.sections import Font, Section
 from ocr_subnet.triton import wire
@@ -24,7 +24,8 @@ UNAVAILABLE = "StatusCode.UNAVAILABLE"
 
 class ScriptedClient:
     """Answers `infer` from a script: a gRPC status string fails that call, "ok" answers, "row error"
-    answers with a failed row. Records each call's client_timeout."""
+    answers with a failed row, "shed" is Triton's queue-policy rejection. Records each call's
+    client_timeout and the queue `timeout` (microseconds) it sent Triton."""
 
     script: ClassVar[list[str]] = []
     ready = True
@@ -32,15 +33,21 @@ class ScriptedClient:
     def __init__(self, url: str, channel_args: list[tuple[str, Any]]) -> None:
         self.url = url
         self.timeouts: list[float] = []
+        self.queue_timeouts_us: list[int | None] = []
 
     def is_model_ready(self, model_name: str, client_timeout: float) -> bool:
         if not self.ready:
             raise InferenceServerException("connection refused", status=UNAVAILABLE)
         return True
 
-    def infer(self, model_name: str, inputs: list[Any], outputs: list[Any], client_timeout: float) -> Any:
+    def infer(
+        self, model_name: str, inputs: list[Any], outputs: list[Any], client_timeout: float, timeout: int | None = None
+    ) -> Any:
         self.timeouts.append(client_timeout)
+        self.queue_timeouts_us.append(timeout)
         step = self.script.pop(0)
+        if step == "shed":
+            raise InferenceServerException("Request timeout expired", status=UNAVAILABLE)
         if step.startswith("StatusCode."):
             raise InferenceServerException("scripted failure", status=step)
         rows = inputs[0].shape()[0]
@@ -109,6 +116,26 @@ def test_transient_failures_are_retried_with_backoff_within_the_budget(backend: 
     timeouts = backend._client.timeouts  # type: ignore[attr-defined]
     assert timeouts[0] == pytest.approx(5.0)
     assert timeouts[2] == pytest.approx(5.0 - 0.15)  # each attempt gets what is left of the budget
+
+
+def test_each_attempt_tells_triton_how_long_it_may_queue(backend: TritonBackend, clock: Clock) -> None:
+    ScriptedClient.script[:] = [UNAVAILABLE, "ok"]
+    backend.recognize(page())
+    client = backend._client  # type: ignore[attr-defined]
+    assert client.queue_timeouts_us[0] == int(5.0 * triton_backend.QUEUE_SHARE * 1e6)
+    assert client.queue_timeouts_us[1] == int((5.0 - 0.05) * triton_backend.QUEUE_SHARE * 1e6)
+    assert all(queue / 1e6 < total for queue, total in zip(client.queue_timeouts_us, client.timeouts, strict=True))
+
+
+def test_a_request_triton_shed_is_not_retried_and_does_not_open_the_breaker(
+    backend: TritonBackend, clock: Clock
+) -> None:
+    ScriptedClient.script[:] = ["shed"] * 3
+    for _ in range(3):  # the breaker's threshold is 2
+        with pytest.raises(TritonShed, match="overloaded"):
+            backend.recognize(page())
+    assert clock.sleeps == []
+    assert backend.breaker.state is BreakerState.CLOSED
 
 
 def test_a_slow_triton_is_not_retried(backend: TritonBackend, clock: Clock) -> None:

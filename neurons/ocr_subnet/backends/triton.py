@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0  # per page, retries included; below the validators' usual 12 s deadline
 READY_CHECK_TIMEOUT_S = 2.0
+# The share of an attempt's remaining time a request may spend waiting in Triton's queue (sent as the
+# request's `timeout`, which Triton's queue policy enforces by rejecting it): the rest is left for
+# computing the answer, so a request Triton does start computing can still finish within the deadline.
+QUEUE_SHARE = 0.75
+SHED_MESSAGE = "timeout expired"  # in Triton's rejection of a request whose queue time ran out
 MAX_MESSAGE_BYTES = 2**31 - 1  # Triton's own gRPC limit; pages are bounded by the protocol long before
 CHANNEL_ARGS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -67,6 +72,10 @@ def to_page(image: Image.Image) -> np.ndarray:
     return np.asarray(image if image.mode == "L" else image.convert("L"), dtype=np.uint8)
 
 
+class TritonShed(BackendError):
+    """Triton rejected the request unanswered: its time in the queue ran out (the server is overloaded)."""
+
+
 class TritonBackend:
     """Pages to a Triton server (`url`), or to one it starts itself when `url` is None."""
 
@@ -82,7 +91,9 @@ class TritonBackend:
         model_repo: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        propagate_deadline: bool = True,
     ) -> None:
+        """`propagate_deadline=False` leaves Triton unaware of the deadline (a benchmark's baseline)."""
         self._embedded: EmbeddedTriton | None = None
         if url is None:
             try:
@@ -98,6 +109,7 @@ class TritonBackend:
         self.breaker = CircuitBreaker(breaker or BreakerPolicy(), clock)
         self._sleep = sleep
         self._clock = clock
+        self._propagate_deadline = propagate_deadline
         self._warn_unless_ready()
 
     def _warn_unless_ready(self) -> None:
@@ -126,6 +138,9 @@ class TritonBackend:
             raise BackendError(f"Triton at {self.url} is failing; not calling it until its cooldown has passed")
         try:
             result = self._infer(wire.page_tensors(pages))
+        except TritonShed:
+            self.breaker.succeeded()  # Triton answered: it is up, only busy; shedding is not an outage
+            raise
         except BackendError:
             self.breaker.failed()
             raise
@@ -149,9 +164,16 @@ class TritonBackend:
             attempts += 1
             try:
                 remaining = max(deadline - self._clock(), 0.001)
-                return self._client.infer(wire.MODEL_NAME, inputs, outputs=outputs, client_timeout=remaining)
+                queue_us = max(int(remaining * QUEUE_SHARE * 1e6), 1) if self._propagate_deadline else None
+                return self._client.infer(
+                    wire.MODEL_NAME, inputs, outputs=outputs, client_timeout=remaining, timeout=queue_us
+                )
             except InferenceServerException as exc:
                 status = exc.status()
+                if SHED_MESSAGE in (exc.message() or "").lower():
+                    raise TritonShed(
+                        f"Triton at {self.url} is overloaded: the request's deadline passed while it was queued"
+                    ) from exc
                 delay = retry_delay(self._retry, attempts, is_retryable(status), deadline - self._clock())
                 if delay is None:
                     raise BackendError(

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 STARTUP_FAILURE_EXIT_CODE = 3  # the miner's code for a failed start, so launchers read both alike
 WARMUP_PAGE_SHAPE = (64, 64)
+QUEUE_TIMEOUT_US = 60_000_000  # the longest a request naming no timeout waits in Triton's queue
 
 
 class ServeFailed(RuntimeError):
@@ -227,7 +228,14 @@ def _stop_signals() -> Iterator[threading.Event]:
 
 
 def bind_model(triton: Any, config: ServingConfig, infer_functions: Sequence[Callable[..., Any]]) -> None:
-    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    """The model bound with Triton's dynamic batcher and a queue policy that sheds stale requests.
+
+    A request waits in Triton's queue at most its own `timeout` (the client sends what is left of its
+    deadline, `TritonBackend`), or `QUEUE_TIMEOUT_US` when it names none; past that Triton rejects it
+    (UNAVAILABLE, "Request timeout expired") instead of computing an answer nobody waits for any more.
+    Without this, under overload the queue fills with abandoned requests and goodput falls to zero.
+    """
+    from pytriton.model_config import DynamicBatcher, ModelConfig, QueuePolicy, Tensor, TimeoutAction
 
     triton.bind(
         model_name=config.model_name,
@@ -245,6 +253,11 @@ def bind_model(triton: Any, config: ServingConfig, infer_functions: Sequence[Cal
             batcher=DynamicBatcher(
                 max_queue_delay_microseconds=config.max_queue_delay_us,
                 preferred_batch_size=list(config.preferred_batch_sizes) or None,
+                default_queue_policy=QueuePolicy(
+                    timeout_action=TimeoutAction.REJECT,
+                    default_timeout_microseconds=QUEUE_TIMEOUT_US,
+                    allow_timeout_override=True,
+                ),
             ),
         ),
         strict=True,
