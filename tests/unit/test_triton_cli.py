@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from ocr_subnet.backends import triton as triton_backend
 from ocr_subnet.cli import app
 from ocr_subnet.miner import run as miner_run
 from ocr_subnet.miner.config import MinerConfig
+from ocr_subnet.triton import cli as triton_cli
 from ocr_subnet.triton import repository as triton_repository
 from PIL import Image
 from typer.testing import CliRunner
@@ -145,3 +147,60 @@ def test_the_miner_knows_the_triton_backend_and_its_url_only_goes_with_it() -> N
     assert MinerConfig(backend="triton", triton_url="grpc://127.0.0.1:8001").triton_url
     with pytest.raises(ValueError, match="--triton-url applies to --backend triton only"):
         MinerConfig(backend="tesseract", triton_url="grpc://127.0.0.1:8001")
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(triton_backend.grpcclient, "InferenceServerClient", ScriptedClient)
+    monkeypatch.setattr(triton_cli, "BACKOFF_BASE_S", 0.01)
+
+
+def run_ocr(tmp_path: Path, names: tuple[str, ...], *options: str) -> Result:
+    images = [str(write_png(tmp_path / f"{name}.png")) for name in names]
+    url = ("--triton-url", "grpc://127.0.0.1:1")
+    return runner.invoke(app, ["ocr", *images, "--backend", "triton", *url, "--json", "--concurrency", "1", *options])
+
+
+@pytest.mark.usefixtures("quick_backoff")
+def test_the_ocr_batch_waits_out_a_busy_server_and_reports_progress_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a: shed twice by Triton's queue policy, then unreachable through all three of the backend's own
+    # attempts, then answered; b: answered at once. The miner's backend would have failed a.
+    monkeypatch.setattr(ScriptedClient, "script", ["shed", "shed", *["StatusCode.UNAVAILABLE"] * 3, "ok", "ok"])
+    result = run_ocr(tmp_path, ("a", "b"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"sections": [SECTION.model_dump(mode="json")]}] * 2
+    assert ScriptedClient.script == []
+    assert result.stderr.count("a.png: attempt") == 3
+    assert "retrying in" in result.stderr
+    assert "[1/2]" in result.stderr and "[2/2]" in result.stderr and "b.png: 1 sections" in result.stderr
+
+
+@pytest.mark.usefixtures("quick_backoff")
+def test_the_ocr_batch_gives_up_on_an_image_only_at_its_timeout_and_keeps_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(triton_cli, "BACKOFF_BASE_S", 0.2)  # 0.2 + 0.4, then 0.8 would pass the 1 s timeout
+    monkeypatch.setattr(ScriptedClient, "script", ["shed"] * 3 + ["ok"])
+    result = run_ocr(tmp_path, ("a", "b"), "--timeout", "1")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [{"sections": []}, {"sections": [SECTION.model_dump(mode="json")]}]
+    assert "a.png: failed: gave up after 3 attempt(s) in 1 s" in result.stderr
+
+
+@pytest.mark.usefixtures("quick_backoff")
+def test_the_ocr_batch_does_not_retry_a_page_the_model_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ScriptedClient, "script", ["row error", "ok"])
+    result = run_ocr(tmp_path, ("a", "b"))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [{"sections": []}, {"sections": [SECTION.model_dump(mode="json")]}]
+    assert "attempt" not in result.stderr
+    assert "could not read this page" in result.stderr
+
+
+def test_ocr_has_a_generous_timeout_for_batches() -> None:
+    assert triton_cli.OCR_TIMEOUT_S >= 300
+    assert "--timeout" in runner.invoke(app, ["ocr", "--help"]).output

@@ -22,7 +22,7 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from ocr_subnet.backends.base import BackendError
+from ocr_subnet.backends.base import BackendError, PermanentBackendError
 from ocr_subnet.local.procs import StartupFailed
 from ocr_subnet.logs import log_event
 from ocr_subnet.sections import Section
@@ -133,7 +133,9 @@ class TritonBackend:
             return []
         if self._embedded is not None and not self._embedded.child.alive:
             code = self._embedded.child.process.returncode
-            raise BackendError(f"the embedded Triton server exited with {code}; log {self._embedded.child.log_path}")
+            raise PermanentBackendError(
+                f"the embedded Triton server exited with {code}; log {self._embedded.child.log_path}"
+            )
         if not self.breaker.admit():
             raise BackendError(f"Triton at {self.url} is failing; not calling it until its cooldown has passed")
         try:
@@ -149,7 +151,7 @@ class TritonBackend:
         try:
             return [wire.parse_answer(s, e) for s, e in zip(sections[:, 0], errors[:, 0], strict=True)]
         except wire.WireError as exc:
-            raise BackendError(f"the model could not read this page: {exc}") from exc
+            raise PermanentBackendError(f"the model could not read this page: {exc}") from exc
 
     def _infer(self, tensors: dict[str, np.ndarray]) -> grpcclient.InferResult:
         inputs = []

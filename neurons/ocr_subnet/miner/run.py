@@ -28,6 +28,7 @@ GRACEFUL_SHUTDOWN_S = 5
 @dataclass(frozen=True)
 class BackendOptions:
     triton_url: str | None = None  # None: the triton backend starts its own server (packaged weights)
+    timeout_s: float | None = None  # per request, retries included; None: the backend's own (the miner's)
 
 
 def _tesseract(_options: BackendOptions) -> OcrBackend:
@@ -39,7 +40,9 @@ def _tesseract(_options: BackendOptions) -> OcrBackend:
 def _triton(options: BackendOptions) -> OcrBackend:
     from ocr_subnet.backends.triton import TritonBackend
 
-    return TritonBackend(options.triton_url)
+    if options.timeout_s is None:
+        return TritonBackend(options.triton_url)
+    return TritonBackend(options.triton_url, timeout_s=options.timeout_s)
 
 
 # Imported lazily: a backend may pull in heavy libraries (tritonclient) the others never need.

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.console import Console
@@ -20,6 +25,13 @@ if TYPE_CHECKING:
     from ocr_subnet.triton.repository import Repository
 
 PIPELINE_HELP = "module:Class of the OCR pipeline (a test seam)"
+
+# `ocr-subnet ocr` is a batch tool: it waits for a busy server rather than failing pages at the miner's
+# 10 s deadline. Each image gets `--timeout` seconds in all; each attempt at most ATTEMPT_TIMEOUT_S.
+OCR_TIMEOUT_S = 900.0
+ATTEMPT_TIMEOUT_S = 120.0
+BACKOFF_BASE_S = 0.5  # doubled after each failed attempt, up to BACKOFF_MAX_S
+BACKOFF_MAX_S = 15.0
 
 
 def serve(
@@ -128,9 +140,14 @@ def ocr(
     triton_url: str | None = typer.Option(None, help="grpc://HOST:PORT; unset starts a Triton server here"),
     as_json: bool = typer.Option(False, "--json", help='print [{"sections": [...]}, ...], one per image'),
     concurrency: int = typer.Option(2, min=1, max=64, help="images in flight at once"),
+    timeout: float = typer.Option(
+        OCR_TIMEOUT_S, min=1.0, help="seconds to keep trying one image on a busy or restarting server, retries included"
+    ),
 ) -> None:
     """Read invoice images with an OCR backend, as a miner would answer them.
 
+    A batch tool waits: an image that fails for a reason that may pass (the server busy, shedding,
+    restarting) is tried again with backoff until its --timeout; progress goes to stderr.
     Exits 1 when an image could not be read (its entry then has no sections; the error is on stderr).
     """
     from ocr_subnet.backends.base import BackendError
@@ -142,13 +159,14 @@ def ocr(
     if triton_url is not None and backend != "triton":
         raise typer.BadParameter("--triton-url applies to --backend triton only")
     try:
-        engine = load_backend(backend, BackendOptions(triton_url=triton_url))
+        engine = load_backend(backend, BackendOptions(triton_url, min(timeout, ATTEMPT_TIMEOUT_S)))
     except BackendError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+    reader = PatientReader(engine, timeout, total=len(images))
     try:
         with ThreadPoolExecutor(concurrency) as pool:
-            answers = list(pool.map(lambda path: _read(engine, path), images))
+            answers = list(pool.map(reader.read, images))
     finally:
         engine.close()
     for path, (_, error) in zip(images, answers, strict=True):
@@ -162,16 +180,62 @@ def ocr(
         raise typer.Exit(1)
 
 
-def _read(engine: OcrBackend, path: Path) -> tuple[list[Section], str]:
-    """(sections, "") or ([], why): one unreadable image must not lose the others' answers."""
-    from ocr_subnet.backends.base import BackendError
-    from ocr_subnet.protocol import ProtocolError, decode_image, encode_image
+def backoff_delay(attempts_made: int) -> float:
+    return min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts_made - 1))
 
-    try:
-        image = decode_image(encode_image(path.read_bytes()))  # the checks a miner applies to a request
-        return engine.recognize(image), ""
-    except (OSError, ProtocolError, BackendError) as exc:
-        return [], str(exc)
+
+@dataclass
+class PatientReader:
+    """Reads one image after another for a batch: transient backend failures are retried with
+    backoff until the image's `timeout_s`; progress lines go to `progress` (stderr)."""
+
+    engine: OcrBackend
+    timeout_s: float
+    total: int
+    progress: TextIO = field(default_factory=lambda: sys.stderr)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _done: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, path: Path) -> tuple[list[Section], str]:
+        """(sections, "") or ([], why): one unreadable image must not lose the others' answers."""
+        from ocr_subnet.backends.base import BackendError
+        from ocr_subnet.protocol import ProtocolError, decode_image, encode_image
+
+        try:
+            image = decode_image(encode_image(path.read_bytes()))  # the checks a miner applies to a request
+        except (OSError, ProtocolError) as exc:
+            return self._finished(path, [], str(exc))
+        deadline = self.clock() + self.timeout_s
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self._finished(path, self.engine.recognize(image), "")
+            except BackendError as exc:
+                delay = backoff_delay(attempts)
+                if not exc.retryable or self.clock() + delay >= deadline:
+                    why = (
+                        str(exc)
+                        if not exc.retryable
+                        else f"gave up after {attempts} attempt(s) in {self.timeout_s:g} s: {exc}"
+                    )
+                    return self._finished(path, [], why)
+                self._say(f"{path}: attempt {attempts} failed ({exc}); retrying in {delay:g} s")
+                self.sleep(delay)
+
+    def _finished(self, path: Path, sections: list[Section], error: str) -> tuple[list[Section], str]:
+        with self._lock:
+            self._done += 1
+            done = self._done
+        outcome = f"failed: {error}" if error else f"{len(sections)} sections"
+        self._say(f"[{done}/{self.total}] {path}: {outcome}")
+        return sections, error
+
+    def _say(self, line: str) -> None:
+        with self._lock:
+            print(line, file=self.progress, flush=True)
 
 
 def _print_tables(images: list[Path], answers: list[list[Section]]) -> None:
