@@ -63,6 +63,7 @@ class TritonProcess:
     grpc_port: int = 0
     metrics_port: int = 0
     child: Child | None = None
+    extra_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.http_port, self.grpc_port, self.metrics_port = (free_port(HOST) for _ in range(3))
@@ -82,6 +83,7 @@ class TritonProcess:
             *("--metrics-port", str(self.metrics_port)),
             *(("--model-repo", str(self.model_repo)) if self.model_repo else ()),
             *(("--pipeline", self.pipeline) if self.pipeline else ()),
+            *self.extra_args,
         ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
         self.child = spawn("triton", argv, self.log_path, env=env)
@@ -372,4 +374,35 @@ def test_a_request_whose_deadline_passed_in_the_queue_is_rejected_not_computed(t
         assert not marker.exists()  # nor the backend's stale one
     finally:
         client.close()
+        server.stop()
+
+
+@pytest.mark.parametrize(("delay_s", "ready"), [(0.0, True), (3.0, False)])
+def test_the_health_port_is_ready_only_while_a_canary_inference_answers_in_time(
+    tmp_path: Path, delay_s: float, ready: bool
+) -> None:
+    """A model that takes 3 s for a page, with a 0.5 s canary timeout, stands for a wedged one: Triton's
+    own /v2/health/ready still says 200, the health port's /ready says 503 and why."""
+    health_port = free_port(HOST)
+    options = ("--health-port", str(health_port), "--canary-timeout", "0.5")
+    weights = write_fake_weights(tmp_path / "weights", delay_s=delay_s)
+    repository = build_repository(weights, tmp_path / "repository", ServingConfig()).path
+    server = TritonProcess(repository, tmp_path / "triton.log", extra_args=options).start()
+    try:
+        assert httpx.get(server.http_url + "/v2/health/ready", timeout=10).status_code == 200
+        url = f"http://{HOST}:{health_port}"
+        assert httpx.get(url + "/live", timeout=10).status_code == 200
+        deadline = time.monotonic() + 30.0  # the canary runs every 5 s; the first may precede Triton
+        answer = httpx.get(url + "/ready", timeout=10)
+        while (answer.status_code == 200) != ready and time.monotonic() < deadline:
+            time.sleep(0.5)
+            answer = httpx.get(url + "/ready", timeout=10)
+        if ready:
+            assert answer.status_code == 200
+        else:
+            time.sleep(6.0)  # a later canary fails too: the state is not a start-up artefact
+            answer = httpx.get(url + "/ready", timeout=10)
+            assert answer.status_code == 503
+            assert "canary inference failed" in answer.text and "DEADLINE_EXCEEDED" in answer.text
+    finally:
         server.stop()

@@ -183,11 +183,12 @@ def test_triton_pods_get_gpus_probes_and_the_serve_command() -> None:
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
     assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "health"}  # the canary inference
     assert container["startupProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
     assert container["command"][:3] == ["ocr-subnet", "triton", "serve"]
     params = parse_cli(container["command"])
     assert (params["http_port"], params["grpc_port"], params["metrics_port"]) == (8000, 8001, 8002)
+    assert params["health_port"] == 8003
     assert str(params["model_repo"]) == "/models"
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/dev/shm"}
 
@@ -203,7 +204,7 @@ def test_triton_without_gpus_asks_for_none_and_serves_the_packaged_weights() -> 
 def test_the_triton_service_is_headless_so_the_miner_balances_over_every_replica() -> None:
     service = triton.triton_service(OWNER_MINER)
     assert service["spec"]["clusterIP"] == "None"
-    assert [p["port"] for p in service["spec"]["ports"]] == [8000, 8001, 8002]
+    assert [p["port"] for p in service["spec"]["ports"]] == [8000, 8001, 8002, 8003]
 
 
 @pytest.mark.parametrize(("current", "expected"), [(None, 2), (1, 2), (3, 3), (9, 5)])

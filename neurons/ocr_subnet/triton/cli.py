@@ -40,6 +40,10 @@ def serve(
     http_port: int = typer.Option(8000, min=1, max=65535, help="HTTP/REST, with /v2/health/live and /ready"),
     grpc_port: int = typer.Option(8001, min=1, max=65535, help="gRPC, what the miner's backend calls"),
     metrics_port: int = typer.Option(8002, min=1, max=65535, help="Prometheus /metrics (nv_inference_*)"),
+    health_port: int = typer.Option(
+        0, min=0, max=65535, help="GET /ready: 200 while a canary inference answers (notices a wedged model); 0: off"
+    ),
+    canary_timeout: float = typer.Option(15.0, min=0.1, help="seconds the canary inference may take"),
     exit_timeout: int = typer.Option(10, min=0, help="seconds to finish in-flight requests on SIGTERM"),
     threads: int = typer.Option(0, min=0, help="torch CPU threads (set to the pod's CPU limit); 0: torch's default"),
     precision: Precision = typer.Option(
@@ -57,10 +61,14 @@ def serve(
     from ocr_subnet.triton.server import ServeOptions
     from ocr_subnet.triton.server import serve as run_server
 
-    if len({http_port, grpc_port, metrics_port}) < 3:
-        raise typer.BadParameter("--http-port, --grpc-port and --metrics-port must differ")
+    ports = [port for port in (http_port, grpc_port, metrics_port, health_port) if port]
+    if len(set(ports)) < len(ports):
+        raise typer.BadParameter("--http-port, --grpc-port, --metrics-port and --health-port must differ")
     configure_logging(log_level.upper())
-    options = ServeOptions(host, http_port, grpc_port, metrics_port, exit_timeout, pipeline, threads, precision.value)
+    options = ServeOptions(
+        host, http_port, grpc_port, metrics_port, exit_timeout, pipeline, threads, precision.value,
+        health_port=health_port, canary_timeout_s=canary_timeout,
+    )  # fmt: skip
     raise typer.Exit(run_server(model_repo, options))
 
 

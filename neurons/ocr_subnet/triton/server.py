@@ -51,6 +51,11 @@ logger = logging.getLogger(__name__)
 STARTUP_FAILURE_EXIT_CODE = 3  # the miner's code for a failed start, so launchers read both alike
 WARMUP_PAGE_SHAPE = (64, 64)
 QUEUE_TIMEOUT_US = 60_000_000  # the longest a request naming no timeout waits in Triton's queue
+CANARY_PAGE_SHAPE = (8, 8)
+CANARY_PERIOD_S = 5.0
+# A canary waits in Triton's queue like any request: under load up to a client's queue share of its
+# deadline (10 s x 0.75 in the miner), so its timeout is above that; a wedged model never answers.
+CANARY_TIMEOUT_S = 15.0
 
 
 class ServeFailed(RuntimeError):
@@ -89,6 +94,9 @@ class ServeOptions:
     pipeline: str  # "module:Class" of the OCR pipeline
     threads: int = 0  # torch's intra-op threads; 0 keeps torch's default (every core the host has)
     precision: str = "auto"  # the networks' dtype (OcrPipeline.load): auto is bf16 where the hardware has it
+    health_port: int = 0  # GET /ready: 200 while the canary inference answers; 0: no such endpoint
+    canary_period_s: float = CANARY_PERIOD_S
+    canary_timeout_s: float = CANARY_TIMEOUT_S
 
 
 def library_path(current: str | None, libdir: str | None) -> str:
@@ -227,6 +235,90 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+class Canary:
+    """Notices a wedged model, which Triton's own /v2/health/ready does not (it reports the model
+    loaded, not answering): every `period_s` one tiny page goes through Triton over gRPC with
+    `timeout_s`, and an HTTP endpoint on `health_port` answers GET /ready with 200 only while the
+    latest canary was answered (503 before the first answer, and after a failed one)."""
+
+    def __init__(self, host: str, grpc_port: int, health_port: int, period_s: float, timeout_s: float) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.grpc_target = f"{LOOPBACK_FOR.get(host, host)}:{grpc_port}"
+        self.period_s, self.timeout_s = period_s, timeout_s
+        self.ready = False
+        self.why = "no canary answered yet"
+        self._stop = threading.Event()
+        canary = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/live":
+                    status, body = 200, "live"
+                elif self.path == "/ready":
+                    status, body = (200, "ready") if canary.ready else (503, f"not ready: {canary.why}")
+                else:
+                    status, body = 404, "not found"
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: object) -> None:  # probes every few seconds: no log line each
+                pass
+
+        self._http = ThreadingHTTPServer((host, health_port), Handler)
+        self._threads = [
+            threading.Thread(target=self._http.serve_forever, name="health-http", daemon=True),
+            threading.Thread(target=self._loop, name="canary", daemon=True),
+        ]
+
+    def start(self) -> Canary:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def probe(self) -> None:
+        """One canary inference; updates `ready`."""
+        import tritonclient.grpc as grpcclient
+        from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+
+        inputs = []
+        for name, array in wire.page_tensors([np.full(CANARY_PAGE_SHAPE, 255, dtype=np.uint8)]).items():
+            tensor = grpcclient.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
+        client = grpcclient.InferenceServerClient(self.grpc_target)
+        try:
+            result = client.infer(wire.MODEL_NAME, inputs, client_timeout=self.timeout_s)
+            result.as_numpy(wire.SECTIONS)
+        except InferenceServerException as exc:
+            if self.ready:
+                log_event(logger, "triton_canary_failed", logging.WARNING, error=f"{exc.status()}: {exc.message()}")
+            self.ready, self.why = False, f"canary inference failed: {exc.status()}: {exc.message()}"
+        else:
+            if not self.ready:
+                log_event(logger, "triton_canary_answered")
+            self.ready, self.why = True, ""
+        finally:
+            client.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.probe()
+            self._stop.wait(self.period_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._http.shutdown()
+        self._http.server_close()
+
+
+LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # where this process reaches its own Triton
+
+
 def bind_model(triton: Any, config: ServingConfig, infer_functions: Sequence[Callable[..., Any]]) -> None:
     """The model bound with Triton's dynamic batcher and a queue policy that sheds stale requests.
 
@@ -280,7 +372,8 @@ def serve(repository_path: Path | None, options: ServeOptions) -> int:
     os.environ["LD_LIBRARY_PATH"] = library_path(os.environ.get("LD_LIBRARY_PATH"), sysconfig.get_config_var("LIBDIR"))
     with _stop_signals() as stop_requested:
         try:
-            busy = busy_ports(options.host, (options.http_port, options.grpc_port, options.metrics_port))
+            ports = (options.http_port, options.grpc_port, options.metrics_port, options.health_port)
+            busy = busy_ports(options.host, [port for port in ports if port])
             if busy:
                 raise ServeFailed(f"ports {busy} on {options.host} are already in use")
             with opened_repository(repository_path) as repository:
@@ -333,6 +426,16 @@ def _run_triton(config: ServingConfig, pipelines: Sequence[Pipeline], options: S
                 logger, "triton_starting", model=config.model_name, host=options.host,
                 http_port=options.http_port, grpc_port=options.grpc_port, metrics_port=options.metrics_port,
             )  # fmt: skip
-            triton.serve()
+            canary = None
+            if options.health_port:
+                canary = Canary(
+                    options.host, options.grpc_port, options.health_port, options.canary_period_s,
+                    options.canary_timeout_s,
+                ).start()  # fmt: skip
+            try:
+                triton.serve()
+            finally:
+                if canary is not None:
+                    canary.stop()
     except (PyTritonError, InferenceServerException, TimeoutError, OSError) as exc:
         raise ServeFailed(f"Triton failed: {type(exc).__name__}: {exc}; see tritonserver's lines above") from exc

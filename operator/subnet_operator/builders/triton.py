@@ -6,8 +6,9 @@ from subnet_operator import api
 from subnet_operator.builders import common
 from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
 
-HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
-PORTS = {"http": HTTP_PORT, "grpc": GRPC_PORT, "metrics": METRICS_PORT}
+HTTP_PORT, GRPC_PORT, METRICS_PORT, HEALTH_PORT = 8000, 8001, 8002, 8003
+# health: `triton serve`'s canary endpoint, /ready only while a tiny inference answers in time
+PORTS = {"http": HTTP_PORT, "grpc": GRPC_PORT, "metrics": METRICS_PORT, "health": HEALTH_PORT}
 GPU_RESOURCE = "nvidia.com/gpu"
 
 
@@ -72,7 +73,9 @@ def triton_deployment(owner: Owner, spec: Spec, replicas: int | None) -> Manifes
         # Loading models can take minutes: the startup probe holds liveness off until Triton is ready.
         "startupProbe": common.http_probe("/v2/health/ready", "http", period_s=5, failures=120),
         "livenessProbe": common.http_probe("/v2/health/live", "http", period_s=10, failures=3),
-        "readinessProbe": common.http_probe("/v2/health/ready", "http", period_s=5, failures=2),
+        # Triton's /v2/health/ready says the model is loaded, not that it answers: readiness follows the
+        # canary inference instead, so a wedged model's pod leaves the miner's rotation.
+        "readinessProbe": common.http_probe("/ready", "health", period_s=5, failures=3),
     }
     return common.deployment(
         owner,
