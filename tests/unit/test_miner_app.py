@@ -356,6 +356,26 @@ async def test_backend_raising_answers_503(miner_wallet: bt.Wallet) -> None:
     assert healthy.status_code == 200
 
 
+@dataclass
+class DeadlineBackend(FakeBackend):
+    """A backend that can use the caller's remaining time (as Triton's does): records what it is told."""
+
+    told: list[float] = field(default_factory=list)
+
+    def recognize_within(self, image: Image.Image, timeout_s: float) -> list[Section]:
+        self.told.append(timeout_s)
+        return self.recognize(image)
+
+
+async def test_the_backend_is_told_the_requests_remaining_deadline(miner_wallet: bt.Wallet) -> None:
+    backend = DeadlineBackend()
+    async with running_miner(miner_wallet, backend) as harness:
+        response = await post_ocr(harness, VALIDATOR, ocr_body(deadline_s=3.0))
+    assert response.status_code == 200
+    [told] = backend.told
+    assert 0 < told < 3.0  # what is left of the validator's deadline, less the miner's margin
+
+
 async def test_backend_hanging_past_the_deadline_answers_503_without_waiting(
     miner_wallet: bt.Wallet, held: threading.Event
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from ocr_subnet.backends import triton as triton_backend
-from ocr_subnet.backends.base import BackendError
+from ocr_subnet.backends.base import BackendError, recognize_within
 from ocr_subnet.backends.triton import TritonBackend, TritonShed, grpc_target, to_page
 from ocr_subnet.local.procs import StartupFailed
 from ocr_subnet.sections import Font, Section
@@ -218,3 +218,15 @@ def test_colour_images_are_read_as_grayscale_pages() -> None:
     array = to_page(Image.new("RGB", (7, 3), (255, 0, 0)))
     assert array.shape == (3, 7)
     assert array.dtype == np.uint8
+
+
+def test_the_callers_remaining_time_bounds_the_attempt_and_triton_s_queue(backend: TritonBackend) -> None:
+    ScriptedClient.script[:] = ["ok", "ok"]
+    assert recognize_within(backend, page(), 2.0) == [SECTION]
+    assert recognize_within(backend, page(), 60.0) == [SECTION]  # never more than the backend's own 5 s
+    client = backend._client  # type: ignore[attr-defined]
+    assert client.timeouts == [pytest.approx(2.0), pytest.approx(5.0)]
+    assert client.queue_timeouts_us == [
+        int(2.0 * triton_backend.QUEUE_SHARE * 1e6),
+        int(5.0 * triton_backend.QUEUE_SHARE * 1e6),
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -29,3 +29,10 @@ class OcrBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def recognize_within(backend: Any, image: Image.Image, timeout_s: float) -> list[Section]:
+    """`backend.recognize(image)`, telling a backend that can use it (Triton) the caller's remaining
+    time, so it stops waiting, and stops its server from computing, when nobody waits any more."""
+    within = getattr(backend, "recognize_within", None)
+    return within(image, timeout_s) if within is not None else backend.recognize(image)

@@ -127,7 +127,12 @@ class TritonBackend:
         """Blocking; at most `timeout_s`, retries included."""
         return self.recognize_pages([to_page(image)])[0]
 
-    def recognize_pages(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
+    def recognize_within(self, image: Image.Image, timeout_s: float) -> list[Section]:
+        """`recognize` within the caller's remaining `timeout_s` (at most the backend's own timeout):
+        the miner's per-request deadline, propagated into Triton's queue policy."""
+        return self.recognize_pages([to_page(image)], timeout_s=timeout_s)[0]
+
+    def recognize_pages(self, pages: Sequence[np.ndarray], timeout_s: float | None = None) -> list[list[Section]]:
         """Several pages in one request (at most the model's max batch size), answers in order."""
         if not pages:
             return []
@@ -139,7 +144,8 @@ class TritonBackend:
         if not self.breaker.admit():
             raise BackendError(f"Triton at {self.url} is failing; not calling it until its cooldown has passed")
         try:
-            result = self._infer(wire.page_tensors(pages))
+            budget = self._timeout_s if timeout_s is None else min(max(timeout_s, 0.001), self._timeout_s)
+            result = self._infer(wire.page_tensors(pages), budget)
         except TritonShed:
             self.breaker.succeeded()  # Triton answered: it is up, only busy; shedding is not an outage
             raise
@@ -153,14 +159,14 @@ class TritonBackend:
         except wire.WireError as exc:
             raise PermanentBackendError(f"the model could not read this page: {exc}") from exc
 
-    def _infer(self, tensors: dict[str, np.ndarray]) -> grpcclient.InferResult:
+    def _infer(self, tensors: dict[str, np.ndarray], budget_s: float) -> grpcclient.InferResult:
         inputs = []
         for name, array in tensors.items():
             tensor = grpcclient.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
         outputs = [grpcclient.InferRequestedOutput(name) for name in (wire.SECTIONS, wire.ERROR)]
-        deadline = self._clock() + self._timeout_s
+        deadline = self._clock() + budget_s
         attempts = 0
         while True:
             attempts += 1

@@ -37,7 +37,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Scope
 
 from ocr_subnet import __version__
-from ocr_subnet.backends.base import BackendError, OcrBackend
+from ocr_subnet.backends.base import BackendError, OcrBackend, recognize_within
 from ocr_subnet.chain.port import ChainPort, ChainUnavailable, Metagraph, NeuronInfo
 from ocr_subnet.logs import log_event
 from ocr_subnet.miner.budget import Budget
@@ -384,7 +384,7 @@ class Miner:
         """The slot taken by the caller is released when the engine returns, not when we stop
         waiting: work abandoned at the deadline still occupies the engine (and its pixels)."""
         started = time.perf_counter()
-        work = run_in_daemon_thread(self._decode_and_recognize, encoded)
+        work = run_in_daemon_thread(self._decode_and_recognize, encoded, started + timeout_s)
         work.add_done_callback(lambda _: self._backend_finished(started))
         try:
             sections = await asyncio.wait_for(asyncio.shield(work), timeout_s)
@@ -396,8 +396,10 @@ class Miner:
         except Exception as exc:  # an engine failure of any kind answers 503, the server carries on
             raise Rejected(backend_failed(f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS])) from exc
 
-    def _decode_and_recognize(self, encoded: str) -> list[Section]:
-        """In the backend's thread: the pixels are paid for (from the budget) before they are decoded."""
+    def _decode_and_recognize(self, encoded: str, deadline: float) -> list[Section]:
+        """In the backend's thread: the pixels are paid for (from the budget) before they are decoded;
+        the backend is told the time left until `deadline` (perf_counter), so Triton drops the request
+        from its queue once the miner has stopped waiting for it."""
         try:
             image = open_image(encoded)
         except ProtocolError as exc:
@@ -413,7 +415,7 @@ class Miner:
                 image = load_image(image)
             except ProtocolError as exc:
                 raise Rejected(bad_request(f"invalid image: {exc}")) from exc
-            return self.backend.recognize(image)
+            return recognize_within(self.backend, image, deadline - time.perf_counter())
         finally:
             del image
             self.pixels.give_back(pixels)
