@@ -15,6 +15,7 @@ import bittensor as bt
 import httpx
 import pytest
 from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.protocol import encode_image
 from ocr_subnet.triton.repository import packaged_weights_exist
 from ocr_subnet.wallets import local_wallet
@@ -81,6 +82,7 @@ def miner(folder: Path, chain_url: str, validator: bt.Wallet, triton: TritonProc
     url = f"http://{HOST}:{port}"
     try:
         wait_until_healthy(url, process, log)
+        time.sleep(MinerConfig.auth_allowed_skew_s)  # past the start-bound nonce line (test_miner_integration)
         yield RunningMiner(url, port, wallet.hotkey.ss58_address, process)
     finally:
         stop(process)
@@ -173,6 +175,7 @@ def test_a_miner_without_a_triton_url_serves_the_packaged_model_and_stops_its_se
     miner = RunningMiner(f"http://{HOST}:{port}", port, wallet.hotkey.ss58_address, process)
     try:
         wait_until_healthy(miner.url, process, log)
+        time.sleep(MinerConfig.auth_allowed_skew_s)
         response = ask(miner, validator, deadline_s=60.0)
         assert response.status_code == 200, response.text
     finally:

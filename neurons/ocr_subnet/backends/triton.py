@@ -184,8 +184,9 @@ class TritonBackend:
                     ) from exc
                 delay = retry_delay(self._retry, attempts, is_retryable(status), deadline - self._clock())
                 if delay is None:
+                    late = " (no answer within the deadline)" if status == "StatusCode.DEADLINE_EXCEEDED" else ""
                     raise BackendError(
-                        f"Triton at {self.url} failed ({attempts} attempt(s)): {status}: {exc.message()}"
+                        f"Triton at {self.url} failed ({attempts} attempt(s)){late}: {status}: {exc.message()}"
                     ) from exc
                 self._sleep(delay)
 
