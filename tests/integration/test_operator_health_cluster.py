@@ -83,6 +83,7 @@ def start_validator(chain: LocalChain, wallets: Path, ip: str, port: int, workdi
         *("--wallet-name", "validator", "--state", str(workdir / "state.json")),
         *("--metrics-host", ip, "--metrics-port", str(port), "--sample-size", "1"),
         *("--round-interval", "1", "--deadline", "2", "--chain-timeout", "5"),
+        *("--allowed-axon-network", "127.0.0.0/8"),  # the miner's axon is on loopback
     ]
     child = spawn("validator", argv, workdir / "validator.log")
     wait_healthy(f"http://{ip}:{port}/metrics", SETTLE_S, child)
