@@ -35,7 +35,8 @@ SOCK="$STATE/containerd/containerd.sock"
 KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
 CGROUP_PARENT="$NETNS"
 DAEMONS=(containerd etcd apiserver kcm scheduler kubelet kube-proxy dns dns-sync)
-APT_PACKAGES=(containerd containernetworking-plugins runc iptables conntrack socat dnsmasq-base gcc libc6-dev)
+# podman and debootstrap: the pause image here, and images/build.sh right after `up` in scripts/e2e.sh.
+APT_PACKAGES=(containerd containernetworking-plugins runc iptables conntrack socat dnsmasq-base gcc libc6-dev podman debootstrap)
 PAUSE_IMAGE=localhost/pause:3.2
 VOLUMES=8
 
