@@ -36,7 +36,7 @@ KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
 CGROUP_PARENT="$NETNS"
 DAEMONS=(containerd etcd apiserver kcm scheduler kubelet kube-proxy dns dns-sync)
 # podman and debootstrap: the pause image here, and images/build.sh right after `up` in scripts/e2e.sh.
-APT_PACKAGES=(containerd containernetworking-plugins runc iptables conntrack socat dnsmasq-base gcc libc6-dev podman debootstrap)
+APT_PACKAGES=(containerd containernetworking-plugins runc iptables conntrack socat dnsmasq-base gcc libc6-dev podman debootstrap openssl)
 PAUSE_IMAGE=localhost/pause:3.2
 VOLUMES=8
 
