@@ -21,7 +21,6 @@ Peak RSS is the kernel's high-water mark (VmHWM) of the miner process; "tree" ad
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
@@ -54,6 +53,10 @@ from rich.table import Table
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the connection flood lives with the tests
+
+from tests.support.flood import ConnectionFlood  # noqa: E402
+
 DEFAULT_BEFORE = "9520484"  # the last commit before issue 13's miner fixes
 ATTACKS = ("big-images", "unsigned-uploads", "forged-uploads", "connections")
 READY_TIMEOUT_S = 90.0
@@ -231,66 +234,11 @@ def attack_forged_uploads(url: str, validator: bt.Wallet, receiver: str) -> tupl
     return concurrently(60, send), {"body_mib": len(body) / MIB}
 
 
-class ConnectionFlood:
-    """Keeps `idle` connections that send nothing and `slow` ones that send a header byte a second."""
-
-    def __init__(self, port: int, idle: int, slow: int) -> None:
-        self.port, self.idle, self.slow = port, idle, slow
-        self.opened = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._tasks: list[asyncio.Future[None]] = []
-
-    async def _keep(self, trickle: bool) -> None:
-        header = b"POST /ocr HTTP/1.1\r\nHost: miner\r\nContent-Type: application/json\r\n" + b"X-Pad: a\r\n" * 500
-        while True:
-            try:
-                reader, writer = await asyncio.open_connection(HOST, self.port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            self.opened += 1
-            try:
-                if trickle:
-                    for byte in header:
-                        writer.write(bytes([byte]))
-                        await writer.drain()
-                        await asyncio.sleep(1.0)
-                else:
-                    await reader.read()  # returns when the server closes the connection
-            except OSError:
-                pass
-            finally:
-                writer.close()
-
-    def __enter__(self) -> ConnectionFlood:
-        self._thread.start()
-        for trickle, count in ((False, self.idle), (True, self.slow)):
-            for _ in range(count):
-                self._tasks.append(asyncio.run_coroutine_threadsafe(self._keep(trickle), self._loop))  # type: ignore[arg-type]
-        deadline = time.monotonic() + 30
-        while self.opened < self.idle + self.slow and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self
-
-    async def _cancel_all(self) -> None:
-        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._cancel_all(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
-
-
 def attack_connections(url: str, validator: bt.Wallet, receiver: str) -> tuple[dict[str, int], dict]:
     port = int(url.rsplit(":", 1)[1])
     page = generate_challenge(seed=7, difficulty=0).image
     body = json.dumps({"image": encode_image(page), "challenge_id": "flood", "deadline_s": 30.0}).encode()
-    with ConnectionFlood(port, idle=500, slow=50) as flood:
+    with ConnectionFlood(HOST, port, idle=500, slow=50) as flood:
         time.sleep(2.0)  # every connection is open and the slow ones are mid-header
         latencies, health = [], Counter()
         for _ in range(50):
