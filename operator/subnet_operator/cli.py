@@ -30,6 +30,9 @@ def run(
         None, help="peering priority; random by default, so one replica works and the rest stand by"
     ),
     workers: int = typer.Option(8, min=1, max=256, help="threads running handlers"),
+    image_pull_secret: list[str] = typer.Option(
+        [], help="Secret every pod the operator makes pulls its images with (repeatable), e.g. the chart's"
+    ),
     log_level: str = typer.Option("INFO"),
 ) -> None:
     """Reconcile Validator and Miner resources until SIGINT/SIGTERM."""
@@ -53,6 +56,7 @@ def run(
         standalone=standalone,
         priority=priority if priority is not None else random.SystemRandom().randint(1, 2**31 - 1),
         workers=workers,
+        image_pull_secrets=tuple(image_pull_secret),
     )
     run_operator(config)
 

@@ -26,6 +26,7 @@ class OperatorConfig:
     standalone: bool = False
     priority: int = 0
     workers: int = 8
+    image_pull_secrets: tuple[str, ...] = ()  # added to every pod the operator makes
 
 
 @dataclass

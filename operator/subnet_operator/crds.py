@@ -16,6 +16,7 @@ import yaml
 from ocr_subnet.challenge.levels import LEVELS
 
 from subnet_operator import api
+from subnet_operator.pod_schema import pod_settings
 from subnet_operator.schema import (
     DNS_SUBDOMAIN_PATTERN,
     Schema,
@@ -27,7 +28,6 @@ from subnet_operator.schema import (
     quantity,
     quantity_map,
     string,
-    string_map,
 )
 
 PATH_SEGMENT_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
@@ -36,6 +36,9 @@ ENDPOINT_PATTERN = r"^(https?|wss?)://[^\s/]+(/\S*)?$"
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$"
 # A Service name is a DNS-1035 label: it starts with a letter.
 RESOURCE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# An extended resource: <DNS subdomain>/<name>, e.g. nvidia.com/gpu.
+EXTENDED_RESOURCE_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+PUBLISH_MODES = ("NodeIP", "ExternalIP", "LoadBalancerIP")
 NETWORKS = ("finney", "test", "archive", "devnet", "local")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 BACKENDS = ("triton", "tesseract")
@@ -91,7 +94,7 @@ def common_spec() -> dict[str, Schema]:
             required=["netuid"],
         ),
         "logLevel": string(enum=LOG_LEVELS, default="INFO"),
-        "nodeSelector": string_map("Node labels the pods must match.", max_properties=32),
+        "pod": pod_settings("neuron (validator or miner, not Triton)"),
     }
 
 
@@ -177,7 +180,19 @@ def triton_spec() -> Schema:
             "modelRepository": string(
                 "Model repository path inside the pod; unset serves the weights packaged in the image.", min_length=1
             ),
-            "gpus": integer("GPUs per replica (nvidia.com/gpu).", minimum=0, maximum=16, default=0),
+            "gpus": integer(
+                "GPUs per replica, requested as `gpuResource`. 0: none, and the NVIDIA runtime shows the pod none.",
+                minimum=0,
+                maximum=16,
+                default=0,
+            ),
+            "gpuResource": string(
+                "Extended resource the GPUs are requested as, e.g. a MIG slice nvidia.com/mig-1g.10gb; replicas "
+                "with GPUs tolerate the NoSchedule taints nvidia.com/gpu and this one.",
+                pattern=EXTENDED_RESOURCE_PATTERN,
+                max_length=253,
+                default="nvidia.com/gpu",
+            ),
             "minReplicas": integer(minimum=1, maximum=100, default=1),
             "maxReplicas": integer(minimum=1, maximum=100, default=4),
             "targetQueueTimeMs": number(
@@ -197,6 +212,7 @@ def triton_spec() -> Schema:
                 "Size of /dev/shm (Triton's Python backend moves tensors through it).", default="256Mi"
             ),
             "resources": resources_schema({"cpu": "1", "memory": "2Gi"}, {"cpu": "4", "memory": "8Gi"}),
+            "pod": pod_settings("Triton (placed apart from the miner's: spec.pod does not apply here)"),
         },
         "The Triton model servers the miner calls; required when `backend` is triton.",
         required=["image"],
@@ -241,13 +257,24 @@ def miner_spec() -> Schema:
                     "nodePort": integer(
                         "Fixed node port (NodePort); allocated by the cluster if unset.", minimum=30000, maximum=32767
                     ),
+                    "publish": string(
+                        "Which IP is published on chain for validators to dial. NodeIP: the IP of the node the miner "
+                        "runs on (status.hostIP; on cloud nodes often a private VPC address). ExternalIP: "
+                        "`externalIp`. LoadBalancerIP: the IP the LoadBalancer Service is assigned, once it is "
+                        "(the miner starts then). Unset: ExternalIP when `externalIp` is set, else LoadBalancerIP "
+                        "for a LoadBalancer, else NodeIP.",
+                        enum=PUBLISH_MODES,
+                    ),
                     "externalIp": string(
-                        "IP published on chain; required for LoadBalancer (also its loadBalancerIP). Default for "
-                        "NodePort: the node's IP.",
+                        "IP published on chain with `publish: ExternalIP`; with a LoadBalancer it is also asked for "
+                        "as its loadBalancerIP.",
                         pattern=IPV4_PATTERN,
                     ),
                     "externalPort": integer(
-                        "Port published on chain; default: the node port or the axon port.", minimum=1, maximum=65535
+                        "Port published on chain; default: the axon port when a LoadBalancer's address is "
+                        "published, else the node port.",
+                        minimum=1,
+                        maximum=65535,
                     ),
                 },
                 "The miner's axon and how validators reach it.",

@@ -169,6 +169,7 @@ class OperatorProcess:
     child: Child | None = None
     liveness_port: int = 0
     metrics_port: int = 0
+    extra_args: Sequence[str] = ()  # further `operator run` options
 
     def start(self) -> OperatorProcess:
         self.liveness_port, self.metrics_port = free_ports(2)
@@ -181,6 +182,7 @@ class OperatorProcess:
             *("--metrics-host", LOOPBACK, "--metrics-port", str(self.metrics_port)),
             *("--health-interval", str(self.interval_s), "--scale-interval", str(self.interval_s)),
             *(("--priority", str(self.priority)) if self.priority is not None else ()),
+            *self.extra_args,
         ]
         self.child = spawn("operator", argv, self.log_path, env={**os.environ, "POD_ID": self.pod_id})
         wait_healthy(f"http://{LOOPBACK}:{self.liveness_port}/healthz", START_TIMEOUT_S, self.child)

@@ -221,3 +221,10 @@ def test_every_command_the_chart_runs_is_accepted_by_the_cli(helm: Path, values:
             pytest.fail(f"{name}: `ocr-subnet {shlex.join(argv)}` is refused: {exc.format_message()}")
         checked += 1
     assert checked >= 2
+
+
+def test_the_charts_pull_secrets_reach_the_pods_the_operator_makes(helm: Path) -> None:
+    documents = render(helm, "--set", "images.pullSecrets[0].name=regcred")
+    operator = find(documents, "Deployment", "subnet-operator")["spec"]["template"]["spec"]
+    assert operator["imagePullSecrets"] == [{"name": "regcred"}]
+    assert "--image-pull-secret=regcred" in operator["containers"][0]["args"]

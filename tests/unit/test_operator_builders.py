@@ -14,7 +14,7 @@ import pytest
 import typer
 from ocr_subnet.cli import app
 from subnet_operator import api, crds
-from subnet_operator.builders import common, miner, triton, validator
+from subnet_operator.builders import common, miner, pod, triton, validator
 from subnet_operator.builders.common import InvalidSpec, Owner
 from subnet_operator.schema import apply_defaults
 
@@ -163,9 +163,7 @@ def test_a_fixed_node_port_is_set_on_the_service_and_published() -> None:
     assert (params["external_ip"], params["external_port"]) == ("203.0.113.7", 31000)
 
 
-def test_a_load_balancer_needs_and_uses_its_external_ip() -> None:
-    with pytest.raises(InvalidSpec, match=r"spec\.axon\.externalIp"):
-        miner.axon_service(OWNER_MINER, miner_spec(axon={"serviceType": "LoadBalancer"}))
+def test_a_load_balancer_with_an_external_ip_asks_for_it_and_publishes_it() -> None:
     spec = miner_spec(axon={"serviceType": "LoadBalancer", "externalIp": "203.0.113.9"})
     service = miner.axon_service(OWNER_MINER, spec)
     assert service["spec"]["type"] == "LoadBalancer"
@@ -174,14 +172,50 @@ def test_a_load_balancer_needs_and_uses_its_external_ip() -> None:
     assert (params["external_ip"], params["external_port"]) == ("203.0.113.9", 8091)
 
 
+def test_a_load_balancer_publishes_the_ip_it_is_assigned_once_it_has_one() -> None:
+    spec = miner_spec(axon={"serviceType": "LoadBalancer"})
+    service = miner.axon_service(OWNER_MINER, spec)
+    assert "loadBalancerIP" not in service["spec"]
+    assert miner.load_balancer_ip(service) is None
+    with pytest.raises(common.NotYet, match="no IP yet"):
+        miner.miner_deployment(OWNER_MINER, spec, 30555, miner.load_balancer_ip(service))
+    assigned = {
+        **service,
+        "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example"}, {"ip": "198.51.100.4"}]}},
+    }
+    deployment = miner.miner_deployment(OWNER_MINER, spec, 30555, miner.load_balancer_ip(assigned))
+    params = parse_cli(containers(deployment)[0]["command"])
+    assert (params["external_ip"], params["external_port"]) == ("198.51.100.4", 8091)
+
+
+def test_the_node_ip_can_be_published_for_a_load_balancer_too() -> None:
+    spec = miner_spec(axon={"serviceType": "LoadBalancer", "publish": "NodeIP"})
+    params = parse_cli(containers(miner.miner_deployment(OWNER_MINER, spec, 30555))[0]["command"])
+    assert (params["external_ip"], params["external_port"]) == ("$(HOST_IP)", 30555)
+
+
+@pytest.mark.parametrize(
+    ("axon", "message"),
+    [
+        ({"publish": "ExternalIP"}, r"spec\.axon\.externalIp is required when spec\.axon\.publish is ExternalIP"),
+        ({"publish": "LoadBalancerIP"}, r"spec\.axon\.publish LoadBalancerIP needs spec\.axon\.serviceType"),
+    ],
+)
+def test_a_published_address_that_cannot_exist_is_refused_naming_the_field(axon: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidSpec, match=message):
+        miner.axon_service(OWNER_MINER, miner_spec(axon=axon))
+
+
 def test_triton_pods_get_gpus_probes_and_the_serve_command() -> None:
     spec = miner_spec(triton={"image": "triton:1", "gpus": 2, "modelRepository": "/models"})
     deployment = triton.triton_deployment(OWNER_MINER, spec, None)
     [container] = containers(deployment)
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == "2"
     assert deployment["spec"]["template"]["spec"]["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
+    assert "NVIDIA_VISIBLE_DEVICES" not in {e["name"] for e in container["env"]}  # the device plugin sets it
     assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "health"}  # the canary inference
     assert container["startupProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
@@ -198,6 +232,7 @@ def test_triton_without_gpus_asks_for_none_and_serves_the_packaged_weights() -> 
     [container] = containers(deployment)
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
     assert "tolerations" not in deployment["spec"]["template"]["spec"]
+    assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in container["env"]  # a CUDA image sees no GPU
     assert "--model-repo" not in container["command"]
 
 
@@ -293,3 +328,95 @@ def test_allowed_axon_networks_reach_the_validator_command() -> None:
 def test_an_allowed_axon_network_that_is_not_a_cidr_is_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(InvalidSpec, match=r"spec\.neuron\.allowedAxonNetworks: not a network in CIDR notation"):
         validator.validator_deployment(OWNER_VALIDATOR, validator_spec(neuron={"allowedAxonNetworks": [bad]}))
+
+
+GPU_POOL_TAINT = {"key": "pool", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
+POD_SETTINGS = {
+    "nodeSelector": {"pool": "cpu"},
+    "tolerations": [{"key": "spot", "operator": "Exists"}],
+    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
+    "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}],
+    "priorityClassName": "subnet-critical",
+    "runtimeClassName": "gvisor",
+    "imagePullSecrets": [{"name": "regcred"}],
+    "annotations": {"team": "ocr", "prometheus.io/port": "1"},
+    "labels": {"team": "ocr", api.LABEL_INSTANCE: "spoofed"},
+}
+TRITON_SETTINGS = {
+    "nodeSelector": {"pool": "gpu"},
+    "tolerations": [GPU_POOL_TAINT],
+    "runtimeClassName": "nvidia",
+    "priorityClassName": "gpu-serving",
+}
+
+
+def pod_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    return deployment["spec"]["template"]["spec"]
+
+
+def test_pod_settings_reach_every_pod_as_core_podspec_fields() -> None:
+    objects = [
+        miner.miner_deployment(OWNER_MINER, miner_spec(pod=POD_SETTINGS), 30123),
+        validator.validator_deployment(OWNER_VALIDATOR, validator_spec(pod=POD_SETTINGS)),
+    ]
+    for deployment in objects:
+        pod = pod_of(deployment)
+        for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "imagePullSecrets"):
+            assert pod[key] == POD_SETTINGS[key], key
+        assert (pod["priorityClassName"], pod["runtimeClassName"]) == ("subnet-critical", "gvisor")
+        template = deployment["spec"]["template"]["metadata"]
+        assert template["annotations"]["team"] == template["labels"]["team"] == "ocr"
+        # the operator's own win: the selector keeps matching and scraping keeps its port
+        assert template["labels"][api.LABEL_INSTANCE] == deployment["metadata"]["labels"][api.LABEL_INSTANCE]
+        assert template["annotations"]["prometheus.io/port"] != "1"
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= template["labels"].items()
+
+
+def test_triton_is_placed_on_its_own_and_the_miner_never_inherits_its_gpu_placement() -> None:
+    spec = miner_spec(
+        pod={"nodeSelector": {"pool": "cpu"}},
+        triton={"image": "triton:1", "gpus": 1, "pod": TRITON_SETTINGS},
+    )
+    miner_pod = pod_of(miner.miner_deployment(OWNER_MINER, spec, 30123))
+    triton_pod = pod_of(triton.triton_deployment(OWNER_MINER, spec, None))
+    assert miner_pod["nodeSelector"] == {"pool": "cpu"}
+    assert "tolerations" not in miner_pod and "runtimeClassName" not in miner_pod
+    assert triton_pod["nodeSelector"] == {"pool": "gpu"}
+    assert triton_pod["runtimeClassName"] == "nvidia"
+    assert triton_pod["priorityClassName"] == "gpu-serving"
+    assert triton_pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        GPU_POOL_TAINT,
+    ]
+
+
+def test_the_gpu_resource_name_is_configurable_and_tolerated() -> None:
+    spec = miner_spec(triton={"image": "triton:1", "gpus": 1, "gpuResource": "nvidia.com/mig-1g.10gb"})
+    deployment = triton.triton_deployment(OWNER_MINER, spec, None)
+    [container] = containers(deployment)
+    assert container["resources"]["limits"]["nvidia.com/mig-1g.10gb"] == "1"
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert [t["key"] for t in pod_of(deployment)["tolerations"]] == ["nvidia.com/gpu", "nvidia.com/mig-1g.10gb"]
+
+
+def test_neuron_pods_never_see_the_nodes_gpus() -> None:
+    for deployment in (
+        miner.miner_deployment(OWNER_MINER, miner_spec(), 30123),
+        validator.validator_deployment(OWNER_VALIDATOR, validator_spec()),
+    ):
+        assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in containers(deployment)[0]["env"]
+
+
+def test_the_operators_pull_secrets_reach_every_pod_after_the_specs_own() -> None:
+    spec = pod.with_pull_secrets(miner_spec(pod={"imagePullSecrets": [{"name": "mine"}]}), ["regcred", "mine"])
+    assert pod_of(miner.miner_deployment(OWNER_MINER, spec, 30123))["imagePullSecrets"] == [
+        {"name": "mine"},
+        {"name": "regcred"},
+    ]
+    assert pod_of(triton.triton_deployment(OWNER_MINER, spec, None))["imagePullSecrets"] == [
+        {"name": "regcred"},
+        {"name": "mine"},
+    ]
+    plain = validator_spec()
+    assert pod.with_pull_secrets(plain, []) == plain
+    assert "imagePullSecrets" not in pod_of(validator.validator_deployment(OWNER_VALIDATOR, plain))

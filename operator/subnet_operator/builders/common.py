@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from subnet_operator import api
-
-Spec = Mapping[str, Any]
-Manifest = dict[str, Any]
+from subnet_operator.builders.pod import Manifest, Spec, pod_spec_fields, template_metadata
 
 # The uid and gid neuron and Triton images run as; pods insist on it rather than trusting the image.
 RUN_AS = 10001
@@ -20,10 +18,17 @@ WALLETS_DIR = "/var/run/ocr-subnet/wallets"
 TMP_DIR = "/tmp"
 POD_IP = "$(POD_IP)"  # expanded by the kubelet from the env var of the same name
 HOST_IP = "$(HOST_IP)"
+# For containers given no GPU: the NVIDIA runtime then exposes none, where a CUDA image would otherwise see
+# every GPU of the node (the device plugin sets its own value for containers that request GPUs).
+NO_GPUS_ENV = {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"}
 
 
 class InvalidSpec(ValueError):
     """A rule the CRD schema cannot express on Kubernetes 1.20 was broken; the message names the field."""
+
+
+class NotYet(RuntimeError):
+    """Something the cluster still has to provide (a load balancer's IP); the reconcile is retried."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ def neuron_container(
         "image": spec["image"],
         "imagePullPolicy": spec["imagePullPolicy"],
         "command": command,
-        "env": downward_env(),
+        "env": [*downward_env(), NO_GPUS_ENV],
         "ports": [container_port(port_name, number)],
         "resources": resources(spec["resources"]),
         "securityContext": container_security_context(),
@@ -188,10 +193,11 @@ def deployment(
     containers: Sequence[Manifest],
     volumes: Sequence[Manifest],
     strategy: Manifest,
-    spec: Spec,
+    pod: Spec,
     annotations: Mapping[str, str],
-    extra_pod_spec: Mapping[str, Any] | None = None,
+    tolerations: Sequence[Manifest] = (),
 ) -> Manifest:
+    """`pod`: the spec's pod settings (spec.pod or spec.triton.pod); `tolerations`: the operator's own."""
     labels = selector_labels(owner, component)
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,  # neurons never call the Kubernetes API
@@ -199,10 +205,8 @@ def deployment(
         "securityContext": pod_security_context(),
         "containers": list(containers),
         "volumes": list(volumes),
-        **(extra_pod_spec or {}),
+        **pod_spec_fields(pod, tolerations),
     }
-    if spec.get("nodeSelector"):
-        pod_spec["nodeSelector"] = dict(spec["nodeSelector"])
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -213,10 +217,7 @@ def deployment(
             "selector": {"matchLabels": labels},
             "strategy": strategy,
             "template": {
-                "metadata": {
-                    "labels": {**labels, api.LABEL_MANAGED_BY: api.OPERATOR_NAME},
-                    "annotations": dict(annotations),
-                },
+                "metadata": template_metadata(pod, {**labels, api.LABEL_MANAGED_BY: api.OPERATOR_NAME}, annotations),
                 "spec": pod_spec,
             },
         },

@@ -16,32 +16,58 @@ AXON_PORT_NAME = "axon"
 
 def axon_service(owner: Owner, spec: Spec) -> Manifest:
     axon = spec["axon"]
+    publish_mode(axon)  # a bad combination is refused before anything is applied
     port = common.service_port(AXON_PORT_NAME, axon["port"])
     extra: Manifest = {}
     if axon["serviceType"] == "NodePort" and axon.get("nodePort") is not None:
         port["nodePort"] = axon["nodePort"]
-    if axon["serviceType"] == "LoadBalancer":
-        extra["loadBalancerIP"] = published_address(spec, node_port=None)[0]
+    if axon["serviceType"] == "LoadBalancer" and axon.get("externalIp"):
+        extra["loadBalancerIP"] = axon["externalIp"]
     return common.service(owner, api.MINER_COMPONENT, [port], service_type=axon["serviceType"], **extra)
 
 
-def published_address(spec: Spec, node_port: int | None) -> tuple[str, int]:
-    """The ip and port the miner announces on chain: what validators outside the cluster dial."""
+def publish_mode(axon: Spec) -> str:
+    """spec.axon.publish, or what it means when unset (see its schema description)."""
+    mode = axon.get("publish")
+    if mode is None:
+        if axon.get("externalIp"):
+            return "ExternalIP"
+        return "LoadBalancerIP" if axon["serviceType"] == "LoadBalancer" else "NodeIP"
+    if mode == "ExternalIP" and not axon.get("externalIp"):
+        raise InvalidSpec("spec.axon.externalIp is required when spec.axon.publish is ExternalIP")
+    if mode == "LoadBalancerIP" and axon["serviceType"] != "LoadBalancer":
+        raise InvalidSpec("spec.axon.publish LoadBalancerIP needs spec.axon.serviceType LoadBalancer")
+    return mode
+
+
+def load_balancer_ip(service: Manifest) -> str | None:
+    """The IP a LoadBalancer Service was assigned, None until it is."""
+    ingress = service.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+    return next((entry["ip"] for entry in ingress if entry.get("ip")), None)
+
+
+def published_address(spec: Spec, node_port: int | None, lb_ip: str | None = None) -> tuple[str, int]:
+    """The ip and port the miner announces on chain: what validators outside the cluster dial.
+
+    `node_port`: the one the cluster gave the axon Service; `lb_ip`: the IP its load balancer got.
+    """
     axon = spec["axon"]
-    if axon["serviceType"] == "LoadBalancer":
-        if not axon.get("externalIp"):
-            raise InvalidSpec("spec.axon.externalIp is required when spec.axon.serviceType is LoadBalancer")
-        return axon["externalIp"], axon.get("externalPort") or axon["port"]
+    mode = publish_mode(axon)
+    if mode == "LoadBalancerIP" and lb_ip is None:
+        raise common.NotYet("the axon LoadBalancer has no IP yet (spec.axon.publish: LoadBalancerIP)")
+    ip = {"NodeIP": common.HOST_IP, "ExternalIP": axon.get("externalIp"), "LoadBalancerIP": lb_ip}[mode]
+    if axon["serviceType"] == "LoadBalancer" and mode != "NodeIP":
+        return ip, axon.get("externalPort") or axon["port"]
     port = axon.get("externalPort") or axon.get("nodePort") or node_port
     if port is None:
-        raise InvalidSpec("the axon Service has no node port yet")
-    return axon.get("externalIp") or common.HOST_IP, port
+        raise common.NotYet("the axon Service has no node port yet")
+    return ip, port
 
 
-def command(owner: Owner, spec: Spec, node_port: int | None) -> list[str]:
+def command(owner: Owner, spec: Spec, node_port: int | None, lb_ip: str | None = None) -> list[str]:
     """Exactly `ocr-subnet miner ...`, its options taken from the spec."""
     neuron, axon = spec["neuron"], spec["axon"]
-    external_ip, external_port = published_address(spec, node_port)
+    external_ip, external_port = published_address(spec, node_port, lb_ip)
     backend = ["--backend", spec["backend"]]
     if spec["backend"] == "triton":
         backend += ["--triton-url", triton.triton_url(owner)]
@@ -75,15 +101,15 @@ def command(owner: Owner, spec: Spec, node_port: int | None) -> list[str]:
     ]
 
 
-def miner_deployment(owner: Owner, spec: Spec, node_port: int | None) -> Manifest:
-    """`node_port`: the port the cluster gave the axon Service (NodePort without a fixed one)."""
+def miner_deployment(owner: Owner, spec: Spec, node_port: int | None, lb_ip: str | None = None) -> Manifest:
+    """`node_port`: the port the cluster gave the axon Service; `lb_ip`: the IP its load balancer got."""
     axon_port = spec["axon"]["port"]
     wallet_volume, wallet_mount = common.wallet_volume(spec["wallet"])
     tmp_volume, tmp_mount = common.tmp_volume()
     container = common.neuron_container(
         api.MINER_COMPONENT,
         spec,
-        command=command(owner, spec, node_port),
+        command=command(owner, spec, node_port, lb_ip),
         port=(AXON_PORT_NAME, axon_port),
         mounts=[wallet_mount, tmp_mount],
         health_path="/healthz",
@@ -96,7 +122,7 @@ def miner_deployment(owner: Owner, spec: Spec, node_port: int | None) -> Manifes
         containers=[container],
         volumes=[wallet_volume, tmp_volume],
         strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        spec=spec,
+        pod=spec["pod"],
         annotations=common.scrape_annotations(axon_port),  # /metrics shares the axon port
     )
 

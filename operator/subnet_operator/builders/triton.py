@@ -9,7 +9,7 @@ from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
 HTTP_PORT, GRPC_PORT, METRICS_PORT, HEALTH_PORT = 8000, 8001, 8002, 8003
 # health: `triton serve`'s canary endpoint, /ready only while a tiny inference answers in time
 PORTS = {"http": HTTP_PORT, "grpc": GRPC_PORT, "metrics": METRICS_PORT, "health": HEALTH_PORT}
-GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT = "nvidia.com/gpu"  # the taint NVIDIA's GPU operator and the clouds' GPU pools put on GPU nodes
 
 
 def triton_spec(spec: Spec) -> Spec:
@@ -52,12 +52,17 @@ def triton_deployment(owner: Owner, spec: Spec, replicas: int | None) -> Manifes
     """`replicas`: what the Deployment has now (None when it does not exist yet)."""
     triton = triton_spec(spec)
     resources = common.resources(triton["resources"])
-    extra_pod_spec: Manifest = {}
+    env = common.downward_env()
+    tolerations: list[Manifest] = []
     if triton["gpus"] > 0:
-        gpus = str(triton["gpus"])
-        resources["limits"][GPU_RESOURCE] = gpus
-        resources["requests"][GPU_RESOURCE] = gpus
-        extra_pod_spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+        gpus, resource = str(triton["gpus"]), triton["gpuResource"]
+        resources["limits"][resource] = gpus
+        resources["requests"][resource] = gpus
+        tolerations = [
+            {"key": key, "operator": "Exists", "effect": "NoSchedule"} for key in dict.fromkeys([GPU_TAINT, resource])
+        ]
+    else:
+        env.append(common.NO_GPUS_ENV)
     tmp_volume, tmp_mount = common.tmp_volume()
     shm_volume = {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": str(triton["shmSize"])}}
     container = {
@@ -65,7 +70,7 @@ def triton_deployment(owner: Owner, spec: Spec, replicas: int | None) -> Manifes
         "image": triton["image"],
         "imagePullPolicy": triton["imagePullPolicy"],
         "command": command(triton),
-        "env": common.downward_env(),
+        "env": env,
         "ports": [common.container_port(name, port) for name, port in PORTS.items()],
         "resources": resources,
         "securityContext": common.container_security_context(),
@@ -84,7 +89,7 @@ def triton_deployment(owner: Owner, spec: Spec, replicas: int | None) -> Manifes
         containers=[container],
         volumes=[tmp_volume, shm_volume],
         strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        spec=spec,
+        pod=triton["pod"],
         annotations=common.scrape_annotations(METRICS_PORT),
-        extra_pod_spec=extra_pod_spec,
+        tolerations=tolerations,
     )

@@ -89,6 +89,6 @@ def validator_deployment(owner: Owner, spec: Spec) -> Manifest:
         containers=[container],
         volumes=[wallet_volume, tmp_volume, state_volume],
         strategy={"type": "Recreate"},  # never two validators on one hotkey and one state file
-        spec=spec,
+        pod=spec["pod"],
         annotations=common.scrape_annotations(spec["metricsPort"]),
     )

@@ -19,6 +19,7 @@ from ocr_subnet.logs import log_event
 from subnet_operator import api
 from subnet_operator.builders import miner, validator
 from subnet_operator.builders.common import InvalidSpec
+from subnet_operator.builders.pod import with_pull_secrets
 from subnet_operator.context import Context, OperatorConfig
 from subnet_operator.handlers.common import context, defaulted, owner_of
 
@@ -64,7 +65,7 @@ def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, mem
     ctx = context(memo)
     owner = owner_of(body)
     with tracked(ctx, api.VALIDATOR.kind, body, patch):
-        full = defaulted(api.VALIDATOR, spec)
+        full = with_pull_secrets(defaulted(api.VALIDATOR, spec), ctx.config.image_pull_secrets)
         claim = validator.state_claim(owner, full)
         manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
         ctx.cluster.create_if_absent(claim)
@@ -76,7 +77,7 @@ def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: A
     ctx = context(memo)
     owner = owner_of(body)
     with tracked(ctx, api.MINER.kind, body, patch):
-        full = defaulted(api.MINER, spec)
+        full = with_pull_secrets(defaulted(api.MINER, spec), ctx.config.image_pull_secrets)
         triton_name = api.object_name(owner.name, api.TRITON_COMPONENT)
         current = ctx.cluster.get("apps/v1", "Deployment", owner.namespace, triton_name)
         triton = miner.triton_objects(owner, full, current["spec"]["replicas"] if current else None)
@@ -88,7 +89,7 @@ def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: A
             ctx.cluster.delete("v1", "Service", owner.namespace, triton_name)
         applied = ctx.cluster.apply(axon)
         node_port = applied["spec"]["ports"][0].get("nodePort")
-        ctx.cluster.apply(miner.miner_deployment(owner, full, node_port))
+        ctx.cluster.apply(miner.miner_deployment(owner, full, node_port, miner.load_balancer_ip(applied)))
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
