@@ -111,3 +111,26 @@ def test_triton_lands_on_the_tainted_gpu_pool_and_the_miner_off_it(
     assert not miner.spec.tolerations and miner.spec.affinity is None
     for template in (triton, miner):  # the operator's --image-pull-secret (the chart's images.pullSecrets)
         assert [secret.name for secret in template.spec.image_pull_secrets] == ["regcred"]
+
+
+def test_a_load_balancers_ip_is_published_once_the_cloud_assigns_it(
+    k8s_cluster: Cluster, k8s_namespace: str, operator: OperatorProcess
+) -> None:
+    resources = Resources(k8s_cluster, k8s_namespace)
+    resources.apply(miner_manifest("m2", backend="tesseract", axon={"serviceType": "LoadBalancer"}))
+    wait_until(lambda: resources.service("m2-miner") is not None, "the axon Service", timeout_s=SETTLE_S)
+    wait_until(
+        lambda: "no IP yet" in ((resources.get(api.MINER, "m2") or {}).get("status", {}).get("reconcileError") or ""),
+        "the reconcile waiting for the load balancer",
+        timeout_s=SETTLE_S,
+    )
+    assert resources.deployment("m2-miner") is None  # nothing is published before the address exists
+    core = client.CoreV1Api(k8s_cluster.api)
+    # what a cloud's service controller does once the load balancer exists (documentation range address)
+    core.patch_namespaced_service_status(
+        "m2-miner", k8s_namespace, {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}}
+    )
+    wait_until(lambda: resources.deployment("m2-miner") is not None, "the miner Deployment", timeout_s=SETTLE_S)
+    command = resources.deployment("m2-miner").spec.template.spec.containers[0].command
+    assert command[command.index("--external-ip") + 1] == "198.51.100.7"
+    assert command[command.index("--external-port") + 1] == "8091"
