@@ -59,6 +59,7 @@ READY = "Ready"
 TRITON_READY = "TritonReady"
 WEIGHTS_HEALTHY = "WeightsHealthy"
 SCORE_HEALTHY = "ScoreHealthy"
+SPEC_VALID = "SpecValid"  # False while the spec breaks a rule of subnet_operator.validation
 
 
 def object_name(resource: str, component: str) -> str:

@@ -33,6 +33,10 @@ def run(
     image_pull_secret: list[str] = typer.Option(
         [], help="Secret every pod the operator makes pulls its images with (repeatable), e.g. the chart's"
     ),
+    webhook_host: str = typer.Option("0.0.0.0", help="address the admission webhook binds to"),
+    webhook_port: int = typer.Option(0, min=0, max=65535, help="serve the validating admission webhook; 0: off"),
+    webhook_cert: str | None = typer.Option(None, help="PEM serving certificate of the webhook (with --webhook-key)"),
+    webhook_key: str | None = typer.Option(None, help="PEM private key of the webhook's certificate"),
     log_level: str = typer.Option("INFO"),
 ) -> None:
     """Reconcile Validator and Miner resources until SIGINT/SIGTERM."""
@@ -43,6 +47,8 @@ def run(
 
     if namespace and all_namespaces:
         raise typer.BadParameter("choose --namespace or --all-namespaces, not both")
+    if webhook_port and not (webhook_cert and webhook_key):
+        raise typer.BadParameter("--webhook-port needs --webhook-cert and --webhook-key (the API server calls HTTPS)")
     configure_logging(log_level.upper())
     config = OperatorConfig(
         namespaces=tuple(namespace),
@@ -57,6 +63,10 @@ def run(
         priority=priority if priority is not None else random.SystemRandom().randint(1, 2**31 - 1),
         workers=workers,
         image_pull_secrets=tuple(image_pull_secret),
+        webhook_host=webhook_host,
+        webhook_port=webhook_port,
+        webhook_cert=webhook_cert,
+        webhook_key=webhook_key,
     )
     run_operator(config)
 

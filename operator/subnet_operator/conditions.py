@@ -71,6 +71,14 @@ def merge(
     return merged, transitions
 
 
+def upsert(
+    stored: Sequence[Mapping[str, Any]], condition: Condition, now: str, generation: int
+) -> tuple[list[dict[str, Any]], list[Transition]]:
+    """The stored list with one condition merged in and the others kept, and its transition if any."""
+    merged, transitions = merge(stored, [condition], now, generation)
+    return [*(dict(c) for c in stored if c["type"] != condition.type), *merged], transitions
+
+
 def phase(conditions: Iterable[Condition], ready_type: str, failed: bool) -> str:
     """One word for `kubectl get`: Failed (reconcile refused), Progressing (not Ready), Degraded (Ready but
     a health condition is False), Running."""

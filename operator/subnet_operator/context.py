@@ -27,6 +27,10 @@ class OperatorConfig:
     priority: int = 0
     workers: int = 8
     image_pull_secrets: tuple[str, ...] = ()  # added to every pod the operator makes
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 0  # 0: no admission webhook (the reconcile still checks every spec)
+    webhook_cert: str | None = None  # PEM serving certificate and key; kopf re-reads them when they change
+    webhook_key: str | None = None
 
 
 @dataclass

@@ -35,6 +35,15 @@ def settings_for(config: OperatorConfig) -> kopf.OperatorSettings:
     # Watches are restarted every few minutes so a silently dropped connection cannot stall the operator.
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
+    if config.webhook_port:
+        # The chart owns the ValidatingWebhookConfiguration; kopf only serves it (never edits the cluster's).
+        settings.admission.managed = None
+        settings.admission.server = kopf.WebhookServer(
+            addr=config.webhook_host,
+            port=config.webhook_port,
+            certfile=config.webhook_cert,
+            pkeyfile=config.webhook_key,
+        )
     return settings
 
 

@@ -7,7 +7,7 @@ passes it to `miner_deployment`.
 
 from __future__ import annotations
 
-from subnet_operator import api
+from subnet_operator import api, validation
 from subnet_operator.builders import common, triton
 from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
 
@@ -28,15 +28,13 @@ def axon_service(owner: Owner, spec: Spec) -> Manifest:
 
 def publish_mode(axon: Spec) -> str:
     """spec.axon.publish, or what it means when unset (see its schema description)."""
+    for problem in validation.axon_problems(axon):
+        raise InvalidSpec(problem)
     mode = axon.get("publish")
     if mode is None:
         if axon.get("externalIp"):
             return "ExternalIP"
         return "LoadBalancerIP" if axon["serviceType"] == "LoadBalancer" else "NodeIP"
-    if mode == "ExternalIP" and not axon.get("externalIp"):
-        raise InvalidSpec("spec.axon.externalIp is required when spec.axon.publish is ExternalIP")
-    if mode == "LoadBalancerIP" and axon["serviceType"] != "LoadBalancer":
-        raise InvalidSpec("spec.axon.publish LoadBalancerIP needs spec.axon.serviceType LoadBalancer")
     return mode
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subnet_operator import api
+from subnet_operator import api, validation
 from subnet_operator.builders import common
 from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
 
@@ -14,13 +14,9 @@ GPU_TAINT = "nvidia.com/gpu"  # the taint NVIDIA's GPU operator and the clouds' 
 
 def triton_spec(spec: Spec) -> Spec:
     """The Triton section of a Miner that uses it, checked where the schema cannot check it."""
-    triton = spec.get("triton")
-    if triton is None:
-        raise InvalidSpec("spec.triton is required when spec.backend is triton (at least spec.triton.image)")
-    if triton["maxReplicas"] < triton["minReplicas"]:
-        bounds = f"maxReplicas ({triton['maxReplicas']}) is below spec.triton.minReplicas ({triton['minReplicas']})"
-        raise InvalidSpec(f"spec.triton.{bounds}")
-    return triton
+    for problem in validation.triton_problems({**spec, "backend": "triton"}):
+        raise InvalidSpec(problem)
+    return spec["triton"]
 
 
 def clamp_replicas(triton: Spec, replicas: int | None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ocr_subnet.addresses import parse_networks
 
-from subnet_operator import api
+from subnet_operator import api, validation
 from subnet_operator.builders import common
 from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
 
@@ -31,11 +31,9 @@ def metrics_service(owner: Owner, spec: Spec) -> Manifest:
 
 def allowed_networks(neuron: Spec) -> list[str]:
     """spec.neuron.allowedAxonNetworks as the validator parses them; a bad entry is refused naming it."""
-    values = [str(value) for value in neuron.get("allowedAxonNetworks") or []]
-    try:
-        return [str(network) for network in parse_networks(values)]
-    except ValueError as exc:
-        raise InvalidSpec(f"spec.neuron.allowedAxonNetworks: {exc}") from exc
+    for problem in validation.networks_problems(neuron):
+        raise InvalidSpec(problem)
+    return [str(network) for network in parse_networks(validation.axon_networks(neuron))]
 
 
 def command(spec: Spec) -> list[str]:

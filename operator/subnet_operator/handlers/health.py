@@ -25,6 +25,7 @@ from subnet_operator.health import (
     weights_health,
 )
 from subnet_operator.prometheus import Prometheus, PrometheusUnavailable
+from subnet_operator.validation import spec_condition
 
 NOT_CONFIGURED = "no Prometheus URL is configured (--prometheus-url)"
 T = TypeVar("T")
@@ -116,7 +117,7 @@ def validator_health(
         "weightSetBlockLimit": weights.block_limit,
         "weightSetFailureRate": weights.failure_rate,
     }
-    publish(ctx, body, patch, ready, [weights.condition], fields)
+    publish(ctx, body, patch, ready, [weights.condition, spec_condition(api.VALIDATOR, full)], fields)
 
 
 def triton_condition(
@@ -156,13 +157,13 @@ def miner_health(
         "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(score.per_validator.items())],
         "tritonReadyReplicas": triton_ready,
     }
-    publish(ctx, body, patch, ready, [triton, score.condition], fields)
+    publish(ctx, body, patch, ready, [triton, score.condition, spec_condition(api.MINER, full)], fields)
 
 
 def forget(body: kopf.Body, memo: Any, **_: Any) -> None:
     """A deleted resource's health series go with it."""
     meta = body["metadata"]
-    types = (api.READY, api.TRITON_READY, api.WEIGHTS_HEALTHY, api.SCORE_HEALTHY)
+    types = (api.READY, api.TRITON_READY, api.WEIGHTS_HEALTHY, api.SCORE_HEALTHY, api.SPEC_VALID)
     context(memo).metrics.forget(body["kind"], meta["namespace"], meta["name"], types)
 
 

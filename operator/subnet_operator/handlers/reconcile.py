@@ -16,12 +16,13 @@ from typing import Any
 import kopf
 from ocr_subnet.logs import log_event
 
-from subnet_operator import api
+from subnet_operator import api, conditions, validation
 from subnet_operator.builders import miner, validator
 from subnet_operator.builders.common import InvalidSpec
 from subnet_operator.builders.pod import with_pull_secrets
+from subnet_operator.conditions import Condition
 from subnet_operator.context import Context, OperatorConfig
-from subnet_operator.handlers.common import context, defaulted, owner_of
+from subnet_operator.handlers.common import context, defaulted, now, owner_of
 
 RETRY_DELAY_S = 10.0
 log = logging.getLogger(__name__)
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iterator[None]:
     """Times the reconcile, counts it by result, and records the outcome in status.
 
-    A spec the builders refuse is permanent until the spec changes (no retries); anything else is
-    retried by kopf with a delay.
+    A spec that breaks a rule is permanent until the spec changes (no retries, SpecValid False and a
+    Warning Event); anything else is retried by kopf with a delay.
     """
     started = time.perf_counter()
     result, error = "success", None
@@ -41,6 +42,7 @@ def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iter
     except InvalidSpec as exc:
         result, error = "invalid", str(exc)
         patch.status["reconcileError"] = error
+        mark_spec(body, patch, validation.spec_invalid(error))
         raise kopf.PermanentError(error) from exc
     except Exception as exc:  # the API refused or was away: kopf tries again
         result, error = "retry", str(exc)
@@ -49,6 +51,7 @@ def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iter
     else:
         patch.status["observedGeneration"] = body["metadata"].get("generation")
         patch.status["reconcileError"] = None
+        mark_spec(body, patch, validation.SPEC_IS_VALID)
         if not body.get("status", {}).get("phase"):
             patch.status["phase"] = "Pending"
     finally:
@@ -61,11 +64,32 @@ def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iter
         log_event(log, "reconciled", level, **fields, seconds=round(seconds, 4), error=error)
 
 
+def mark_spec(body: kopf.Body, patch: kopf.Patch, condition: Condition) -> None:
+    """SpecValid at once (the health timer keeps it current), with a Warning Event when it turns False."""
+    status = body.get("status", {})
+    merged, transitions = conditions.upsert(
+        status.get("conditions", []), condition, now(), body["metadata"].get("generation", 0)
+    )
+    if transitions:
+        patch.status["conditions"] = merged
+    for transition in transitions:
+        if transition.condition.status == conditions.FALSE:
+            kopf.event(body, type="Warning", reason=condition.reason, message=condition.message)
+
+
+def ensure_valid(kind: api.Kind, spec: dict[str, Any]) -> None:
+    """Nothing is applied for a spec that breaks a rule: every problem is reported at once."""
+    found = validation.problems(kind, spec)
+    if found:
+        raise InvalidSpec("; ".join(found))
+
+
 def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
     ctx = context(memo)
     owner = owner_of(body)
     with tracked(ctx, api.VALIDATOR.kind, body, patch):
         full = with_pull_secrets(defaulted(api.VALIDATOR, spec), ctx.config.image_pull_secrets)
+        ensure_valid(api.VALIDATOR, full)
         claim = validator.state_claim(owner, full)
         manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
         ctx.cluster.create_if_absent(claim)
@@ -78,6 +102,7 @@ def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: A
     owner = owner_of(body)
     with tracked(ctx, api.MINER.kind, body, patch):
         full = with_pull_secrets(defaulted(api.MINER, spec), ctx.config.image_pull_secrets)
+        ensure_valid(api.MINER, full)
         triton_name = api.object_name(owner.name, api.TRITON_COMPONENT)
         current = ctx.cluster.get("apps/v1", "Deployment", owner.namespace, triton_name)
         triton = miner.triton_objects(owner, full, current["spec"]["replicas"] if current else None)
