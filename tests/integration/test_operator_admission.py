@@ -6,18 +6,24 @@ the webhook the reconcile reports the same problems (SpecValid=False, an Event) 
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import socket
+import ssl
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from subnet_operator import api
 from subnet_operator.handlers.admission import WEBHOOK_ID
 
 from tests.integration.operator_harness import (
+    REPO,
     SETTLE_S,
     START_TIMEOUT_S,
     OperatorProcess,
@@ -33,6 +39,8 @@ from tests.support.poll import wait_until
 from tests.support.ports import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHART = REPO / "charts" / "subnet"
 
 MISTAKES = {
     "min above max": (
@@ -171,3 +179,69 @@ def test_without_the_webhook_a_bad_spec_is_reported_and_nothing_is_applied(
         lambda: resources.has_condition(api.MINER, "m1", api.SPEC_VALID, "True"), "SpecValid True", timeout_s=SETTLE_S
     )
     wait_until(lambda: resources.deployment("m1-triton") is not None, "Triton applied", timeout_s=SETTLE_S)
+
+
+def chart_webhook(helm: Path, namespace: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "subnet",
+            str(CHART),
+            "-n",
+            namespace,
+            "--show-only",
+            "templates/operator-webhook.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def test_the_charts_certificate_serves_the_webhook_under_its_service_name(
+    helm: Path, k8s_cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    """The operator serves with the chart's generated certificate; a client that trusts only the chart's CA
+    and checks the name the API server dials (<service>.<namespace>.svc) gets the webhook's verdict."""
+    secret, service, registration = chart_webhook(helm, k8s_namespace)
+    tls = {key: base64.b64decode(value) for key, value in secret["data"].items()}
+    for key in ("tls.crt", "tls.key"):
+        (tmp_path / key).write_bytes(tls[key])
+    [hook] = registration["webhooks"]
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]) == tls["ca.crt"]
+    assert hook["clientConfig"]["service"]["name"] == service["metadata"]["name"]
+    # the API server accepts the registration as the chart renders it (admissionregistration.k8s.io/v1)
+    k8s_cluster.kubectl("apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(registration))
+    install_crds(k8s_cluster)
+    [port] = free_ports(1)
+    args = [
+        *("--webhook-host", "127.0.0.1", "--webhook-port", str(port)),
+        *("--webhook-cert", str(tmp_path / "tls.crt"), "--webhook-key", str(tmp_path / "tls.key")),
+    ]
+    with running_operator(k8s_cluster, k8s_namespace, tmp_path / "op.log", namespaces=[k8s_namespace], extra_args=args):
+        wait_until(lambda: listening(port), "the webhook server listening", timeout_s=START_TIMEOUT_S)
+        context = ssl.create_default_context(cadata=tls["ca.crt"].decode())
+        name = f"{service['metadata']['name']}.{k8s_namespace}.svc"
+        review = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": str(uuid.uuid4()),
+                "kind": {"group": api.GROUP, "version": api.VERSION, "kind": "Miner"},
+                "resource": {"group": api.GROUP, "version": api.VERSION, "resource": api.MINER.plural},
+                "operation": "CREATE",
+                "userInfo": {"username": "test"},
+                "namespace": k8s_namespace,
+                "object": {**MISTAKES["min above max"][0], "metadata": {"name": "bad", "namespace": k8s_namespace}},
+            },
+        }
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            connection = http.client.HTTPSConnection(name, port, context=context, timeout=10)
+            connection.sock = context.wrap_socket(raw, server_hostname=name)  # verifies chain and name
+            connection.request("POST", hook["clientConfig"]["service"]["path"], json.dumps(review))
+            answer = json.loads(connection.getresponse().read())["response"]
+    assert answer["allowed"] is False
+    assert "spec.triton.maxReplicas (1) is below spec.triton.minReplicas (3)" in answer["status"]["message"]
