@@ -135,6 +135,12 @@ def validator_spec() -> Schema:
                 {
                     "size": quantity("Size of the state volume; fixed once the claim exists.", default="1Gi"),
                     "storageClassName": string("Storage class of the claim; the cluster default if unset."),
+                    "retain": boolean(
+                        "Keep the claim when the Validator is deleted (losing the EMA state resets the validator's "
+                        "view of every miner); a Validator of the same name takes it up again. False: the claim "
+                        "is deleted with the Validator. Fixed when the claim is created.",
+                        default=True,
+                    ),
                 },
                 "The PersistentVolumeClaim holding the EMA state across restarts.",
                 default={},

@@ -162,7 +162,7 @@ def test_a_validator_gets_its_state_claim_and_a_single_replica(resources: Resour
         "v1-state", resources.namespace
     )
     assert claim.spec.resources.requests["storage"] == "2Gi"
-    assert claim.metadata.owner_references[0].name == "v1"
+    assert not claim.metadata.owner_references  # retained by default: it outlives the Validator
     deployment = resources.deployment("v1-validator")
     assert (deployment.spec.replicas, deployment.spec.strategy.type) == (1, "Recreate")
     weights = resources.condition(api.VALIDATOR, "v1", api.WEIGHTS_HEALTHY)
@@ -199,7 +199,7 @@ def test_a_spec_change_rolls_out(resources: Resources, operator: OperatorProcess
 
 
 def test_deleting_a_miner_garbage_collects_everything_it_owned(resources: Resources, operator: OperatorProcess) -> None:
-    resources.apply(miner_manifest("m1"), validator_manifest("v1"))
+    resources.apply(miner_manifest("m1"), validator_manifest("v1", persistence={"retain": False}))
     wait_converged(resources, api.MINER, "m1")
     wait_converged(resources, api.VALIDATOR, "v1")
     resources.cluster.kubectl("delete", "miner/m1", "validator/v1", "-n", resources.namespace, "--timeout=120s")
@@ -216,6 +216,20 @@ def test_deleting_a_miner_garbage_collects_everything_it_owned(resources: Resour
         )
 
     wait_until(everything_gone, "the garbage collector to remove every owned object", timeout_s=SETTLE_S)
+
+
+def test_a_validators_state_claim_outlives_it_and_is_taken_up_again(
+    resources: Resources, operator: OperatorProcess
+) -> None:
+    resources.apply(validator_manifest("v1"))
+    wait_converged(resources, api.VALIDATOR, "v1")
+    core = client.CoreV1Api(resources.cluster.api)
+    before = core.read_namespaced_persistent_volume_claim("v1-state", resources.namespace).metadata.uid
+    resources.cluster.kubectl("delete", "validator/v1", "-n", resources.namespace, "--timeout=120s")
+    wait_until(lambda: resources.deployment("v1-validator") is None, "the validator's Deployment collected", SETTLE_S)
+    resources.apply(validator_manifest("v1"))
+    wait_converged(resources, api.VALIDATOR, "v1")
+    assert core.read_namespaced_persistent_volume_claim("v1-state", resources.namespace).metadata.uid == before
 
 
 def test_killing_the_operator_mid_reconcile_and_restarting_it_converges(

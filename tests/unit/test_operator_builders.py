@@ -64,7 +64,7 @@ def deployments_of(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 def test_every_object_is_owned_labelled_and_named_after_its_resource() -> None:
     objects = [
         *all_miner_objects(miner_spec()),
-        validator.state_claim(OWNER_VALIDATOR, validator_spec()),
+        validator.state_claim(OWNER_VALIDATOR, validator_spec(persistence={"retain": False})),
         validator.metrics_service(OWNER_VALIDATOR, validator_spec()),
         validator.validator_deployment(OWNER_VALIDATOR, validator_spec()),
     ]
@@ -268,6 +268,9 @@ def test_the_tesseract_backend_runs_no_triton() -> None:
 def test_the_validator_keeps_its_state_on_its_claim_and_never_runs_twice() -> None:
     spec = validator_spec(persistence={"size": "5Gi", "storageClassName": "fast"}, metricsPort=9200)
     claim = validator.state_claim(OWNER_VALIDATOR, spec)
+    assert "ownerReferences" not in claim["metadata"]  # retained: it outlives the Validator
+    owned = validator.state_claim(OWNER_VALIDATOR, validator_spec(persistence={"retain": False}))
+    assert owned["metadata"]["ownerReferences"] == [OWNER_VALIDATOR.reference]
     assert claim["spec"] == {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": "5Gi"}},

@@ -13,11 +13,16 @@ METRICS_PORT_NAME = "metrics"
 
 
 def state_claim(owner: Owner, spec: Spec) -> Manifest:
+    """The state volume's claim; with persistence.retain (the default) it has no owner, so it outlives
+    the Validator instead of being garbage-collected with it."""
     persistence = spec["persistence"]
+    meta = common.metadata(owner, api.VALIDATOR_COMPONENT, api.STATE_SUFFIX)
+    if persistence["retain"]:
+        del meta["ownerReferences"]
     claim: Manifest = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": common.metadata(owner, api.VALIDATOR_COMPONENT, api.STATE_SUFFIX),
+        "metadata": meta,
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(persistence["size"])}}},
     }
     if persistence.get("storageClassName"):

@@ -19,7 +19,11 @@ WEBHOOK_ID = "validate-spec"  # the path the ValidatingWebhookConfiguration call
 INVALID = 422  # what the API server reports for a schema violation too
 
 
-def validate_spec(body: kopf.Body, spec: kopf.Spec, **_: Any) -> None:
+def validate_spec(body: kopf.Body, spec: kopf.Spec, old: kopf.Body | None, **_: Any) -> None:
+    """Only a new or changed spec is judged: metadata and finalizer updates of a resource admitted
+    before (e.g. while no webhook answered) must pass, or it could never be deleted."""
+    if old is not None and old.get("spec") == body.get("spec"):
+        return
     kind = api.MINER if body["kind"] == api.MINER.kind else api.VALIDATOR
     found = validation.problems(kind, defaulted(kind, spec))
     if found:
