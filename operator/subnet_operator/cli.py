@@ -71,6 +71,35 @@ def run(
     run_operator(config)
 
 
+@operator_app.command("cleanup")
+def cleanup(
+    namespace: str = typer.Option(..., "--namespace", "-n", help="namespace of the resources"),
+    selector: str = typer.Option(..., help="label selector of the resources, e.g. app.kubernetes.io/instance=subnet"),
+    timeout: float = typer.Option(120.0, min=1.0, help="seconds the operator gets to let them go"),
+    kubeconfig: str | None = typer.Option(None, help="kubeconfig file; default: in-cluster, then $KUBECONFIG"),
+    json_output: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
+) -> None:
+    """Delete Validators and Miners and wait until they are gone (Helm's pre-delete hook runs this)."""
+    import dataclasses
+    import json
+
+    from kubernetes import client
+    from rich.console import Console
+
+    from subnet_operator.cleanup import cleanup as run_cleanup
+    from subnet_operator.kube import load_configuration
+
+    custom = client.CustomObjectsApi(client.ApiClient(load_configuration(kubeconfig)))
+    outcome = run_cleanup(custom, namespace, selector, timeout)
+    if json_output:
+        typer.echo(json.dumps(dataclasses.asdict(outcome)))
+        return
+    console = Console()
+    console.print(f"deleted: {', '.join(outcome.deleted) or 'nothing'}")
+    if outcome.released:
+        console.print(f"[yellow]released without the operator[/]: {', '.join(outcome.released)}")
+
+
 def _write_or_check(files: dict[Path, str], check: bool, command: str) -> None:
     stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if check:

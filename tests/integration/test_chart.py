@@ -10,8 +10,10 @@ validation and the CRDs' schemas. On kind (OCR_SUBNET_KUBECONFIG) the same tests
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,12 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from ocr_subnet.local.up import ocr_subnet_command
 from subnet_operator import api
 
-from tests.integration.operator_harness import SETTLE_S, Resources, install_crds, running_operator
+from tests.integration.operator_harness import SETTLE_S, Resources, install_crds, miner_manifest, running_operator
 from tests.support.cluster import Cluster
+from tests.support.fake_kubelet import terminated_status
 from tests.support.helm import helm_env
 from tests.support.poll import wait_until
 
@@ -135,6 +139,34 @@ def exists(read: Any, *args: str) -> bool:
     return True
 
 
+def hook_pod(core: client.CoreV1Api, namespace: str, job: str) -> client.V1Pod | None:
+    pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
+    return next((p for p in pods if p.status.phase == "Running"), None)
+
+
+def uninstall(run_helm: Helm, cluster: Cluster, namespace: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`helm uninstall --wait`. On the fake kubelet, this does the kubelet's part for the pre-delete hook
+    Job: its container's command runs here, as the Job's ServiceAccount, and its pod reports the exit."""
+    core = client.CoreV1Api(cluster.api)
+    with ThreadPoolExecutor(1) as pool:
+        uninstalling = pool.submit(run_helm, "uninstall", RELEASE, "-n", namespace, "--wait", "--timeout", "3m")
+        pod = wait_until(lambda: hook_pod(core, namespace, f"{RELEASE}-cleanup"), "the cleanup hook's pod", SETTLE_S)
+        node = core.read_node(pod.spec.node_name)
+        if node.metadata.labels.get("type") == "fake-kubelet":
+            token = cluster.service_account_token(namespace, pod.spec.service_account_name)
+            env = {**os.environ, "KUBECONFIG": str(cluster.token_kubeconfig(token, tmp_path / "hook.kubeconfig"))}
+            [container] = pod.spec.containers
+            done = subprocess.run(
+                [*ocr_subnet_command(), *container.args], env=env, capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == 0, done.stderr
+            exited = terminated_status(
+                {"spec": {"containers": [{"name": container.name, "image": container.image}]}}, 0
+            )
+            core.patch_namespaced_pod_status(pod.metadata.name, namespace, exited)
+        return uninstalling.result()
+
+
 BAD_VALUES = {
     "operator.replicas=0": "operator.replicas: Must be greater than or equal to 1",
     "monitoring.enabled=sometimes": "monitoring.enabled must be one of the following",
@@ -203,13 +235,39 @@ def test_install_upgrade_uninstall_with_the_operator_on_the_charts_service_accou
         wait_until(lambda: resources.deployment(validator_deployment) is None, "its Deployment collected", SETTLE_S)
         assert "Forbidden" not in operator.log()
 
-        run_helm("uninstall", RELEASE, "-n", namespace, "--wait")
+        uninstall(run_helm, cluster, namespace, tmp_path)
     assert run_helm("list", "-n", namespace, "-q").stdout.strip() == ""
     assert not exists(core.read_namespaced_service_account, OPERATOR_ACCOUNT, namespace)
     assert not exists(client.AppsV1Api(cluster.api).read_namespaced_deployment, f"{RELEASE}-operator", namespace)
     crds = cluster.kubectl("get", "crd", "-o", "name").stdout
     for kind in api.KINDS:  # Helm never deletes CRDs: every Validator and Miner of the cluster survives
         assert f"{kind.plural}.{api.GROUP}" in crds
+
+
+def test_helm_uninstall_alone_deletes_the_releases_resources_and_leaves_nothing_stuck(
+    run_helm: Helm, cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    namespace = k8s_namespace
+    resources = Resources(cluster, namespace)
+    miner = miner_manifest("miner", backend="tesseract")
+    values = {**validator_values(), "miners": [{"name": "miner", "spec": miner["spec"]}]}
+    run_helm("install", RELEASE, str(CHART), "-n", namespace, "-f", str(write_values(tmp_path / "v.yaml", values)))
+    kubeconfig = cluster.token_kubeconfig(
+        cluster.service_account_token(namespace, OPERATOR_ACCOUNT), tmp_path / "operator.kubeconfig"
+    )
+    with running_operator(cluster, namespace, tmp_path / "operator.log", kubeconfig=kubeconfig):
+        for kind, name in ((api.VALIDATOR, "validator"), (api.MINER, "miner")):
+            wait_until(lambda k=kind, n=name: resources.converged(k, n), f"{kind.kind} {name} Ready", SETTLE_S)
+        uninstall(run_helm, cluster, namespace, tmp_path)  # no deleting by hand first
+        assert resources.get(api.VALIDATOR, "validator") is None and resources.get(api.MINER, "miner") is None
+        wait_until(lambda: resources.deployment("miner-miner") is None, "the miner's Deployment collected", SETTLE_S)
+    assert run_helm("list", "-n", namespace, "-q").stdout.strip() == ""
+    core = client.CoreV1Api(cluster.api)
+    assert not exists(core.read_namespaced_service_account, f"{RELEASE}-cleanup", namespace)  # hooks cleaned up
+    jobs = client.BatchV1Api(cluster.api).list_namespaced_job(namespace).items
+    assert [job.metadata.name for job in jobs] == []
+    # the validator's state survives it (persistence.retain, the default)
+    assert exists(core.read_namespaced_persistent_volume_claim, "validator-state", namespace)
 
 
 def test_monitoring_objects_appear_when_the_cluster_serves_their_api(

@@ -4,9 +4,10 @@ The control plane under test has no container runtime. This fake registers Ready
 cpu, memory, pods and optionally `nvidia.com/gpu`, so the real scheduler places pods), then watches pods
 bound to those nodes and writes the status a kubelet would: Running, Ready, a loopback podIP, ready
 container statuses. Deployments therefore report available replicas. Nothing runs, no probe is executed
-and no pod ever finishes (a Job stays active). It also completes graceful deletions (what a kubelet does
-once containers stop), so namespaces and owners can be deleted. It runs in a thread and stops by closing
-its watch connection. Pod IPs are loopback addresses (127.1.x.y) so a test can serve on one; the
+and no pod finishes by itself (a Job stays active) unless a test runs its command and reports the exit
+with `terminated_status`, which the fake then leaves alone. It also completes graceful deletions (what a
+kubelet does once containers stop), so namespaces and owners can be deleted. It runs in a thread and
+stops by closing its watch connection. Pod IPs are loopback addresses (127.1.x.y) so a test can serve on one; the
 Endpoints controller refuses loopback IPs, so Services get no Endpoints here.
 """
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STRATEGIC = "application/strategic-merge-patch+json"
 FIRST_POD_IP = ipaddress.IPv4Address("127.1.0.1")
+TERMINAL_PHASES = ("Succeeded", "Failed")
 WATCH_TIMEOUT_S = 300  # the server ends a watch after this; the loop resumes from the last resourceVersion
 
 Pod = dict[str, Any]
@@ -131,6 +133,32 @@ def running_status(pod: Pod, pod_ip: str) -> dict[str, Any]:
     }
 
 
+def terminated_status(pod: Pod, exit_code: int) -> dict[str, Any]:
+    """The status a kubelet reports once a pod's (restartPolicy Never) containers exited with `exit_code`."""
+    now = _now()
+    terminated = {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error", "finishedAt": now}
+    return {
+        "status": {
+            "phase": "Succeeded" if exit_code == 0 else "Failed",
+            "conditions": [
+                {"type": kind, "status": "False", "lastTransitionTime": now} for kind in ("ContainersReady", "Ready")
+            ],
+            "containerStatuses": [
+                {
+                    "name": c["name"],
+                    "image": c["image"],
+                    "imageID": f"fake://{c['image']}",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 0,
+                    "state": {"terminated": terminated},
+                }
+                for c in pod["spec"]["containers"]
+            ],
+        }
+    }
+
+
 def _is_ready(pod: Pod) -> bool:
     status = pod.get("status", {})
     conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
@@ -225,6 +253,8 @@ class FakeKubelet:
         try:
             if meta.get("deletionTimestamp"):
                 self._core.delete_namespaced_pod(meta["name"], meta["namespace"], grace_period_seconds=0)
+            elif pod.get("status", {}).get("phase") in TERMINAL_PHASES:
+                return  # finished (a test reported it, see terminated_status): a kubelet never revives it
             elif not _is_ready(pod):
                 pod_ip = pod.get("status", {}).get("podIP") or self._allocate_ip()
                 self._core.patch_namespaced_pod_status(
