@@ -28,7 +28,7 @@ from subnet_operator import api
 from tests.integration.operator_harness import SETTLE_S, Resources, install_crds, miner_manifest, running_operator
 from tests.support.cluster import Cluster
 from tests.support.fake_kubelet import terminated_status
-from tests.support.helm import helm_env
+from tests.support.helm import REGISTRY_VALUES, helm_env
 from tests.support.poll import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -109,6 +109,11 @@ def monitoring_crds(cluster: Cluster) -> Iterator[None]:
     cluster.kubectl("delete", "--wait=false", *names)
 
 
+def registry(values: Path) -> tuple[str, ...]:
+    """`-f` arguments: the test registry, then `values` (which wins where it sets one)."""
+    return ("-f", str(REGISTRY_VALUES), "-f", str(values))
+
+
 def write_values(path: Path, values: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(values))
     return path
@@ -168,6 +173,7 @@ def uninstall(run_helm: Helm, cluster: Cluster, namespace: str, tmp_path: Path) 
 
 
 BAD_VALUES = {
+    "images.registry=": "images.registry: String length must be greater than or equal to 1",
     "operator.replicas=0": "operator.replicas: Must be greater than or equal to 1",
     "monitoring.enabled=sometimes": "monitoring.enabled must be one of the following",
     "operator.prometheusUrl=prometheus:9090": "operator.prometheusUrl: Does not match pattern",
@@ -179,7 +185,19 @@ BAD_VALUES = {
 def test_bad_values_fail_install_naming_the_value(run_helm: Helm, k8s_namespace: str) -> None:
     for setting, message in BAD_VALUES.items():
         extra = ["--set", "validators[0].spec.chain.netuid=1"] if setting.startswith("validators") else []
-        done = run_helm("install", RELEASE, str(CHART), "-n", k8s_namespace, "--set", setting, *extra, check=False)
+        done = run_helm(
+            "install",
+            RELEASE,
+            str(CHART),
+            "-n",
+            k8s_namespace,
+            "-f",
+            str(REGISTRY_VALUES),
+            "--set",
+            setting,
+            *extra,
+            check=False,
+        )
         assert done.returncode != 0, setting
         assert "values don't meet the specifications of the schema" in done.stderr, done.stderr
         assert message in done.stderr, done.stderr
@@ -195,7 +213,7 @@ def test_install_upgrade_uninstall_with_the_operator_on_the_charts_service_accou
     resources.apply(secret)
     values = write_values(tmp_path / "values.yaml", validator_values())
     installed = run_helm(
-        "install", RELEASE, str(CHART), "-n", namespace, "-f", str(values), "--wait", "--timeout", "3m"
+        "install", RELEASE, str(CHART), "-n", namespace, *registry(values), "--wait", "--timeout", "3m"
     )
     assert "kubectl delete crd" in installed.stdout  # NOTES: what uninstall leaves behind
     core = client.CoreV1Api(cluster.api)
@@ -217,7 +235,7 @@ def test_install_upgrade_uninstall_with_the_operator_on_the_charts_service_accou
         assert "Forbidden" not in operator.log()
 
         upgraded = write_values(tmp_path / "upgraded.yaml", validator_values(sampleSize=3))
-        run_helm("upgrade", RELEASE, str(CHART), "-n", namespace, "-f", str(upgraded), "--wait", "--timeout", "3m")
+        run_helm("upgrade", RELEASE, str(CHART), "-n", namespace, *registry(upgraded), "--wait", "--timeout", "3m")
 
         def rolled_out() -> bool:
             found = resources.deployment(validator_deployment)
@@ -230,7 +248,7 @@ def test_install_upgrade_uninstall_with_the_operator_on_the_charts_service_accou
         # Validators leave through the values while the operator still runs (its finalizer lets them go);
         # then uninstall removes the operator, its RBAC and its Service.
         emptied = write_values(tmp_path / "emptied.yaml", {"validators": []})
-        run_helm("upgrade", RELEASE, str(CHART), "-n", namespace, "-f", str(emptied), "--wait", "--timeout", "3m")
+        run_helm("upgrade", RELEASE, str(CHART), "-n", namespace, *registry(emptied), "--wait", "--timeout", "3m")
         wait_until(lambda: resources.get(api.VALIDATOR, "validator") is None, "the Validator deleted", SETTLE_S)
         wait_until(lambda: resources.deployment(validator_deployment) is None, "its Deployment collected", SETTLE_S)
         assert "Forbidden" not in operator.log()
@@ -251,7 +269,7 @@ def test_helm_uninstall_alone_deletes_the_releases_resources_and_leaves_nothing_
     resources = Resources(cluster, namespace)
     miner = miner_manifest("miner", backend="tesseract")
     values = {**validator_values(), "miners": [{"name": "miner", "spec": miner["spec"]}]}
-    run_helm("install", RELEASE, str(CHART), "-n", namespace, "-f", str(write_values(tmp_path / "v.yaml", values)))
+    run_helm("install", RELEASE, str(CHART), "-n", namespace, *registry(write_values(tmp_path / "v.yaml", values)))
     kubeconfig = cluster.token_kubeconfig(
         cluster.service_account_token(namespace, OPERATOR_ACCOUNT), tmp_path / "operator.kubeconfig"
     )
@@ -271,16 +289,16 @@ def test_helm_uninstall_alone_deletes_the_releases_resources_and_leaves_nothing_
 
 
 def test_monitoring_objects_appear_when_the_cluster_serves_their_api(
-    run_helm: Helm, cluster: Cluster, k8s_namespace: str, monitoring_crds: None
+    run_helm: Helm, cluster: Cluster, k8s_namespace: str, monitoring_crds: None, tmp_path: Path
 ) -> None:
-    run_helm("install", RELEASE, str(CHART), "-n", k8s_namespace)
+    run_helm("install", RELEASE, str(CHART), "-n", k8s_namespace, "-f", str(REGISTRY_VALUES))
     try:
         custom = client.CustomObjectsApi(cluster.api)
         for plural in MONITORING_KINDS.values():
             found = custom.list_namespaced_custom_object(MONITORING_GROUP, "v1", k8s_namespace, plural)["items"]
             assert len(found) == 1, plural
     finally:
-        run_helm("uninstall", RELEASE, "-n", k8s_namespace, "--wait")
+        uninstall(run_helm, cluster, k8s_namespace, tmp_path)
 
 
 @pytest.mark.parametrize("values", sorted(EXAMPLES.glob("values-*.yaml")), ids=lambda p: p.name)
@@ -293,8 +311,7 @@ def test_chart_with_each_example_values_file_applies(
         str(CHART),
         "-n",
         k8s_namespace,
-        "-f",
-        str(values),
+        *registry(values),
         "--api-versions",
         "monitoring.coreos.com/v1",
     ).stdout

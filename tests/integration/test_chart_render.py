@@ -24,6 +24,8 @@ from ocr_subnet.monitoring import dashboard, rules, scrape
 from subnet_operator import rbac
 from subnet_operator.builders.common import RUN_AS
 
+from tests.support.helm import REGISTRY_VALUES
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +45,9 @@ def helm(binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def render(binary: Path, *args: str) -> list[dict[str, Any]]:
-    done = helm(binary, "template", "subnet", str(CHART), "--namespace", "ocr-subnet", *args)
+    done = helm(
+        binary, "template", "subnet", str(CHART), "--namespace", "ocr-subnet", "-f", str(REGISTRY_VALUES), *args
+    )
     assert done.returncode == 0, done.stderr
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
@@ -71,7 +75,7 @@ def pod_specs(documents: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, 
 @pytest.mark.parametrize("values", VALUES, ids=values_id)
 def test_lint_strict_passes(helm: Path, values: Path | None) -> None:
     done = subprocess.run(
-        [str(helm), "lint", "--strict", str(CHART), *values_args(values)],
+        [str(helm), "lint", "--strict", str(CHART), "-f", str(REGISTRY_VALUES), *values_args(values)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -104,7 +108,7 @@ def test_operator_deployment_has_probes_and_runs_as_its_service_account(helm: Pa
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(container)
-    account = find(documents, "ServiceAccount")
+    account = find(documents, "ServiceAccount", "subnet-operator")
     assert pod["serviceAccountName"] == account["metadata"]["name"]
     binding = find(documents, "ClusterRoleBinding")
     assert binding["subjects"] == [
@@ -126,7 +130,18 @@ def test_images_carry_the_chart_app_version(helm: Path) -> None:
         for _, spec in pod_specs(render(helm, "--set", "localChain.enabled=true"))
         for c in spec["containers"]
     }
-    assert images == {f"ocr-subnet/{name}:{chart['appVersion']}" for name in ("operator", "neuron")}
+    assert images == {f"registry.example.com/ocr/{name}:{chart['appVersion']}" for name in ("operator", "neuron")}
+
+
+def test_the_registry_is_required_but_for_the_local_demo(helm: Path) -> None:
+    done = subprocess.run(
+        [str(helm), "template", "subnet", str(CHART)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "images.registry: String length must be greater than or equal to 1" in done.stderr
+    local = render(helm, "-f", str(REPO / "examples" / "values-local.yaml"))
+    image = find(local, "Deployment", "subnet-operator")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("ocr-subnet/operator:")  # the local build's name: loaded, never pulled
 
 
 def test_monitoring_objects_follow_the_api_and_the_switch(helm: Path) -> None:
@@ -178,12 +193,12 @@ def test_neurons_from_values_default_to_our_images_and_the_local_chain(helm: Pat
     port = chain["spec"]["ports"][0]["port"]
     assert validator["spec"]["chain"] == {"endpoint": f"http://subnet-chain.ocr-subnet.svc:{port}", "netuid": 1}
     assert validator["spec"]["image"].startswith("ocr-subnet/neuron:")
-    job = find(documents, "Job")
+    [job] = [d for d in documents if d["kind"] == "Job" and d["metadata"]["name"].startswith("subnet-chain-register")]
     secrets = {v["secret"]["secretName"] for v in job["spec"]["template"]["spec"]["volumes"] if "secret" in v}
     local = yaml.safe_load((REPO / "examples" / "values-local.yaml").read_text())["localChain"]
     assert secrets == {r["secretName"] for r in local["registrations"]}
     miner = find(render(helm, "-f", str(REPO / "examples" / "values-finney.yaml")), "Miner", "miner-1")
-    assert miner["spec"]["triton"]["image"].startswith("ocr-subnet/triton:")
+    assert miner["spec"]["triton"]["image"].startswith("registry.example.com/ocr/triton:")  # images.registry
     assert miner["spec"]["chain"] == {"network": "finney", "netuid": 1}  # given chains stay as they are
 
 

@@ -34,6 +34,7 @@ from tests.integration.operator_harness import (
     validator_manifest,
 )
 from tests.support.cluster import Cluster
+from tests.support.helm import REGISTRY_VALUES
 from tests.support.pki import write_pki
 from tests.support.poll import wait_until
 from tests.support.ports import free_ports
@@ -190,6 +191,8 @@ def chart_webhook(helm: Path, namespace: str) -> list[dict[str, Any]]:
             str(CHART),
             "-n",
             namespace,
+            "-f",
+            str(REGISTRY_VALUES),
             "--show-only",
             "templates/operator-webhook.yaml",
         ],

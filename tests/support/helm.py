@@ -8,6 +8,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / "scripts" / "install-helm.sh"
+# images.registry, which the chart requires and no example but the local demo's sets: `-f` it first.
+REGISTRY_VALUES = REPO / "tests" / "integration" / "data" / "registry-values.yaml"
 
 
 def ensure_helm() -> Path:
