@@ -33,6 +33,12 @@ def run(
     image_pull_secret: list[str] = typer.Option(
         [], help="Secret every pod the operator makes pulls its images with (repeatable), e.g. the chart's"
     ),
+    network_policies: bool = typer.Option(
+        False, help="a NetworkPolicy per pod kind: Triton for its miner only, metrics for --monitoring-namespace"
+    ),
+    monitoring_namespace: list[str] = typer.Option(
+        ["monitoring"], help="namespace whose pods may scrape metrics under --network-policies (repeatable)"
+    ),
     webhook_host: str = typer.Option("0.0.0.0", help="address the admission webhook binds to"),
     webhook_port: int = typer.Option(0, min=0, max=65535, help="serve the validating admission webhook; 0: off"),
     webhook_cert: str | None = typer.Option(None, help="PEM serving certificate of the webhook (with --webhook-key)"),
@@ -63,6 +69,8 @@ def run(
         priority=priority if priority is not None else random.SystemRandom().randint(1, 2**31 - 1),
         workers=workers,
         image_pull_secrets=tuple(image_pull_secret),
+        network_policies=network_policies,
+        monitoring_namespaces=tuple(monitoring_namespace),
         webhook_host=webhook_host,
         webhook_port=webhook_port,
         webhook_cert=webhook_cert,

@@ -27,6 +27,8 @@ class OperatorConfig:
     priority: int = 0
     workers: int = 8
     image_pull_secrets: tuple[str, ...] = ()  # added to every pod the operator makes
+    network_policies: bool = False  # a NetworkPolicy per owned component (builders/network.py)
+    monitoring_namespaces: tuple[str, ...] = ("monitoring",)  # may scrape metrics under those policies
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 0  # 0: no admission webhook (the reconcile still checks every spec)
     webhook_cert: str | None = None  # PEM serving certificate and key; kopf re-reads them when they change

@@ -37,6 +37,8 @@ def rules(*, clusterwide: bool) -> list[Manifest]:
         _rule("apps", ["deployments"], ["get", "list", "watch", "create", "patch", "delete"]),
         _rule("", ["services"], ["create", "patch", "delete"]),
         _rule("", ["persistentvolumeclaims"], ["create"]),
+        # --network-policies applies one per component; without it, deletes those an earlier run made.
+        _rule("networking.k8s.io", ["networkpolicies"], ["create", "patch", "delete"]),
         _rule("", ["events"], ["create"]),
         _rule("kopf.dev", [peering], ["get", "list", "watch", "patch", "create"]),
     ]

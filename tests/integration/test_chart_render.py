@@ -243,3 +243,21 @@ def test_the_charts_pull_secrets_reach_the_pods_the_operator_makes(helm: Path) -
     operator = find(documents, "Deployment", "subnet-operator")["spec"]["template"]["spec"]
     assert operator["imagePullSecrets"] == [{"name": "regcred"}]
     assert "--image-pull-secret=regcred" in operator["containers"][0]["args"]
+
+
+def test_network_policies_are_off_by_default_and_on_in_the_examples(helm: Path) -> None:
+    assert not [d for d in render(helm, "--set", "localChain.enabled=true") if d["kind"] == "NetworkPolicy"]
+    documents = render(helm, "-f", str(REPO / "examples" / "values-local.yaml"))
+    chain = find(documents, "NetworkPolicy", "subnet-chain")["spec"]
+    assert chain["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "local-chain"
+    [allowed] = chain["ingress"]
+    assert {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ocr-subnet"}}} in (
+        allowed["from"]
+    )
+    operator = find(documents, "NetworkPolicy", "subnet-operator")["spec"]
+    metrics, webhook = operator["ingress"]
+    assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert metrics["ports"] == [{"protocol": "TCP", "port": 9102}]
+    assert "from" not in webhook  # the API server calls from outside the pod network
+    args = find(documents, "Deployment", "subnet-operator")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--network-policies" in args and "--monitoring-namespace=monitoring" in args

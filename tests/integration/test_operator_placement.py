@@ -20,6 +20,7 @@ from tests.integration.operator_harness import (
     install_crds,
     miner_manifest,
     running_operator,
+    validator_manifest,
 )
 from tests.support.cluster import Cluster
 from tests.support.fake_kubelet import FakeNode, node_manifest
@@ -134,3 +135,32 @@ def test_a_load_balancers_ip_is_published_once_the_cloud_assigns_it(
     command = resources.deployment("m2-miner").spec.template.spec.containers[0].command
     assert command[command.index("--external-ip") + 1] == "198.51.100.7"
     assert command[command.index("--external-port") + 1] == "8091"
+
+
+def test_with_network_policies_the_api_server_holds_one_per_component(
+    k8s_cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    install_crds(k8s_cluster)
+    resources = Resources(k8s_cluster, k8s_namespace)
+    networking = client.NetworkingV1Api(k8s_cluster.api)
+    args = ("--network-policies", "--monitoring-namespace", "mon")
+
+    def policies() -> set[str]:
+        return {p.metadata.name for p in networking.list_namespaced_network_policy(k8s_namespace).items}
+
+    log = tmp_path / "operator.log"
+    with running_operator(k8s_cluster, k8s_namespace, log, namespaces=[k8s_namespace], extra_args=args):
+        resources.apply(miner_manifest("m1"), validator_manifest("v1"))
+
+        wait_until(lambda: policies() == {"m1-miner", "m1-triton", "v1-validator"}, "three policies", SETTLE_S)
+        triton_policy = networking.read_namespaced_network_policy("m1-triton", k8s_namespace).spec
+        assert triton_policy.ingress[0]._from[0].pod_selector.match_labels[api.LABEL_COMPONENT] == "miner"
+        resources.apply(miner_manifest("m1", backend="tesseract"))
+        wait_until(lambda: "m1-triton" not in policies(), "Triton's policy gone with Triton", SETTLE_S)
+    # run without the flag, the operator removes the policies an earlier run made
+    leftover = {"metadata": {"name": "m2-miner"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    networking.create_namespaced_network_policy(k8s_namespace, leftover)
+    with running_operator(k8s_cluster, k8s_namespace, log, namespaces=[k8s_namespace]):
+        resources.apply(miner_manifest("m2", backend="tesseract"))
+        wait_until(lambda: "m2-miner" not in policies(), "the earlier run's policy removed", SETTLE_S)
+        assert resources.deployment("m2-miner") is not None

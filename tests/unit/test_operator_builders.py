@@ -14,7 +14,7 @@ import pytest
 import typer
 from ocr_subnet.cli import app
 from subnet_operator import api, crds
-from subnet_operator.builders import common, miner, pod, triton, validator
+from subnet_operator.builders import common, miner, network, pod, triton, validator
 from subnet_operator.builders.common import InvalidSpec, Owner
 from subnet_operator.schema import apply_defaults
 
@@ -423,3 +423,24 @@ def test_the_operators_pull_secrets_reach_every_pod_after_the_specs_own() -> Non
     plain = validator_spec()
     assert pod.with_pull_secrets(plain, []) == plain
     assert "imagePullSecrets" not in pod_of(validator.validator_deployment(OWNER_VALIDATOR, plain))
+
+
+def test_network_policies_open_the_axon_and_nothing_else() -> None:
+    triton_policy = network.triton_policy(OWNER_MINER, ["monitoring"])
+    assert triton_policy["spec"]["podSelector"]["matchLabels"] == common.selector_labels(OWNER_MINER, "triton")
+    serving, metrics = triton_policy["spec"]["ingress"]
+    assert serving["from"] == [{"podSelector": {"matchLabels": common.selector_labels(OWNER_MINER, "miner")}}]
+    assert {p["port"] for p in serving["ports"]} == {triton.HTTP_PORT, triton.GRPC_PORT, triton.HEALTH_PORT}
+    assert metrics == {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"protocol": "TCP", "port": triton.METRICS_PORT}],
+    }
+    [axon] = network.miner_policy(OWNER_MINER, miner_spec())["spec"]["ingress"]
+    assert axon == {"ports": [{"protocol": "TCP", "port": 8091}]}  # from anywhere
+    [scrape] = network.validator_policy(OWNER_VALIDATOR, validator_spec(), ["mon-a"])["spec"]["ingress"]
+    assert scrape["ports"] == [{"protocol": "TCP", "port": 9101}]
+    # no monitoring namespace: the validator's pods accept nothing
+    assert network.validator_policy(OWNER_VALIDATOR, validator_spec(), [])["spec"]["ingress"] == []
+    for policy in (triton_policy, network.miner_policy(OWNER_MINER, miner_spec())):
+        assert policy["metadata"]["ownerReferences"] == [OWNER_MINER.reference]
+        assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress stays open: the chain, other neurons

@@ -17,7 +17,7 @@ import kopf
 from ocr_subnet.logs import log_event
 
 from subnet_operator import api, conditions, validation
-from subnet_operator.builders import miner, validator
+from subnet_operator.builders import miner, network, validator
 from subnet_operator.builders.common import InvalidSpec
 from subnet_operator.builders.pod import with_pull_secrets
 from subnet_operator.conditions import Condition
@@ -84,6 +84,16 @@ def ensure_valid(kind: api.Kind, spec: dict[str, Any]) -> None:
         raise InvalidSpec("; ".join(found))
 
 
+def apply_policies(ctx: Context, policies: list[dict[str, Any]]) -> None:
+    """Applied with --network-policies; without it, ones an earlier run made are removed."""
+    for policy in policies:
+        if ctx.config.network_policies:
+            ctx.cluster.apply(policy)
+        else:
+            meta = policy["metadata"]
+            ctx.cluster.delete(*network.POLICY_KIND, meta["namespace"], meta["name"])
+
+
 def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
     ctx = context(memo)
     owner = owner_of(body)
@@ -92,9 +102,11 @@ def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, mem
         ensure_valid(api.VALIDATOR, full)
         claim = validator.state_claim(owner, full)
         manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
+        policies = [network.validator_policy(owner, full, ctx.config.monitoring_namespaces)]
         ctx.cluster.create_if_absent(claim)
         for manifest in manifests:
             ctx.cluster.apply(manifest)
+        apply_policies(ctx, policies)
 
 
 def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
@@ -115,6 +127,12 @@ def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: A
         applied = ctx.cluster.apply(axon)
         node_port = applied["spec"]["ports"][0].get("nodePort")
         ctx.cluster.apply(miner.miner_deployment(owner, full, node_port, miner.load_balancer_ip(applied)))
+        policies = [network.miner_policy(owner, full)]
+        if triton:
+            policies.append(network.triton_policy(owner, ctx.config.monitoring_namespaces))
+        else:
+            ctx.cluster.delete(*network.POLICY_KIND, owner.namespace, triton_name)
+        apply_policies(ctx, policies)
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
