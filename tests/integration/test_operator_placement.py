@@ -164,3 +164,19 @@ def test_with_network_policies_the_api_server_holds_one_per_component(
         resources.apply(miner_manifest("m2", backend="tesseract"))
         wait_until(lambda: "m2-miner" not in policies(), "the earlier run's policy removed", SETTLE_S)
         assert resources.deployment("m2-miner") is not None
+
+
+def test_kubectl_explain_documents_the_pod_settings(k8s_cluster: Cluster) -> None:
+    install_crds(k8s_cluster)
+
+    def explain(path: str) -> str:
+        """The API server publishes a new CRD's OpenAPI a few seconds after it is established."""
+        return wait_until(lambda: k8s_cluster.kubectl("explain", path, check=False).stdout, path, SETTLE_S)
+
+    shown = explain("miner.spec.triton.pod")
+    assert "Settings of the Triton" in shown
+    for field in ("tolerations", "affinity", "topologySpreadConstraints", "runtimeClassName", "imagePullSecrets"):
+        assert field in shown, field
+    toleration = explain("validator.spec.pod.tolerations")
+    assert "As core/v1 Toleration." in toleration and "tolerationSeconds" in toleration
+    assert "published on chain" in explain("miner.spec.axon.publish")
