@@ -23,7 +23,7 @@ from faker import Faker
 
 from ocr_subnet.challenge import corrupt, geometry, levels
 from ocr_subnet.challenge.api import Challenge
-from ocr_subnet.challenge.invoice import Layout, make_layout
+from ocr_subnet.challenge.invoice import STOCK_TEXTS, Layout, make_layout
 from ocr_subnet.challenge.levels import RENDER_PX_PER_PT, SPOT_RADIUS_PT, SPOT_STRENGTH, Difficulty
 from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
 from ocr_subnet.sections import Section
@@ -152,4 +152,5 @@ def generate_challenge(seed: int, difficulty: int = 1) -> Challenge:
         width=width,
         height=height,
         sections=labels(page.layout, distortion.matrix @ page.to_pixels),
+        stock=STOCK_TEXTS,
     )

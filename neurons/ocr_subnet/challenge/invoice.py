@@ -85,6 +85,13 @@ LABELS = {
     "footer": ("Thank you for your business!", "We appreciate your prompt payment.", "Questions? Call us."),
 }
 
+# Every string the generator draws from a fixed list: a miner can send these without reading the
+# page, so the reward weighs them down (`scoring.reward`, `stock_weight`).
+STOCK_TEXTS: frozenset[str] = frozenset(
+    [*(label for options in LABELS.values() for label in options), "Subtotal:", *TERMS]
+    + [description for description, _ in CATALOGUE]
+)
+
 
 @dataclass(frozen=True)
 class Item:

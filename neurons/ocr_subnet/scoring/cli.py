@@ -49,11 +49,13 @@ def register(app: typer.Typer) -> None:
         latency: float = typer.Option(0.0, help="Measured answer latency in seconds."),
         deadline: float = typer.Option(DEFAULT_DEADLINE_S, help="The request's deadline in seconds."),
     ) -> None:
-        """Score PREDICTIONS against LABELS and print the reward with its parts."""
+        """Score PREDICTIONS against LABELS and print the reward with its parts (the invoice generator's
+        fixed strings weighed down, as the validator scores its pages)."""
+        from ocr_subnet.challenge.invoice import STOCK_TEXTS
         from ocr_subnet.scoring.reward import score
 
         try:
-            reward = score(load_sections(labels), load_sections(predictions), latency, deadline)
+            reward = score(load_sections(labels), load_sections(predictions), latency, deadline, stock=STOCK_TEXTS)
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
