@@ -24,6 +24,12 @@ def validator(
     round_interval: float = typer.Option(12.0, min=0.0, help="seconds from one round's start to the next"),
     deadline: float = typer.Option(12.0, min=0.1, max=300.0, help="seconds a miner has to answer"),
     ema_alpha: float = typer.Option(0.1, min=0.0, max=1.0, help="weight of the newest reward in the EMA"),
+    weight_power: float = typer.Option(
+        3.0,
+        min=0.0,
+        help="weights are EMA ** power, normalized: 1 is linear, above 1 shrinks the share of miners far below "
+        "the best (at a tenth of the best EMA, 10 ** -power of its weight)",
+    ),
     difficulty: int = typer.Option(1, min=1, help="challenge difficulty level"),
     chain_timeout: float = typer.Option(30.0, min=0.1, help="seconds one chain call may take"),
     rounds: int = typer.Option(0, min=0, help="stop after this many rounds (0: run until stopped)"),
@@ -52,6 +58,8 @@ def validator(
 
     if not 0.0 < ema_alpha <= 1.0:
         raise typer.BadParameter("--ema-alpha must be in (0, 1]")
+    if not 0.0 < weight_power < float("inf"):
+        raise typer.BadParameter("--weight-power must be a positive number")
     try:
         allowed = parse_networks(allowed_axon_networks)
     except ValueError as exc:
@@ -65,6 +73,7 @@ def validator(
         round_interval_s=round_interval,
         deadline_s=deadline,
         ema_alpha=ema_alpha,
+        weight_power=weight_power,
         difficulty=difficulty,
         chain_timeout_s=chain_timeout,
         allowed_axon_networks=allowed,
