@@ -18,3 +18,4 @@ class Challenge:
     height: int
     sections: tuple[Section, ...]  # ground truth in pixels of `image`
     stock: frozenset[str] = field(default=frozenset())  # fixed strings its generator draws from (weighed down)
+    family: str = "invoice"  # its document family (challenge.families)

@@ -18,6 +18,7 @@ from faker import Faker
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from ocr_subnet.challenge import fonts
 from ocr_subnet.challenge.geometry import ASCENT, DESCENT, Box, label_box
 from ocr_subnet.sections import FONT_FAMILIES, Font
 
@@ -134,7 +135,7 @@ class Text:
 
     @property
     def box(self) -> Box:
-        return label_box(self.x, self.baseline, self.advance, self.font.size)
+        return label_box(self.x, self.baseline, self.advance, self.font.size, *fonts.extent(self.font.family))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,31 @@
+"""Document families: what kind of page a seed draws, and the mix the validator draws from.
+
+One place for the protocol's families: `FAMILIES` names each and its fixed strings (weighed down by
+the reward), `DEFAULT_MIX` is what the validator and `ocr-subnet challenge` draw from unless told
+otherwise (`--family`, `challenge.families`). "invoice" is the tutorial-compatible invoice, the
+named task to compare with the tutorial; "letter" (letters and prose pages) and "receipt" draw open
+vocabulary in the published faces (`fonts.PUBLISHED_FAMILIES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ocr_subnet.challenge import invoice, letter, receipt
+
+FAMILIES: dict[str, frozenset[str]] = {
+    "invoice": invoice.STOCK_TEXTS,
+    "letter": letter.STOCK_TEXTS,
+    "receipt": receipt.STOCK_TEXTS,
+}
+DEFAULT_MIX: tuple[str, ...] = tuple(FAMILIES)
+
+
+def check_families(names: Sequence[str]) -> tuple[str, ...]:
+    """The names as a mix (duplicates dropped, order kept), or a ValueError naming the unknown ones."""
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown document families {unknown}; known: {', '.join(FAMILIES)}")
+    if not names:
+        raise ValueError(f"at least one document family is needed; known: {', '.join(FAMILIES)}")
+    return tuple(dict.fromkeys(names))
