@@ -7,8 +7,9 @@ them). A label's family is the face's PostScript name, exactly as the face file 
 
 Label boxes: base-14 strings keep the tutorial's box (0.2 size below the baseline to 0.8 above);
 TrueType strings reach further (DejaVu's descenders 0.24, its monospace brackets 0.82), so their box
-runs from 0.25 below to 0.85 above, which holds the ink of every printable ASCII character of every
-face listed (tests/unit/test_challenge_families.py draws them all).
+runs from 0.25 below to 0.85 above (and, for italic and oblique faces, 0.05 past the advance), which
+holds the ink of every printable ASCII character of every face listed (tests/unit/test_challenge_labels.py
+draws them all).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from ocr_subnet.sections import FONT_FAMILIES
 
 FONT_DIR = Path("/usr/share/fonts/truetype")
 TTF_DESCENT, TTF_ASCENT = 0.25, 0.85
+SLANT_OVERHANG = 0.05  # a slanted face's last glyph may lean this far (in sizes) past its advance
 FONT_PACKAGES = ("fonts-dejavu-core", "fonts-dejavu-extra", "fonts-liberation", "fonts-freefont-ttf")
 
-# PostScript name -> file under FONT_DIR.
+# PostScript name -> file under FONT_DIR. FreeMono and FreeMonoOblique are left out: their hairline
+# strokes leave no pixel half inked at 8-11 pt once the page is scaled, so they cannot be read.
 FACES: dict[str, str] = {
     "DejaVuSans-Bold": "dejavu/DejaVuSans-Bold.ttf",
     "DejaVuSans-BoldOblique": "dejavu/DejaVuSans-BoldOblique.ttf",
@@ -49,10 +52,8 @@ FACES: dict[str, str] = {
     "DejaVuSerifCondensed-BoldItalic": "dejavu/DejaVuSerifCondensed-BoldItalic.ttf",
     "DejaVuSerifCondensed-Italic": "dejavu/DejaVuSerifCondensed-Italic.ttf",
     "DejaVuSerifCondensed": "dejavu/DejaVuSerifCondensed.ttf",
-    "FreeMono": "freefont/FreeMono.ttf",
     "FreeMonoBold": "freefont/FreeMonoBold.ttf",
     "FreeMonoBoldOblique": "freefont/FreeMonoBoldOblique.ttf",
-    "FreeMonoOblique": "freefont/FreeMonoOblique.ttf",
     "FreeSans": "freefont/FreeSans.ttf",
     "FreeSansBold": "freefont/FreeSansBold.ttf",
     "FreeSansBoldOblique": "freefont/FreeSansBoldOblique.ttf",
@@ -102,6 +103,10 @@ def register(family: str) -> str:
     return family
 
 
-def extent(family: str) -> tuple[float, float]:
-    """(descent, ascent) of a label box around a string in `family`, in font sizes."""
-    return (DESCENT, ASCENT) if family in FONT_FAMILIES else (TTF_DESCENT, TTF_ASCENT)
+def extent(family: str) -> tuple[float, float, float]:
+    """(descent, ascent, overhang) of a label box around a string in `family`, in font sizes: below the
+    baseline, above it, and past the advance on the right (slanted TrueType faces only)."""
+    if family in FONT_FAMILIES:
+        return DESCENT, ASCENT, 0.0
+    slanted = "Italic" in family or "Oblique" in family
+    return TTF_DESCENT, TTF_ASCENT, SLANT_OVERHANG if slanted else 0.0
