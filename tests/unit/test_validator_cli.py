@@ -17,3 +17,9 @@ def test_a_weight_power_that_is_not_a_positive_number_is_a_clear_error(power: st
 def test_the_weight_power_is_documented_in_the_help() -> None:
     result = CliRunner().invoke(app, ["validator", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "--weight-power" in result.output
+
+
+def test_an_unknown_document_family_is_a_clear_error() -> None:
+    result = CliRunner().invoke(app, ["validator", "--family", "invoice", "--family", "poem"])
+    assert result.exit_code == 2
+    assert "poem" in result.output and "letter" in result.output
