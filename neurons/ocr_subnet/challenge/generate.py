@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from faker import Faker
 
-from ocr_subnet.challenge import corrupt, geometry, letter, levels, receipt
+from ocr_subnet.challenge import corrupt, geometry, invoice, letter, levels, receipt
 from ocr_subnet.challenge.api import Challenge
-from ocr_subnet.challenge.families import FAMILIES, check_families
+from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.invoice import Layout, make_layout
 from ocr_subnet.challenge.levels import RENDER_PX_PER_PT, SPOT_RADIUS_PT, SPOT_STRENGTH, Difficulty
 from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
@@ -35,6 +35,12 @@ from ocr_subnet.sections import Section
 CONTENT, GEOMETRY, PHOTOMETRY, FAMILY = 0, 1, 2, 3
 
 _FAKER_LOCK = threading.Lock()
+# Each family's fixed strings: a miner can send them unread, so the reward weighs them down.
+STOCK: dict[str, frozenset[str]] = {
+    "invoice": invoice.STOCK_TEXTS,
+    "letter": letter.STOCK_TEXTS,
+    "receipt": receipt.STOCK_TEXTS,
+}
 
 
 @functools.cache
@@ -171,6 +177,6 @@ def generate_challenge(seed: int, difficulty: int = 1, families: Sequence[str] =
         width=width,
         height=height,
         sections=labels(page.layout, distortion.matrix @ page.to_pixels),
-        stock=FAMILIES[family],
+        stock=STOCK[family],
         family=family,
     )

@@ -42,6 +42,7 @@ def command(spec: Spec) -> list[str]:
     """Exactly `ocr-subnet validator ...`, its options taken from the spec."""
     neuron = spec["neuron"]
     networks = [part for network in allowed_networks(neuron) for part in ("--allowed-axon-network", network)]
+    families = [part for family in spec.get("challenge", {}).get("families", []) for part in ("--family", family)]
     return [
         "ocr-subnet",
         "validator",
@@ -62,6 +63,7 @@ def command(spec: Spec) -> list[str]:
             }
         ),
         *networks,
+        *families,
     ]
 
 
