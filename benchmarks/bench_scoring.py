@@ -33,6 +33,7 @@ from ocr_subnet.backends.base import BackendError
 from ocr_subnet.backends.tesseract import TesseractBackend
 from ocr_subnet.chain.port import AxonInfo, Hyperparameters, Metagraph, NeuronInfo
 from ocr_subnet.challenge.api import Challenge
+from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.generate import generate_challenge
 from ocr_subnet.logs import configure_logging
 from ocr_subnet.protocol import OcrRequest, decode_image, encode_image
@@ -184,17 +185,20 @@ def engines(use_tesseract: bool, use_model: bool) -> dict[str, Engine]:
     return found
 
 
-def comparison(n_challenges: int, levels: Sequence[int], readers: dict[str, Engine]) -> dict:
-    """Mean rewards per answer (ours and the tutorial's), per level for the engines; CER and latency."""
+def comparison(
+    n_challenges: int, levels: Sequence[int], readers: dict[str, Engine], families: Sequence[str] = ("invoice",)
+) -> dict:
+    """Mean rewards per answer (ours and the tutorial's), per family and level for the engines; CER and latency."""
     learned = strategies.learned_layout(generate_challenge(seed, 1).sections for seed in TRAINING_SEEDS)
     pool = [s.text for seed in TRAINING_SEEDS[:5] for s in generate_challenge(seed, 1).sections]
     rows: dict[str, dict[str, list[float]]] = {}
-    per_level: dict[str, dict[int, list[float]]] = {name: {level: [] for level in levels} for name in readers}
+    tasks = [(family, level) for family in families for level in levels]
+    per_level: dict[str, dict[str, list[float]]] = {name: {f"{f}/level{v}": [] for f, v in tasks} for name in readers}
     cers: dict[str, list[float]] = {name: [] for name in readers}
     latencies: dict[str, list[float]] = {name: [] for name in readers}
-    for level in levels:
+    for family, level in tasks:
         for seed in range(1, n_challenges + 1):
-            challenge = generate_challenge(seed, level)
+            challenge = generate_challenge(seed, level, (family,))
             named = {"oracle (labels)": strategies.oracle(challenge.sections)}
             named["oracle duplicated x5"] = strategies.duplicated(challenge.sections, 5)
             named |= non_reading(challenge, learned, pool)
@@ -213,7 +217,7 @@ def comparison(n_challenges: int, levels: Sequence[int], readers: dict[str, Engi
                 row["ours"].append(ours.total)
                 row["tutorial"].append(theirs.total)
                 if name in per_level:
-                    per_level[name][level].append(ours.total)
+                    per_level[name][f"{family}/level{level}"].append(ours.total)
     answers = {
         name: {
             "ours": statistics.fmean(r["ours"]),
@@ -226,13 +230,17 @@ def comparison(n_challenges: int, levels: Sequence[int], readers: dict[str, Engi
         name: {
             "cer": statistics.fmean(cers[name]),
             "latency_s": statistics.fmean(latencies[name]),
-            "reward_by_family_level": {
-                f"invoice/level{level}": statistics.fmean(v) for level, v in per_level[name].items()
-            },
+            "reward_by_family_level": {task: statistics.fmean(v) for task, v in per_level[name].items()},
         }
         for name in readers
     }
-    return {"challenges": n_challenges, "levels": list(levels), "answers": answers, "engines": engine_stats}
+    return {
+        "challenges": n_challenges,
+        "levels": list(levels),
+        "families": list(families),
+        "answers": answers,
+        "engines": engine_stats,
+    }
 
 
 def metagraph_of(hotkeys: Sequence[str]) -> Metagraph:
@@ -349,7 +357,8 @@ def print_report(speed_rows: list[dict], compared: dict, shares: dict, sybils: l
         )
     console.print(table)
     levels = ", ".join(str(level) for level in compared["levels"])
-    table = Table(title=f"mean total over {compared['challenges']} invoices at each of levels {levels}")
+    families = ", ".join(compared["families"])
+    table = Table(title=f"mean total over {compared['challenges']} pages of each of {families} at levels {levels}")
     table.add_column("answer")
     for column in ("ours", "ours max", "tutorial's", f"target (<= {NO_READ_TARGET})", "weight share", "linear share"):
         table.add_column(column, justify="right")
@@ -395,6 +404,7 @@ def main(
     tesseract: bool = typer.Option(True, help="Run the tesseract backend (needs Debian tesseract-ocr)."),
     model: bool = typer.Option(True, help="Run our model (packaged weights, on the CPU)."),
     hotkeys: int = typer.Option(4, min=2, help="Hotkeys of the Sybil operator."),
+    family: list[str] = typer.Option(["invoice"], "--family", help="Document families to compare on (repeat)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Time our scorer against a naive baseline; compare it with the tutorial's on real challenges; weights
@@ -402,7 +412,7 @@ def main(
     configure_logging(logging.ERROR)
     speed_rows = speed(repeats)
     readers = engines(tesseract, model)
-    compared = comparison(challenges, levels, readers)
+    compared = comparison(challenges, levels, readers, check_families(family))
     shares = population(compared, list(readers))
     sybils = [
         {"pages": "one per miner", **sybil(hotkeys, 3, per_miner_pages=True)},
