@@ -260,6 +260,7 @@ class Validator:
                 "miner_answer",
                 uid=result.uid,
                 request_id=request_ids[result.uid],
+                family=challenges[result.uid].family,
                 outcome=result.outcome.value,
                 latency_s=round(result.latency_s, 4),
                 sections=len(result.sections),
