@@ -195,6 +195,26 @@ def test_answers_that_do_not_read_score_near_zero(answer):
     assert reward.prediction <= 0.15
 
 
+@pytest.mark.parametrize(("wrong", "credit"), [(0, 1.0), (2, 0.75), (4, 0.5), (8, 0.0), (12, 0.0)])
+def test_text_credit_is_floored_at_half_similarity_and_rescaled_above(wrong: int, credit: float):
+    """16 characters with `wrong` of them misread: similarity 1 - wrong/16, credit (similarity - 0.5) / 0.5."""
+    label = LABELS[1]  # "Acme Widgets LLC"
+    misread = "".join("#" if i < wrong else c for i, c in enumerate(label.text))
+    reward = fast([label], [label.model_copy(update={"text": misread})])
+    assert reward.text == pytest.approx(credit)
+    assert reward.prediction == pytest.approx(credit)
+
+
+def test_credit_is_paid_by_the_character_and_fixed_strings_weigh_a_tenth():
+    """Reading only "INVOICE" (7 of 164 characters) pays 7/164; as a fixed template string it pays a tenth of that."""
+    read = [LABELS[0]]
+    chars = sum(len(s.text) for s in LABELS)
+    assert fast(LABELS, read).recall == pytest.approx(7 / chars)
+    stocked = score(LABELS, read, 0.2, DEADLINE, stock={"INVOICE"})
+    assert stocked.recall == pytest.approx(0.7 / (chars - 7 + 0.7))
+    assert stocked.precision == 1.0
+
+
 def test_text_read_far_from_where_it_is_drawn_earns_little():
     far = [shifted(s, dy=600) for s in LABELS]
     assert fast(LABELS, far).prediction == 0.0
