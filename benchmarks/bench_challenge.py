@@ -4,7 +4,9 @@ The baseline is the tutorial's way, re-implemented in its style: a new Faker per
 static Helvetica 12 layout, an RGB render, and corruption with Python loops over pixels
 (getpixel/putpixel for the border, one ImageDraw point per noise and spot pixel), then Pillow
 resize, rotate and blur and a default-quality JPEG. It renders at our density, so both deliver
-the same 631 x 816 image. Ours is `generate_challenge`. Single-threaded; run it on a quiet core.
+the same 631 x 816 image. Ours is `generate_challenge`, for the tutorial-compatible invoice at every
+difficulty and for each document family of the validator's mix at level 1 (target: a median at or
+below 60 ms on one core). Single-threaded; run it on a quiet core.
 
     python benchmarks/bench_challenge.py --runs 30 --baseline-runs 5 [--json]
 """
@@ -23,6 +25,7 @@ from collections.abc import Callable
 import typer
 from faker import Faker
 from ocr_subnet.challenge import corrupt, levels
+from ocr_subnet.challenge.families import DEFAULT_MIX
 from ocr_subnet.challenge.generate import (
     GEOMETRY,
     PHOTOMETRY,
@@ -168,6 +171,12 @@ def main(
         for level in levels.LEVELS
     }
     jobs.update({f"  level 1: {name}": (work, runs) for name, work in stage_timers().items()})
+    jobs.update(
+        {
+            f"family {family}, level 1": (lambda seed, f=family: generate_challenge(seed, 1, (f,)), runs)
+            for family in DEFAULT_MIX
+        }
+    )
     jobs["tutorial"] = (tutorial_challenge, baseline_runs)
     results: dict[str, dict[str, float]] = {}
     with Progress(console=Console(stderr=True), transient=True) as progress:

@@ -4,31 +4,50 @@ Speed: our `score()` (rapidfuzz cdist + numpy matrices, one Hungarian matching) 
 pure-Python double loop computing the same pair credits, timed in the same run at realistic
 sizes up to the protocol's limit (~100 labels x 1000 predictions).
 
-Comparison: on N generated challenges, tesseract's answer and every gaming strategy scored by
-our reward and by the tutorial's, side by side.
+Comparison (issue 14's targets): on N generated challenges per level, our model's and tesseract's
+answers and every non-reading strategy scored by our reward and by the tutorial's, side by side;
+each non-reading strategy must earn at most 0.02. Then the validator's own weight function on a
+population of one hotkey per answer (EMA = its mean reward): no non-reading hotkey may keep more
+than 1% of the weight. Sybil: one operator behind K hotkeys in the validator's real round, once
+with a page per miner (now) and once with one page per round (before): how many reads it needs.
 
-    python benchmarks/bench_scoring.py [--challenges 10] [--difficulty 1] [--json]
+    python benchmarks/bench_scoring.py [--challenges 10] [--level 1 --level 3] [--hotkeys 4] [--json]
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import logging
+import random
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import typer
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.backends.tesseract import TesseractBackend
+from ocr_subnet.chain.port import AxonInfo, Hyperparameters, Metagraph, NeuronInfo
 from ocr_subnet.challenge.api import Challenge
+from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.generate import generate_challenge
-from ocr_subnet.protocol import decode_image, encode_image
+from ocr_subnet.logs import configure_logging
+from ocr_subnet.protocol import OcrRequest, decode_image, encode_image
 from ocr_subnet.scoring import strategies
 from ocr_subnet.scoring.cer import character_error_rate
 from ocr_subnet.scoring.reward import DEFAULT_CONFIG, score
 from ocr_subnet.scoring.tutorial import tutorial_reward
 from ocr_subnet.sections import Font, Section
+from ocr_subnet.validator.metrics import ValidatorMetrics
+from ocr_subnet.validator.neuron import Validator, ValidatorConfig, reward_parts
+from ocr_subnet.validator.policy import DEFAULT_WEIGHT_POWER, MinerScore, parse_networks, weights_from_scores
+from ocr_subnet.validator.query import Outcome, QueryResult
+from PIL import Image
+from prometheus_client import CollectorRegistry
 from rapidfuzz.distance import Levenshtein
 from rich.console import Console
 from rich.table import Table
@@ -38,17 +57,21 @@ DEADLINE_S = 12.0
 INSTANT_S = 0.01
 SIZES = ((50, 50), (100, 200), (100, 1000))
 TRAINING_SEEDS = range(1000, 1030)
+DOC_NET = parse_networks(["198.51.100.0/24"])  # the weight function must count these made-up axons
+LOOPBACK = parse_networks(["127.0.0.0/8"])  # the Sybil operator's axons (never dialled: it answers in-process)
+NO_READ_TARGET = 0.02  # issue 14: an answer that reads nothing earns at most this
 
 app = typer.Typer(add_completion=False)
 
 
 def naive_prediction(labels: Sequence[Section], predictions: Sequence[Section]) -> float:
-    """The baseline: the same reward computed pair by pair in Python, as the tutorial does."""
+    """The baseline: the same reward (no stock strings) computed pair by pair in Python, as the tutorial does."""
     config = DEFAULT_CONFIG
     quality = np.zeros((len(labels), len(predictions)))
     for i, label in enumerate(labels):
         for j, prediction in enumerate(predictions):
-            text = Levenshtein.normalized_similarity(label.text, prediction.text)
+            similarity = Levenshtein.normalized_similarity(label.text, prediction.text)
+            text = max(0.0, (similarity - config.text_floor) / (1.0 - config.text_floor))
             a, b = label.position, prediction.position
             inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
             iou = inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
@@ -56,10 +79,15 @@ def naive_prediction(labels: Sequence[Section], predictions: Sequence[Section]) 
             sizes = sorted((label.font.size, prediction.font.size))
             font = (family + sizes[0] / sizes[1]) / 2
             read = text * min(1.0, iou / config.full_credit_iou)
-            quality[i, j] = read * (config.weight_text + config.weight_position * iou + config.weight_font * font)
+            chars = min(max(1, len(label.text)), max(1, len(prediction.text)))
+            quality[i, j] = (
+                chars * read * (config.weight_text + config.weight_position * iou + config.weight_font * font)
+            )
     rows, cols = linear_sum_assignment(quality, maximize=True)
     matched = quality[rows, cols].sum()
-    return 2 * matched / (len(labels) + len(predictions))
+    label_chars = sum(max(1, len(s.text)) for s in labels)
+    predicted_chars = sum(max(1, len(s.text)) for s in predictions)
+    return min(matched / label_chars, matched / predicted_chars)
 
 
 def realistic_answer(labels: Sequence[Section], size: int, rng: np.random.Generator) -> list[Section]:
@@ -122,70 +150,199 @@ def speed(repeats: int) -> list[dict]:
     return rows
 
 
-def answers(challenge: Challenge, tesseract: list[Section] | None, learned: list[Section]) -> dict:
-    """Every answer to compare, keyed by name; tesseract's only when the engine ran."""
+Engine = Callable[[np.ndarray], list[Section]]
+
+
+def non_reading(challenge: Challenge, learned: list[Section], pool: list[str]) -> dict[str, list[Section]]:
+    """Every answer that does not read the page: the targets say each earns at most `NO_READ_TARGET`."""
     labels = challenge.sections
-    named = {
-        "oracle (labels)": strategies.oracle(labels),
-        "oracle duplicated x5": strategies.duplicated(labels, 5),
+    return {
         "stock words, tiny box": strategies.constant_box(strategies.STOCK_INVOICE_WORDS, (0, 0, 1, 1)),
         "stock words, line box": strategies.constant_box(strategies.STOCK_INVOICE_WORDS, (40, 100, 200, 111)),
-        "learned words at learned boxes": learned,
+        "template strings at template boxes": learned,
         "whole page, empty text": strategies.whole_page_empty(challenge.width, challenge.height),
         "true boxes, empty text": strategies.true_boxes_empty_text(labels),
+        "true boxes, plausible text": strategies.plausible_text(labels, pool, np.random.default_rng(challenge.seed)),
         "empty answer": [],
     }
-    if tesseract is not None:
-        named["tesseract"] = tesseract
-        named["tesseract text, box [0,0,1,1]"] = strategies.constant_box([s.text for s in tesseract], (0, 0, 1, 1))
-    return named
 
 
-def tesseract_backend() -> TesseractBackend | None:
-    """The reference engine, or None (with a note) where Debian's tesseract-ocr is missing."""
-    try:
-        return TesseractBackend()
-    except BackendError as exc:
-        typer.echo(f"note: comparing without tesseract: {exc}", err=True)
-        return None
+def engines(use_tesseract: bool, use_model: bool) -> dict[str, Engine]:
+    """The honest readers that are installed: our model (packaged weights, CPU) and tesseract."""
+    found: dict[str, Engine] = {}
+    if use_model:
+        from ocr_subnet.model.pipeline import OcrPipeline
+
+        pipeline = OcrPipeline.load()
+        found["our model"] = lambda image: pipeline([image])[0]
+    if use_tesseract:
+        try:
+            backend = TesseractBackend()
+        except BackendError as exc:
+            typer.echo(f"note: comparing without tesseract: {exc}", err=True)
+        else:
+            found["tesseract"] = lambda image: backend.recognize(Image.fromarray(image))
+    return found
 
 
-def comparison(n_challenges: int, difficulty: int, use_tesseract: bool) -> dict:
-    backend = tesseract_backend() if use_tesseract else None
-    learned = strategies.learned_layout(generate_challenge(seed, difficulty).sections for seed in TRAINING_SEEDS)
-    results: dict[str, dict[str, list[float]]] = {}
-    latencies, cers = [], []
-    for seed in range(1, n_challenges + 1):
-        challenge = generate_challenge(seed, difficulty)
-        tesseract = None
-        latency = {}
-        if backend is not None:
-            image = decode_image(encode_image(challenge.image))  # exactly what a miner decodes
-            start = time.perf_counter()
-            tesseract = backend.recognize(image)
-            latency["tesseract"] = time.perf_counter() - start
-            latencies.append(latency["tesseract"])
-            cers.append(character_error_rate(challenge.sections, tesseract))
-        for name, answer in answers(challenge, tesseract, learned).items():
-            elapsed = latency.get(name, INSTANT_S)
-            ours = score(challenge.sections, answer, elapsed, DEADLINE_S)
-            theirs = tutorial_reward(challenge.sections, answer, elapsed, DEADLINE_S)
-            row = results.setdefault(name, {k: [] for k in ("ours_pred", "ours_total", "tut_pred", "tut_total")})
-            row["ours_pred"].append(ours.prediction)
-            row["ours_total"].append(ours.total)
-            row["tut_pred"].append(theirs.prediction)
-            row["tut_total"].append(theirs.total)
-    summary = {
-        name: {**{k: statistics.fmean(v) for k, v in row.items()}, "ours_total_max": max(row["ours_total"])}
-        for name, row in results.items()
+def comparison(
+    n_challenges: int, levels: Sequence[int], readers: dict[str, Engine], families: Sequence[str] = ("invoice",)
+) -> dict:
+    """Mean rewards per answer (ours and the tutorial's), per family and level for the engines; CER and latency."""
+    learned = strategies.learned_layout(generate_challenge(seed, 1).sections for seed in TRAINING_SEEDS)
+    pool = [s.text for seed in TRAINING_SEEDS[:5] for s in generate_challenge(seed, 1).sections]
+    rows: dict[str, dict[str, list[float]]] = {}
+    tasks = [(family, level) for family in families for level in levels]
+    per_level: dict[str, dict[str, list[float]]] = {name: {f"{f}/level{v}": [] for f, v in tasks} for name in readers}
+    cers: dict[str, list[float]] = {name: [] for name in readers}
+    latencies: dict[str, list[float]] = {name: [] for name in readers}
+    for family, level in tasks:
+        for seed in range(1, n_challenges + 1):
+            challenge = generate_challenge(seed, level, (family,))
+            named = {"oracle (labels)": strategies.oracle(challenge.sections)}
+            named["oracle duplicated x5"] = strategies.duplicated(challenge.sections, 5)
+            named |= non_reading(challenge, learned, pool)
+            latency = dict.fromkeys(named, INSTANT_S)
+            image = np.asarray(decode_image(encode_image(challenge.image)).convert("L"))  # what a miner decodes
+            for name, engine in readers.items():
+                start = time.perf_counter()
+                named[name] = engine(image)
+                latency[name] = time.perf_counter() - start
+                latencies[name].append(latency[name])
+                cers[name].append(character_error_rate(challenge.sections, named[name]))
+            for name, answer in named.items():
+                ours = score(challenge.sections, answer, latency[name], DEADLINE_S, stock=challenge.stock)
+                theirs = tutorial_reward(challenge.sections, answer, latency[name], DEADLINE_S)
+                row = rows.setdefault(name, {"ours": [], "tutorial": []})
+                row["ours"].append(ours.total)
+                row["tutorial"].append(theirs.total)
+                if name in per_level:
+                    per_level[name][f"{family}/level{level}"].append(ours.total)
+    answers = {
+        name: {
+            "ours": statistics.fmean(r["ours"]),
+            "ours_max": max(r["ours"]),
+            "tutorial": statistics.fmean(r["tutorial"]),
+        }
+        for name, r in rows.items()
     }
-    tesseract_stats = (
-        {"cer": statistics.fmean(cers), "latency_s": statistics.fmean(latencies)} if backend is not None else None
+    engine_stats = {
+        name: {
+            "cer": statistics.fmean(cers[name]),
+            "latency_s": statistics.fmean(latencies[name]),
+            "reward_by_family_level": {task: statistics.fmean(v) for task, v in per_level[name].items()},
+        }
+        for name in readers
+    }
+    return {
+        "challenges": n_challenges,
+        "levels": list(levels),
+        "families": list(families),
+        "answers": answers,
+        "engines": engine_stats,
+    }
+
+
+def metagraph_of(hotkeys: Sequence[str]) -> Metagraph:
+    """One neuron per hotkey at a documentation address (never dialled: weights only look at it)."""
+    neurons = tuple(
+        NeuronInfo(uid, hotkey, "cold", 0.0, False, AxonInfo(f"198.51.100.{uid + 1}", 8091), 0)
+        for uid, hotkey in enumerate(hotkeys)
     )
-    return {"challenges": n_challenges, "difficulty": difficulty, "answers": summary, "tesseract": tesseract_stats}
+    return Metagraph(netuid=1, block=1, neurons=neurons)
 
 
-def print_report(speed_rows: list[dict], compared: dict) -> None:
+def weight_shares(emas: dict[str, float], power: float) -> dict[str, float]:
+    """The validator's own weight function on a population whose EMAs are the mean rewards measured."""
+    scores = {hotkey: MinerScore(uid=uid, ema=ema) for uid, (hotkey, ema) in enumerate(emas.items())}
+    _, weights = weights_from_scores(scores, metagraph_of(list(emas)), "validator", allowed=DOC_NET, power=power)
+    return dict(zip(emas, weights, strict=True))
+
+
+def population(compared: dict, readers: Sequence[str]) -> dict:
+    """Honest engines beside every non-reading answer, one hotkey each: shares at the default power and linear."""
+    no_read = [
+        name for name in compared["answers"] if name not in (*readers, "oracle (labels)", "oracle duplicated x5")
+    ]
+    emas = {name: compared["answers"][name]["ours"] for name in (*readers, *no_read)}
+    shares = {"default": weight_shares(emas, DEFAULT_WEIGHT_POWER), "linear": weight_shares(emas, 1.0)}
+    return {"emas": emas, "shares": shares, "no_read": no_read, "power": DEFAULT_WEIGHT_POWER}
+
+
+class StaticChain:
+    """A chain that only answers reads: the Sybil round needs the metagraph, never a weight set."""
+
+    netuid = 1
+
+    def __init__(self, hotkeys: Sequence[str]) -> None:
+        neurons = [NeuronInfo(0, "validator", "cold", 1e6, True, None, 0)]
+        neurons += [
+            NeuronInfo(uid, h, "cold", 0.0, False, AxonInfo("127.0.0.1", 1), 0) for uid, h in enumerate(hotkeys, 1)
+        ]
+        self._metagraph = Metagraph(netuid=1, block=1, neurons=tuple(neurons))
+
+    def metagraph(self) -> Metagraph:
+        return self._metagraph
+
+    def hyperparameters(self) -> Hyperparameters:
+        return Hyperparameters(tempo=100, weights_rate_limit=100, commit_reveal_enabled=False)
+
+
+def sybil(hotkeys: int, rounds: int, per_miner_pages: bool, relay: bool = False) -> dict:
+    """One operator behind `hotkeys` hotkeys, in the validator's real round (`Validator.run_round`, the real
+    generator and scorer), reading each distinct page once (a perfect reader: the page's labels) and
+    answering every hotkey from that cache. Per-miner pages: K pages, K reads; a shared page: 1 read. With
+    `relay` it reads only the first hotkey's page and sends that answer for all of them."""
+    pages: dict[bytes, Challenge] = {}
+    reads = 0
+    round_seed = 0
+
+    def make_challenge(seed: int, difficulty: int) -> Challenge:
+        challenge = generate_challenge(seed if per_miner_pages else round_seed, difficulty)
+        pages[challenge.image] = challenge
+        return challenge
+
+    async def operator(client, wallet, miners, bodies, deadline_s) -> list[QueryResult]:
+        nonlocal reads
+        answers: dict[bytes, tuple[Section, ...]] = {}
+        results = []
+        for miner, body in zip(miners, bodies, strict=True):
+            image = base64.b64decode(OcrRequest.model_validate_json(body).image)
+            if relay and answers:
+                image = next(iter(answers))
+            if image not in answers:
+                reads += 1
+                answers[image] = pages[image].sections
+            results.append(QueryResult(miner.uid, miner.hotkey, Outcome.OK, INSTANT_S, answers[image]))
+        return results
+
+    names = [f"sybil-{i}" for i in range(hotkeys)]
+    with tempfile.TemporaryDirectory(prefix="bench-scoring-") as home:
+        validator = Validator(
+            chain=StaticChain(names),
+            wallet=None,  # the operator strategy answers in-process: nothing is signed
+            hotkey="validator",
+            config=ValidatorConfig(
+                state_path=Path(home) / "state.json",
+                sample_size=hotkeys,
+                deadline_s=DEADLINE_S,
+                allowed_axon_networks=LOOPBACK,
+            ),
+            make_challenge=make_challenge,
+            score=reward_parts,
+            metrics=ValidatorMetrics("validator", CollectorRegistry()),
+            rng=random.Random(11),
+            query=operator,
+        )
+        paid = 0.0
+        for index in range(rounds):
+            round_seed = 5000 + index
+            report = asyncio.run(validator.run_round())
+            paid += sum(parts["total"] for parts in report.parts.values())
+    return {"hotkeys": hotkeys, "reads_per_round": reads / rounds, "reward_per_round": paid / rounds}
+
+
+def print_report(speed_rows: list[dict], compared: dict, shares: dict, sybils: list[dict]) -> None:
     console = Console(width=max(Console().width, 110))
     table = Table(title="time per score: ours (vectorized) vs naive Python double loop")
     for column in ("labels x predictions", "ours ms", "naive ms", "speed-up", "same reward"):
@@ -199,37 +356,75 @@ def print_report(speed_rows: list[dict], compared: dict) -> None:
             "yes" if row["same_result"] else "NO",
         )
     console.print(table)
-    title = f"mean over {compared['challenges']} challenges at difficulty {compared['difficulty']}"
-    table = Table(title=title)
+    levels = ", ".join(str(level) for level in compared["levels"])
+    families = ", ".join(compared["families"])
+    table = Table(title=f"mean total over {compared['challenges']} pages of each of {families} at levels {levels}")
     table.add_column("answer")
-    for column in ("ours pred", "ours total", "ours max", "tutorial pred", "tutorial total"):
+    for column in ("ours", "ours max", "tutorial's", f"target (<= {NO_READ_TARGET})", "weight share", "linear share"):
         table.add_column(column, justify="right")
     for name, row in compared["answers"].items():
+        no_read = name in shares["no_read"]
+        verdict = ("ok" if row["ours_max"] <= NO_READ_TARGET else "MISSED") if no_read else ""
+        share = shares["shares"]["default"].get(name)
+        linear = shares["shares"]["linear"].get(name)
         table.add_row(
             name,
-            *(f"{row[k]:.3f}" for k in ("ours_pred", "ours_total", "ours_total_max", "tut_pred", "tut_total")),
+            f"{row['ours']:.3f}",
+            f"{row['ours_max']:.3f}",
+            f"{row['tutorial']:.3f}",
+            verdict,
+            "" if share is None else f"{share:.2%}",
+            "" if linear is None else f"{linear:.2%}",
         )
     console.print(table)
-    if compared["tesseract"]:
-        stats = compared["tesseract"]
-        console.print(f"tesseract: CER {stats['cer']:.3f}, latency {stats['latency_s']:.2f} s per page")
+    no_read_share = sum(shares["shares"]["default"][name] for name in shares["no_read"])
+    console.print(
+        f"all non-reading hotkeys together keep {no_read_share:.3%} of the weight at power {shares['power']:g} "
+        f"(target <= 1%: {'ok' if no_read_share <= 0.01 else 'MISSED'}); linear weights left them "
+        f"{sum(shares['shares']['linear'][name] for name in shares['no_read']):.2%}"
+    )
+    for name, stats in compared["engines"].items():
+        by_level = ", ".join(f"{k} {v:.3f}" for k, v in stats["reward_by_family_level"].items())
+        console.print(f"{name}: CER {stats['cer']:.3f}, {stats['latency_s']:.2f} s per page; reward {by_level}")
+    table = Table(title="Sybil: one operator, K hotkeys, one read per distinct page (validator's real round)")
+    for column in ("pages", "hotkeys", "reads per round", "reward per round (all hotkeys)"):
+        table.add_column(column, justify="right")
+    for row in sybils:
+        table.add_row(
+            row["pages"], str(row["hotkeys"]), f"{row['reads_per_round']:.1f}", f"{row['reward_per_round']:.2f}"
+        )
+    console.print(table)
 
 
 @app.command()
 def main(
-    challenges: int = typer.Option(10, min=1, help="Generated challenges to compare the scorers on."),
-    difficulty: int = typer.Option(1, min=0, max=4, help="Challenge difficulty level."),
+    challenges: int = typer.Option(10, min=1, help="Generated challenges per level to compare the scorers on."),
+    levels: list[int] = typer.Option([1], "--level", min=0, max=4, help="Challenge difficulty levels (repeat)."),
     repeats: int = typer.Option(9, min=1, help="Timing repeats per size (best of)."),
     tesseract: bool = typer.Option(True, help="Run the tesseract backend (needs Debian tesseract-ocr)."),
+    model: bool = typer.Option(True, help="Run our model (packaged weights, on the CPU)."),
+    hotkeys: int = typer.Option(4, min=2, help="Hotkeys of the Sybil operator."),
+    family: list[str] = typer.Option(["invoice"], "--family", help="Document families to compare on (repeat)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Time our scorer against a naive baseline and compare it with the tutorial's on real challenges."""
+    """Time our scorer against a naive baseline; compare it with the tutorial's on real challenges; weights
+    of honest and non-reading miners; what K hotkeys cost one operator."""
+    configure_logging(logging.ERROR)
     speed_rows = speed(repeats)
-    compared = comparison(challenges, difficulty, tesseract)
+    readers = engines(tesseract, model)
+    compared = comparison(challenges, levels, readers, check_families(family))
+    shares = population(compared, list(readers))
+    sybils = [
+        {"pages": "one per miner", **sybil(hotkeys, 3, per_miner_pages=True)},
+        {"pages": "one per miner, one read relayed", **sybil(hotkeys, 3, per_miner_pages=True, relay=True)},
+        {"pages": "one per round (v1)", **sybil(hotkeys, 3, per_miner_pages=False)},
+    ]
     if as_json:
-        typer.echo(json.dumps({"speed": speed_rows, "comparison": compared}, indent=2))
+        typer.echo(
+            json.dumps({"speed": speed_rows, "comparison": compared, "weights": shares, "sybil": sybils}, indent=2)
+        )
     else:
-        print_report(speed_rows, compared)
+        print_report(speed_rows, compared, shares, sybils)
 
 
 if __name__ == "__main__":

@@ -43,11 +43,13 @@ async def query_one_by_one(
     client: httpx.AsyncClient,
     wallet: bt.WalletLike,
     miners: Sequence[NeuronInfo],
-    body: bytes,
+    bodies: Sequence[bytes],
     deadline_s: float,
 ) -> list[QueryResult]:
     """The baseline: each miner is asked only after the previous one answered."""
-    return [await query_miner(client, wallet, miner, body, deadline_s) for miner in miners]
+    return [
+        await query_miner(client, wallet, miner, body, deadline_s) for miner, body in zip(miners, bodies, strict=True)
+    ]
 
 
 MODES: dict[str, QueryStrategy] = {"concurrent": query_miners, "sequential": query_one_by_one}

@@ -59,11 +59,13 @@ ENTRYPOINT ["ocr-subnet"]
 CMD ["operator", "run"]
 
 FROM base AS neuron
-# Tesseract: the miners' reference backend (the validator's challenges need no system fonts: ReportLab draws
-# the PDF base fonts and pdfium renders them with its built-in substitutes).
+# Tesseract: the miners' reference backend. The validator's letter and receipt challenges draw Debian's free
+# TrueType faces and the wamerican word list (challenge.fonts, challenge.words); invoices need no system fonts.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2 \
+        fonts-dejavu-core=2.37-6 fonts-dejavu-extra=2.37-6 fonts-liberation=1:1.07.4-11 \
+        fonts-freefont-ttf=20120503-10 wamerican=2020.12.07-2 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=venv /opt/venv /opt/venv
 COPY --from=app /opt/app /opt/app

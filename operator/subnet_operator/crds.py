@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from ocr_subnet.challenge.families import DEFAULT_MIX, FAMILIES
 from ocr_subnet.challenge.levels import LEVELS
 
 from subnet_operator import api
@@ -98,10 +99,25 @@ def common_spec() -> dict[str, Schema]:
     }
 
 
+def challenge_schema() -> Schema:
+    """spec.challenge: which document families the validator challenges with (`--family`)."""
+    families = array(
+        string(enum=FAMILIES),
+        "Document families drawn from, each equally likely; every sampled miner gets its own page each round.",
+        max_items=len(FAMILIES),
+    )
+    return obj(
+        {"families": {**families, "minItems": 1, "default": list(DEFAULT_MIX)}},
+        "The challenge mix (`ocr-subnet validator --family`).",
+        default={},
+    )
+
+
 def validator_spec() -> Schema:
     return obj(
         {
             **common_spec(),
+            "challenge": challenge_schema(),
             "resources": resources_schema({"cpu": "500m", "memory": "1Gi"}, {"cpu": "2", "memory": "2Gi"}),
             "neuron": obj(
                 {

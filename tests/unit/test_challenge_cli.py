@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ocr_subnet.challenge.families import DEFAULT_MIX
 from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
 from ocr_subnet.cli import app
 from ocr_subnet.protocol import OcrResponse
@@ -23,7 +24,7 @@ def run(*args: str) -> str:
 def test_writes_images_and_labels_for_each_derived_seed(tmp_path: Path) -> None:
     output = run("--seed", "3", "--difficulty", "1", "--count", "2", "--out", str(tmp_path / "batch"))
     assert "seed 3" in output
-    expected = [generate_challenge(seed, 1) for seed in derive_seeds(3, 2)]
+    expected = [generate_challenge(seed, 1, DEFAULT_MIX) for seed in derive_seeds(3, 2)]  # the validator's mix
     written = sorted(p.name for p in (tmp_path / "batch").iterdir())
     assert written == sorted(name for c in expected for name in (f"{c.id}.jpg", f"{c.id}.json"))
     for challenge in expected:
@@ -35,7 +36,7 @@ def test_writes_images_and_labels_for_each_derived_seed(tmp_path: Path) -> None:
 
 
 def test_level_0_writes_png_and_overlay_draws_the_boxes(tmp_path: Path) -> None:
-    run("--seed", "9", "--difficulty", "0", "--count", "1", "--out", str(tmp_path), "--overlay")
+    run("--seed", "9", "--difficulty", "0", "--count", "1", "--family", "invoice", "--out", str(tmp_path), "--overlay")
     (challenge,) = [generate_challenge(seed, 0) for seed in derive_seeds(9, 1)]
     assert (tmp_path / f"{challenge.id}.png").read_bytes() == challenge.image
     overlay = np.asarray(Image.open(tmp_path / f"{challenge.id}.overlay.png").convert("RGB")).astype(int)
@@ -59,3 +60,17 @@ def test_bad_arguments_are_refused() -> None:
     result = CliRunner().invoke(app, ["challenge", "--difficulty", "7", "--out", "unused"])
     assert result.exit_code != 0
     assert "difficulty" in result.output
+
+
+def test_family_narrows_the_mix(tmp_path: Path) -> None:
+    run("--seed", "4", "--count", "6", "--family", "receipt", "--family", "letter", "--out", str(tmp_path))
+    expected = [generate_challenge(seed, 1, ("receipt", "letter")) for seed in derive_seeds(4, 6)]
+    assert {c.family for c in expected} <= {"receipt", "letter"}
+    for challenge in expected:
+        assert (tmp_path / f"{challenge.id}.jpg").read_bytes() == challenge.image
+
+
+def test_an_unknown_family_is_refused_with_the_known_ones() -> None:
+    result = CliRunner().invoke(app, ["challenge", "--family", "poem", "--out", "unused"])
+    assert result.exit_code == 2
+    assert "poem" in result.output and "receipt" in result.output

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import functools
 import io
+import string
 
 import numpy as np
 import pytest
-from ocr_subnet.challenge import corrupt, geometry
+from ocr_subnet.challenge import corrupt, fonts, geometry, invoice
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.generate import Distortion, Page, generate_challenge, prepare, render_page
 from ocr_subnet.challenge.invoice import TEMPLATES, Layout, Text
 from ocr_subnet.challenge.levels import LEVELS, RENDER_PX_PER_PT
-from ocr_subnet.challenge.render import draw_pdf, rasterize
+from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
+from ocr_subnet.sections import Font
 from PIL import Image
 from scipy import ndimage
 
@@ -167,3 +169,41 @@ def test_delivered_image_is_aligned_with_its_labels(level: int) -> None:
         for dy in range(-2, 3)
     }
     assert max(scores, key=scores.__getitem__) == (0, 0)
+
+
+# --- the open-ended families and every published face -------------------------------------------
+
+PRINTABLE = (string.ascii_uppercase, string.ascii_lowercase + string.digits, string.punctuation)
+
+
+@pytest.mark.parametrize("family", fonts.PUBLISHED_FAMILIES)
+def test_every_published_face_draws_its_ink_inside_its_label_box(family: str) -> None:
+    """Every printable ASCII character, in every face a challenge may use, stays inside the label box."""
+    font = Font(family=fonts.register(family), size=14.0)
+    layout = Layout(
+        "faces", tuple(invoice.text(sample, font, 60.0, 700.0 - 80.0 * i) for i, sample in enumerate(PRINTABLE))
+    )
+    (raster,) = rasterize(draw_pdf([layout]), RENDER_PX_PER_PT)
+    boxes = [section.position for section in labels(layout, to_pixels(raster))]
+    height, width = raster.shape
+    inks = isolated_ink(layout.texts, boxes, geometry.identity(), (width, height))
+    for item, box, ink in zip(layout.texts, boxes, inks, strict=True):
+        assert ink is not None, f"{family}: {item.text!r} drew no ink"
+        assert inside(ink, box), f"{family}: {item.text!r}: ink {ink} outside its box {box}"
+
+
+@pytest.mark.parametrize("family", ["letter", "receipt"])
+@pytest.mark.parametrize("level", [0, 1, 4])
+def test_ink_of_each_string_of_every_family_lies_inside_its_delivered_box(family: str, level: int) -> None:
+    for seed in (1, 2):
+        page, distortion = prepare(seed, level, family)
+        challenge = generate_challenge(seed, level, (family,))
+        assert challenge.family == family and len(challenge.sections) >= 10
+        assert [s.text for s in challenge.sections] == [s.text for s in page.labels]
+        boxes = [section.position for section in challenge.sections]
+        inks = isolated_ink(page.layout.texts, boxes, distortion.matrix, distortion.size)
+        for section, ink in zip(challenge.sections, inks, strict=True):
+            assert ink is not None, f"{family} {seed}: {section.text!r} has no ink in the delivered geometry"
+            assert inside(ink, section.position), f"{family} {seed}: {section.text!r}: ink {ink} outside"
+            assert section.position[0] >= 0 and section.position[2] <= challenge.width
+            assert section.position[1] >= 0 and section.position[3] <= challenge.height

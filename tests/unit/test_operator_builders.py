@@ -301,6 +301,14 @@ def test_validator_neuron_settings_reach_its_command() -> None:
     assert (params["ema_alpha"], params["difficulty"]) == (0.2, 2)
 
 
+def test_the_validators_challenge_mix_reaches_its_command() -> None:
+    default = parse_cli(containers(validator.validator_deployment(OWNER_VALIDATOR, validator_spec()))[0]["command"])
+    assert default["family"] == ["invoice", "letter", "receipt"]  # the CRD's default: the whole mix
+    narrowed = validator_spec(challenge={"families": ["invoice"]})
+    params = parse_cli(containers(validator.validator_deployment(OWNER_VALIDATOR, narrowed))[0]["command"])
+    assert params["family"] == ["invoice"]
+
+
 def test_a_limit_left_out_takes_its_request() -> None:
     assert common.resources({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2"}}) == {
         "requests": {"cpu": "1", "memory": "1Gi"},

@@ -53,9 +53,13 @@ def test_schemas_are_structural_and_free_of_cel(name: str, schema: dict[str, Any
 
 def check_default(path: str, node: dict[str, Any], value: Any) -> None:
     kind = node.get("type")
-    python = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict}
+    python = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list}
     if kind is not None:
         assert isinstance(value, python[kind]) and not (kind != "boolean" and isinstance(value, bool)), path
+    if kind == "array":
+        assert node.get("minItems", 0) <= len(value) <= node.get("maxItems", len(value)), path
+        for index, item in enumerate(value):
+            check_default(f"{path}[{index}]", node["items"], item)
     if "enum" in node:
         assert value in node["enum"], path
     if "minimum" in node:

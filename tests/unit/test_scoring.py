@@ -148,7 +148,9 @@ def test_order_of_labels_does_not_matter():
 
 def test_a_reading_answer_scores_high_and_below_the_oracle():
     reward = fast(LABELS, reading_answer())
-    assert 0.8 < reward.prediction < 1.0
+    missed = len(LABELS[-1].text) / sum(len(s.text) for s in LABELS)  # 27 of 164 characters
+    assert 0.75 < reward.prediction < 1.0 - missed  # paid by the character: the missed line costs its share
+    assert reward.prediction == min(reward.recall, reward.precision)
     assert reward.matched == len(LABELS) - 1
     assert reward.precision > reward.recall  # it missed one label but claimed nothing extra
 
@@ -158,7 +160,7 @@ def test_a_reading_answer_scores_high_and_below_the_oracle():
 
 def test_perfect_answer_duplicated_five_times_scores_at_most_half():
     reward = fast(LABELS, strategies.duplicated(LABELS, 5))
-    assert reward.prediction == pytest.approx(1 / 3)
+    assert reward.prediction == pytest.approx(0.2)
     assert reward.total <= 0.5
     assert reward.recall == 1.0
     assert reward.precision == pytest.approx(0.2)
@@ -191,6 +193,26 @@ def test_answers_that_do_not_read_score_near_zero(answer):
     reward = fast(LABELS, answer)
     assert reward.total <= 0.15
     assert reward.prediction <= 0.15
+
+
+@pytest.mark.parametrize(("wrong", "credit"), [(0, 1.0), (2, 0.75), (4, 0.5), (8, 0.0), (12, 0.0)])
+def test_text_credit_is_floored_at_half_similarity_and_rescaled_above(wrong: int, credit: float):
+    """16 characters with `wrong` of them misread: similarity 1 - wrong/16, credit (similarity - 0.5) / 0.5."""
+    label = LABELS[1]  # "Acme Widgets LLC"
+    misread = "".join("#" if i < wrong else c for i, c in enumerate(label.text))
+    reward = fast([label], [label.model_copy(update={"text": misread})])
+    assert reward.text == pytest.approx(credit)
+    assert reward.prediction == pytest.approx(credit)
+
+
+def test_credit_is_paid_by_the_character_and_fixed_strings_weigh_a_tenth():
+    """Reading only "INVOICE" (7 of 164 characters) pays 7/164; as a fixed template string it pays a tenth of that."""
+    read = [LABELS[0]]
+    chars = sum(len(s.text) for s in LABELS)
+    assert fast(LABELS, read).recall == pytest.approx(7 / chars)
+    stocked = score(LABELS, read, 0.2, DEADLINE, stock={"INVOICE"})
+    assert stocked.recall == pytest.approx(0.7 / (chars - 7 + 0.7))
+    assert stocked.precision == 1.0
 
 
 def test_text_read_far_from_where_it_is_drawn_earns_little():
@@ -344,8 +366,9 @@ def test_protocol_sized_answers_are_scored_correctly():
     rng.shuffle(answer)
     reward = fast(labels, answer)
     assert reward.recall == 1.0
-    assert reward.precision == pytest.approx(0.1)
-    assert reward.prediction == pytest.approx(2 * 0.1 / 1.1)
+    read = sum(len(s.text) for s in labels)
+    assert reward.precision == pytest.approx(read / (read + sum(len(s.text) for s in decoys)))  # by the character
+    assert reward.prediction == reward.precision
 
 
 # --- character error rate -----------------------------------------------------------------------

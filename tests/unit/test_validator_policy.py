@@ -99,13 +99,40 @@ def test_sampling_draws_k_distinct_miners_and_covers_everyone_over_time() -> Non
     assert policy.sample_miners(metagraph, SELF, k=0, rng=rng) == []
 
 
-def test_weights_are_normalized_emas_by_uid() -> None:
+def test_weights_are_normalized_powers_of_the_emas_by_uid() -> None:
     metagraph = graph(neuron(0, SELF), neuron(1, "a"), neuron(2, "b"), neuron(3, "c"))
     scores = {"a": MinerScore(uid=1, ema=0.6), "b": MinerScore(uid=2, ema=0.2)}
-    uids, weights = policy.weights_from_scores(scores, metagraph, SELF)
+    uids, weights = policy.weights_from_scores(scores, metagraph, SELF, power=1.0)
     assert uids == [1, 2, 3]
     assert weights == pytest.approx([0.75, 0.25, 0.0])
     assert math.fsum(weights) == pytest.approx(1.0)
+    _, weights = policy.weights_from_scores(scores, metagraph, SELF)  # the default power, 3
+    assert policy.DEFAULT_WEIGHT_POWER == 3.0
+    assert weights == pytest.approx([0.6**3 / (0.6**3 + 0.2**3), 0.2**3 / (0.6**3 + 0.2**3), 0.0])
+
+
+def test_miners_far_below_the_best_keep_a_vanishing_share_of_the_weight() -> None:
+    """A mixed population as the subnet sees it: honest readers (our model, tesseract-class engines) and
+    many no-read hotkeys at the EMA the old scorer let them reach (0.09). Linear weights left the
+    no-read crowd 6-17%; the default power leaves each under 0.1% and all of them together under 1%."""
+    honest = {"model": 0.9, "model-2": 0.85, "tesseract": 0.45, "tesseract-2": 0.4}
+    no_read = {f"no-read-{i}": 0.09 for i in range(8)}
+    emas = {**honest, **no_read}
+    metagraph = graph(neuron(0, SELF), *(neuron(uid, hotkey) for uid, hotkey in enumerate(emas, start=1)))
+    scores = {hotkey: MinerScore(uid=uid, ema=ema) for uid, (hotkey, ema) in enumerate(emas.items(), start=1)}
+    share = dict(zip(emas, policy.weights_from_scores(scores, metagraph, SELF)[1], strict=True))
+    linear = dict(zip(emas, policy.weights_from_scores(scores, metagraph, SELF, power=1.0)[1], strict=True))
+    assert sum(linear[h] for h in no_read) > 0.15
+    assert sum(share[h] for h in no_read) < 0.01
+    assert all(share[h] < 0.001 for h in no_read)
+    assert share["model"] > share["model-2"] > share["tesseract"] > share["tesseract-2"] > share["no-read-0"] > 0
+    assert math.fsum(share.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("power", [0.0, -1.0, math.nan, math.inf])
+def test_a_weight_power_that_is_not_a_positive_number_is_refused(power: float) -> None:
+    with pytest.raises(ValueError, match="power"):
+        policy.weights_from_scores({}, graph(neuron(1, "a")), SELF, power=power)
 
 
 def test_weights_ignore_a_score_whose_hotkey_no_longer_holds_the_uid() -> None:
@@ -123,7 +150,7 @@ def test_weights_fall_back_to_uniform_when_nothing_was_earned() -> None:
 def test_weights_respect_the_max_weight_limit() -> None:
     metagraph = graph(neuron(1, "a"), neuron(2, "b"), neuron(3, "c"), neuron(4, "d"))
     scores = {"a": MinerScore(uid=1, ema=0.9), "b": MinerScore(uid=2, ema=0.06), "c": MinerScore(uid=3, ema=0.04)}
-    uids, weights = policy.weights_from_scores(scores, metagraph, SELF, max_weight=0.5)
+    uids, weights = policy.weights_from_scores(scores, metagraph, SELF, max_weight=0.5, power=1.0)
     assert uids == [1, 2, 3, 4]
     assert weights == pytest.approx([0.5, 0.3, 0.2, 0.0])
 
@@ -192,6 +219,11 @@ def test_retry_delay_backs_off_exponentially_up_to_a_cap() -> None:
 @pytest.mark.parametrize(("version", "key"), [("0.1.0", 100), ("1.2.3", 10203), ("2.0", 20000), ("1.4.0rc1", 10400)])
 def test_version_key(version: str, key: int) -> None:
     assert policy.version_key(version) == key
+
+
+def test_the_weights_version_key_leads_with_the_scoring_version() -> None:
+    assert policy.weights_version_key("0.1.0", 2) == 2_000_100
+    assert policy.weights_version_key("9.9.9", 1) < policy.weights_version_key("0.1.0", 2)
 
 
 LOCAL_CLUSTER = policy.parse_networks(["10.200.0.0/24", "10.244.0.0/16,10.96.0.0/24", "172.16.0.0/12"])

@@ -32,7 +32,8 @@ from ocr_subnet.chain.port import (
     WeightSetResult,
 )
 from ocr_subnet.challenge.api import Challenge
-from ocr_subnet.protocol import MAX_RESPONSE_BYTES, MAX_SECTIONS, OcrRequest
+from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.protocol import MAX_RESPONSE_BYTES, MAX_SECTIONS, OcrRequest, encode_image
 from ocr_subnet.sections import Font, Section
 from ocr_subnet.validator.metrics import ValidatorMetrics
 from ocr_subnet.validator.neuron import Validator, ValidatorConfig, reward_parts
@@ -348,6 +349,29 @@ async def test_requests_are_signed_for_each_miner_and_carry_the_deadline(small_s
         assert not request.challenge_id.startswith("fake-")  # the seed never leaves the validator
 
 
+async def test_each_miner_reads_its_own_page_and_one_answer_cannot_serve_two_hotkeys(small_subnet: Subnet) -> None:
+    """Real generator, real round: every sampled miner gets a page from its own seed at the round's one
+    difficulty, and an answer read from one page earns nothing on another's (no compute-once-answer-K)."""
+    drawn: list[Challenge] = []
+
+    def recording(seed: int, difficulty: int) -> Challenge:
+        drawn.append(generate_challenge(seed, difficulty))
+        return drawn[-1]
+
+    validator = small_subnet.make_validator()
+    validator.make_challenge = recording
+    report = await bounded(validator.run_round())
+    assert report is not None and len(drawn) == len(small_subnet.miners) == 2
+    assert len({c.seed for c in drawn}) == 2 and {c.difficulty for c in drawn} == {validator.config.difficulty}
+    assert len(set(report.request_ids.values())) == 2
+    images = {encode_image(c.image): c for c in drawn}
+    received = [images[request.image] for miner in small_subnet.miners.values() for request in miner.requests]
+    assert {c.seed for c in received} == {c.seed for c in drawn}  # each page went to exactly one miner
+    first, second = drawn
+    assert reward_parts(first, first.sections, 0.1, DEADLINE_S)["total"] == 1.0
+    assert reward_parts(second, first.sections, 0.1, DEADLINE_S)["total"] <= 0.02
+
+
 async def test_a_50_mb_answer_is_abandoned_not_buffered(subnet: Subnet) -> None:
     await bounded(subnet.make_validator().run_round())
     huge = subnet.miners["huge"]
@@ -414,7 +438,7 @@ async def test_weights_are_set_once_per_epoch_with_the_version_key(small_subnet:
     result = await bounded(validator.maybe_set_weights())
     assert isinstance(result, WeightSetResult) and result.outcome is WeightSetOutcome.SUCCESS
     ((uids, weights, version),) = chain.weight_calls
-    assert uids == [1, 2] and weights[0] > weights[1] and version == 100
+    assert uids == [1, 2] and weights[0] > weights[1] and version == 2_000_100  # scoring v2, package 0.1.0
     assert validator.state.last_weight_block == 101
     chain.block += chain.tempo - 1
     await bounded(validator.run_round())
@@ -592,7 +616,7 @@ async def test_the_loop_survives_a_failing_round_and_stops_on_request(small_subn
 
     validator.make_challenge = flaky
     await bounded(validator.run(asyncio.Event(), max_rounds=3))
-    assert calls == 3
+    assert calls == 1 + 2 * 2  # the first round fails at its first page; the next two draw one page per miner
     assert validator.state.rounds == 2
     stop = asyncio.Event()
     stop.set()

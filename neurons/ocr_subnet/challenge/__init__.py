@@ -1,1 +1,1 @@
-"""Synthetic invoice challenges: draw, rasterize, corrupt, with labels carried exactly."""
+"""Synthetic document challenges (invoices, letters, receipts): draw, rasterize, corrupt, labels exact."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ocr_subnet.sections import Section
 
@@ -17,3 +17,5 @@ class Challenge:
     width: int
     height: int
     sections: tuple[Section, ...]  # ground truth in pixels of `image`
+    stock: frozenset[str] = field(default=frozenset())  # fixed strings its generator draws from (weighed down)
+    family: str = "invoice"  # its document family (challenge.families)

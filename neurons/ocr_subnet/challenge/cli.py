@@ -35,20 +35,31 @@ def register(app: typer.Typer) -> None:
         difficulty: int = typer.Option(1, min=0, max=len(LEVELS) - 1, help="Corruption level."),
         count: int = typer.Option(1, min=1, help="How many challenges to write."),
         overlay: bool = typer.Option(False, "--overlay", help="Also write <id>.overlay.png with the boxes."),
+        family: list[str] = typer.Option(
+            [],
+            "--family",
+            help="Document family to draw (repeat): invoice (the tutorial's), letter, receipt. "
+            "Default: the validator's default mix, all of them.",
+        ),
     ) -> None:
         """Write <id>.jpg (or .png), the exact bytes a miner receives, and <id>.json, {"sections": [...]}."""
         from rich.console import Console
         from rich.progress import Progress
 
+        from ocr_subnet.challenge.families import DEFAULT_MIX, check_families
         from ocr_subnet.challenge.generate import derive_seeds, generate_challenge, random_seed
         from ocr_subnet.challenge.overlay import draw_overlay
 
+        try:
+            families = check_families(family) if family else DEFAULT_MIX
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--family") from None
         batch_seed = random_seed() if seed is None else seed
         out.mkdir(parents=True, exist_ok=True)
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(f"difficulty {difficulty}", total=count)
             for challenge_seed in derive_seeds(batch_seed, count):
-                challenge = generate_challenge(challenge_seed, difficulty)
+                challenge = generate_challenge(challenge_seed, difficulty, families)
                 stem = out / challenge.id
                 stem.with_suffix("." + EXTENSIONS[challenge.image_format]).write_bytes(challenge.image)
                 stem.with_suffix(".json").write_text(sections_json(challenge.sections))

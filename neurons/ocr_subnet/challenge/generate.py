@@ -1,7 +1,8 @@
-"""Challenges from seeds: draw the invoice, rasterize it, corrupt it, carry its labels along.
+"""Challenges from seeds: draw the page, rasterize it, corrupt it, carry its labels along.
 
-A seed fixes everything: the invoice (content, template, fonts, positions) depends on the seed
-alone, the corruption on the seed and the difficulty. Each gets its own numpy stream, derived
+A seed fixes everything: its document family (drawn from the mix asked for, see `families`), the
+page (content, template, fonts, positions) depends on the seed alone, the corruption on the seed
+and the difficulty. Each gets its own numpy stream, derived
 from the seed, and Faker draws from its own seeded instance, so no global random state is
 read or written and the same seed and difficulty give the same bytes and labels anywhere.
 
@@ -16,22 +17,30 @@ import functools
 import hashlib
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from faker import Faker
 
-from ocr_subnet.challenge import corrupt, geometry, levels
+from ocr_subnet.challenge import corrupt, geometry, invoice, letter, levels, receipt
 from ocr_subnet.challenge.api import Challenge
+from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.invoice import Layout, make_layout
 from ocr_subnet.challenge.levels import RENDER_PX_PER_PT, SPOT_RADIUS_PT, SPOT_STRENGTH, Difficulty
 from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
 from ocr_subnet.sections import Section
 
 # Domain separation: each stream of a seed gets its own tag.
-CONTENT, GEOMETRY, PHOTOMETRY = 0, 1, 2
+CONTENT, GEOMETRY, PHOTOMETRY, FAMILY = 0, 1, 2, 3
 
 _FAKER_LOCK = threading.Lock()
+# Each family's fixed strings: a miner can send them unread, so the reward weighs them down.
+STOCK: dict[str, frozenset[str]] = {
+    "invoice": invoice.STOCK_TEXTS,
+    "letter": letter.STOCK_TEXTS,
+    "receipt": receipt.STOCK_TEXTS,
+}
 
 
 @functools.cache
@@ -95,9 +104,23 @@ def invoice_layout(seed: int) -> Layout:
         return make_layout(fake, rng)
 
 
-def render_page(seed: int) -> Page:
-    """Draw and rasterize the seed's invoice; no corruption, labels in the clean render's pixels."""
-    layout = invoice_layout(seed)
+def page_layout(seed: int, family: str = "invoice") -> Layout:
+    """The seed's page of `family`, before anything is drawn."""
+    if family == "invoice":
+        return invoice_layout(seed)
+    maker = {"letter": letter.make_layout, "receipt": receipt.make_layout}[family]
+    return maker(stream(seed, CONTENT))
+
+
+def family_of(seed: int, families: Sequence[str] = ("invoice",)) -> str:
+    """The family a seed draws from the mix `families`, each equally likely."""
+    mix = check_families(families)
+    return mix[int(stream(seed, FAMILY).integers(len(mix)))] if len(mix) > 1 else mix[0]
+
+
+def render_page(seed: int, family: str = "invoice") -> Page:
+    """Draw and rasterize the seed's page; no corruption, labels in the clean render's pixels."""
+    layout = page_layout(seed, family)
     (raster,) = rasterize(draw_pdf([layout]), RENDER_PX_PER_PT)
     return Page(layout, raster, to_pixels(raster))
 
@@ -116,10 +139,10 @@ def plan_distortion(level: Difficulty, width: int, height: int, rng: np.random.G
     return Distortion(scale, angle, tuple(map(tuple, moved.tolist())), matrix, (out_width, out_height))
 
 
-def prepare(seed: int, difficulty: int = 1) -> tuple[Page, Distortion]:
+def prepare(seed: int, difficulty: int = 1, family: str = "invoice") -> tuple[Page, Distortion]:
     """The clean page and the geometry a challenge applies to it (what tests check labels against)."""
     level = levels.difficulty(difficulty)
-    page = render_page(seed)
+    page = render_page(seed, family)
     height, width = page.raster.shape
     return page, plan_distortion(level, width, height, stream(seed, GEOMETRY, difficulty))
 
@@ -137,9 +160,11 @@ def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.
     return corrupt.blur(raster, level.blur_radius)
 
 
-def generate_challenge(seed: int, difficulty: int = 1) -> Challenge:
-    """The challenge for `seed` at `difficulty` (0..4): the image a miner receives and its ground truth."""
-    page, distortion = prepare(seed, difficulty)
+def generate_challenge(seed: int, difficulty: int = 1, families: Sequence[str] = ("invoice",)) -> Challenge:
+    """The challenge for `seed` at `difficulty` (0..4), of a family drawn from `families`: the image a
+    miner receives and its ground truth."""
+    family = family_of(seed, families)
+    page, distortion = prepare(seed, difficulty, family)
     level = levels.difficulty(difficulty)
     raster = corrupt_page(page, level, distortion, stream(seed, PHOTOMETRY, difficulty))
     width, height = distortion.size
@@ -152,4 +177,6 @@ def generate_challenge(seed: int, difficulty: int = 1) -> Challenge:
         width=width,
         height=height,
         sections=labels(page.layout, distortion.matrix @ page.to_pixels),
+        stock=STOCK[family],
+        family=family,
     )

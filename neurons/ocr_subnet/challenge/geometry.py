@@ -100,9 +100,19 @@ def page_to_pixels(page_width: float, page_height: float, width: int, height: in
     return np.array([[sx, 0.0, 0.0], [0.0, -sy, height], [0.0, 0.0, 1.0]])
 
 
-def label_box(x: float, baseline: float, advance: float, size: float) -> Box:
-    """The tutorial's box of a drawn string in PDF points (y up): advance wide, 0.2 below to 0.8 above."""
-    return x, baseline - DESCENT * size, x + advance, baseline + ASCENT * size
+def label_box(
+    x: float,
+    baseline: float,
+    advance: float,
+    size: float,
+    descent: float = DESCENT,
+    ascent: float = ASCENT,
+    overhang: float = 0.0,
+) -> Box:
+    """The box of a drawn string in PDF points (y up): advance (plus `overhang` sizes) wide, `descent` sizes
+    below the baseline to `ascent` above (the tutorial's 0.2 and 0.8 unless the face needs more, see
+    `fonts.extent`)."""
+    return x, baseline - descent * size, x + advance + overhang * size, baseline + ascent * size
 
 
 def inverse_coefficients(matrix: Matrix) -> tuple[float, ...]:

@@ -18,6 +18,7 @@ from faker import Faker
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from ocr_subnet.challenge import fonts
 from ocr_subnet.challenge.geometry import ASCENT, DESCENT, Box, label_box
 from ocr_subnet.sections import FONT_FAMILIES, Font
 
@@ -85,6 +86,13 @@ LABELS = {
     "footer": ("Thank you for your business!", "We appreciate your prompt payment.", "Questions? Call us."),
 }
 
+# Every string the generator draws from a fixed list: a miner can send these without reading the
+# page, so the reward weighs them down (`scoring.reward`, `stock_weight`).
+STOCK_TEXTS: frozenset[str] = frozenset(
+    [*(label for options in LABELS.values() for label in options), "Subtotal:", *TERMS]
+    + [description for description, _ in CATALOGUE]
+)
+
 
 @dataclass(frozen=True)
 class Item:
@@ -127,7 +135,7 @@ class Text:
 
     @property
     def box(self) -> Box:
-        return label_box(self.x, self.baseline, self.advance, self.font.size)
+        return label_box(self.x, self.baseline, self.advance, self.font.size, *fonts.extent(self.font.family))
 
 
 @dataclass(frozen=True)

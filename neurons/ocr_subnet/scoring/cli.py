@@ -49,11 +49,14 @@ def register(app: typer.Typer) -> None:
         latency: float = typer.Option(0.0, help="Measured answer latency in seconds."),
         deadline: float = typer.Option(DEFAULT_DEADLINE_S, help="The request's deadline in seconds."),
     ) -> None:
-        """Score PREDICTIONS against LABELS and print the reward with its parts."""
+        """Score PREDICTIONS against LABELS and print the reward with its parts (the generator's fixed strings
+        of every document family weighed down, as the validator weighs them on its pages)."""
+        from ocr_subnet.challenge.generate import STOCK
         from ocr_subnet.scoring.reward import score
 
+        stock = frozenset().union(*STOCK.values())
         try:
-            reward = score(load_sections(labels), load_sections(predictions), latency, deadline)
+            reward = score(load_sections(labels), load_sections(predictions), latency, deadline, stock=stock)
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None

@@ -7,10 +7,11 @@ pays for what; a miner that answers like this must lose to one that reads.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
+from ocr_subnet.scoring.reward import characters
 from ocr_subnet.sections import Font, Section
 
 GUESSED_FONT = Font(family="Helvetica", size=10.0)
@@ -69,6 +70,27 @@ def whole_page_empty(width: int, height: int, font: Font = GUESSED_FONT) -> list
 def true_boxes_empty_text(labels: Sequence[Section]) -> list[Section]:
     """The labels' boxes and fonts with the text dropped: a perfect detector that reads nothing."""
     return [label.model_copy(update={"text": ""}) for label in labels]
+
+
+def plausible_text(labels: Sequence[Section], pool: Sequence[str], rng: np.random.Generator) -> list[Section]:
+    """The labels' boxes and fonts, each with a string of the same length cut from `pool` (other pages'
+    text): a perfect detector with a language model and no recognizer."""
+    corpus = " ".join(pool)
+    answer = []
+    for label in labels:
+        start = int(rng.integers(0, max(1, len(corpus) - len(label.text))))
+        answer.append(label.model_copy(update={"text": corpus[start : start + len(label.text)]}))
+    return answer
+
+
+def top_part(labels: Sequence[Section], fraction: float, stock: Collection[str] = ()) -> list[Section]:
+    """The labels read perfectly from the top of the page down until `fraction` of its characters (as the
+    reward weighs them, `stock` strings lighter): a miner that reads part of the page, or one of two
+    hotkeys splitting it."""
+    order = sorted(labels, key=lambda s: (s.position[1], s.position[0]))
+    weights = characters(order, stock)
+    within = np.cumsum(weights) <= fraction * weights.sum() + 1e-9
+    return [label for label, keep in zip(order, within, strict=True) if keep]
 
 
 def learned_layout(training: Iterable[Sequence[Section]], min_count: int = 4) -> list[Section]:

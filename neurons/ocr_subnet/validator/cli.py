@@ -24,7 +24,19 @@ def validator(
     round_interval: float = typer.Option(12.0, min=0.0, help="seconds from one round's start to the next"),
     deadline: float = typer.Option(12.0, min=0.1, max=300.0, help="seconds a miner has to answer"),
     ema_alpha: float = typer.Option(0.1, min=0.0, max=1.0, help="weight of the newest reward in the EMA"),
+    weight_power: float = typer.Option(
+        3.0,
+        min=0.0,
+        help="weights are EMA ** power, normalized: 1 is linear, above 1 shrinks the share of miners far below "
+        "the best (at a tenth of the best EMA, 10 ** -power of its weight)",
+    ),
     difficulty: int = typer.Option(1, min=1, help="challenge difficulty level"),
+    family: list[str] = typer.Option(
+        [],
+        "--family",
+        help="document family to challenge with (repeat): invoice, letter, receipt; default: all of them "
+        "(challenge.families)",
+    ),
     chain_timeout: float = typer.Option(30.0, min=0.1, help="seconds one chain call may take"),
     rounds: int = typer.Option(0, min=0, help="stop after this many rounds (0: run until stopped)"),
     allowed_axon_networks: list[str] = typer.Option(
@@ -39,6 +51,7 @@ def validator(
 ) -> None:
     """Run a validator until SIGINT/SIGTERM; its state survives restarts and chain outages."""
     import asyncio
+    import functools
     import signal
 
     import bittensor as bt
@@ -52,6 +65,14 @@ def validator(
 
     if not 0.0 < ema_alpha <= 1.0:
         raise typer.BadParameter("--ema-alpha must be in (0, 1]")
+    if not 0.0 < weight_power < float("inf"):
+        raise typer.BadParameter("--weight-power must be a positive number")
+    from ocr_subnet.challenge.families import DEFAULT_MIX, check_families
+
+    try:
+        families = check_families(family) if family else DEFAULT_MIX
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--family") from None
     try:
         allowed = parse_networks(allowed_axon_networks)
     except ValueError as exc:
@@ -65,6 +86,7 @@ def validator(
         round_interval_s=round_interval,
         deadline_s=deadline,
         ema_alpha=ema_alpha,
+        weight_power=weight_power,
         difficulty=difficulty,
         chain_timeout_s=chain_timeout,
         allowed_axon_networks=allowed,
@@ -79,13 +101,15 @@ def validator(
         netuid=netuid,
         metrics_port=bound,
         allowed_axon_networks=[str(net) for net in allowed],
+        families=list(families),
+        weight_power=weight_power,
     )
     neuron = Validator(
         chain=connect(network, netuid, timeout=chain_timeout),
         wallet=wallet,
         hotkey=hotkey,
         config=config,
-        make_challenge=generate_challenge,
+        make_challenge=functools.partial(generate_challenge, families=families),
         score=reward_parts,
         metrics=metrics,
     )

@@ -38,6 +38,7 @@ from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.logs import log_event
 from ocr_subnet.metric_names import REWARD_PARTS
 from ocr_subnet.protocol import OcrRequest, encode_image
+from ocr_subnet.scoring.reward import SCORING_VERSION
 from ocr_subnet.scoring.reward import score as score_answer
 from ocr_subnet.sections import Section
 from ocr_subnet.validator import policy
@@ -49,11 +50,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ChallengeSource = Callable[[int, int], Challenge]  # (seed, difficulty) -> challenge
-# (client, wallet, miners, body, deadline_s) -> one result per miner; `query_miners` asks all at once
+# (client, wallet, miners, bodies, deadline_s) -> one result per miner, bodies[i] for miners[i];
+# `query_miners` asks all at once
 QueryStrategy = Callable[
-    [httpx.AsyncClient, bt.WalletLike, Sequence[NeuronInfo], bytes, float], Awaitable[list[QueryResult]]
+    [httpx.AsyncClient, bt.WalletLike, Sequence[NeuronInfo], Sequence[bytes], float], Awaitable[list[QueryResult]]
 ]
-Scorer = Callable[[Sequence[Section], Sequence[Section], float, float], Mapping[str, float]]
+Scorer = Callable[[Challenge, Sequence[Section], float, float], Mapping[str, float]]
 ZERO_PARTS: Mapping[str, float] = dict.fromkeys(REWARD_PARTS, 0.0)
 PHASES = ("sync", "challenge", "query", "score")
 WEIGHTS_POLL_S = 1.0  # how often weights are looked at before the chain's block rate is known
@@ -61,10 +63,10 @@ MIN_PAUSE_S = 0.1  # the shortest pause between two looks at the chain's block
 
 
 def reward_parts(
-    labels: Sequence[Section], predictions: Sequence[Section], latency_s: float, deadline_s: float
+    challenge: Challenge, predictions: Sequence[Section], latency_s: float, deadline_s: float
 ) -> dict[str, float]:
     """The subnet's reward (see `scoring.reward`) as the parts the validator records and exports."""
-    return score_answer(labels, predictions, latency_s, deadline_s).parts()
+    return score_answer(challenge.sections, predictions, latency_s, deadline_s, stock=challenge.stock).parts()
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class ValidatorConfig:
     round_interval_s: float = 12.0
     deadline_s: float = 12.0
     ema_alpha: float = 0.1
+    weight_power: float = policy.DEFAULT_WEIGHT_POWER  # weights ~ EMA ** power (see policy.weights_from_scores)
     difficulty: int = 1
     chain_timeout_s: float = 30.0
     retry_base_s: float = 1.0
@@ -83,7 +86,7 @@ class ValidatorConfig:
 
 @dataclass(frozen=True)
 class RoundReport:
-    challenge_id: str
+    request_ids: Mapping[int, str]  # uid -> the id its request carried
     results: tuple[QueryResult, ...]
     parts: Mapping[int, Mapping[str, float]]  # uid -> reward parts, zeros for failed answers
     duration_s: float
@@ -209,7 +212,12 @@ class Validator:
         return metagraph
 
     async def run_round(self) -> RoundReport | None:
-        """One challenge to up to k miners at once, scored and folded into the EMAs, then saved."""
+        """Up to k miners at once, each with its own challenge (its own seed, the same difficulty), scored
+        and folded into the EMAs, then saved.
+
+        One page per miner: an operator of K hotkeys must read K pages, and no hotkey can relay its
+        page to the best reader and pass the answer off as its own.
+        """
         marks = [time.perf_counter()]
         metagraph = await self.sync()
         marks.append(time.perf_counter())
@@ -222,17 +230,17 @@ class Validator:
         if not miners:
             log_event(log, "round_skipped", reason="no queryable miners", block=metagraph.block)
             return None
-        seed = self.rng.getrandbits(63)
-        challenge = await asyncio.to_thread(self.make_challenge, seed, self.config.difficulty)
+        seeds = {m.uid: self.rng.getrandbits(63) for m in miners}
+        challenges = await asyncio.to_thread(
+            lambda: {uid: self.make_challenge(seed, self.config.difficulty) for uid, seed in seeds.items()}
+        )
         marks.append(time.perf_counter())
-        request_id = secrets.token_hex(8)  # never the seed: miners must not be able to regenerate labels
-        body = OcrRequest(
-            image=encode_image(challenge.image), challenge_id=request_id, deadline_s=self.config.deadline_s
-        ).model_dump_json()
+        request_ids = {m.uid: secrets.token_hex(8) for m in miners}  # never the seed: it regenerates the labels
+        bodies = [self._request_body(challenges[m.uid], request_ids[m.uid]) for m in miners]
         async with new_client(len(miners)) as client:
-            results = await self.query(client, self.wallet, miners, body.encode(), self.config.deadline_s)
+            results = await self.query(client, self.wallet, miners, bodies, self.config.deadline_s)
         marks.append(time.perf_counter())
-        parts = await asyncio.to_thread(self._score_all, challenge, results)
+        parts = await asyncio.to_thread(self._score_all, challenges, results)
         marks.append(time.perf_counter())
         phases = {name: end - start for name, (start, end) in zip(PHASES, pairwise(marks), strict=True)}
         duration = marks[-1] - marks[0]
@@ -251,6 +259,8 @@ class Validator:
                 log,
                 "miner_answer",
                 uid=result.uid,
+                request_id=request_ids[result.uid],
+                family=challenges[result.uid].family,
                 outcome=result.outcome.value,
                 latency_s=round(result.latency_s, 4),
                 sections=len(result.sections),
@@ -260,14 +270,22 @@ class Validator:
             )
         self.save()
         seconds = {f"{name}_s": round(value, 3) for name, value in phases.items()}
-        log_event(log, "round_done", request_id=request_id, miners=len(results), **seconds)
-        return RoundReport(request_id, tuple(results), parts, duration, phases)
+        log_event(log, "round_done", miners=len(results), **seconds)
+        return RoundReport(request_ids, tuple(results), parts, duration, phases)
 
-    def _score_all(self, challenge: Challenge, results: Sequence[QueryResult]) -> dict[int, Mapping[str, float]]:
-        """CPU-bound (edit distances, Hungarian matching), hence run in a worker thread."""
+    def _request_body(self, challenge: Challenge, request_id: str) -> bytes:
+        deadline = self.config.deadline_s
+        request = OcrRequest(image=encode_image(challenge.image), challenge_id=request_id, deadline_s=deadline)
+        return request.model_dump_json().encode()
+
+    def _score_all(
+        self, challenges: Mapping[int, Challenge], results: Sequence[QueryResult]
+    ) -> dict[int, Mapping[str, float]]:
+        """Each answer against its own miner's challenge; CPU-bound (edit distances, Hungarian
+        matching), hence run in a worker thread."""
         return {
             r.uid: (
-                dict(self.score(challenge.sections, r.sections, r.latency_s, self.config.deadline_s))
+                dict(self.score(challenges[r.uid], r.sections, r.latency_s, self.config.deadline_s))
                 if r.outcome is Outcome.OK
                 else ZERO_PARTS
             )
@@ -308,11 +326,16 @@ class Validator:
         if self._blocks_until_weights() != 0:
             return None
         uids, weights = policy.weights_from_scores(
-            self.state.scores, metagraph, self.hotkey, hyper.max_weights_limit, self.config.allowed_axon_networks
+            self.state.scores,
+            metagraph,
+            self.hotkey,
+            hyper.max_weights_limit,
+            self.config.allowed_axon_networks,
+            self.config.weight_power,
         )
         if not uids:
             return None
-        version = policy.version_key(__version__)
+        version = policy.weights_version_key(__version__, SCORING_VERSION)
         chain_away = False
         try:
             result = await self._chain_call(self.chain.set_weights, self.wallet, uids, weights, version)

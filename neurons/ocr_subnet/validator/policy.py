@@ -19,6 +19,10 @@ from ocr_subnet.chain.port import Metagraph, NeuronInfo
 
 __all__ = ["Network", "parse_networks"]  # re-exported: the validator's settings are parsed here
 
+# Weights are EMA ** power, normalized. 3 keeps honest engines in their order while a miner at a
+# tenth of the best EMA keeps 1/1000 of the best's weight (linear weights gave it 1/10).
+DEFAULT_WEIGHT_POWER = 3.0
+
 
 class MinerScore(BaseModel):
     """What the validator remembers about one miner hotkey between rounds."""
@@ -104,19 +108,25 @@ def weights_from_scores(
     self_hotkey: str,
     max_weight: float = 1.0,
     allowed: Sequence[Network] = (),
+    power: float = DEFAULT_WEIGHT_POWER,
 ) -> tuple[list[int], list[float]]:
     """Normalized weights over the queryable miners, by uid, none above `max_weight` (the subnet's
     max_weight_limit: the chain refuses a weight vector that exceeds it).
 
-    A miner's weight is its EMA when its hotkey still holds its uid, else zero. When nothing
+    A miner's raw weight is its EMA raised to `power` when its hotkey still holds its uid, else
+    zero: share_i = ema_i ** power / sum_j ema_j ** power. A power above 1 makes the share of a
+    miner far below the best vanish (at a tenth of the best EMA, 10 ** -power of the best's
+    weight), so a crowd of hotkeys that read little cannot add up to much. When nothing
     has earned anything yet the weights are uniform: the validator stays active on chain
     without favouring anyone. No queryable miner at all gives empty lists (nothing to set).
     """
+    if not math.isfinite(power) or power <= 0.0:
+        raise ValueError(f"power must be a positive number, got {power}")
     miners = sorted((n for n in metagraph.neurons if is_queryable(n, self_hotkey, allowed)), key=lambda n: n.uid)
     raw: list[float] = []
     for neuron in miners:
         score = scores.get(neuron.hotkey)
-        raw.append(unit_interval(score.ema) if score is not None and score.uid == neuron.uid else 0.0)
+        raw.append(unit_interval(score.ema) ** power if score is not None and score.uid == neuron.uid else 0.0)
     total = math.fsum(raw)
     if not miners:
         return [], []
@@ -170,6 +180,16 @@ def version_key(version: str) -> int:
     numbers = [int(n) for n in re.findall(r"\d+", version)[:3]]
     major, minor, patch = [*numbers, 0, 0, 0][:3]
     return major * 10_000 + minor * 100 + patch
+
+
+def weights_version_key(version: str, scoring_version: int) -> int:
+    """The version key sent with weights: scoring_version * 1_000_000 + `version_key(version)`.
+
+    The scoring version leads, so a subnet owner can raise the chain's `weights_version` to
+    scoring_version * 1_000_000 once validators run the new reward, and weights from a validator
+    still paying by an older formula are refused.
+    """
+    return scoring_version * 1_000_000 + version_key(version)
 
 
 def last_set_block(own: NeuronInfo | None, remembered: int | None, current_block: int) -> int | None:

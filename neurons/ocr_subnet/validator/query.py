@@ -1,4 +1,4 @@
-"""Send one signed OCR request to many miners at once and bring back bounded, classified answers.
+"""Send signed OCR requests (one per miner) to many miners at once and bring back bounded, classified answers.
 
 Miners are untrusted: each request has a hard deadline covering connect, upload and the whole
 answer; the answer is read as a stream and abandoned past `MAX_RESPONSE_BYTES` (never buffered
@@ -127,12 +127,14 @@ async def query_miners(
     client: httpx.AsyncClient,
     wallet: bt.WalletLike,
     miners: Sequence[NeuronInfo],
-    body: bytes,
+    bodies: Sequence[bytes],
     deadline_s: float,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> list[QueryResult]:
-    """All miners at once: the round lasts as long as the slowest answer or the deadline, not their sum."""
-    return list(await asyncio.gather(*(query_miner(client, wallet, m, body, deadline_s, max_bytes) for m in miners)))
+    """All miners at once, each its own body: the round lasts as long as the slowest answer or the
+    deadline, not their sum."""
+    asks = (query_miner(client, wallet, m, body, deadline_s, max_bytes) for m, body in zip(miners, bodies, strict=True))
+    return list(await asyncio.gather(*asks))
 
 
 def new_client(max_connections: int) -> httpx.AsyncClient:

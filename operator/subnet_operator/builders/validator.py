@@ -45,6 +45,7 @@ def command(spec: Spec) -> list[str]:
     """Exactly `ocr-subnet validator ...`, its options taken from the spec."""
     neuron = spec["neuron"]
     networks = [part for network in allowed_networks(neuron) for part in ("--allowed-axon-network", network)]
+    families = [part for family in spec.get("challenge", {}).get("families", []) for part in ("--family", family)]
     return [
         "ocr-subnet",
         "validator",
@@ -65,6 +66,7 @@ def command(spec: Spec) -> list[str]:
             }
         ),
         *networks,
+        *families,
     ]
 
 
