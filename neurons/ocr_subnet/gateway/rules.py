@@ -1,0 +1,92 @@
+"""The gateway's decisions as pure functions: which miners read a page, whether an answer passes,
+how far two answers agree, and how organic rewards move a miner's organic EMA."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ocr_subnet.chain.port import NeuronInfo
+from ocr_subnet.scoring.reward import Reward, score
+from ocr_subnet.sections import Section
+from ocr_subnet.validator.policy import ema_update
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    top_k: int = 3  # the best miners by EMA that pages go to
+    explore: float = 0.2  # chance that a page's second miner is drawn from outside the top k
+    hedge: int = 2  # miners asked at once for each page
+    attempts: int = 4  # miners tried in all before a page fails
+    pass_threshold: float = 0.5  # the canary's prediction reward an answer needs to be used
+    organic_alpha: float = 0.1  # weight of one page's canary reward in a miner's organic EMA
+
+
+def rank_miners(
+    miners: Sequence[NeuronInfo], emas: Mapping[str, float], config: RoutingConfig, rng: random.Random
+) -> list[NeuronInfo]:
+    """Every miner once, in the order to try them: `hedge` picks first (the top k by EMA, one of them
+    swapped, with probability `explore`, for a miner outside it), then the rest by EMA."""
+    ordered = sorted(miners, key=lambda n: (-emas.get(n.hotkey, 0.0), rng.random()))
+    top, rest = ordered[: config.top_k], ordered[config.top_k :]
+    first = rng.sample(top, min(config.hedge, len(top)))
+    if rest and first and rng.random() < config.explore:
+        first[-1] = rng.choice(rest)
+    return first + [n for n in ordered if n not in first]
+
+
+def canary_reward(known: Sequence[Section], answer: Sequence[Section], latency_s: float, deadline_s: float) -> Reward:
+    """The band scored exactly like a challenge."""
+    return score(known, answer, latency_s, deadline_s)
+
+
+def passes(reward: Reward, config: RoutingConfig) -> bool:
+    return reward.prediction >= config.pass_threshold
+
+
+def agreement(first: Sequence[Section], second: Sequence[Section]) -> float:
+    """How far two miners' readings of the same page agree: the scorer's text-and-position F1 with one
+    answer taken as the labels (1.0 for two empty answers)."""
+    return score(first, second, 0.0, 1.0).prediction
+
+
+def organic_emas(previous: Mapping[str, float], rewards: Mapping[str, float], alpha: float) -> dict[str, float]:
+    """Fold one page's canary rewards (hotkey -> prediction reward) into the organic EMAs."""
+    updated = dict(previous)
+    for hotkey, reward in rewards.items():
+        updated[hotkey] = ema_update(updated.get(hotkey, 0.0), reward, alpha)
+    return updated
+
+
+def blended_reward(synthetic: float, organic: float | None, weight: float) -> float:
+    """What enters the validator's EMA: (1 - w) * synthetic + w * organic, or the synthetic reward alone
+    for a miner the gateway has not scored yet."""
+    if organic is None:
+        return synthetic
+    return (1.0 - weight) * synthetic + weight * organic
+
+
+def reading_order(sections: Sequence[Section]) -> list[Section]:
+    """Top to bottom by line (a section whose centre falls inside the previous line's band joins it), left to right."""
+    lines: list[list[Section]] = []
+    for section in sorted(sections, key=lambda s: (s.position[1] + s.position[3]) / 2):
+        centre = (section.position[1] + section.position[3]) / 2
+        if lines and lines[-1][-1].position[1] <= centre <= lines[-1][-1].position[3]:
+            lines[-1].append(section)
+        else:
+            lines.append([section])
+    return [s for line in lines for s in sorted(line, key=lambda s: s.position[0])]
+
+
+def plain_text(sections: Sequence[Section]) -> str:
+    """Sections in reading order, a space between those on one line, a newline between lines."""
+    out: list[str] = []
+    previous: Section | None = None
+    for section in reading_order(sections):
+        if previous is not None:
+            centre = (section.position[1] + section.position[3]) / 2
+            out.append(" " if previous.position[1] <= centre <= previous.position[3] else "\n")
+        out.append(section.text)
+        previous = section
+    return "".join(out)
