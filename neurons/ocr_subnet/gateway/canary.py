@@ -21,7 +21,7 @@ from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
 from ocr_subnet.sections import Section
 
 MIN_LABELS = 3  # a band with fewer known strings would say too little about a miner
-MAX_BAND_FRACTION = 0.35  # of the invoice's height: the band is a header, not a second page
+MAX_BAND_FRACTION = 0.12  # of the invoice's height: the band is a header, not a second page
 GAP_PX = 4  # white rows between the band and the user's page
 
 
@@ -38,16 +38,15 @@ def make_canary(seed: int, width: int) -> Canary:
     (raster,) = rasterize(draw_pdf([layout]), width / PAGE_WIDTH)
     known = sorted(labels(layout, to_pixels(raster)), key=lambda s: s.position[1])
     limit = raster.shape[0] * MAX_BAND_FRACTION
-    cut, kept = 0, []
+    cut, above = 0, 0  # the last clean cut between lines, and how many labels lie above it
     for index, section in enumerate(known):
-        bottom = section.position[3]
-        if bottom > limit and len(kept) >= MIN_LABELS:
+        if section.position[3] > limit and above >= MIN_LABELS:
             break
-        kept.append(section)
+        bottom = max(s.position[3] for s in known[: index + 1])
         following = known[index + 1].position[1] if index + 1 < len(known) else raster.shape[0]
         if following > bottom:  # no string straddles a cut here
-            cut = int(min(raster.shape[0], (bottom + following) / 2))
-    kept = [s for s in kept if s.position[3] <= cut]
+            cut, above = int(min(raster.shape[0], (bottom + following) / 2)), index + 1
+    kept = [s for s in known if s.position[3] <= cut]
     band = np.full((cut + GAP_PX, raster.shape[1]), 255, dtype=np.uint8)
     band[:cut] = raster[:cut]
     return Canary(Image.fromarray(band, "L"), tuple(kept), cut + GAP_PX)

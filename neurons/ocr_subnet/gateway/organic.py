@@ -38,3 +38,11 @@ def load_organic(path: Path) -> OrganicState | None:
         return OrganicState.model_validate_json(path.read_bytes())
     except (OSError, ValidationError, ValueError):
         return None
+
+
+def blended_reward(synthetic: float, organic: OrganicScore | None, weight: float) -> float:
+    """What enters the validator's EMA: (1 - w) * synthetic + w * organic, or the synthetic reward alone
+    for a miner the gateway has not scored yet."""
+    if organic is None:
+        return synthetic
+    return (1.0 - weight) * synthetic + weight * organic.ema

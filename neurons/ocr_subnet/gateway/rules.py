@@ -59,14 +59,6 @@ def organic_emas(previous: Mapping[str, float], rewards: Mapping[str, float], al
     return updated
 
 
-def blended_reward(synthetic: float, organic: float | None, weight: float) -> float:
-    """What enters the validator's EMA: (1 - w) * synthetic + w * organic, or the synthetic reward alone
-    for a miner the gateway has not scored yet."""
-    if organic is None:
-        return synthetic
-    return (1.0 - weight) * synthetic + weight * organic
-
-
 def reading_order(sections: Sequence[Section]) -> list[Section]:
     """Top to bottom by line (a section whose centre falls inside the previous line's band joins it), left to right."""
     lines: list[list[Section]] = []
