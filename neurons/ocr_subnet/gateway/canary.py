@@ -20,7 +20,7 @@ from ocr_subnet.challenge.invoice import PAGE_WIDTH
 from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
 from ocr_subnet.sections import Section
 
-MIN_LABELS = 3  # a band with fewer known strings would say too little about a miner
+MIN_LABELS = 4  # a band with fewer known strings would say too little about a miner
 MAX_BAND_FRACTION = 0.12  # of the invoice's height: the band is a header, not a second page
 GAP_PX = 4  # white rows between the band and the user's page
 

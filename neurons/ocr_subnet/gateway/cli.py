@@ -38,7 +38,7 @@ def serve(
     explore: float = typer.Option(0.2, min=0.0, max=1.0, help="chance a page's second miner is outside the top k"),
     hedge: int = typer.Option(2, min=1, help="miners asked at once for each page"),
     attempts: int = typer.Option(4, min=1, help="miners tried in all for one page"),
-    pass_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="canary prediction reward an answer needs"),
+    pass_threshold: float = typer.Option(0.3, min=0.0, max=1.0, help="canary prediction reward an answer needs"),
     canaries: bool = typer.Option(True, help="stitch a canary band above each page (off only for benchmarks)"),
     job_capacity: int = typer.Option(100, min=1, help="asynchronous jobs held in memory"),
     job_retention: float = typer.Option(3600.0, min=1.0, help="seconds a finished job's result is kept"),

@@ -36,7 +36,7 @@ class PageAnswer(BaseModel):
     sections: list[Section]
     text: str
     words: list[Word]
-    verified: bool = Field(description="a miner's answer passed the canary check")
+    verified: bool = Field(description="the answer passed its canary check (false: the best failing answer, or none)")
     miner_uid: int | None = None
 
 
@@ -45,8 +45,9 @@ class OcrAnswer(BaseModel):
 
 
 def page_answer(
-    number: int, image: Image.Image, sections: Sequence[Section], confidence: float, uid: int | None
+    number: int, image: Image.Image, sections: Sequence[Section], confidence: float, uid: int | None, verified: bool
 ) -> PageAnswer:
+    """`verified` false: no answer passed its canary; the best-scoring one is returned, flagged, or none."""
     ordered = reading_order(sections)
     words = [Word(text=s.text, position=s.position, confidence=round(confidence, 4)) for s in ordered]
     return PageAnswer(
@@ -56,7 +57,7 @@ def page_answer(
         sections=ordered,
         text=plain_text(ordered),
         words=words,
-        verified=uid is not None,
+        verified=verified,
         miner_uid=uid,
     )
 

@@ -37,12 +37,14 @@ class Verdict:
     passed: bool
     latency_s: float
     user_sections: tuple[Section, ...]
+    answered: bool = True  # False: the query itself failed (timeout, error, invalid answer)
 
 
 @dataclass(frozen=True)
 class PageResult:
     sections: tuple[Section, ...]
-    miner: Verdict | None  # None: no miner passed
+    miner: Verdict | None  # the winner; when none passed, the best-scoring answer (None: no answer at all)
+    verified: bool
     verdicts: tuple[Verdict, ...]  # every answer verified on the user's path
     miners_s: float
     verification_s: float
@@ -83,7 +85,7 @@ class Router:
 
     def verify(self, canary: Canary | None, result: QueryResult) -> Verdict:
         if result.outcome != Outcome.OK:
-            return Verdict(result.hotkey, result.uid, 0.0, False, result.latency_s, ())
+            return Verdict(result.hotkey, result.uid, 0.0, False, result.latency_s, (), answered=False)
         if canary is None:
             return Verdict(result.hotkey, result.uid, 1.0, True, result.latency_s, result.sections)
         band, user = split_answer(canary, result.sections)
@@ -125,7 +127,9 @@ class Router:
         miners_s = time.perf_counter() - started - verifying
         if pending and winner is not None:
             self._follow(canary, list(pending), winner)
-        return PageResult(winner.user_sections if winner else (), winner, tuple(verdicts), miners_s, verifying)
+        chosen = winner or max((v for v in verdicts if v.answered), key=lambda v: v.reward, default=None)
+        sections = chosen.user_sections if chosen else ()
+        return PageResult(sections, chosen, winner is not None, tuple(verdicts), miners_s, verifying)
 
     def _follow(self, canary: Canary | None, tasks: list[asyncio.Task[QueryResult]], winner: Verdict) -> None:
         """Late answers still count: their canary feeds the organic EMA, their text the agreement."""

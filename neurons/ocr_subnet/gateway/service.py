@@ -149,10 +149,15 @@ class Gateway:
                 result = await self.router.read_page(image, self.miners, emas)
                 self.metrics.stage.labels("miners").observe(result.miners_s)
                 self.metrics.stage.labels("verification").observe(result.verification_s)
-                winner = result.miner
-                self.metrics.pages.labels(key, "verified" if winner else "failed").inc()
+                chosen = result.miner
+                self.metrics.pages.labels(key, "verified" if result.verified else "failed").inc()
                 answer = page_answer(
-                    index + 1, image, result.sections, winner.reward if winner else 0.0, winner.uid if winner else None
+                    index + 1,
+                    image,
+                    result.sections,
+                    chosen.reward if chosen else 0.0,
+                    chosen.uid if chosen else None,
+                    result.verified,
                 )
                 if on_page is not None:
                     on_page(index, answer)
