@@ -98,8 +98,23 @@ def chain_url_of(run_dir: Path) -> str:
 def subnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Subnet]:
     home = tmp_path_factory.mktemp("home")
     launcher = subprocess.Popen(
-        [*ocr_subnet_command(), "local", "up", "--gateway", "--miners", "2", "--backend", "tesseract", "--json"]
-        + ["--home", str(home), "--organic-weight", "0.8", "--round-interval", "2"],
+        [
+            *ocr_subnet_command(),
+            "local",
+            "up",
+            "--gateway",
+            "--miners",
+            "2",
+            "--backend",
+            "tesseract",
+            "--json",
+            "--home",
+            str(home),
+            "--organic-weight",
+            "0.8",
+            "--round-interval",
+            "2",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -145,8 +160,18 @@ def test_curl_raw_pdf_body_returns_the_pages_text(subnet: Subnet, tmp_path: Path
     scan = tmp_path / "scan.pdf"
     scan.write_bytes(subnet.scan)
     done = subprocess.run(
-        ["curl", "-sS", "--fail-with-body", "-H", f"Authorization: Bearer {subnet.api_key}"]
-        + ["-H", "Content-Type: application/pdf", "--data-binary", f"@{scan}", f"{subnet.url}/v1/ocr"],
+        [
+            "curl",
+            "-sS",
+            "--fail-with-body",
+            "-H",
+            f"Authorization: Bearer {subnet.api_key}",
+            "-H",
+            "Content-Type: application/pdf",
+            "--data-binary",
+            f"@{scan}",
+            f"{subnet.url}/v1/ocr",
+        ],
         capture_output=True,
         text=True,
         timeout=BOUND_S,
@@ -296,9 +321,25 @@ def test_keys_are_required_and_quota_is_enforced(subnet: Subnet, tmp_path: Path)
     port = free_port()
     with (tmp_path / "gateway.log").open("wb") as log:
         gateway = subprocess.Popen(
-            [*ocr_subnet_command(), "gateway", "serve", "--network", subnet.chain_url, "--netuid", "1"]
-            + ["--wallet-path", str(subnet.home / "wallets"), "--wallet-name", VALIDATOR_WALLET]
-            + ["--port", str(port), "--api-keys", str(keys), "--allowed-axon-network", "127.0.0.0/8"],
+            [
+                *ocr_subnet_command(),
+                "gateway",
+                "serve",
+                "--network",
+                subnet.chain_url,
+                "--netuid",
+                "1",
+                "--wallet-path",
+                str(subnet.home / "wallets"),
+                "--wallet-name",
+                VALIDATOR_WALLET,
+                "--port",
+                str(port),
+                "--api-keys",
+                str(keys),
+                "--allowed-axon-network",
+                "127.0.0.0/8",
+            ],
             stderr=log,
         )
     try:
@@ -338,8 +379,19 @@ def test_a_miner_that_fingerprints_organic_pages_loses_weight_and_users_still_ge
     port = free_port()
     with (tmp_path / "fingerprinting.log").open("wb") as log:
         cheat = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fingerprinting_miner", "--network", subnet.chain_url]
-            + ["--wallet-path", str(wallets), "--wallet-name", "fingerprinting-miner", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "tests.support.fingerprinting_miner",
+                "--network",
+                subnet.chain_url,
+                "--wallet-path",
+                str(wallets),
+                "--wallet-name",
+                "fingerprinting-miner",
+                "--port",
+                str(port),
+            ],
             stderr=log,
             cwd=Path(__file__).resolve().parents[2],
         )

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from PIL import Image
-
 from ocr_subnet.backends.tesseract import TesseractBackend
 from ocr_subnet.chain import connect
 from ocr_subnet.logs import configure_logging
@@ -17,6 +15,7 @@ from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.miner.run import build_server
 from ocr_subnet.sections import Font, Section
 from ocr_subnet.wallets import local_wallet
+from PIL import Image
 
 LETTER_RATIO = 792 / 612  # the challenge generator's page
 GARBAGE = Section(text="lorem ipsum", position=(0.0, 0.0, 50.0, 20.0), font=Font(family="Courier", size=10.0))
