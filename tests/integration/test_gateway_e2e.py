@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pypdfium2 as pdfium
 import pytest
 from ocr_subnet.chain.local import LocalChainClient
@@ -30,14 +29,13 @@ from PIL import Image
 from rapidfuzz.distance import Levenshtein
 from reportlab.pdfgen import canvas
 
+from tests.support.documents import page_truth, scan_like_pdf
 from tests.support.poll import wait_until
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DEBIAN_PDF = Path("/usr/share/doc/libtasn1-doc/libtasn1.pdf")  # scripts/setup.sh installs libtasn1-doc
 PAGES = (3, 4, 5)  # 0-based: body text pages of the manual
-DPI = 150
 BOUND_S = 240.0
 MIN_SIMILARITY = 0.85  # normalized Levenshtein similarity of the page text to pdftotext's
 
@@ -59,32 +57,6 @@ def words(text: str) -> str:
 
 def similarity(a: str, b: str) -> float:
     return Levenshtein.normalized_similarity(words(a), words(b))
-
-
-def page_truth(page: int) -> str:
-    number = str(page + 1)
-    return subprocess.run(
-        ["pdftotext", "-layout", "-f", number, "-l", number, str(DEBIAN_PDF), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def scan_like_pdf(pages: tuple[int, ...]) -> bytes:
-    """Greyscale rasters with sensor noise, JPEG-compressed, one image per page, no text layer."""
-    document = pdfium.PdfDocument(DEBIAN_PDF.read_bytes())
-    rng = np.random.default_rng(7)
-    images = []
-    for index in pages:
-        raster = document[index].render(scale=DPI / 72, grayscale=True).to_numpy().astype(np.int16)
-        noisy = np.clip(raster + rng.normal(0, 8, raster.shape), 0, 255).astype(np.uint8)
-        buffer = io.BytesIO()
-        Image.fromarray(noisy, "L").save(buffer, format="JPEG", quality=80)
-        images.append(Image.open(io.BytesIO(buffer.getvalue())))
-    out = io.BytesIO()
-    images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=DPI)
-    return out.getvalue()
 
 
 def chain_url_of(run_dir: Path) -> str:
