@@ -20,6 +20,7 @@ import io
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -37,9 +38,12 @@ from ocr_subnet.wallets import local_wallet
 from rich.console import Console
 from rich.table import Table
 
-from tests.support.documents import scan_like_pdf, scan_pages
-from tests.support.poll import wait_until
-from tests.support.ports import free_port
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the scan-like document and polling live with the tests
+
+from tests.support.documents import scan_like_pdf, scan_pages  # noqa: E402
+from tests.support.poll import wait_until  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 FIRST_PAGE = 2  # the manual's body text starts here
 DEADLINE_S = 120.0
