@@ -37,6 +37,8 @@ def rules(*, clusterwide: bool) -> list[Manifest]:
         _rule("apps", ["deployments"], ["get", "list", "watch", "create", "patch", "delete"]),
         _rule("", ["services"], ["create", "patch", "delete"]),
         _rule("", ["persistentvolumeclaims"], ["create"]),
+        # Validator.spec.gateway.ingress; deleted when the gateway or its Ingress is turned off.
+        _rule("networking.k8s.io", ["ingresses"], ["create", "patch", "delete"]),
         _rule("", ["events"], ["create"]),
         _rule("kopf.dev", [peering], ["get", "list", "watch", "patch", "create"]),
     ]
