@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from ocr_subnet.gateway.keys import Access, KeyFile
 from subnet_operator import api
 from subnet_operator.builders import gateway
-from subnet_operator.builders.common import InvalidSpec
+from subnet_operator.builders.common import InvalidSpec, Owner
 
 from tests.unit.test_operator_builders import OWNER_VALIDATOR, containers, parse_cli, validator_spec
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ON = {"enabled": True, "apiKeySecretName": "gw-keys"}
 
 
@@ -59,3 +62,26 @@ def test_an_ingress_when_asked_for() -> None:
 def test_an_enabled_gateway_without_a_key_secret_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidSpec, match=r"spec\.gateway\.apiKeySecretName"):
         gateway.gateway_objects(OWNER_VALIDATOR, validator_spec(gateway={"enabled": True}))
+
+
+def test_the_gateway_example_targets_the_objects_the_operator_makes() -> None:
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / "gateway.yaml").read_text()) if d]
+    by_kind = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    (secret,) = by_kind["Secret"]
+    (hpa,) = by_kind["HorizontalPodAutoscaler"]
+    keys = KeyFile.model_validate_json(secret["stringData"]["keys.json"])
+    assert Access(keys).identify("Bearer ocr_demo-public-key-never-use-in-production").name == "demo"
+    spec = validator_spec(gateway={"enabled": True, "apiKeySecretName": secret["metadata"]["name"]})
+    owner = Owner(kind="Validator", name="validator", namespace="ns", uid="u")
+    _service, deployment = gateway.gateway_objects(owner, spec)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    policies = {
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p for p in by_kind["NetworkPolicy"]
+    }
+    assert policies.keys() == {"gateway", "validator"}
+    assert policies["gateway"]["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    (port,) = containers(deployment)[0]["ports"]
+    assert policies["gateway"]["spec"]["ingress"][0]["ports"][0]["port"] == port["name"]
