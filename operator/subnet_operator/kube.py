@@ -26,6 +26,7 @@ PLURALS = {
     ("v1", "Service"): "services",
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("apps/v1", "Deployment"): "deployments",
+    ("networking.k8s.io/v1", "Ingress"): "ingresses",
 }
 
 
