@@ -14,12 +14,15 @@ from ocr_subnet.gateway.canary import make_canary, split_answer, stitch
 from ocr_subnet.gateway.documents import DocumentError, Limits, load
 from ocr_subnet.gateway.jobs import JobsFull, JobStore
 from ocr_subnet.gateway.keys import Access, KeyFile, Refused, add_key, anonymous_entry, hash_key, load_keys
+from ocr_subnet.gateway.metrics import GatewayMetrics
 from ocr_subnet.gateway.organic import OrganicScore, blended_reward
 from ocr_subnet.gateway.output import OcrAnswer, page_answer, to_hocr, to_searchable_pdf, to_text
 from ocr_subnet.gateway.rules import RoutingConfig, agreement, canary_reward, passes, plain_text, rank_miners
 from ocr_subnet.sections import Font, Section
 from PIL import Image
 from reportlab.pdfgen import canvas
+
+from tests.support.tools import assert_promtool_accepts_metrics
 
 FONT = Font(family="Helvetica", size=10.0)
 
@@ -244,3 +247,19 @@ def test_text_hocr_and_searchable_pdf_outputs(tmp_path: Path) -> None:
     out.write_bytes(to_searchable_pdf(document, answer, 150))
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
     assert text.split() == ["Searchable", "layer"]
+
+
+def test_metrics_pass_promtool_with_per_key_per_stage_and_per_miner_series() -> None:
+    metrics = GatewayMetrics()
+    metrics.requests.labels("alice", "ok").inc()
+    metrics.pages.labels("alice", "verified").inc(3)
+    for stage in ("queue", "miners", "verification"):
+        metrics.stage.labels(stage).observe(0.2)
+    metrics.verifications.labels("5Miner", "passed").inc()
+    metrics.agreement.observe(0.9)
+    metrics.organic_ema.labels("5Miner").set(0.4)
+    exposition = metrics.exposition()
+    assert_promtool_accepts_metrics(exposition)
+    text = exposition.decode()
+    assert 'ocr_subnet_gateway_pages_total{key="alice",outcome="verified"} 3.0' in text
+    assert 'ocr_subnet_gateway_stage_duration_seconds_count{stage="verification"} 1.0' in text
