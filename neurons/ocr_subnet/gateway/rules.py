@@ -59,26 +59,23 @@ def organic_emas(previous: Mapping[str, float], rewards: Mapping[str, float], al
     return updated
 
 
-def reading_order(sections: Sequence[Section]) -> list[Section]:
-    """Top to bottom by line (a section whose centre falls inside the previous line's band joins it), left to right."""
-    lines: list[list[Section]] = []
+def lines(sections: Sequence[Section]) -> list[list[Section]]:
+    """Top to bottom, each line left to right: a section whose vertical centre falls inside the previous
+    section's band joins its line."""
+    grouped: list[list[Section]] = []
     for section in sorted(sections, key=lambda s: (s.position[1] + s.position[3]) / 2):
         centre = (section.position[1] + section.position[3]) / 2
-        if lines and lines[-1][-1].position[1] <= centre <= lines[-1][-1].position[3]:
-            lines[-1].append(section)
+        if grouped and grouped[-1][-1].position[1] <= centre <= grouped[-1][-1].position[3]:
+            grouped[-1].append(section)
         else:
-            lines.append([section])
-    return [s for line in lines for s in sorted(line, key=lambda s: s.position[0])]
+            grouped.append([section])
+    return [sorted(line, key=lambda s: s.position[0]) for line in grouped]
+
+
+def reading_order(sections: Sequence[Section]) -> list[Section]:
+    return [section for line in lines(sections) for section in line]
 
 
 def plain_text(sections: Sequence[Section]) -> str:
-    """Sections in reading order, a space between those on one line, a newline between lines."""
-    out: list[str] = []
-    previous: Section | None = None
-    for section in reading_order(sections):
-        if previous is not None:
-            centre = (section.position[1] + section.position[3]) / 2
-            out.append(" " if previous.position[1] <= centre <= previous.position[3] else "\n")
-        out.append(section.text)
-        previous = section
-    return "".join(out)
+    """A space between the sections of a line, a newline between lines."""
+    return "\n".join(" ".join(section.text for section in line) for line in lines(sections))
