@@ -11,6 +11,7 @@ from subnet_operator import cli as operator_cli
 
 from ocr_subnet.chain import cli as chain_cli
 from ocr_subnet.challenge import cli as challenge_cli
+from ocr_subnet.gateway import cli as gateway_cli
 from ocr_subnet.local import cli as local_cli
 from ocr_subnet.miner import cli as miner_cli
 from ocr_subnet.model import cli as model_cli
@@ -31,6 +32,7 @@ for part in (
     chain_cli,
     miner_cli,
     validator_cli,
+    gateway_cli,
     local_cli,
     triton_cli,
     operator_cli,

@@ -31,6 +31,15 @@ MINER_BACKEND_LATENCY = PREFIX + "miner_backend_duration_seconds"  # histogram, 
 MINER_IN_FLIGHT = PREFIX + "miner_requests_in_flight"  # labels: miner_hotkey
 MINER_QUEUED = PREFIX + "miner_requests_queued"  # labels: miner_hotkey; waiting for a backend slot
 
+# Gateway (organic queries)
+GATEWAY_REQUESTS = PREFIX + "gateway_requests_total"  # labels: key, outcome (GATEWAY_OUTCOMES)
+GATEWAY_PAGES = PREFIX + "gateway_pages_total"  # labels: key, outcome (GATEWAY_PAGE_OUTCOMES)
+GATEWAY_STAGE_LATENCY = PREFIX + "gateway_stage_duration_seconds"  # histogram, labels: stage (GATEWAY_STAGES)
+GATEWAY_VERIFICATIONS = PREFIX + "gateway_verifications_total"  # labels: miner_hotkey, result (passed, failed)
+GATEWAY_AGREEMENT = PREFIX + "gateway_miner_agreement"  # histogram: two miners' agreement on one page
+GATEWAY_ORGANIC_EMA = PREFIX + "gateway_organic_ema"  # labels: miner_hotkey
+GATEWAY_JOBS = PREFIX + "gateway_jobs"  # jobs held in the store
+
 # Operator
 OPERATOR_RECONCILES = PREFIX + "operator_reconciles_total"  # labels: kind, result
 OPERATOR_RECONCILE_LATENCY = PREFIX + "operator_reconcile_duration_seconds"  # labels: kind
@@ -55,6 +64,9 @@ MINER_OUTCOMES = (
     "overloaded",
     "backend_error",
 )
+GATEWAY_OUTCOMES = ("ok", "bad_request", "unauthorized", "rate_limited", "too_large", "failed")
+GATEWAY_PAGE_OUTCOMES = ("verified", "failed")
+GATEWAY_STAGES = ("queue", "miners", "verification")
 VALIDATOR_RESPONSE_OUTCOMES = ("ok", "timeout", "http_error", "invalid", "too_large", "unreachable")
 WEIGHT_SET_RESULTS = ("success", "rate_limited", "chain_error", "rejected")
 REWARD_PARTS = ("text", "position", "font", "prediction", "time", "total")

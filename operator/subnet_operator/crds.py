@@ -113,11 +113,44 @@ def challenge_schema() -> Schema:
     )
 
 
+def gateway_spec() -> Schema:
+    """Validator.spec.gateway: the organic gateway (`ocr-subnet gateway serve`) beside the validator."""
+    return obj(
+        {
+            "enabled": boolean("Run the gateway.", default=False),
+            "replicas": integer("Gateway pods.", minimum=1, maximum=64, default=1),
+            "port": integer("Port of the gateway's HTTP API.", minimum=1024, maximum=65535, default=8080),
+            "resources": resources_schema({"cpu": "250m", "memory": "512Mi"}, {"cpu": "2", "memory": "2Gi"}),
+            "serviceType": string(enum=("ClusterIP", *SERVICE_TYPES), default="ClusterIP"),
+            "apiKeySecretName": string(
+                "Secret holding the hashed API keys file (`ocr-subnet gateway add-key`); required when enabled.",
+                pattern=DNS_SUBDOMAIN_PATTERN,
+                max_length=253,
+            ),
+            "apiKeySecretKey": string(
+                "Key of the keys file in the Secret.", pattern=SECRET_KEY_PATTERN, default="keys.json"
+            ),
+            "ingress": obj(
+                {
+                    "enabled": boolean("Create an Ingress to the gateway's Service.", default=False),
+                    "host": string("Host the Ingress answers for; any host if unset.", max_length=253),
+                    "className": string("IngressClass; the cluster default if unset.", max_length=253),
+                    "path": string("Path prefix.", pattern="^/", default="/"),
+                },
+                default={},
+            ),
+        },
+        "The organic gateway: real users' documents read by the subnet's miners, every page verified.",
+        default={},
+    )
+
+
 def validator_spec() -> Schema:
     return obj(
         {
             **common_spec(),
             "challenge": challenge_schema(),
+            "gateway": gateway_spec(),
             "resources": resources_schema({"cpu": "500m", "memory": "1Gi"}, {"cpu": "2", "memory": "2Gi"}),
             "neuron": obj(
                 {

@@ -39,6 +39,8 @@ def rules(*, clusterwide: bool) -> list[Manifest]:
         _rule("", ["persistentvolumeclaims"], ["create"]),
         # --network-policies applies one per component; without it, deletes those an earlier run made.
         _rule("networking.k8s.io", ["networkpolicies"], ["create", "patch", "delete"]),
+        # Validator.spec.gateway.ingress; deleted when the gateway or its Ingress is turned off.
+        _rule("networking.k8s.io", ["ingresses"], ["create", "patch", "delete"]),
         _rule("", ["events"], ["create"]),
         _rule("kopf.dev", [peering], ["get", "list", "watch", "patch", "create"]),
     ]

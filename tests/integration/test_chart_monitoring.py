@@ -17,6 +17,7 @@ import httpx
 import pytest
 from ocr_subnet import metric_names as names
 from ocr_subnet.chain.port import Hyperparameters, WeightSetOutcome, WeightSetResult
+from ocr_subnet.gateway.metrics import GatewayMetrics
 from ocr_subnet.miner.gate import PriorityGate
 from ocr_subnet.miner.metrics import MinerMetrics
 from ocr_subnet.miner.policy import Outcome
@@ -67,6 +68,17 @@ def triton_registry() -> CollectorRegistry:
     return registry
 
 
+def gateway_registry() -> CollectorRegistry:
+    metrics = GatewayMetrics()
+    metrics.requests.labels("demo", "ok").inc()
+    metrics.pages.labels("demo", "verified").inc(2)
+    metrics.pages.labels("demo", "failed").inc()
+    for stage in names.GATEWAY_STAGES:
+        metrics.stage.labels(stage).observe(0.5)
+    metrics.verifications.labels("5Miner", "passed").inc()
+    return metrics.registry
+
+
 def operator_registry() -> CollectorRegistry:
     metrics = OperatorMetrics()
     metrics.reconciles.labels("Miner", "success").inc()
@@ -115,6 +127,7 @@ def subnet_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         scrape.MINER_JOB: Exporter(miner_registry()),
         scrape.TRITON_JOB: Exporter(triton_registry()),
         scrape.OPERATOR_JOB: Exporter(operator_registry()),
+        scrape.GATEWAY_JOB: Exporter(gateway_registry()),
     }
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
@@ -137,7 +150,9 @@ def subnet_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         server = start_prometheus(tmp_path_factory.mktemp("prometheus"), config)
         try:
             # rate() needs two samples of every target.
-            server.wait_for(f"count_over_time(up{{job=~'{scrape.JOB_PREFIX}.*'}}[1m]) >= 3", lambda s: len(s) == 4)
+            server.wait_for(
+                f"count_over_time(up{{job=~'{scrape.JOB_PREFIX}.*'}}[1m]) >= 3", lambda s: len(s) == len(exporters)
+            )
             yield server
         finally:
             server.stop()

@@ -319,3 +319,30 @@ def test_the_operator_works_with_exactly_the_permissions_the_chart_grants(
         if clusterwide:
             for kind in ("clusterrolebinding", "clusterrole"):
                 cluster.kubectl("delete", kind, name, "--ignore-not-found")
+
+
+def test_a_validators_gateway_gets_a_deployment_service_and_ingress_and_loses_them_when_off(
+    resources: Resources, operator: OperatorProcess
+) -> None:
+    gateway = {"enabled": True, "apiKeySecretName": "v1-api-keys", "replicas": 2, "ingress": {"enabled": True}}
+    resources.apply(validator_manifest("v1", gateway=gateway))
+    wait_converged(resources, api.VALIDATOR, "v1")
+    networking = client.NetworkingV1Api(resources.cluster.api)
+
+    def ingress() -> Any:
+        items = networking.list_namespaced_ingress(resources.namespace).items
+        return next((i for i in items if i.metadata.name == "v1-gateway"), None)
+
+    wait_until(lambda: resources.deployment("v1-gateway") and ingress(), "the gateway's objects", timeout_s=SETTLE_S)
+    deployment = resources.deployment("v1-gateway")
+    assert deployment.spec.replicas == 2
+    [container] = deployment.spec.template.spec.containers
+    assert container.command[:3] == ["ocr-subnet", "gateway", "serve"]
+    assert container.readiness_probe.http_get.path == "/healthz"
+    assert resources.service("v1-gateway").spec.ports[0].port == 8080
+    assert ingress().spec.rules[0].http.paths[0].backend.service.name == "v1-gateway"
+
+    resources.apply(validator_manifest("v1", gateway={"enabled": False}))
+    gone = lambda: resources.deployment("v1-gateway") is None and resources.service("v1-gateway") is None  # noqa: E731
+    wait_until(lambda: gone() and ingress() is None, "the gateway's objects removed", timeout_s=SETTLE_S)
+    assert resources.deployment("v1-validator") is not None

@@ -83,10 +83,19 @@ def discovered(tmp_path_factory: pytest.TempPathFactory, exporter_port: int) -> 
     server.stop()
 
 
+JOBS = len(scrape.METRICS_PORTS) + 1  # every component the operator runs, and the operator
+
+
 def test_each_component_is_scraped_under_its_job_with_the_monitors_labels(discovered: Prometheus) -> None:
-    samples = discovered.wait_for(f'up{{job=~"{scrape.JOB_PREFIX}.*"}} == 1', lambda s: len(s) == 4, 30.0)
+    samples = discovered.wait_for(f'up{{job=~"{scrape.JOB_PREFIX}.*"}} == 1', lambda s: len(s) == JOBS, 30.0)
     by_job = {s.labels["job"]: s.labels for s in samples}
-    assert set(by_job) == {scrape.VALIDATOR_JOB, scrape.MINER_JOB, scrape.TRITON_JOB, scrape.OPERATOR_JOB}
+    assert set(by_job) == {
+        scrape.VALIDATOR_JOB,
+        scrape.MINER_JOB,
+        scrape.TRITON_JOB,
+        scrape.GATEWAY_JOB,
+        scrape.OPERATOR_JOB,
+    }
     for component in scrape.METRICS_PORTS:
         labels = by_job[scrape.job(component)]
         assert labels["namespace"] == NAMESPACE and labels["pod"] == f"{component}-pod", labels
@@ -95,7 +104,7 @@ def test_each_component_is_scraped_under_its_job_with_the_monitors_labels(discov
 
 
 def test_pods_outside_the_subnet_and_pods_without_an_address_are_not_targets(discovered: Prometheus) -> None:
-    discovered.wait_for(f'up{{job=~"{scrape.JOB_PREFIX}.*"}}', lambda s: len(s) == 4, 30.0)
+    discovered.wait_for(f'up{{job=~"{scrape.JOB_PREFIX}.*"}}', lambda s: len(s) == JOBS, 30.0)
     pods = {t["scrapeUrl"] for t in discovered.targets()}
-    assert len(pods) == 1  # every target is the one exporter: four jobs, one URL each
+    assert len(pods) == 1  # every target is the one exporter: one URL for every job
     assert not discovered.query('up{pod=~"stranger|pending"}')

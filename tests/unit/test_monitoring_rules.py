@@ -191,7 +191,26 @@ def operator_case() -> Case:
     )
 
 
-CASES = [*weights_cases(), ema_case(), *target_cases(), *triton_cases(), operator_case()]
+def gateway_cases() -> list[Case]:
+    gateway = {"job": scrape.GATEWAY_JOB, "pod": "v-gateway-abc-1"}
+    pages = {}
+    for namespace, failed, verified in ((NS, 3, 7), ("fine", 0, 10)):  # 30% unverified, and none
+        for outcome, per_minute in (("failed", failed), ("verified", verified)):
+            labels = {**gateway, "namespace": namespace, "key": "demo", "outcome": outcome}
+            pages[selector(names.GATEWAY_PAGES, labels)] = f"0+{per_minute}x60"
+    buckets = {}
+    for namespace, slow in ((NS, True), ("fine", False)):  # every page 30-60 s with miners, or under 1 s
+        for le in ("1.0", "30.0", "60.0", "+Inf"):
+            labels = {**gateway, "namespace": namespace, "stage": "miners", "le": le}
+            grows = le in ("60.0", "+Inf") if slow else True
+            buckets[selector(names.GATEWAY_STAGE_LATENCY + "_bucket", labels)] = "0+1x60" if grows else "0x60"
+    return [
+        Case("OcrSubnetGatewayPagesFailing", pages, "30m", [{"namespace": NS}], value_text="30%", quiet_time="5m"),
+        Case("OcrSubnetGatewaySlow", buckets, "30m", [{"namespace": NS}], value_text="58.5", quiet_time="5m"),
+    ]
+
+
+CASES = [*weights_cases(), ema_case(), *target_cases(), *triton_cases(), operator_case(), *gateway_cases()]
 TEMPLATE = re.compile(r"\{\{\s*(\$labels\.(\w+)|\$value[^}]*)\s*\}\}")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from ocr_subnet.monitoring import scrape
 from subnet_operator import api, crds
-from subnet_operator.builders import miner, triton, validator
+from subnet_operator.builders import gateway, miner, triton, validator
 from subnet_operator.builders.common import Owner
 from subnet_operator.schema import apply_defaults
 
@@ -23,6 +23,10 @@ def built_pods() -> dict[str, dict[str, Any]]:
         api.VALIDATOR_COMPONENT: validator.validator_deployment(owner, validator_spec),
         api.MINER_COMPONENT: miner.miner_deployment(owner, miner_spec, node_port=30091),
         api.TRITON_COMPONENT: triton.triton_deployment(owner, miner_spec, replicas=None),
+        gateway.GATEWAY_COMPONENT: gateway.gateway_deployment(
+            owner,
+            apply_defaults(crds.validator_spec(), {**COMMON, "gateway": {"enabled": True, "apiKeySecretName": "k"}}),
+        ),
     }
     return {component: d["spec"]["template"] for component, d in deployments.items()}
 

@@ -33,6 +33,7 @@ from ocr_subnet.chain.port import (
 )
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.gateway.organic import OrganicScore, OrganicState, save_organic
 from ocr_subnet.protocol import MAX_RESPONSE_BYTES, MAX_SECTIONS, OcrRequest, encode_image
 from ocr_subnet.sections import Font, Section
 from ocr_subnet.validator.metrics import ValidatorMetrics
@@ -668,3 +669,21 @@ async def test_a_failed_state_save_is_counted_and_the_round_still_counts(small_s
     assert report is not None and validator.state.rounds == 1
     assert _sample(validator, names.VALIDATOR_STATE_SAVES, result="error") == 1
     assert _sample(validator, names.VALIDATOR_STATE_SAVES, result="success") == 0
+
+
+async def test_the_organic_weight_blends_the_gateways_organic_ema_into_the_reward(small_subnet: Subnet) -> None:
+    good = small_subnet.miners["good"]
+    plain = small_subnet.make_validator()
+    await bounded(plain.run_round())
+    synthetic_only = plain.state.scores[good.hotkey].ema
+    assert synthetic_only > 0
+    small_subnet.state_path.unlink()
+    organic_path = small_subnet.state_path.parent / "organic.json"
+    save_organic(organic_path, OrganicState(scores={good.hotkey: OrganicScore(ema=0.0, pages=5)}))
+    blended = small_subnet.make_validator()
+    blended.config = replace(blended.config, organic_state=organic_path, organic_weight=0.5)
+    await bounded(blended.run_round())
+    # from 0 at alpha 0.5: ema = 0.5 * ((1 - 0.5) * r_synthetic + 0.5 * 0), half of the synthetic-only EMA
+    assert blended.state.scores[good.hotkey].ema == pytest.approx(synthetic_only / 2, rel=0.02)
+    garbage = small_subnet.miners["garbage"]
+    assert blended.state.scores[garbage.hotkey].ema == pytest.approx(plain.state.scores[garbage.hotkey].ema)

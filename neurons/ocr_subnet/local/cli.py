@@ -23,6 +23,10 @@ def up(
     deadline: float = typer.Option(8.0, min=0.5, max=300.0, help="seconds a miner has to answer"),
     ema_alpha: float = typer.Option(0.3, min=0.01, max=1.0, help="weight of the newest reward in the EMA"),
     refresh: float = typer.Option(1.0, min=0.1, help="seconds between table refreshes"),
+    gateway: bool = typer.Option(
+        False, help="also start the organic gateway with a fresh demo API key (see <run>/gateway.json)"
+    ),
+    organic_weight: float = typer.Option(0.3, min=0.0, max=1.0, help="the validator's --organic-weight with --gateway"),
 ) -> None:
     """Start a local chain, one validator and N miners, each its own process; Ctrl-C stops them all."""
     from ocr_subnet.local.up import UpConfig
@@ -43,6 +47,8 @@ def up(
         duration_s=duration,
         refresh_s=refresh,
         json_output=as_json,
+        gateway=gateway,
+        organic_weight=organic_weight,
     )
     raise typer.Exit(run_up(config))
 

@@ -58,6 +58,8 @@ class UpConfig:
     startup_timeout_s: float = 90.0
     grace_s: float = 15.0
     json_output: bool = False
+    gateway: bool = False  # also start `ocr-subnet gateway serve` with a fresh demo API key
+    organic_weight: float = 0.3  # the validator's --organic-weight when the gateway runs
 
 
 class ChildDied(RuntimeError):
@@ -102,6 +104,8 @@ class LocalSubnet:
         self._metagraph: Metagraph | None = None
         self._state: ValidatorState | None = None
         self.triton_args: tuple[str, ...] = ()  # how miners reach the shared Triton server, if any
+        self.organic_path = run_dir / "validator" / "organic.json"
+        self.gateway: dict[str, str] | None = None  # {"url", "api_key"} once the gateway is up
 
     def _start(self, name: str, *args: str) -> Child:
         child = spawn(name, [*ocr_subnet_command(), *args], self.run_dir / "logs" / f"{name}.log")
@@ -141,6 +145,7 @@ class LocalSubnet:
         self.start_triton()
         self.start_miners()
         self.start_validator()
+        self.start_gateway()
 
     def start_triton(self) -> None:
         """One model server for all miners: N copies of the model would not fit two cores."""
@@ -206,8 +211,37 @@ class LocalSubnet:
             *("--deadline", str(config.deadline_s), "--ema-alpha", str(config.ema_alpha)),
             *("--chain-timeout", "5"),
             *("--allowed-axon-network", LOOPBACK_NETWORK),  # the miners publish loopback axons
+            *self._organic_args(),
         )
         wait_healthy(f"http://{LOOPBACK}:{self.metrics_port}/metrics", config.startup_timeout_s, child)
+
+    def _organic_args(self) -> tuple[str, ...]:
+        if not self.config.gateway:
+            return ()
+        return ("--organic-state", str(self.organic_path), "--organic-weight", str(self.config.organic_weight))
+
+    def start_gateway(self) -> None:
+        """The gateway, signing with the validator's hotkey, and `gateway.json` with its URL and a new key."""
+        if not self.config.gateway:
+            return
+        from ocr_subnet.gateway.keys import add_key
+
+        keys_file = self.run_dir / "gateway" / "keys.json"
+        api_key = add_key(keys_file, "demo")
+        port = free_port(LOOPBACK)
+        child = self._start(
+            "gateway",
+            *("gateway", "serve", *self._neuron_args(), "--wallet-name", VALIDATOR_WALLET),
+            *("--host", LOOPBACK, "--port", str(port), "--api-keys", str(keys_file)),
+            *("--validator-state", str(self.state_path), "--organic-state", str(self.organic_path)),
+            *("--deadline", str(self.config.deadline_s), "--allowed-axon-network", LOOPBACK_NETWORK),
+        )
+        url = f"http://{LOOPBACK}:{port}"
+        wait_healthy(url + "/healthz", self.config.startup_timeout_s, child)
+        self.gateway = {"url": url, "api_key": api_key}
+        path = self.run_dir / "gateway.json"
+        path.write_text(json.dumps(self.gateway, indent=2))
+        path.chmod(0o600)
 
     def snapshot(self) -> Snapshot:
         """The latest view; a chain or state file that cannot be read keeps the previous one."""
@@ -256,6 +290,8 @@ def up(config: UpConfig) -> int:
             console.print(
                 f"chain {subnet.chain_url} | validator metrics http://{LOOPBACK}:{subnet.metrics_port}/metrics"
             )
+            if subnet.gateway is not None:
+                console.print(f"gateway {subnet.gateway['url']} | key and url in {run_dir / 'gateway.json'}")
             ends = None if config.duration_s is None else time.monotonic() + config.duration_s
             with Live(render(subnet.snapshot(), title), console=console, refresh_per_second=4) as live:
                 while ends is None or time.monotonic() < ends:
@@ -282,5 +318,7 @@ def up(config: UpConfig) -> int:
     console.print(f"stopped: {', '.join(f'{name}={describe_exit(code)}' for name, code in codes.items())}")
     if config.json_output:
         extra = {"netuid": config.netuid, "run_dir": str(run_dir), "exit_codes": codes}
+        if subnet.gateway is not None:
+            extra["gateway"] = subnet.gateway
         print(json.dumps(to_json(snapshot, extra), indent=2))
     return status

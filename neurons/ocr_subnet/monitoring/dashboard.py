@@ -211,8 +211,44 @@ def operator_row() -> Row:
     )
 
 
+def gateway_row() -> Row:
+    stage = names.GATEWAY_STAGE_LATENCY
+    return Row(
+        "Organic gateway",
+        [
+            Panel(
+                "Gateway requests",
+                "Organic requests per second by API key and outcome (per-key usage).",
+                [Target(q.gateway_requests(RATE, NAMESPACE), "{{key}} {{outcome}}")],
+                unit="reqps",
+                options={"stacking": "normal"},
+            ),
+            Panel(
+                "Gateway page latency by stage",
+                "p95 seconds a page spends queued, with miners and in verification.",
+                [
+                    Target(q.histogram_quantile(0.95, stage, "namespace, stage", RATE, NAMESPACE), "p95 {{stage}}"),
+                ],
+                unit="s",
+            ),
+            Panel(
+                "Verification pass rate per miner",
+                "Share of each miner's organic answers whose canary passed.",
+                [Target(q.gateway_pass_rate(RATE, NAMESPACE), "{{miner_hotkey}}")],
+                unit="percentunit",
+            ),
+            Panel(
+                "Unverified pages",
+                "Share of organic pages no answer passed verification for (alert: OcrSubnetGatewayPagesFailing).",
+                [Target(q.gateway_failed_page_ratio(RATE, NAMESPACE), "{{namespace}}")],
+                unit="percentunit",
+            ),
+        ],
+    )
+
+
 def rows(t: Thresholds) -> list[Row]:
-    return [validator_row(t), reward_row(), miner_row(), triton_row(), operator_row()]
+    return [validator_row(t), reward_row(), miner_row(), triton_row(), operator_row(), gateway_row()]
 
 
 def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:

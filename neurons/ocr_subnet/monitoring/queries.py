@@ -140,3 +140,25 @@ def targets_up(job: str, by: str, matchers: str = "") -> str:
     """How many of a job's targets Prometheus scrapes successfully, per `by` (absent when none)."""
     up = series("up", and_matchers(f'job="{job}"', matchers))
     return f"count by ({by}) ({up} == 1)"
+
+
+def gateway_requests(window: str, matchers: str = "") -> str:
+    requests = series(names.GATEWAY_REQUESTS, matchers)
+    return f"sum by (namespace, key, outcome) (rate({requests}[{window}]))"
+
+
+def gateway_failed_page_ratio(window: str, matchers: str = "") -> str:
+    """Share of organic pages no miner's answer passed verification for."""
+    failed = series(names.GATEWAY_PAGES, and_matchers(matchers, 'outcome="failed"'))
+    pages = series(names.GATEWAY_PAGES, matchers)
+    return f"sum by (namespace) (rate({failed}[{window}])) / sum by (namespace) (rate({pages}[{window}]))"
+
+
+def gateway_pass_rate(window: str, matchers: str = "") -> str:
+    """Share of each miner's organic answers that passed their canary."""
+    passed = series(names.GATEWAY_VERIFICATIONS, and_matchers(matchers, 'result="passed"'))
+    every = series(names.GATEWAY_VERIFICATIONS, matchers)
+    return (
+        f"sum by (namespace, miner_hotkey) (rate({passed}[{window}]))"
+        f" / sum by (namespace, miner_hotkey) (rate({every}[{window}]))"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ocr_subnet import metric_names as names
 from ocr_subnet.monitoring import queries as q
 from ocr_subnet.monitoring import scrape
 
@@ -28,6 +29,9 @@ class Thresholds:
     triton_scale_ms: float
     triton_window_s: int
     reconcile_window_s: int = 600
+    gateway_failed_pages: float = 0.1  # share of organic pages without a verified answer
+    gateway_p95_s: float = 30.0  # seconds a page may spend with miners (p95)
+    gateway_window_s: int = 600
 
     @classmethod
     def from_operator_defaults(cls, triton_queue_factor: float = 4.0) -> Thresholds:
@@ -217,6 +221,46 @@ def triton_alerts(t: Thresholds) -> list[Alert]:
     ]
 
 
+def gateway_alerts(t: Thresholds) -> list[Alert]:
+    gateway_window = window(t.gateway_window_s)
+    latency = q.histogram_quantile(0.95, names.GATEWAY_STAGE_LATENCY, "namespace", gateway_window, 'stage="miners"')
+    return [
+        Alert(
+            name="OcrSubnetGatewayPagesFailing",
+            expr=f"({q.gateway_failed_page_ratio(gateway_window)}) > {t.gateway_failed_pages:g}",
+            for_="10m",
+            severity="warning",
+            summary="Gateway in {{ $labels.namespace }}: {{ $value | humanizePercentage }} of pages unverified",
+            description=(
+                f"Over {gateway_window} more than {t.gateway_failed_pages:.0%} of organic pages got no answer that "
+                "passed its canary."
+            ),
+            runbook=(
+                "Users get pages flagged `verified: false` (or empty). Either the miners read badly or are "
+                "unreachable, or they fingerprint organic pages. 1) The dashboard's Gateway row: verification "
+                "pass rate per miner; one miner at zero while others pass is a cheat or a broken miner, and the "
+                "organic weight takes its EMA down. 2) Every miner failing: check their reachability from the "
+                "gateway (`kubectl logs deploy/<validator>-gateway`, events organic_verdict) and the Miners' "
+                "status. 3) Raise `--attempts` so more miners are tried per page."
+            ),
+        ),
+        Alert(
+            name="OcrSubnetGatewaySlow",
+            expr=f"({latency}) > {t.gateway_p95_s:g}",
+            for_="10m",
+            severity="warning",
+            summary="Gateway pages in {{ $labels.namespace }} wait {{ $value | humanize }}s for miners (p95)",
+            description=f"The p95 time a page spends with miners over {gateway_window} is above {t.gateway_p95_s:g}s.",
+            runbook=(
+                "Users wait for miners: they are overloaded or slow, or pages fall back to a third miner "
+                "after failing verification. Check the miners' latency and outcomes on the dashboard, the "
+                "gateway's per-document concurrency (`--page-concurrency`) against the miners' capacity, and "
+                "scale miners (or their Triton) rather than the gateway."
+            ),
+        ),
+    ]
+
+
 def operator_alerts(t: Thresholds) -> list[Alert]:
     return [
         Alert(
@@ -244,6 +288,7 @@ def rule_groups(thresholds: Thresholds | None = None) -> dict[str, Any]:
         "ocr-subnet.targets": target_alerts(),
         "ocr-subnet.triton": triton_alerts(t),
         "ocr-subnet.operator": operator_alerts(t),
+        "ocr-subnet.gateway": gateway_alerts(t),
     }
     return {"groups": [{"name": name, "rules": [a.rule() for a in alerts]} for name, alerts in groups.items()]}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from subnet_operator import api
-from subnet_operator.builders import miner, triton, validator
+from subnet_operator.builders import gateway, miner, triton, validator
 
 JOB_PREFIX = "ocr-subnet-"
 # The custom resource (Validator or Miner) a series belongs to, copied from the pod's instance label.
@@ -27,6 +27,7 @@ VALIDATOR_JOB = job(api.VALIDATOR_COMPONENT)
 MINER_JOB = job(api.MINER_COMPONENT)
 TRITON_JOB = job(api.TRITON_COMPONENT)
 OPERATOR_JOB = job(OPERATOR_COMPONENT)
+GATEWAY_JOB = job(gateway.GATEWAY_COMPONENT)
 NEURON_JOBS = (VALIDATOR_JOB, MINER_JOB)
 
 # Named container ports serving /metrics: the miner serves it on its axon port.
@@ -34,6 +35,7 @@ METRICS_PORTS = {
     api.VALIDATOR_COMPONENT: validator.METRICS_PORT_NAME,
     api.MINER_COMPONENT: miner.AXON_PORT_NAME,
     api.TRITON_COMPONENT: next(name for name, port in triton.PORTS.items() if port == triton.METRICS_PORT),
+    gateway.GATEWAY_COMPONENT: gateway.PORT_NAME,
 }
 
 

@@ -47,6 +47,10 @@ def validator(
         f"${ALLOWED_NETWORKS_ENV} takes them space-separated). By default only globally routable "
         "unicast axons are queried: a local subnet needs e.g. 127.0.0.0/8, a cluster its node, pod and service CIDRs",
     ),
+    organic_state: Path | None = typer.Option(None, help="the gateway's organic scores file (its --organic-state)"),
+    organic_weight: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="share of a miner's organic EMA in each reward entering its EMA (see README)"
+    ),
     log_level: str = typer.Option("INFO"),
 ) -> None:
     """Run a validator until SIGINT/SIGTERM; its state survives restarts and chain outages."""
@@ -90,6 +94,8 @@ def validator(
         difficulty=difficulty,
         chain_timeout_s=chain_timeout,
         allowed_axon_networks=allowed,
+        organic_state=organic_state,
+        organic_weight=organic_weight,
     )
     metrics = ValidatorMetrics(hotkey)
     bound = metrics.serve(metrics_port, metrics_host)

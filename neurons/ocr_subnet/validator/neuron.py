@@ -35,6 +35,7 @@ from ocr_subnet.chain.port import (
     WeightSetResult,
 )
 from ocr_subnet.challenge.api import Challenge
+from ocr_subnet.gateway.organic import blended_reward, load_organic
 from ocr_subnet.logs import log_event
 from ocr_subnet.metric_names import REWARD_PARTS
 from ocr_subnet.protocol import OcrRequest, encode_image
@@ -82,6 +83,8 @@ class ValidatorConfig:
     retry_base_s: float = 1.0
     retry_cap_s: float = 30.0  # while the chain is away, probes are also never further apart than a quarter tempo
     allowed_axon_networks: tuple[policy.Network, ...] = ()  # besides global unicast; e.g. 127.0.0.0/8 on loopback
+    organic_state: Path | None = None  # the gateway's organic scores (see `gateway.organic`)
+    organic_weight: float = 0.0  # share of the organic EMA in each reward that enters the EMA
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,18 @@ class Validator:
         marks.append(time.perf_counter())
         phases = {name: end - start for name, (start, end) in zip(PHASES, pairwise(marks), strict=True)}
         duration = marks[-1] - marks[0]
-        rewards = [policy.Reward(r.uid, r.hotkey, parts[r.uid].get("total", 0.0)) for r in results]
+        organic = load_organic(self.config.organic_state) if self.config.organic_state else None
+        organic_scores = organic.scores if organic is not None else {}
+        rewards = [
+            policy.Reward(
+                r.uid,
+                r.hotkey,
+                blended_reward(
+                    parts[r.uid].get("total", 0.0), organic_scores.get(r.hotkey), self.config.organic_weight
+                ),
+            )
+            for r in results
+        ]
         self.state = self.state.model_copy(
             update={
                 "scores": policy.apply_rewards(self.state.scores, rewards, self.config.ema_alpha),

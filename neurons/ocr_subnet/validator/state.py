@@ -43,6 +43,10 @@ def state_from_json(raw: bytes | str) -> ValidatorState:
 
 
 def save_state(path: Path, state: ValidatorState) -> None:
+    write_atomically(path, state_to_json(state))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
     """Write a temp file beside the target, fsync it, rename over the target, fsync the folder.
 
     A crash at any point leaves either the old file or the new one, never a torn one.
@@ -51,7 +55,7 @@ def save_state(path: Path, state: ValidatorState) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(state_to_json(state))
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)

@@ -17,7 +17,7 @@ import kopf
 from ocr_subnet.logs import log_event
 
 from subnet_operator import api, conditions, validation
-from subnet_operator.builders import miner, network, validator
+from subnet_operator.builders import gateway, miner, network, validator
 from subnet_operator.builders.common import InvalidSpec
 from subnet_operator.builders.pod import with_pull_secrets
 from subnet_operator.conditions import Condition
@@ -103,9 +103,17 @@ def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, mem
         claim = validator.state_claim(owner, full)
         manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
         policies = [network.validator_policy(owner, full, ctx.config.monitoring_namespaces)]
+        gateway_objects = gateway.gateway_objects(owner, full)  # built before anything is applied
         ctx.cluster.create_if_absent(claim)
         for manifest in manifests:
             ctx.cluster.apply(manifest)
+        for manifest in gateway_objects:
+            ctx.cluster.apply(manifest)
+        wanted = {(m["apiVersion"], m["kind"]) for m in gateway_objects}
+        name = api.object_name(owner.name, gateway.GATEWAY_COMPONENT)
+        for api_version, kind in gateway.KINDS:
+            if (api_version, kind) not in wanted:  # disabled, or its Ingress turned off: it goes
+                ctx.cluster.delete(api_version, kind, owner.namespace, name)
         apply_policies(ctx, policies)
 
 
