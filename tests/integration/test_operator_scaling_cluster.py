@@ -4,6 +4,8 @@ One test drives a real Triton server (`ocr-subnet triton serve`, PyTriton, a del
 with a load generator; Prometheus discovers the Miner's Triton pod through the API server and scrapes the
 server at that pod's IP, so replicas go up under load and back down after the window. The other serves
 exact `nv_inference_*` values from a fake exporter, to check the HPA arithmetic and the hold without metrics.
+A third hands the count over (external mode): `kubectl scale miner` through the scale subresource, and an
+HPA-like write on the Deployment that the operator leaves alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 from ocr_subnet import metric_names as names
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.backends.triton import TritonBackend
@@ -25,6 +28,7 @@ from ocr_subnet.triton.repository import ServingConfig, build_repository
 from PIL import Image
 from subnet_operator import api
 from subnet_operator.builders import triton
+from subnet_operator.builders.common import Owner
 
 from tests.integration.operator_harness import (
     REPO,
@@ -124,6 +128,41 @@ def test_replicas_follow_exact_queue_times_and_hold_without_metrics(
         assert status["scaling"]["reason"] == "MetricsUnavailable"
         assert "no Triton series for the pods of m1-triton in Prometheus over 6s" in status["scaling"]["message"]
         assert triton_replicas(resources, "m1") == status["tritonReplicas"] == 1
+
+
+def test_external_mode_leaves_the_count_to_the_scale_subresource_and_to_an_hpa(
+    cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    ns = k8s_namespace
+    resources = Resources(cluster, ns)
+    custom = client.CustomObjectsApi(cluster.api)
+    deployment = api.object_name("m1", api.TRITON_COMPONENT)
+    with running_operator(cluster, ns, tmp_path / "operator.log", namespaces=[ns]):
+        resources.apply(miner_manifest("m1", triton=scaling(scaling={"mode": "external"})))
+        wait_until(lambda: resources.converged(api.MINER, "m1"), "m1 Ready", timeout_s=SETTLE_S)
+        assert triton_replicas(resources, "m1") == 1  # the Deployment's default: the operator set no count
+
+        # An HPA on the Deployment writes its scale; a later reconcile (any spec change) must not undo it.
+        client.AppsV1Api(cluster.api).patch_namespaced_deployment_scale(deployment, ns, {"spec": {"replicas": 5}})
+        generation = resources.get(api.MINER, "m1")["metadata"]["generation"]
+        resources.apply(miner_manifest("m1", logLevel="DEBUG", triton=scaling(scaling={"mode": "external"})))
+        wait_until(
+            lambda: resources.get(api.MINER, "m1")["status"].get("observedGeneration", 0) > generation,
+            "the spec change reconciled",
+        )
+        assert triton_replicas(resources, "m1") == 5
+        assert resources.event("m1", "TritonScaled") is None
+        status = resources.get(api.MINER, "m1")["status"]
+        assert status["scaling"]["reason"] == "External"
+        assert "recommendations" not in status["scaling"]
+
+        # Or the Miner's scale subresource: `kubectl scale miner` (or an HPA/ScaledObject targeting the Miner).
+        cluster.kubectl("scale", "-n", ns, "miner/m1", "--replicas=3")
+        wait_until(lambda: triton_replicas(resources, "m1") == 3, "kubectl scale miner -> 3 replicas")
+        scale = lambda: custom.get_namespaced_custom_object_scale(api.GROUP, api.VERSION, ns, "miners", "m1")  # noqa: E731
+        wait_until(lambda: scale()["status"].get("replicas") == 3, "the scale subresource reporting 3")
+        assert scale()["spec"]["replicas"] == 3
+        assert scale()["status"]["selector"] == triton.pod_selector(Owner("Miner", "m1", ns, "-"))
 
 
 def start_triton_at(ip: str, repository: Path, log_path: Path) -> Child:
