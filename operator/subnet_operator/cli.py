@@ -1,4 +1,5 @@
-"""`ocr-subnet operator`: run the operator, and render the CRDs and RBAC rules the chart ships."""
+"""`ocr-subnet operator`: run the operator, and render the CRDs and RBAC rules the chart ships and the
+autoscaler examples."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ operator_app = typer.Typer(no_args_is_help=True, add_completion=False, help=__do
 
 CHART_CRDS = Path("charts/subnet/crds")
 CHART_RBAC = Path("charts/subnet/rbac/operator-rbac.yaml")
+EXAMPLE_MINERS = Path("examples/miner.yaml")
 
 
 @operator_app.command("run")
@@ -102,6 +104,41 @@ def rbac(
         sys.stdout.write(text)
         return
     _write_or_check({out: text}, check, f"ocr-subnet operator rbac --out {out}")
+
+
+@operator_app.command("autoscaling")
+def autoscaling(
+    miner_file: Path = typer.Option(EXAMPLE_MINERS, help="YAML holding the Miner (other documents are skipped)"),
+    name: str | None = typer.Option(None, help="the Miner's name; default: the file's first Miner"),
+    namespace: str = typer.Option("ocr-subnet", help="namespace of the Miner"),
+    prometheus_url: str = typer.Option(
+        "http://prometheus-operated.monitoring:9090", help="Prometheus the KEDA ScaledObject asks"
+    ),
+    out: Path | None = typer.Option(None, help="write the files into this folder (the repository's: examples)"),
+    check: bool = typer.Option(False, help="exit 1 if the files in --out differ from what would be written"),
+) -> None:
+    """An HPA (with its prometheus-adapter rule) and a KEDA ScaledObject for a Miner in external scaling mode."""
+    import yaml
+
+    from subnet_operator import api
+    from subnet_operator.autoscaling import example_files
+    from subnet_operator.crds import miner_spec
+    from subnet_operator.schema import apply_defaults
+
+    miners = [d for d in yaml.safe_load_all(miner_file.read_text()) if d and d.get("kind") == api.MINER.kind]
+    chosen = next((m for m in miners if name in (None, m["metadata"]["name"])), None)
+    if chosen is None or "triton" not in chosen["spec"]:
+        wanted = f"Miner {name}" if name else "Miner"
+        typer.echo(f"{miner_file} has no {wanted} with a spec.triton section", err=True)
+        raise typer.Exit(2)
+    triton = apply_defaults(miner_spec(), chosen["spec"])["triton"]
+    files = example_files(chosen["metadata"]["name"], namespace, triton, prometheus_url)
+    if out is None:
+        sys.stdout.write("---\n".join(files.values()))
+        return
+    _write_or_check(
+        {out / file: text for file, text in files.items()}, check, f"ocr-subnet operator autoscaling --out {out}"
+    )
 
 
 def register(app: typer.Typer) -> None:

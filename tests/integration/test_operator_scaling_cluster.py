@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from ocr_subnet import metric_names as names
 from ocr_subnet.backends.base import BackendError
@@ -26,9 +27,10 @@ from ocr_subnet.local.up import ocr_subnet_command
 from ocr_subnet.triton import wire
 from ocr_subnet.triton.repository import ServingConfig, build_repository
 from PIL import Image
-from subnet_operator import api
+from subnet_operator import api, autoscaling, promql
 from subnet_operator.builders import triton
 from subnet_operator.builders.common import Owner
+from subnet_operator.prometheus import Prometheus as PrometheusClient
 
 from tests.integration.operator_harness import (
     REPO,
@@ -163,6 +165,31 @@ def test_external_mode_leaves_the_count_to_the_scale_subresource_and_to_an_hpa(
         wait_until(lambda: scale()["status"].get("replicas") == 3, "the scale subresource reporting 3")
         assert scale()["spec"]["replicas"] == 3
         assert scale()["status"]["selector"] == triton.pod_selector(Owner("Miner", "m1", ns, "-"))
+
+
+def test_the_handover_query_reads_the_queue_time_the_operator_scales_on(
+    prometheus: StartPrometheus, exporter: FakeExporter
+) -> None:
+    """examples/triton-keda.yaml's query (the HPA's through prometheus-adapter) against real Prometheus."""
+    [scaled] = [d for d in yaml.safe_load_all((REPO / "examples" / "triton-keda.yaml").read_text()) if d]
+    ns, miner = scaled["metadata"]["namespace"], "miner-1"
+    pod = "miner-1-triton-6b7c9d8f5-x2x4z"
+    server = prometheus(
+        static_config({exporter.target: {"namespace": ns, "pod": pod, **autoscaling.miner_labels(miner)}})
+    )
+    model = {"model": wire.MODEL_NAME, "version": "1"}
+    exporter.set_rate(names.TRITON_REQUEST_SUCCESS, 10.0, **model)
+    exporter.set_rate(names.TRITON_QUEUE_DURATION_US, 10.0 * 150_000, **model)
+    query = scaled["spec"]["triggers"][0]["metadata"]["query"]
+    [handover] = server.wait_for(query, lambda found: bool(found) and found[0].value > 0, timeout_s=SETTLE_S)
+    client_ = PrometheusClient(server.url)
+    try:
+        samples = client_.query(promql.triton_query(promql.pods_of(ns, f"{miner}-triton"), 60))
+    finally:
+        client_.close()
+    observation = promql.triton_observation(samples)
+    assert observation is not None
+    assert handover.value == pytest.approx(150.0) == pytest.approx(observation.queue_ms)
 
 
 def start_triton_at(ip: str, repository: Path, log_path: Path) -> Child:
