@@ -26,6 +26,7 @@ PLURALS = {
     ("v1", "Service"): "services",
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("apps/v1", "Deployment"): "deployments",
+    **{(api.API_VERSION, kind.kind): kind.plural for kind in api.KINDS},
 }
 
 

@@ -28,15 +28,16 @@ def rules(*, clusterwide: bool) -> list[Manifest]:
     peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
     return [
         # kopf watches the resources, patches annotations/finalizers on them and status via the subresource.
-        _rule(api.GROUP, plurals, ["get", "list", "watch", "patch"]),
+        _rule(api.GROUP, plurals, ["get", "list", "watch", "patch"]),  # get: drift repair reads the owner
         _rule(api.GROUP, [f"{p}/status" for p in plurals], ["get", "patch"]),
         # ownerReferences with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on.
         _rule(api.GROUP, [f"{p}/finalizers" for p in plurals], ["update"]),
         # Server-side apply is a patch, and a create when the object is new; list/watch feed the index of
-        # rollouts; delete: a backend switch drops the Triton objects.
+        # rollouts and the drift repair (a deleted or hand-edited child is re-applied); delete: a backend
+        # switch drops the Triton objects.
         _rule("apps", ["deployments"], ["get", "list", "watch", "create", "patch", "delete"]),
-        _rule("", ["services"], ["create", "patch", "delete"]),
-        _rule("", ["persistentvolumeclaims"], ["create"]),
+        _rule("", ["services"], ["list", "watch", "create", "patch", "delete"]),
+        _rule("", ["persistentvolumeclaims"], ["list", "watch", "create"]),
         _rule("", ["events"], ["create"]),
         _rule("kopf.dev", [peering], ["get", "list", "watch", "patch", "create"]),
     ]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import kopf
 
 from subnet_operator.context import OperatorConfig
-from subnet_operator.handlers import health, index, lifecycle, reconcile, scale
+from subnet_operator.handlers import drift, health, index, lifecycle, reconcile, scale
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    for module in (lifecycle, index, reconcile, health, scale):
+    for module in (lifecycle, index, reconcile, drift, health, scale):
         module.register(registry, config)
     return registry

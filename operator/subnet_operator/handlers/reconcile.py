@@ -1,4 +1,5 @@
-"""Create, update and resume: apply what the builders make of the spec, idempotently.
+"""Create, update and resume: apply what the builders make of the spec, idempotently (`drift` calls the same
+apply when a child is deleted or edited by hand).
 
 Every object is server-side applied (its state volume's claim is only ever created), so a
 reconcile interrupted at any point is finished by the next one, and a spec change rolls out as a
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import kopf
@@ -18,20 +19,27 @@ from ocr_subnet.logs import log_event
 
 from subnet_operator import api
 from subnet_operator.builders import miner, validator
-from subnet_operator.builders.common import InvalidSpec
+from subnet_operator.builders.common import InvalidSpec, Owner
 from subnet_operator.context import Context, OperatorConfig
 from subnet_operator.handlers.common import context, defaulted, owner_of
 
-RETRY_DELAY_S = 10.0
+RETRY_BASE_S = 2.0
+RETRY_CAP_S = 300.0
 log = logging.getLogger(__name__)
 
 
+def retry_delay(retry: int) -> float:
+    """Seconds before the next attempt after `retry` failed ones: doubling from 2 s, at most 5 minutes, so a
+    brief API hiccup is retried at once and a lasting refusal does not hammer the API server."""
+    return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** min(retry, 32))
+
+
 @contextlib.contextmanager
-def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iterator[None]:
+def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch, retry: int = 0) -> Iterator[None]:
     """Times the reconcile, counts it by result, and records the outcome in status.
 
     A spec the builders refuse is permanent until the spec changes (no retries); anything else is
-    retried by kopf with a delay.
+    retried by kopf, backing off exponentially (`retry`: the failed attempts so far).
     """
     started = time.perf_counter()
     result, error = "success", None
@@ -44,7 +52,7 @@ def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iter
     except Exception as exc:  # the API refused or was away: kopf tries again
         result, error = "retry", str(exc)
         patch.status["reconcileError"] = error
-        raise kopf.TemporaryError(error, delay=RETRY_DELAY_S) from exc
+        raise kopf.TemporaryError(error, delay=retry_delay(retry)) from exc
     else:
         patch.status["observedGeneration"] = body["metadata"].get("generation")
         patch.status["reconcileError"] = None
@@ -60,38 +68,44 @@ def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iter
         log_event(log, "reconciled", level, **fields, seconds=round(seconds, 4), error=error)
 
 
-def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
-    ctx = context(memo)
-    owner = owner_of(body)
-    with tracked(ctx, api.VALIDATOR.kind, body, patch):
-        full = defaulted(api.VALIDATOR, spec)
-        claim = validator.state_claim(owner, full)
-        manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
-        ctx.cluster.create_if_absent(claim)
-        for manifest in manifests:
-            ctx.cluster.apply(manifest)
+def apply_validator(ctx: Context, owner: Owner, spec: Mapping[str, Any]) -> None:
+    """Everything a Validator owns, applied; also what repairs a deleted or hand-edited child."""
+    full = defaulted(api.VALIDATOR, spec)
+    claim = validator.state_claim(owner, full)
+    manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
+    ctx.cluster.create_if_absent(claim)
+    for manifest in manifests:
+        ctx.cluster.apply(manifest)
 
 
-def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
+def apply_miner(ctx: Context, owner: Owner, spec: Mapping[str, Any]) -> None:
+    """Everything a Miner owns, applied; also what repairs a deleted or hand-edited child."""
+    full = defaulted(api.MINER, spec)
+    triton_name = api.object_name(owner.name, api.TRITON_COMPONENT)
+    current = ctx.cluster.get("apps/v1", "Deployment", owner.namespace, triton_name)
+    triton = miner.triton_objects(owner, full, current["spec"]["replicas"] if current else None)
+    axon = miner.axon_service(owner, full)  # built before anything is applied: a bad spec changes nothing
+    for manifest in triton:
+        ctx.cluster.apply(manifest)
+    if not triton:  # the backend changed away from Triton: its servers go
+        ctx.cluster.delete("apps/v1", "Deployment", owner.namespace, triton_name)
+        ctx.cluster.delete("v1", "Service", owner.namespace, triton_name)
+    applied = ctx.cluster.apply(axon)
+    node_port = applied["spec"]["ports"][0].get("nodePort")
+    ctx.cluster.apply(miner.miner_deployment(owner, full, node_port))
+
+
+APPLY = {api.VALIDATOR.kind: apply_validator, api.MINER.kind: apply_miner}
+
+
+def reconcile(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, retry: int = 0, **_: Any) -> None:
     ctx = context(memo)
     owner = owner_of(body)
-    with tracked(ctx, api.MINER.kind, body, patch):
-        full = defaulted(api.MINER, spec)
-        triton_name = api.object_name(owner.name, api.TRITON_COMPONENT)
-        current = ctx.cluster.get("apps/v1", "Deployment", owner.namespace, triton_name)
-        triton = miner.triton_objects(owner, full, current["spec"]["replicas"] if current else None)
-        axon = miner.axon_service(owner, full)  # built before anything is applied: a bad spec changes nothing
-        for manifest in triton:
-            ctx.cluster.apply(manifest)
-        if not triton:  # the backend changed away from Triton: its servers go
-            ctx.cluster.delete("apps/v1", "Deployment", owner.namespace, triton_name)
-            ctx.cluster.delete("v1", "Service", owner.namespace, triton_name)
-        applied = ctx.cluster.apply(axon)
-        node_port = applied["spec"]["ports"][0].get("nodePort")
-        ctx.cluster.apply(miner.miner_deployment(owner, full, node_port))
+    with tracked(ctx, owner.kind, body, patch, retry):
+        APPLY[owner.kind](ctx, owner, spec)
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
-    for kind, handler in ((api.VALIDATOR, reconcile_validator), (api.MINER, reconcile_miner)):
+    for kind in api.KINDS:
         for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
-            on(api.GROUP, api.VERSION, kind.plural, id="reconcile", registry=registry)(handler)
+            on(api.GROUP, api.VERSION, kind.plural, id="reconcile", registry=registry)(reconcile)
