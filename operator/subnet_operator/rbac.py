@@ -1,8 +1,9 @@
 """The operator's RBAC: exactly what its handlers and kopf call, and nothing else.
 
 `rules()` is the one source of truth; `ocr-subnet operator rbac --out charts/subnet/rbac/operator-rbac.yaml`
-renders the chart's copy (a unit test fails on drift), and the integration tests run the operator
-with a ServiceAccount token bound to exactly these rules.
+renders the chart's copy (a unit test fails on drift), `--watch-namespace watched-namespace --out
+charts/subnet/rbac/operator-rbac-namespaced.yaml` the namespaced mode's, and the integration tests run the
+operator with a ServiceAccount token bound to exactly these rules.
 """
 
 from __future__ import annotations
@@ -84,7 +85,12 @@ def manifests(
     return [account, *per_namespace]
 
 
-HEADER = "# Generated from subnet_operator/rbac.py by `ocr-subnet operator rbac --out <this file>`; do not edit.\n"
+HEADER = (
+    "# Generated from subnet_operator/rbac.py by `ocr-subnet operator rbac [--watch-namespace NS] --out <this file>`"
+    "; do not edit.\n"
+)
+# The chart's copy of the namespaced manifests: it takes the Role's rules into each of operator.watchNamespaces.
+CHART_WATCHED = "watched-namespace"
 
 
 def render(documents: Sequence[Manifest]) -> str:

@@ -117,6 +117,39 @@ def test_rbac_is_exactly_what_the_operator_code_asks_for(helm: Path) -> None:
     assert find(render(helm), "ClusterRole")["rules"] == rbac.rules(clusterwide=True)
 
 
+@pytest.mark.parametrize("kube_version", ["1.20.0", "1.31.0"])
+def test_namespaced_mode_grants_roles_in_the_watched_namespaces_only(helm: Path, kube_version: str) -> None:
+    documents = render(helm, "--kube-version", kube_version, "--set", "operator.watchNamespaces={miners-a,miners-b}")
+    assert not [d for d in documents if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    roles = [d for d in documents if d["kind"] == "Role"]
+    bindings = [d for d in documents if d["kind"] == "RoleBinding"]
+    assert [r["metadata"]["namespace"] for r in roles] == ["miners-a", "miners-b"]
+    assert [b["metadata"]["namespace"] for b in bindings] == ["miners-a", "miners-b"]
+    for role, binding in zip(roles, bindings, strict=True):
+        assert role["rules"] == rbac.rules(clusterwide=False)  # kopfpeerings, not clusterkopfpeerings
+        ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+        assert binding["roleRef"] == ref
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "subnet-operator", "namespace": "ocr-subnet"}]
+
+    def args(rendered: list[dict[str, Any]]) -> list[str]:
+        return find(rendered, "Deployment", "subnet-operator")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    assert "--namespace=miners-a" in args(documents) and "--namespace=miners-b" in args(documents)
+    assert "--all-namespaces" not in args(documents)
+    assert "--all-namespaces" in args(render(helm))
+
+
+def test_namespaced_mode_lints_and_refuses_a_bad_namespace(helm: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120, check=False)
+
+    lint = run("lint", "--strict", str(CHART), "--set", "operator.watchNamespaces={miners-a,miners-b}")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    refused = run("template", "subnet", str(CHART), "--set", "operator.watchNamespaces={Not_A_Namespace}")
+    assert refused.returncode != 0
+    assert "operator.watchNamespaces.0" in refused.stderr
+
+
 def test_images_carry_the_chart_app_version(helm: Path) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
