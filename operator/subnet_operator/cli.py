@@ -22,6 +22,14 @@ def run(
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="serve every namespace (the default)"),
     kubeconfig: str | None = typer.Option(None, help="kubeconfig file; default: in-cluster, then $KUBECONFIG"),
     prometheus_url: str = typer.Option("http://127.0.0.1:9090", help="Prometheus for health and scaling; '' disables"),
+    prometheus_bearer_token_file: Path | None = typer.Option(
+        None, help="file holding a bearer token for Prometheus (a mounted Secret key), read at each query"
+    ),
+    prometheus_username_file: Path | None = typer.Option(None, help="file holding Prometheus's basic-auth username"),
+    prometheus_password_file: Path | None = typer.Option(None, help="file holding Prometheus's basic-auth password"),
+    prometheus_ca_file: Path | None = typer.Option(None, help="CA bundle Prometheus's TLS certificate is checked with"),
+    prometheus_timeout: float = typer.Option(5.0, min=0.1, help="seconds one Prometheus request may take"),
+    prometheus_retries: int = typer.Option(2, min=0, max=10, help="further attempts at a failed Prometheus request"),
     metrics_host: str = typer.Option("127.0.0.1", help="address the operator's /metrics binds to"),
     metrics_port: int = typer.Option(9102, min=0, max=65535, help="0 disables /metrics"),
     liveness_endpoint: str = typer.Option("http://127.0.0.1:8080/healthz", help="kopf's liveness URL; '' disables"),
@@ -38,15 +46,28 @@ def run(
     from ocr_subnet.logs import configure_logging
 
     from subnet_operator.context import OperatorConfig
+    from subnet_operator.prometheus import PrometheusAccess
     from subnet_operator.runner import run as run_operator
 
     if namespace and all_namespaces:
         raise typer.BadParameter("choose --namespace or --all-namespaces, not both")
+    try:
+        access = PrometheusAccess(
+            timeout_s=prometheus_timeout,
+            retries=prometheus_retries,
+            bearer_token_file=prometheus_bearer_token_file,
+            username_file=prometheus_username_file,
+            password_file=prometheus_password_file,
+            ca_file=prometheus_ca_file,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     configure_logging(log_level.upper())
     config = OperatorConfig(
         namespaces=tuple(namespace),
         kubeconfig=kubeconfig,
         prometheus_url=prometheus_url or None,
+        prometheus_access=access,
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         liveness_endpoint=liveness_endpoint or None,

@@ -150,6 +150,61 @@ def test_namespaced_mode_lints_and_refuses_a_bad_namespace(helm: Path) -> None:
     assert "operator.watchNamespaces.0" in refused.stderr
 
 
+def test_prometheus_credentials_come_from_secrets_mounted_read_only(helm: Path) -> None:
+    auth = "operator.prometheusAuth"
+    documents = render(
+        helm,
+        *("--set", f"{auth}.basicAuthSecret.name=prom-basic", "--set", f"{auth}.caSecret.name=prom-ca"),
+        *("--set", f"{auth}.timeoutSeconds=3", "--set", f"{auth}.retries=4"),
+    )
+    pod = find(documents, "Deployment", "subnet-operator")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    files = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in container["args"] if a.startswith("--prometheus-")}
+    assert files == {
+        "--prometheus-url": "",
+        "--prometheus-username-file": "/etc/ocr-subnet/prometheus/basic/username",
+        "--prometheus-password-file": "/etc/ocr-subnet/prometheus/basic/password",
+        "--prometheus-ca-file": "/etc/ocr-subnet/prometheus/ca/ca.crt",
+        "--prometheus-timeout": "3",
+        "--prometheus-retries": "4",
+    }
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["prometheus-basic"]["secret"] == {
+        "secretName": "prom-basic",
+        "items": [{"key": "username", "path": "username"}, {"key": "password", "path": "password"}],
+    }
+    assert volumes["prometheus-ca"]["secret"]["secretName"] == "prom-ca"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    for name in ("prometheus-basic", "prometheus-ca"):
+        assert mounts[name]["readOnly"] is True
+        assert files[f"--prometheus-{'ca' if name.endswith('ca') else 'username'}-file"].startswith(
+            mounts[name]["mountPath"]
+        )
+    plain = find(render(helm), "Deployment", "subnet-operator")["spec"]["template"]["spec"]
+    assert [v["name"] for v in plain["volumes"]] == ["tmp"]
+
+
+def test_a_token_and_basic_auth_at_once_are_refused(helm: Path) -> None:
+    auth = "operator.prometheusAuth"
+    done = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "subnet",
+            str(CHART),
+            *("--set", f"{auth}.bearerTokenSecret.name=t"),
+            "--set",
+            f"{auth}.basicAuthSecret.name=b",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "set bearerTokenSecret or basicAuthSecret, not both" in done.stderr
+
+
 def test_images_carry_the_chart_app_version(helm: Path) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]

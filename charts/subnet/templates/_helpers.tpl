@@ -124,3 +124,27 @@ imagePullSecrets:
 {{- toYaml . | nindent 2 }}
 {{- end -}}
 {{- end -}}
+
+{{- /* The Secrets of operator.prometheusAuth as pod volumes, named prometheus-<token|basic|ca> (the mount
+     folder under /etc/ocr-subnet/prometheus/), each with only the keys the operator reads. */ -}}
+{{- define "subnet.prometheusSecretVolumes" -}}
+{{- $auth := .Values.operator.prometheusAuth -}}
+{{- $volumes := list -}}
+{{- with $auth.bearerTokenSecret -}}
+{{- if .name -}}
+{{- $volumes = append $volumes (dict "name" "prometheus-token" "secret" (dict "secretName" .name "items" (list (dict "key" .key "path" .key)))) -}}
+{{- end -}}
+{{- end -}}
+{{- with $auth.basicAuthSecret -}}
+{{- if .name -}}
+{{- $items := list (dict "key" .usernameKey "path" .usernameKey) (dict "key" .passwordKey "path" .passwordKey) -}}
+{{- $volumes = append $volumes (dict "name" "prometheus-basic" "secret" (dict "secretName" .name "items" $items)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $auth.caSecret -}}
+{{- if .name -}}
+{{- $volumes = append $volumes (dict "name" "prometheus-ca" "secret" (dict "secretName" .name "items" (list (dict "key" .key "path" .key)))) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $volumes -}}
+{{- end -}}
