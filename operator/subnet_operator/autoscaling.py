@@ -22,6 +22,7 @@ EXTERNAL_METRIC = "ocr_subnet_triton_queue_ms"
 ADAPTER_MATCHERS = "<<.LabelMatchers>>"
 TRITON_JOB = "ocr-subnet-triton"  # the PodMonitor's job for Triton pods (files/scrape.yaml)
 RESOURCE_LABEL = "resource"  # the PodMonitor's label holding the Miner's name
+STEP_PERIOD_S = 15  # the HPA's sync period: a step limit applies per decision, as the operator's does per tick
 
 
 def miner_labels(miner: str) -> dict[str, str]:
@@ -44,11 +45,11 @@ def _behavior(triton: Mapping[str, Any]) -> Manifest:
     return {
         "scaleUp": {
             "stabilizationWindowSeconds": triton["scaleUpStabilizationSeconds"],
-            "policies": [{"type": "Pods", "value": triton["maxScaleUpStep"], "periodSeconds": 15}],
+            "policies": [{"type": "Pods", "value": triton["maxScaleUpStep"], "periodSeconds": STEP_PERIOD_S}],
         },
         "scaleDown": {
             "stabilizationWindowSeconds": triton["scaleDownStabilizationSeconds"],
-            "policies": [{"type": "Pods", "value": triton["maxScaleDownStep"], "periodSeconds": 15}],
+            "policies": [{"type": "Pods", "value": triton["maxScaleDownStep"], "periodSeconds": STEP_PERIOD_S}],
         },
     }
 
@@ -97,7 +98,7 @@ def scaled_object(miner: str, namespace: str, triton: Mapping[str, Any], prometh
             "scaleTargetRef": _target(miner),
             "minReplicaCount": triton["minReplicas"],
             "maxReplicaCount": triton["maxReplicas"],
-            "pollingInterval": 15,
+            "pollingInterval": STEP_PERIOD_S,
             "advanced": {"horizontalPodAutoscalerConfig": {"behavior": _behavior(triton)}},
             "triggers": [
                 {

@@ -10,6 +10,7 @@ HPA-like write on the Deployment that the operator leaves alone.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.utils import parse_quantity
 from ocr_subnet import metric_names as names
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.backends.triton import TritonBackend
@@ -190,6 +192,20 @@ def test_the_handover_query_reads_the_queue_time_the_operator_scales_on(
     observation = promql.triton_observation(samples)
     assert observation is not None
     assert handover.value == pytest.approx(150.0) == pytest.approx(observation.queue_ms)
+
+
+def test_the_hpa_example_is_accepted_by_the_api_server(cluster: Cluster, k8s_namespace: str) -> None:
+    """1.20 serves autoscaling/v2beta2, the same body as v2: the API server's own validation of the example."""
+    [hpa] = [d for d in yaml.safe_load_all((REPO / "examples" / "triton-hpa.yaml").read_text()) if d]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    hpa = {**hpa, "apiVersion": "autoscaling/v2beta2", "metadata": {**hpa["metadata"], "namespace": k8s_namespace}}
+    done = cluster.kubectl("apply", "--dry-run=server", "-o", "json", "-f", "-", stdin=json.dumps(hpa))
+    accepted = json.loads(done.stdout)
+    [metric], [ours] = accepted["spec"]["metrics"], hpa["spec"]["metrics"]
+    target = metric["external"].pop("target")  # the API server writes quantities its own way: 2000 -> 2k
+    assert parse_quantity(target["value"]) == parse_quantity(ours["external"]["target"]["value"])
+    assert metric["external"] == {k: v for k, v in ours["external"].items() if k != "target"}
+    assert accepted["spec"]["behavior"]["scaleDown"]["policies"] == hpa["spec"]["behavior"]["scaleDown"]["policies"]
 
 
 def start_triton_at(ip: str, repository: Path, log_path: Path) -> Child:

@@ -61,7 +61,6 @@ def scale_triton(
         policy = scaling.Policy.from_spec(triton.triton_spec(full))
     except InvalidSpec:
         return  # the reconcile reports it in status
-    previous = status.get("scaling", {})
     if triton.external(full["triton"]):
         write_changes(patch, status, {"scaling": EXTERNAL})
         return
@@ -70,6 +69,7 @@ def scale_triton(
     if state is None:
         return  # not created yet
     observation, missing = observe(ctx, namespace, deployment, full["triton"]["metricsWindowSeconds"])
+    previous = status.get("scaling", {})
     history = [scaling.Recommendation(r["at"], r["replicas"]) for r in previous.get("recommendations", [])]
     replicas = scaling.Replicas(state.replicas, state.ready, previous.get("readySince"))
     decision = scaling.decide(replicas, observation, policy, history, time.time(), missing)
