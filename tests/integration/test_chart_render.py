@@ -292,10 +292,21 @@ def cli_argvs(documents: list[dict[str, Any]]) -> Iterator[tuple[str, list[str]]
                 compile(args[0], name, "exec")  # the helm test's check at least parses
 
 
+# Options only some values turn on: namespaced mode and Prometheus behind authentication.
+OPTIONAL_ARGS = (
+    *("--set", "operator.watchNamespaces={miners-a,miners-b}"),
+    *("--set", "operator.prometheusAuth.basicAuthSecret.name=prom-basic"),
+    *("--set", "operator.prometheusAuth.caSecret.name=prom-ca"),
+)
+
+
+@pytest.mark.parametrize("optional", [(), OPTIONAL_ARGS], ids=["plain", "namespaced-auth"])
 @pytest.mark.parametrize("values", VALUES, ids=values_id)
-def test_every_command_the_chart_runs_is_accepted_by_the_cli(helm: Path, values: Path | None) -> None:
+def test_every_command_the_chart_runs_is_accepted_by_the_cli(
+    helm: Path, values: Path | None, optional: tuple[str, ...]
+) -> None:
     """Options, types and ranges are checked by the CLI's own parser, without running anything."""
-    documents = render(helm, *values_args(values), "--set", "localChain.enabled=true")
+    documents = render(helm, *values_args(values), "--set", "localChain.enabled=true", *optional)
     root = typer.main.get_command(app)
     checked = 0
     for name, argv in cli_argvs(documents):
