@@ -166,6 +166,7 @@ class OperatorProcess:
     interval_s: float = 1.0
     pod_id: str = "operator-0"  # kopf's identity among peers; a restarted pod keeps its name
     priority: int | None = None
+    extra_args: Sequence[str] = ()
     child: Child | None = None
     liveness_port: int = 0
     metrics_port: int = 0
@@ -181,6 +182,7 @@ class OperatorProcess:
             *("--metrics-host", LOOPBACK, "--metrics-port", str(self.metrics_port)),
             *("--health-interval", str(self.interval_s), "--scale-interval", str(self.interval_s)),
             *(("--priority", str(self.priority)) if self.priority is not None else ()),
+            *self.extra_args,
         ]
         self.child = spawn("operator", argv, self.log_path, env={**os.environ, "POD_ID": self.pod_id})
         wait_healthy(f"http://{LOOPBACK}:{self.liveness_port}/healthz", START_TIMEOUT_S, self.child)

@@ -1,6 +1,7 @@
 """The operator's Prometheus client against a real Prometheus behind a loopback HTTPS guard that demands
 credentials, as kube-rbac-proxy or an ingress with auth would: bearer token, basic auth, TLS checked against
-a CA, retries of what may pass, timeouts, and a clear error for each way it fails."""
+a CA, retries of what may pass, timeouts, and a clear error for each way it fails; and the operator process
+on the real control plane, given those options as the chart gives them."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from subnet_operator import api
 from subnet_operator.prometheus import Prometheus, PrometheusAccess, PrometheusUnavailable
 
+from tests.integration.operator_harness import SETTLE_S, Resources, install_crds, running_operator, validator_manifest
+from tests.support.cluster import Cluster
 from tests.support.pki import Pki, write_pki
+from tests.support.poll import wait_until
 from tests.support.prometheus import Prometheus as PrometheusServer
 
 pytestmark = pytest.mark.integration
@@ -193,3 +198,37 @@ def test_a_missing_credentials_file_is_named(tmp_path: Path) -> None:
     access = PrometheusAccess(bearer_token_file=tmp_path / "absent", retries=0)
     with pytest.raises(PrometheusUnavailable, match=f"cannot read Prometheus credentials from {tmp_path / 'absent'}"):
         answer(Prometheus("http://127.0.0.1:9", access))
+
+
+def test_the_operator_queries_with_the_mounted_credentials_and_picks_up_a_rotation(
+    k8s_cluster: Cluster, k8s_namespace: str, guard: Callable[[str], Guard], pki: Pki, tmp_path: Path
+) -> None:
+    """`ocr-subnet operator run --prometheus-*` as the chart passes them: refused with a stale token (the
+    condition says so), then answered once the mounted Secret holds the new one, without a restart."""
+    install_crds(k8s_cluster)
+    ns = k8s_namespace
+    resources = Resources(k8s_cluster, ns)
+    server = guard(f"Bearer {TOKEN}")
+    token = secret(tmp_path / "secret", "token", "stale")
+    options = ("--prometheus-bearer-token-file", str(token), "--prometheus-ca-file", str(pki.ca_cert))
+    with running_operator(
+        k8s_cluster, ns, tmp_path / "operator.log", namespaces=[ns], prometheus_url=server.url, extra_args=options
+    ):
+        resources.apply(validator_manifest("v1"))
+        refused = wait_until(
+            lambda: resources.has_condition(api.VALIDATOR, "v1", api.WEIGHTS_HEALTHY, "Unknown"), "v1 WeightsHealthy"
+        )
+        assert refused["reason"] == "PrometheusUnavailable"
+        assert refused["message"] == f"Prometheus at {server.url} refused the operator's credentials (HTTP 401)"
+        token.write_text(TOKEN + "\n")
+        answered = wait_until(
+            lambda: (
+                (found := resources.condition(api.VALIDATOR, "v1", api.WEIGHTS_HEALTHY))
+                and found["reason"] != "PrometheusUnavailable"
+                and found
+            ),
+            "an answer with the rotated token",
+            timeout_s=SETTLE_S,
+        )
+        assert answered["reason"] == "NoMetrics"  # Prometheus answered: it has no series of this validator
+        assert f"Bearer {TOKEN}" in server.seen
