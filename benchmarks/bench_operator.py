@@ -15,8 +15,10 @@ Runs the local 1.20 control plane of the integration tests (or any cluster given
   the same run: the same window with the old policy replayed next to it, one status PATCH per Miner per
   scaling tick (it appended a recommendation to the status every tick) on as many Miners in a namespace
   no operator watches.
+- Drift: a Miner's Triton Deployment deleted until the operator applied it again, p50/p95. Baseline,
+  interleaved with it: a pod of the miner's ReplicaSet deleted until the ReplicaSet controller replaced it.
 
-    python benchmarks/bench_operator.py --samples 30 --miners 256 [--part latency --part scale --part writes] [--json]
+    python benchmarks/bench_operator.py --samples 30 --miners 256 [--part latency|scale|writes|drift ...] [--json]
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ SCALE_INTERVAL_S = 15.0  # the chart's default, for the writes at steady state
 RBAC_VERBS = {"GET": "get", "LIST": "list", "WATCH": "watch", "POST": "create", "PUT": "update"}
 RBAC_VERBS |= {"PATCH": "patch", "APPLY": "patch", "DELETE": "delete"}
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE"})
-PARTS = ("latency", "scale", "writes")
+PARTS = ("latency", "scale", "writes", "drift")
 
 
 @dataclass(frozen=True)
@@ -91,29 +93,45 @@ class Scale:
     operator_deleted_s: float
 
 
-class DeploymentWatch:
-    """When each Deployment of a namespace was first seen, from a watch (no polling delay)."""
+class ObjectWatch:
+    """When each object of a namespace (Deployments, pods: any namespaced list call) was first seen, by name and
+    by uid, from a watch (no polling delay)."""
 
-    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+    def __init__(self, list_call: Any, namespace: str) -> None:
         self.seen: dict[str, float] = {}
+        self.uids: dict[str, tuple[str, float]] = {}
         self._watch = watch.Watch()
-        self._apps = client.AppsV1Api(api_client)
+        self._list = list_call
         self._namespace = namespace
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         with contextlib.suppress(Exception):  # stop() cuts the stream short; nothing is read after that
-            for event in self._watch.stream(self._apps.list_namespaced_deployment, self._namespace):
-                self.seen.setdefault(event["object"].metadata.name, time.monotonic())
+            for event in self._watch.stream(self._list, self._namespace):
+                meta, now = event["object"].metadata, time.monotonic()
+                self.seen.setdefault(meta.name, now)
+                self.uids.setdefault(meta.uid, (meta.name, now))
+
+    def _until(self, found: Any, what: str) -> float:
+        deadline = time.monotonic() + TIMEOUT_S
+        while (at := found()) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} never appeared")
+            time.sleep(0.002)
+        return at
 
     def wait(self, name: str) -> float:
-        deadline = time.monotonic() + TIMEOUT_S
-        while name not in self.seen:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Deployment {name} never appeared")
-            time.sleep(0.002)
-        return self.seen[name]
+        return self._until(lambda: self.seen.get(name), name)
+
+    def wait_new(self, matches: Any, known: set[str]) -> float:
+        """When an object whose name `matches` and whose uid is not `known` first appeared."""
+        return self._until(
+            lambda: next(
+                (at for uid, (name, at) in list(self.uids.items()) if uid not in known and matches(name)), None
+            ),
+            "a new object",
+        )
 
     def stop(self) -> None:
         self._watch.stop()
@@ -162,7 +180,7 @@ def new_namespace(cluster: Cluster, prefix: str) -> str:
 
 def measure_latency(cluster: Cluster, samples: int, tmp: Path) -> tuple[Latency, Latency]:
     namespace = new_namespace(cluster, "bench-latency")
-    deployments = DeploymentWatch(cluster.api, namespace)
+    deployments = ObjectWatch(client.AppsV1Api(cluster.api).list_namespaced_deployment, namespace)
     operator = OperatorProcess(cluster.kubeconfig, tmp / "latency-operator.log", [namespace]).start()
     through_operator: list[float] = []
     direct: list[float] = []
@@ -284,6 +302,46 @@ def measure_baseline(cluster: Cluster, miners: int) -> float:
             raise TimeoutError("the baseline Deployments never became available")
         time.sleep(0.5)
     return time.monotonic() - started
+
+
+def measure_drift(cluster: Cluster, samples: int, tmp: Path) -> tuple[Latency, Latency]:
+    """Delete a Miner's Triton Deployment until the operator has applied it again (a new uid); baseline, in
+    turn with it: delete a pod of the miner's ReplicaSet until Kubernetes' ReplicaSet controller made its
+    replacement: the same kind of repair by the cluster's own controllers."""
+    namespace = new_namespace(cluster, "bench-drift")
+    apps, core = client.AppsV1Api(cluster.api), client.CoreV1Api(cluster.api)
+    deployments = ObjectWatch(apps.list_namespaced_deployment, namespace)
+    pods = ObjectWatch(core.list_namespaced_pod, namespace)
+    operator = OperatorProcess(cluster.kubeconfig, tmp / "drift-operator.log", [namespace]).start()
+    triton = api.object_name("d0", api.TRITON_COMPONENT)
+    miner_pods = f"{api.object_name('d0', api.MINER_COMPONENT)}-"
+    repaired: list[float] = []
+    replaced: list[float] = []
+    try:
+        kubectl_apply(cluster, namespace, [bench_miner("d0")])
+        wait_until(lambda: miners_state(cluster, namespace)[1] == 1, "the Miner Ready", timeout_s=TIMEOUT_S)
+        for i in range(samples + 1):  # the first pair warms up
+            known = set(deployments.uids)
+            started = time.monotonic()
+            apps.delete_namespaced_deployment(triton, namespace)
+            took = deployments.wait_new(lambda name: name == triton, known) - started
+            [pod] = [p for p in core.list_namespaced_pod(namespace).items if p.metadata.name.startswith(miner_pods)]
+            known = set(pods.uids)
+            started = time.monotonic()
+            core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+            base_took = pods.wait_new(lambda name: name.startswith(miner_pods), known) - started
+            if i:
+                repaired.append(took)
+                replaced.append(base_took)
+            wait_until(lambda: miners_state(cluster, namespace)[1] == 1, "the Miner Ready again", timeout_s=TIMEOUT_S)
+        delete_miners(cluster, namespace)
+    finally:
+        operator.stop()
+        deployments.stop()
+        pods.stop()
+    return latency("deleted Triton Deployment -> applied again (operator)", repaired), latency(
+        "deleted pod -> replacement (ReplicaSet controller, baseline)", replaced
+    )
 
 
 @dataclass(frozen=True)
@@ -427,14 +485,23 @@ def cluster_for(kubeconfig: Path | None, scratch: Path) -> Iterator[Cluster]:
         yield cluster
 
 
-def print_latency(console: Console, version: str, operator: Latency, direct: Latency) -> None:
-    table = Table(title=f"apply -> Deployment on Kubernetes {version}")
+def latency_table(title: str, rows: Sequence[Latency]) -> Table:
+    table = Table(title=title)
     for column in ("path", "samples", "p50 ms", "p95 ms", "max ms"):
         table.add_column(column, justify="left" if column == "path" else "right")
-    for row in (operator, direct):
+    for row in rows:
         table.add_row(row.what, str(row.samples), f"{row.p50_ms:.0f}", f"{row.p95_ms:.0f}", f"{row.max_ms:.0f}")
-    console.print(table)
+    return table
+
+
+def print_latency(console: Console, version: str, operator: Latency, direct: Latency) -> None:
+    console.print(latency_table(f"apply -> Deployment on Kubernetes {version}", (operator, direct)))
     console.print(f"operator adds {operator.p50_ms - direct.p50_ms:.0f} ms at p50")
+
+
+def print_drift(console: Console, repaired: Latency, replaced: Latency) -> None:
+    console.print(latency_table("a deleted child repaired", (repaired, replaced)))
+    console.print(f"repair p50 {repaired.p50_ms / replaced.p50_ms:.2f}x the ReplicaSet controller's")
 
 
 def print_scale(console: Console, scale: Scale) -> None:
@@ -488,6 +555,8 @@ def main(
             report["scale"] = measure_scale(cluster, miners, Path(scratch))
         if "writes" in part:
             report["writes"] = measure_writes(cluster, miners, window, Path(scratch))
+        if "drift" in part:
+            report["drift"] = measure_drift(cluster, samples, Path(scratch))
         version = client.VersionApi(connect(cluster.kubeconfig)).get_code().git_version
     if as_json:
         out: dict[str, Any] = {"kubernetes": version}
@@ -498,6 +567,10 @@ def main(
         if "scale" in report:
             out["scale"] = asdict(report["scale"])
             out["ready_over_baseline"] = report["scale"].operator_ready_s / report["scale"].baseline_available_s
+        if "drift" in report:
+            repaired, replaced = report["drift"]
+            out["drift"] = [asdict(repaired), asdict(replaced)]
+            out["drift_over_baseline_p50"] = repaired.p50_ms / replaced.p50_ms
         if "writes" in report:
             writes = report["writes"]
             out["writes"] = {
@@ -515,6 +588,8 @@ def main(
         print_scale(console, report["scale"])
     if "writes" in report:
         print_writes(console, report["writes"])
+    if "drift" in report:
+        print_drift(console, *report["drift"])
 
 
 if __name__ == "__main__":
