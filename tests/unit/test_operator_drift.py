@@ -27,8 +27,18 @@ def test_the_controller_is_the_owning_validator_or_miner() -> None:
 
 
 def test_a_deletion_is_always_drift_and_the_initial_listing_never() -> None:
-    assert drift.drifted("DELETED", {}) == "deleted"
-    assert drift.drifted(None, {"managedFields": [entry("kubectl-edit", "2026-01-01T00:00:09Z", "f:spec")]}) is None
+    assert drift.drifted("DELETED", "Deployment", {}) == "deleted"
+    assert (
+        drift.drifted(None, "Deployment", {"managedFields": [entry("kubectl-edit", "2026-01-01T00:00:09Z", "f:spec")]})
+        is None
+    )
+
+
+def test_a_claim_is_only_ever_created_so_only_its_deletion_is_drift() -> None:
+    bound = {"managedFields": [entry("kube-controller-manager", "2026-01-01T00:00:09Z", "f:metadata", "f:spec")]}
+    assert drift.drifted("MODIFIED", "PersistentVolumeClaim", bound) is None  # volumeName set on binding
+    assert drift.drifted("MODIFIED", "Service", bound) == "edited"
+    assert drift.drifted("DELETED", "PersistentVolumeClaim", bound) == "deleted"
 
 
 def test_a_hand_edit_of_the_spec_is_drift() -> None:
@@ -37,7 +47,7 @@ def test_a_hand_edit_of_the_spec_is_drift() -> None:
         entry("kube-controller-manager", "2026-01-01T00:00:20Z", "f:metadata", "f:status"),
         entry("kubectl-edit", "2026-01-01T00:00:09Z", "f:spec"),
     ]
-    assert drift.drifted("MODIFIED", {"managedFields": fields}) == "edited"
+    assert drift.drifted("MODIFIED", "Deployment", {"managedFields": fields}) == "edited"
 
 
 def test_status_updates_and_the_operators_own_writes_are_not_drift() -> None:
@@ -47,9 +57,9 @@ def test_status_updates_and_the_operators_own_writes_are_not_drift() -> None:
         entry(api.SCALER_FIELD_MANAGER, "2026-01-01T00:00:07Z", "f:spec"),
         entry("kube-controller-manager", "2026-01-01T00:00:20Z", "f:metadata", "f:status"),
     ]
-    assert drift.drifted("MODIFIED", {"managedFields": ours}) is None
-    assert drift.drifted("MODIFIED", {"managedFields": ours[-1:]}) is None
-    assert drift.drifted("MODIFIED", {}) is None
+    assert drift.drifted("MODIFIED", "Deployment", {"managedFields": ours}) is None
+    assert drift.drifted("MODIFIED", "Deployment", {"managedFields": ours[-1:]}) is None
+    assert drift.drifted("MODIFIED", "Deployment", {}) is None
 
 
 def test_a_write_in_the_same_second_as_ours_still_counts() -> None:
@@ -57,7 +67,17 @@ def test_a_write_in_the_same_second_as_ours_still_counts() -> None:
         entry(api.FIELD_MANAGER, "2026-01-01T00:00:05Z", "f:spec"),
         entry("kubectl", "2026-01-01T00:00:05Z", "f:spec"),
     ]
-    assert drift.drifted("MODIFIED", {"managedFields": fields}) == "edited"
+    assert drift.drifted("MODIFIED", "Deployment", {"managedFields": fields}) == "edited"
+
+
+def test_an_edit_that_survives_a_re_apply_is_not_repaired_again_at_the_same_generation() -> None:
+    """A field the operator does not own (an added env var, say) stays after the re-apply; status updates of
+    that generation must not each cost another re-apply."""
+    edited = {"generation": 7, "managedFields": [entry("kubectl-set", "2026-01-01T00:00:09Z", "f:spec")]}
+    assert drift.drifted("MODIFIED", "Deployment", edited) == "edited"
+    assert drift.drifted("MODIFIED", "Deployment", edited, repaired_generation=7) is None
+    assert drift.drifted("MODIFIED", "Deployment", {**edited, "generation": 8}, repaired_generation=7) == "edited"
+    assert drift.drifted("DELETED", "Deployment", edited, repaired_generation=7) == "deleted"
 
 
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:
