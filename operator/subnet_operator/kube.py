@@ -27,6 +27,7 @@ PLURALS = {
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("apps/v1", "Deployment"): "deployments",
     ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
+    **{(api.API_VERSION, kind.kind): kind.plural for kind in api.KINDS},
 }
 
 
