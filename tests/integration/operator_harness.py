@@ -166,7 +166,6 @@ class OperatorProcess:
     interval_s: float = 1.0
     pod_id: str = "operator-0"  # kopf's identity among peers; a restarted pod keeps its name
     priority: int | None = None
-    extra_args: Sequence[str] = ()
     child: Child | None = None
     liveness_port: int = 0
     metrics_port: int = 0

@@ -336,7 +336,8 @@ def test_two_namespaced_releases_install_side_by_side_and_both_reconcile(
 ) -> None:
     """operator.watchNamespaces: the same release in two namespaces, each granted a Role in its own namespace
     only (no cluster-scoped object to collide on), each operator on its release's ServiceAccount, peering in
-    its own namespace, so neither pauses the other."""
+    its own namespace, so neither pauses the other; `helm uninstall` alone then removes each release's
+    Validator (the pre-delete hook, with the namespaced operator letting it go)."""
     core = client.CoreV1Api(cluster.api)
     second = core.create_namespace({"metadata": {"generateName": f"{k8s_namespace[:50]}-b-"}}).metadata.name
     namespaces = (k8s_namespace, second)
@@ -348,7 +349,7 @@ def test_two_namespaced_releases_install_side_by_side_and_both_reconcile(
                 Resources(cluster, namespace).apply(secret)
                 values = {**validator_values(), "operator": {"watchNamespaces": [namespace]}}
                 path = write_values(tmp_path / f"values-{n}.yaml", values)
-                run_helm("install", RELEASE, str(CHART), "-n", namespace, "-f", str(path), "--wait", "--timeout", "3m")
+                run_helm("install", RELEASE, str(CHART), "-n", namespace, *registry(path), "--wait", "--timeout", "3m")
                 roles = client.RbacAuthorizationV1Api(cluster.api).list_namespaced_role(namespace).items
                 assert [r.metadata.name for r in roles] == [OPERATOR_ACCOUNT]
                 token = cluster.service_account_token(namespace, OPERATOR_ACCOUNT)
@@ -365,7 +366,10 @@ def test_two_namespaced_releases_install_side_by_side_and_both_reconcile(
             for operator in operators:
                 assert "Pausing operations" not in operator.log()
                 assert "Forbidden" not in operator.log()
+            for namespace in namespaces:  # the pre-delete hook, while each namespaced operator still runs
+                uninstall(run_helm, cluster, namespace, tmp_path)
+                assert Resources(cluster, namespace).get(api.VALIDATOR, "validator") is None
     finally:
-        for namespace in namespaces:
-            run_helm("uninstall", RELEASE, "-n", namespace, "--wait", check=False)
+        for namespace in namespaces:  # whatever a failure above left; the hook ran above or cannot help now
+            run_helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait", check=False)
         core.delete_namespace(second)

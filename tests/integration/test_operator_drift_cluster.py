@@ -15,6 +15,7 @@ from subnet_operator import api
 from tests.integration.operator_harness import (
     NEURON_IMAGE,
     SETTLE_S,
+    TRITON_IMAGE,
     Resources,
     install_crds,
     miner_manifest,
@@ -122,3 +123,38 @@ def test_deleted_and_hand_edited_children_are_restored(cluster: Cluster, k8s_nam
         assert {
             n: resources.get(k, n)["metadata"]["generation"] for k, n in ((api.MINER, "m1"), (api.VALIDATOR, "v1"))
         } == generations
+
+
+def drift_failures(log: str, child: str) -> list[dict[str, Any]]:
+    lines = (json.loads(line) for line in log.splitlines() if line.startswith("{"))
+    return [line for line in lines if line.get("event") == "drift-repair-failed" and line.get("child") == child]
+
+
+def test_a_spec_that_breaks_a_rule_is_not_applied_by_the_drift_repair_either(
+    cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    """The repair applies through the same rules as the reconcile: while SpecValid is False it puts back nothing,
+    and the fixed spec brings the deleted child back."""
+    ns = k8s_namespace
+    resources = Resources(cluster, ns)
+    with running_operator(cluster, ns, tmp_path / "operator.log", namespaces=[ns]) as operator:
+        resources.apply(miner_manifest("m1"))
+        wait_until(lambda: resources.converged(api.MINER, "m1"), "m1 Ready", timeout_s=SETTLE_S)
+        resources.apply(miner_manifest("m1", triton={"image": TRITON_IMAGE, "minReplicas": 3, "maxReplicas": 1}))
+        wait_until(
+            lambda: resources.has_condition(api.MINER, "m1", api.SPEC_VALID, "False"),
+            "SpecValid False",
+            timeout_s=SETTLE_S,
+        )
+
+        cluster.kubectl("delete", "deployment", "m1-triton", "-n", ns, "--wait=false")
+        failed = wait_until(
+            lambda: drift_failures(operator.log(), "Deployment m1-triton"), "the repair refused", timeout_s=SETTLE_S
+        )
+        assert "spec.triton.maxReplicas (1) is below spec.triton.minReplicas (3)" in failed[0]["error"]
+        assert resources.deployment("m1-triton") is None
+
+        resources.apply(miner_manifest("m1", triton={"image": TRITON_IMAGE, "minReplicas": 1, "maxReplicas": 3}))
+        wait_until(lambda: resources.deployment("m1-triton") is not None, "Triton applied again", timeout_s=SETTLE_S)
+        valid = lambda: resources.has_condition(api.MINER, "m1", api.SPEC_VALID, "True")  # noqa: E731
+        wait_until(valid, "SpecValid True", timeout_s=SETTLE_S)
