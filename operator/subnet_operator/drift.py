@@ -25,15 +25,25 @@ CREATED_ONLY = frozenset({"PersistentVolumeClaim"})
 class OwnerRef:
     kind: str
     name: str
-    uid: str
+    uid: str | None  # None: whichever resource holds the name (a retained claim outlives its Validator)
 
 
-def controller_of(metadata: Mapping[str, Any]) -> OwnerRef | None:
-    """The Validator or Miner controlling an object, from its owner references."""
+def controller_of(kind: str, metadata: Mapping[str, Any]) -> OwnerRef | None:
+    """The Validator or Miner controlling an object, from its owner references. A retained state claim
+    (spec.persistence.retain) has none, so that it outlives its Validator: its labels name the Validator."""
     kinds = {kind.kind for kind in api.KINDS}
     for ref in metadata.get("ownerReferences") or ():
         if ref.get("controller") and ref.get("apiVersion") == api.API_VERSION and ref.get("kind") in kinds:
             return OwnerRef(ref["kind"], ref["name"], ref["uid"])
+    labels = metadata.get("labels") or {}
+    instance = labels.get(api.LABEL_INSTANCE)
+    if (
+        kind == "PersistentVolumeClaim"
+        and labels.get(api.LABEL_COMPONENT) == api.VALIDATOR_COMPONENT
+        and instance
+        and metadata.get("name") == api.object_name(instance, api.STATE_SUFFIX)
+    ):
+        return OwnerRef(api.VALIDATOR.kind, instance, None)
     return None
 
 

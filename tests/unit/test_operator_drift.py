@@ -8,7 +8,10 @@ from typing import Any
 import kopf
 import pytest
 from subnet_operator import api, drift
+from subnet_operator.builders import validator
+from subnet_operator.builders.common import Owner
 from subnet_operator.handlers import reconcile
+from subnet_operator.handlers.common import defaulted
 from subnet_operator.metrics import OperatorMetrics
 
 OWNER = {"apiVersion": api.API_VERSION, "kind": "Miner", "name": "m1", "uid": "u1", "controller": True}
@@ -19,11 +22,23 @@ def entry(manager: str, time: str, *fields: str) -> dict[str, Any]:
 
 
 def test_the_controller_is_the_owning_validator_or_miner() -> None:
-    assert drift.controller_of({"ownerReferences": [OWNER]}) == drift.OwnerRef("Miner", "m1", "u1")
-    assert drift.controller_of({"ownerReferences": [{**OWNER, "controller": False}]}) is None
-    assert drift.controller_of({"ownerReferences": [{**OWNER, "kind": "ReplicaSet"}]}) is None
-    assert drift.controller_of({"ownerReferences": [{**OWNER, "apiVersion": "apps/v1"}]}) is None
-    assert drift.controller_of({}) is None
+    assert drift.controller_of("Deployment", {"ownerReferences": [OWNER]}) == drift.OwnerRef("Miner", "m1", "u1")
+    assert drift.controller_of("Deployment", {"ownerReferences": [{**OWNER, "controller": False}]}) is None
+    assert drift.controller_of("Deployment", {"ownerReferences": [{**OWNER, "kind": "ReplicaSet"}]}) is None
+    assert drift.controller_of("Deployment", {"ownerReferences": [{**OWNER, "apiVersion": "apps/v1"}]}) is None
+    assert drift.controller_of("Deployment", {}) is None
+
+
+def test_a_retained_state_claim_names_its_validator_by_its_labels() -> None:
+    """persistence.retain leaves the claim without an owner reference; whichever Validator holds the name
+    takes it up, so its deletion is still repaired."""
+    owner = Owner("Validator", "v1", "ns", "u1")
+    claim = validator.state_claim(owner, defaulted(api.VALIDATOR, {"persistence": {"retain": True}}))
+    assert "ownerReferences" not in claim["metadata"]
+    assert drift.controller_of("PersistentVolumeClaim", claim["metadata"]) == drift.OwnerRef("Validator", "v1", None)
+    # the same labels on another kind, or on a claim of another name, name no owner
+    assert drift.controller_of("Service", claim["metadata"]) is None
+    assert drift.controller_of("PersistentVolumeClaim", {**claim["metadata"], "name": "other"}) is None
 
 
 def test_a_deletion_is_always_drift_and_the_initial_listing_never() -> None:

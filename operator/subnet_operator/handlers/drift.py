@@ -32,14 +32,14 @@ class Repairer:
         what = drift.drifted(event["type"], body["kind"], metadata, self.repaired.get(uid))
         if event["type"] == "DELETED":
             self.repaired.pop(uid, None)
-        ref = drift.controller_of(metadata)
+        ref = drift.controller_of(body["kind"], metadata)
         if what is None or ref is None:
             return
         ctx = context(memo)
         namespace = metadata["namespace"]
         resource = ctx.cluster.get(api.API_VERSION, ref.kind, namespace, ref.name)
         owner_meta = (resource or {}).get("metadata", {})
-        if resource is None or owner_meta["uid"] != ref.uid or owner_meta.get("deletionTimestamp"):
+        if resource is None or ref.uid not in (None, owner_meta["uid"]) or owner_meta.get("deletionTimestamp"):
             return  # its owner is going: the garbage collector takes the rest
         child = f"{body['kind']} {metadata['name']}"
         fields = {"kind": ref.kind, "namespace": namespace, "name": ref.name, "child": child, "drift": what}
