@@ -125,8 +125,12 @@ def test_rbac_is_exactly_what_the_operator_code_asks_for(helm: Path) -> None:
 def test_namespaced_mode_grants_roles_in_the_watched_namespaces_only(helm: Path, kube_version: str) -> None:
     documents = render(helm, "--kube-version", kube_version, "--set", "operator.watchNamespaces={miners-a,miners-b}")
     assert not [d for d in documents if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    roles = [d for d in documents if d["kind"] == "Role"]
-    bindings = [d for d in documents if d["kind"] == "RoleBinding"]
+    # the pre-delete hook's Role stays in the release namespace, whatever the operator watches
+    hook = [d["metadata"]["namespace"] for d in documents if d["metadata"]["name"] == "subnet-cleanup"]
+    assert hook == ["ocr-subnet"] * 4  # ServiceAccount, Role, RoleBinding, Job
+    operator = [d for d in documents if d["metadata"]["name"] == "subnet-operator"]
+    roles = [d for d in operator if d["kind"] == "Role"]
+    bindings = [d for d in operator if d["kind"] == "RoleBinding"]
     assert [r["metadata"]["namespace"] for r in roles] == ["miners-a", "miners-b"]
     assert [b["metadata"]["namespace"] for b in bindings] == ["miners-a", "miners-b"]
     for role, binding in zip(roles, bindings, strict=True):
@@ -147,9 +151,11 @@ def test_namespaced_mode_lints_and_refuses_a_bad_namespace(helm: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120, check=False)
 
-    lint = run("lint", "--strict", str(CHART), "--set", "operator.watchNamespaces={miners-a,miners-b}")
+    namespaced = ("-f", str(REGISTRY_VALUES), "--set", "operator.watchNamespaces={miners-a,miners-b}")
+    lint = run("lint", "--strict", str(CHART), *namespaced)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    refused = run("template", "subnet", str(CHART), "--set", "operator.watchNamespaces={Not_A_Namespace}")
+    bad = ("-f", str(REGISTRY_VALUES), "--set", "operator.watchNamespaces={Not_A_Namespace}")
+    refused = run("template", "subnet", str(CHART), *bad)
     assert refused.returncode != 0
     assert "operator.watchNamespaces.0" in refused.stderr
 
@@ -185,7 +191,7 @@ def test_prometheus_credentials_come_from_secrets_mounted_read_only(helm: Path) 
             mounts[name]["mountPath"]
         )
     plain = find(render(helm), "Deployment", "subnet-operator")["spec"]["template"]["spec"]
-    assert [v["name"] for v in plain["volumes"]] == ["tmp"]
+    assert [v["name"] for v in plain["volumes"]] == ["tmp", "webhook-tls"]
 
 
 def test_a_token_and_basic_auth_at_once_are_refused(helm: Path) -> None:
@@ -196,6 +202,7 @@ def test_a_token_and_basic_auth_at_once_are_refused(helm: Path) -> None:
             "template",
             "subnet",
             str(CHART),
+            *("-f", str(REGISTRY_VALUES)),
             *("--set", f"{auth}.bearerTokenSecret.name=t"),
             "--set",
             f"{auth}.basicAuthSecret.name=b",

@@ -120,7 +120,12 @@ def test_replicas_follow_exact_queue_times_and_hold_without_metrics(
         exporter.set_rate(names.TRITON_QUEUE_DURATION_US, 0.0, **model)
         exporter.set_gauge(names.TRITON_PENDING_REQUEST_COUNT, 0.0, **model)
         wait_until(lambda: triton_replicas(resources, "m1") == 1, "one step at a time back to 1", timeout_s=SETTLE_S)
-        downs = [e.message for e in resources.events("m1") if e.reason == "TritonScaled" and "-> 1:" in e.message]
+        # kopf posts Events in the background: the last may trail the Deployment's new count.
+        downs = wait_until(
+            lambda: [e.message for e in resources.events("m1") if e.reason == "TritonScaled" and "-> 1:" in e.message],
+            "the scale-down Event",
+            timeout_s=SETTLE_S,
+        )
         assert downs == ["Triton replicas 2 -> 1: no requests in the window"]
 
         # The series vanish: the scaler must hold, and say why (a first such Event came before any series).
