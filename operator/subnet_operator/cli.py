@@ -1,4 +1,5 @@
-"""`ocr-subnet operator`: run the operator, and render the CRDs and RBAC rules the chart ships."""
+"""`ocr-subnet operator`: run the operator, and render the CRDs and RBAC rules the chart ships and the
+autoscaler examples."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ operator_app = typer.Typer(no_args_is_help=True, add_completion=False, help=__do
 
 CHART_CRDS = Path("charts/subnet/crds")
 CHART_RBAC = Path("charts/subnet/rbac/operator-rbac.yaml")
+EXAMPLE_MINERS = Path("examples/miner.yaml")
 
 
 @operator_app.command("run")
@@ -20,6 +22,14 @@ def run(
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="serve every namespace (the default)"),
     kubeconfig: str | None = typer.Option(None, help="kubeconfig file; default: in-cluster, then $KUBECONFIG"),
     prometheus_url: str = typer.Option("http://127.0.0.1:9090", help="Prometheus for health and scaling; '' disables"),
+    prometheus_bearer_token_file: Path | None = typer.Option(
+        None, help="file holding a bearer token for Prometheus (a mounted Secret key), read at each query"
+    ),
+    prometheus_username_file: Path | None = typer.Option(None, help="file holding Prometheus's basic-auth username"),
+    prometheus_password_file: Path | None = typer.Option(None, help="file holding Prometheus's basic-auth password"),
+    prometheus_ca_file: Path | None = typer.Option(None, help="CA bundle Prometheus's TLS certificate is checked with"),
+    prometheus_timeout: float = typer.Option(5.0, min=0.1, help="seconds one Prometheus request may take"),
+    prometheus_retries: int = typer.Option(2, min=0, max=10, help="further attempts at a failed Prometheus request"),
     metrics_host: str = typer.Option("127.0.0.1", help="address the operator's /metrics binds to"),
     metrics_port: int = typer.Option(9102, min=0, max=65535, help="0 disables /metrics"),
     liveness_endpoint: str = typer.Option("http://127.0.0.1:8080/healthz", help="kopf's liveness URL; '' disables"),
@@ -49,17 +59,30 @@ def run(
     from ocr_subnet.logs import configure_logging
 
     from subnet_operator.context import OperatorConfig
+    from subnet_operator.prometheus import PrometheusAccess
     from subnet_operator.runner import run as run_operator
 
     if namespace and all_namespaces:
         raise typer.BadParameter("choose --namespace or --all-namespaces, not both")
     if webhook_port and not (webhook_cert and webhook_key):
         raise typer.BadParameter("--webhook-port needs --webhook-cert and --webhook-key (the API server calls HTTPS)")
+    try:
+        access = PrometheusAccess(
+            timeout_s=prometheus_timeout,
+            retries=prometheus_retries,
+            bearer_token_file=prometheus_bearer_token_file,
+            username_file=prometheus_username_file,
+            password_file=prometheus_password_file,
+            ca_file=prometheus_ca_file,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     configure_logging(log_level.upper())
     config = OperatorConfig(
         namespaces=tuple(namespace),
         kubeconfig=kubeconfig,
         prometheus_url=prometheus_url or None,
+        prometheus_access=access,
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         liveness_endpoint=liveness_endpoint or None,
@@ -153,6 +176,41 @@ def rbac(
         sys.stdout.write(text)
         return
     _write_or_check({out: text}, check, f"ocr-subnet operator rbac --out {out}")
+
+
+@operator_app.command("autoscaling")
+def autoscaling(
+    miner_file: Path = typer.Option(EXAMPLE_MINERS, help="YAML holding the Miner (other documents are skipped)"),
+    name: str | None = typer.Option(None, help="the Miner's name; default: the file's first Miner"),
+    namespace: str = typer.Option("ocr-subnet", help="namespace of the Miner"),
+    prometheus_url: str = typer.Option(
+        "http://prometheus-operated.monitoring:9090", help="Prometheus the KEDA ScaledObject asks"
+    ),
+    out: Path | None = typer.Option(None, help="write the files into this folder (the repository's: examples)"),
+    check: bool = typer.Option(False, help="exit 1 if the files in --out differ from what would be written"),
+) -> None:
+    """An HPA (with its prometheus-adapter rule) and a KEDA ScaledObject for a Miner in external scaling mode."""
+    import yaml
+
+    from subnet_operator import api
+    from subnet_operator.autoscaling import example_files
+    from subnet_operator.crds import miner_spec
+    from subnet_operator.schema import apply_defaults
+
+    miners = [d for d in yaml.safe_load_all(miner_file.read_text()) if d and d.get("kind") == api.MINER.kind]
+    chosen = next((m for m in miners if name in (None, m["metadata"]["name"])), None)
+    if chosen is None or "triton" not in chosen["spec"]:
+        wanted = f"Miner {name}" if name else "Miner"
+        typer.echo(f"{miner_file} has no {wanted} with a spec.triton section", err=True)
+        raise typer.Exit(2)
+    triton = apply_defaults(miner_spec(), chosen["spec"])["triton"]
+    files = example_files(chosen["metadata"]["name"], namespace, triton, prometheus_url)
+    if out is None:
+        sys.stdout.write("---\n".join(files.values()))
+        return
+    _write_or_check(
+        {out / file: text for file, text in files.items()}, check, f"ocr-subnet operator autoscaling --out {out}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import kubernetes
 
 from subnet_operator.kube import Cluster
 from subnet_operator.metrics import OperatorMetrics
-from subnet_operator.prometheus import Prometheus
+from subnet_operator.prometheus import Prometheus, PrometheusAccess
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class OperatorConfig:
     namespaces: tuple[str, ...] = ()  # empty: every namespace
     kubeconfig: str | None = None
     prometheus_url: str | None = "http://127.0.0.1:9090"
+    prometheus_access: PrometheusAccess = field(default_factory=PrometheusAccess)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9102
     liveness_endpoint: str | None = "http://127.0.0.1:8080/healthz"

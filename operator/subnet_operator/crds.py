@@ -46,6 +46,7 @@ BACKENDS = ("triton", "tesseract")
 SERVICE_TYPES = ("NodePort", "LoadBalancer")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PHASES = ("Pending", "Progressing", "Running", "Degraded", "Failed")
+SCALING_MODES = ("operator", "external")
 
 
 def resources_schema(requests: Mapping[str, str], limits: Mapping[str, str]) -> Schema:
@@ -257,7 +258,11 @@ def triton_spec() -> Schema:
                 "No scaling while observed/target is within 1 +- tolerance.", minimum=0, maximum=1, default=0.1
             ),
             "metricsWindowSeconds": integer(
-                "Window the queue time is averaged over.", minimum=5, maximum=3600, default=60
+                "Window the queue time is averaged over; a scale-up also waits this long after every replica is "
+                "ready (the cool-down that counts model load time).",
+                minimum=5,
+                maximum=3600,
+                default=60,
             ),
             "scaleUpStabilizationSeconds": integer(minimum=0, maximum=3600, default=0),
             "scaleDownStabilizationSeconds": integer(minimum=0, maximum=3600, default=300),
@@ -268,10 +273,46 @@ def triton_spec() -> Schema:
             ),
             "resources": resources_schema({"cpu": "1", "memory": "2Gi"}, {"cpu": "4", "memory": "8Gi"}),
             "pod": pod_settings("Triton (placed apart from the miner's: spec.pod does not apply here)"),
+            **triton_scaling_fields(),
         },
         "The Triton model servers the miner calls; required when `backend` is triton.",
         required=["image"],
     )
+
+
+def triton_scaling_fields() -> dict[str, Schema]:
+    """Who owns the Triton replica count: the operator's scaler, or something outside it (HPA, KEDA, a person)."""
+    return {
+        "scaling": obj(
+            {
+                "mode": string(
+                    "operator: the operator scales Triton on queue time within minReplicas..maxReplicas. external: "
+                    "the operator never sets the replica count, so an HPA or a KEDA ScaledObject owns it (on the "
+                    "Triton Deployment, or on this Miner through its scale subresource).",
+                    enum=SCALING_MODES,
+                    default="operator",
+                ),
+            },
+            "Who scales the Triton Deployment.",
+            default={},
+        ),
+        "replicas": integer(
+            "Triton replicas in external mode, set through the scale subresource (`kubectl scale miner/<name>`, an "
+            "HPA or a ScaledObject targeting the Miner); unset leaves the Deployment's count to whoever scales it. "
+            "Ignored in operator mode.",
+            minimum=0,
+            maximum=1000,
+        ),
+    }
+
+
+def scale_subresource() -> dict[str, str]:
+    """`kubectl scale miner/<name>` and an HPA targeting a Miner move its Triton replicas (external mode)."""
+    return {
+        "specReplicasPath": ".spec.triton.replicas",
+        "statusReplicasPath": ".status.tritonReplicas",
+        "labelSelectorPath": ".status.tritonSelector",
+    }
 
 
 def miner_spec() -> Schema:
@@ -413,8 +454,9 @@ def miner_status() -> Schema:
                 "EMA each validator gives this miner.",
                 max_items=256,
             ),
-            "tritonReplicas": integer(),
+            "tritonReplicas": integer("Replicas the Triton Deployment asks for."),
             "tritonReadyReplicas": integer(),
+            "tritonSelector": string("Label selector of the Triton pods (the scale subresource's)."),
             "scaling": obj(
                 {
                     "queueTimeMs": number("Observed mean queue time per request."),
@@ -423,9 +465,12 @@ def miner_status() -> Schema:
                     "reason": string(),
                     "message": string(),
                     "lastScaleTime": string(format="date-time"),
+                    "readySince": number(
+                        "Unix seconds since every replica has been ready; a scale-up waits a metrics window past it."
+                    ),
                     "recommendations": array(
                         obj({"at": number("Unix seconds."), "replicas": integer()}, required=["at", "replicas"]),
-                        "Recent recommendations the stabilization windows look back on.",
+                        "Recent recommendations the stabilization windows look back on, one entry per change.",
                         max_items=256,
                     ),
                 }
@@ -489,7 +534,7 @@ def crd(kind: api.Kind, spec: Schema, status: Schema, description: str) -> dict[
                     "name": api.VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}, **({"scale": scale_subresource()} if kind is api.MINER else {})},
                     "additionalPrinterColumns": printer_columns(kind),
                     "schema": {
                         "openAPIV3Schema": obj(

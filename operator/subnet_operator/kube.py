@@ -28,6 +28,7 @@ PLURALS = {
     ("apps/v1", "Deployment"): "deployments",
     ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
     ("networking.k8s.io/v1", "Ingress"): "ingresses",
+    **{(api.API_VERSION, kind.kind): kind.plural for kind in api.KINDS},
 }
 
 

@@ -54,6 +54,13 @@ def triton_query(matchers: str, window_s: int) -> str:
     )
 
 
+def triton_queue_ms(matchers: str, window_s: int) -> str:
+    """Mean queue milliseconds per request, as one number: what an HPA (through prometheus-adapter) or a KEDA
+    ScaledObject scales on in external mode. The operator's own scaler asks `triton_query` for its two
+    rates instead, and divides them the same way (`Observation.queue_ms`), to tell idle from stalled."""
+    return queries.triton_queue_ms("namespace", f"{window_s}s", matchers)
+
+
 def triton_observation(samples: Sequence[Sample]) -> Observation | None:
     """None unless both rates are there: a Triton pod scraped fewer than twice in the window says nothing yet."""
     grouped = by_tag(samples)

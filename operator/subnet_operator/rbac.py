@@ -1,8 +1,9 @@
 """The operator's RBAC: exactly what its handlers and kopf call, and nothing else.
 
 `rules()` is the one source of truth; `ocr-subnet operator rbac --out charts/subnet/rbac/operator-rbac.yaml`
-renders the chart's copy (a unit test fails on drift), and the integration tests run the operator
-with a ServiceAccount token bound to exactly these rules.
+renders the chart's copy (a unit test fails on drift), `--watch-namespace watched-namespace --out
+charts/subnet/rbac/operator-rbac-namespaced.yaml` the namespaced mode's, and the integration tests run the
+operator with a ServiceAccount token bound to exactly these rules.
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ def rules(*, clusterwide: bool) -> list[Manifest]:
     peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
     return [
         # kopf watches the resources, patches annotations/finalizers on them and status via the subresource.
-        _rule(api.GROUP, plurals, ["get", "list", "watch", "patch"]),
+        _rule(api.GROUP, plurals, ["get", "list", "watch", "patch"]),  # get: drift repair reads the owner
         _rule(api.GROUP, [f"{p}/status" for p in plurals], ["get", "patch"]),
         # ownerReferences with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on.
         _rule(api.GROUP, [f"{p}/finalizers" for p in plurals], ["update"]),
         # Server-side apply is a patch, and a create when the object is new; list/watch feed the index of
-        # rollouts; delete: a backend switch drops the Triton objects.
+        # rollouts and the drift repair (a deleted or hand-edited child is re-applied); delete: a backend
+        # switch drops the Triton objects.
         _rule("apps", ["deployments"], ["get", "list", "watch", "create", "patch", "delete"]),
-        _rule("", ["services"], ["create", "patch", "delete"]),
-        _rule("", ["persistentvolumeclaims"], ["create"]),
+        _rule("", ["services"], ["list", "watch", "create", "patch", "delete"]),
+        _rule("", ["persistentvolumeclaims"], ["list", "watch", "create"]),
         # --network-policies applies one per component; without it, deletes those an earlier run made.
         _rule("networking.k8s.io", ["networkpolicies"], ["create", "patch", "delete"]),
         # Validator.spec.gateway.ingress; deleted when the gateway or its Ingress is turned off.
@@ -87,7 +89,12 @@ def manifests(
     return [account, *per_namespace]
 
 
-HEADER = "# Generated from subnet_operator/rbac.py by `ocr-subnet operator rbac --out <this file>`; do not edit.\n"
+HEADER = (
+    "# Generated from subnet_operator/rbac.py by `ocr-subnet operator rbac [--watch-namespace NS] --out <this file>`"
+    "; do not edit.\n"
+)
+# The chart's copy of the namespaced manifests: it takes the Role's rules into each of operator.watchNamespaces.
+CHART_WATCHED = "watched-namespace"
 
 
 def render(documents: Sequence[Manifest]) -> str:

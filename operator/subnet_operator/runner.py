@@ -60,7 +60,7 @@ def build_context(config: OperatorConfig) -> Context:
         config=config,
         kube_config=kube_config,
         cluster=Cluster.connect(kube_config),
-        prometheus=Prometheus(config.prometheus_url) if config.prometheus_url else None,
+        prometheus=Prometheus(config.prometheus_url, config.prometheus_access) if config.prometheus_url else None,
     )
 
 

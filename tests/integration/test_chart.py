@@ -10,6 +10,7 @@ validation and the CRDs' schemas. On kind (OCR_SUBNET_KUBECONFIG) the same tests
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -328,3 +329,47 @@ def test_resource_examples_apply(example: str, cluster: Cluster, k8s_namespace: 
     kinds = [line.split("/")[0] for line in applied.stdout.splitlines()]
     expected = [d["kind"].lower() for d in example_documents(example)]
     assert [k.split(".")[0] for k in kinds] == expected
+
+
+def test_two_namespaced_releases_install_side_by_side_and_both_reconcile(
+    run_helm: Helm, cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    """operator.watchNamespaces: the same release in two namespaces, each granted a Role in its own namespace
+    only (no cluster-scoped object to collide on), each operator on its release's ServiceAccount, peering in
+    its own namespace, so neither pauses the other; `helm uninstall` alone then removes each release's
+    Validator (the pre-delete hook, with the namespaced operator letting it go)."""
+    core = client.CoreV1Api(cluster.api)
+    second = core.create_namespace({"metadata": {"generateName": f"{k8s_namespace[:50]}-b-"}}).metadata.name
+    namespaces = (k8s_namespace, second)
+    secret = next(d for d in example_documents("validator.yaml") if d["kind"] == "Secret")
+    try:
+        with contextlib.ExitStack() as stack:
+            operators = []
+            for n, namespace in enumerate(namespaces):
+                Resources(cluster, namespace).apply(secret)
+                values = {**validator_values(), "operator": {"watchNamespaces": [namespace]}}
+                path = write_values(tmp_path / f"values-{n}.yaml", values)
+                run_helm("install", RELEASE, str(CHART), "-n", namespace, *registry(path), "--wait", "--timeout", "3m")
+                roles = client.RbacAuthorizationV1Api(cluster.api).list_namespaced_role(namespace).items
+                assert [r.metadata.name for r in roles] == [OPERATOR_ACCOUNT]
+                token = cluster.service_account_token(namespace, OPERATOR_ACCOUNT)
+                kubeconfig = cluster.token_kubeconfig(token, tmp_path / f"operator-{n}.kubeconfig")
+                denied = cluster.kubectl(f"--kubeconfig={kubeconfig}", "get", "validators", "-A", check=False)
+                assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()  # nothing cluster-wide
+                log = tmp_path / f"operator-{n}.log"
+                options: dict[str, Any] = {"kubeconfig": kubeconfig, "namespaces": [namespace]}
+                operators.append(stack.enter_context(running_operator(cluster, namespace, log, **options)))
+            for namespace in namespaces:
+                resources = Resources(cluster, namespace)
+                ready = lambda r=resources: r.converged(api.VALIDATOR, "validator")  # noqa: E731
+                wait_until(ready, f"the Validator of {namespace} Ready", SETTLE_S)
+            for operator in operators:
+                assert "Pausing operations" not in operator.log()
+                assert "Forbidden" not in operator.log()
+            for namespace in namespaces:  # the pre-delete hook, while each namespaced operator still runs
+                uninstall(run_helm, cluster, namespace, tmp_path)
+                assert Resources(cluster, namespace).get(api.VALIDATOR, "validator") is None
+    finally:
+        for namespace in namespaces:  # whatever a failure above left; the hook ran above or cannot help now
+            run_helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait", check=False)
+        core.delete_namespace(second)

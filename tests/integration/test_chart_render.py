@@ -121,6 +121,101 @@ def test_rbac_is_exactly_what_the_operator_code_asks_for(helm: Path) -> None:
     assert find(render(helm), "ClusterRole")["rules"] == rbac.rules(clusterwide=True)
 
 
+@pytest.mark.parametrize("kube_version", ["1.20.0", "1.31.0"])
+def test_namespaced_mode_grants_roles_in_the_watched_namespaces_only(helm: Path, kube_version: str) -> None:
+    documents = render(helm, "--kube-version", kube_version, "--set", "operator.watchNamespaces={miners-a,miners-b}")
+    assert not [d for d in documents if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    # the pre-delete hook's Role stays in the release namespace, whatever the operator watches
+    hook = [d["metadata"]["namespace"] for d in documents if d["metadata"]["name"] == "subnet-cleanup"]
+    assert hook == ["ocr-subnet"] * 4  # ServiceAccount, Role, RoleBinding, Job
+    operator = [d for d in documents if d["metadata"]["name"] == "subnet-operator"]
+    roles = [d for d in operator if d["kind"] == "Role"]
+    bindings = [d for d in operator if d["kind"] == "RoleBinding"]
+    assert [r["metadata"]["namespace"] for r in roles] == ["miners-a", "miners-b"]
+    assert [b["metadata"]["namespace"] for b in bindings] == ["miners-a", "miners-b"]
+    for role, binding in zip(roles, bindings, strict=True):
+        assert role["rules"] == rbac.rules(clusterwide=False)  # kopfpeerings, not clusterkopfpeerings
+        ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+        assert binding["roleRef"] == ref
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "subnet-operator", "namespace": "ocr-subnet"}]
+
+    def args(rendered: list[dict[str, Any]]) -> list[str]:
+        return find(rendered, "Deployment", "subnet-operator")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    assert "--namespace=miners-a" in args(documents) and "--namespace=miners-b" in args(documents)
+    assert "--all-namespaces" not in args(documents)
+    assert "--all-namespaces" in args(render(helm))
+
+
+def test_namespaced_mode_lints_and_refuses_a_bad_namespace(helm: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120, check=False)
+
+    namespaced = ("-f", str(REGISTRY_VALUES), "--set", "operator.watchNamespaces={miners-a,miners-b}")
+    lint = run("lint", "--strict", str(CHART), *namespaced)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    bad = ("-f", str(REGISTRY_VALUES), "--set", "operator.watchNamespaces={Not_A_Namespace}")
+    refused = run("template", "subnet", str(CHART), *bad)
+    assert refused.returncode != 0
+    assert "operator.watchNamespaces.0" in refused.stderr
+
+
+def test_prometheus_credentials_come_from_secrets_mounted_read_only(helm: Path) -> None:
+    auth = "operator.prometheusAuth"
+    documents = render(
+        helm,
+        *("--set", f"{auth}.basicAuthSecret.name=prom-basic", "--set", f"{auth}.caSecret.name=prom-ca"),
+        *("--set", f"{auth}.timeoutSeconds=3", "--set", f"{auth}.retries=4"),
+    )
+    pod = find(documents, "Deployment", "subnet-operator")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    files = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in container["args"] if a.startswith("--prometheus-")}
+    assert files == {
+        "--prometheus-url": "",
+        "--prometheus-username-file": "/etc/ocr-subnet/prometheus/basic/username",
+        "--prometheus-password-file": "/etc/ocr-subnet/prometheus/basic/password",
+        "--prometheus-ca-file": "/etc/ocr-subnet/prometheus/ca/ca.crt",
+        "--prometheus-timeout": "3",
+        "--prometheus-retries": "4",
+    }
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["prometheus-basic"]["secret"] == {
+        "secretName": "prom-basic",
+        "items": [{"key": "username", "path": "username"}, {"key": "password", "path": "password"}],
+    }
+    assert volumes["prometheus-ca"]["secret"]["secretName"] == "prom-ca"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    for name in ("prometheus-basic", "prometheus-ca"):
+        assert mounts[name]["readOnly"] is True
+        assert files[f"--prometheus-{'ca' if name.endswith('ca') else 'username'}-file"].startswith(
+            mounts[name]["mountPath"]
+        )
+    plain = find(render(helm), "Deployment", "subnet-operator")["spec"]["template"]["spec"]
+    assert [v["name"] for v in plain["volumes"]] == ["tmp", "webhook-tls"]
+
+
+def test_a_token_and_basic_auth_at_once_are_refused(helm: Path) -> None:
+    auth = "operator.prometheusAuth"
+    done = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "subnet",
+            str(CHART),
+            *("-f", str(REGISTRY_VALUES)),
+            *("--set", f"{auth}.bearerTokenSecret.name=t"),
+            "--set",
+            f"{auth}.basicAuthSecret.name=b",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "set bearerTokenSecret or basicAuthSecret, not both" in done.stderr
+
+
 def test_images_carry_the_chart_app_version(helm: Path) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -219,10 +314,21 @@ def cli_argvs(documents: list[dict[str, Any]]) -> Iterator[tuple[str, list[str]]
                 compile(args[0], name, "exec")  # the helm test's check at least parses
 
 
+# Options only some values turn on: namespaced mode and Prometheus behind authentication.
+OPTIONAL_ARGS = (
+    *("--set", "operator.watchNamespaces={miners-a,miners-b}"),
+    *("--set", "operator.prometheusAuth.basicAuthSecret.name=prom-basic"),
+    *("--set", "operator.prometheusAuth.caSecret.name=prom-ca"),
+)
+
+
+@pytest.mark.parametrize("optional", [(), OPTIONAL_ARGS], ids=["plain", "namespaced-auth"])
 @pytest.mark.parametrize("values", VALUES, ids=values_id)
-def test_every_command_the_chart_runs_is_accepted_by_the_cli(helm: Path, values: Path | None) -> None:
+def test_every_command_the_chart_runs_is_accepted_by_the_cli(
+    helm: Path, values: Path | None, optional: tuple[str, ...]
+) -> None:
     """Options, types and ranges are checked by the CLI's own parser, without running anything."""
-    documents = render(helm, *values_args(values), "--set", "localChain.enabled=true")
+    documents = render(helm, *values_args(values), "--set", "localChain.enabled=true", *optional)
     root = typer.main.get_command(app)
     checked = 0
     for name, argv in cli_argvs(documents):

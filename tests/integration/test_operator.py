@@ -346,3 +346,41 @@ def test_a_validators_gateway_gets_a_deployment_service_and_ingress_and_loses_th
     gone = lambda: resources.deployment("v1-gateway") is None and resources.service("v1-gateway") is None  # noqa: E731
     wait_until(lambda: gone() and ingress() is None, "the gateway's objects removed", timeout_s=SETTLE_S)
     assert resources.deployment("v1-validator") is not None
+
+
+def test_two_namespaced_operators_in_two_namespaces_both_work(
+    cluster: Cluster, resources: Resources, tmp_path: Path
+) -> None:
+    """Namespaced mode as the chart renders it (operator.watchNamespaces): each operator holds only a Role in its
+    namespace and peers through that namespace's KopfPeering, so neither pauses the other."""
+    core = client.CoreV1Api(cluster.api)
+    second = core.create_namespace({"metadata": {"generateName": f"{resources.namespace[:50]}-b-"}}).metadata.name
+    operators: list[OperatorProcess] = []
+    try:
+        for n, ns in enumerate((resources.namespace, second)):
+            name = f"operator-{n}"
+            Resources(cluster, ns).apply(*rbac.manifests(namespace=ns, name=name, watch_namespaces=(ns,)))
+            kubeconfig = cluster.token_kubeconfig(cluster.service_account_token(ns, name), tmp_path / f"{n}.kubeconfig")
+            # Different priorities: under one cluster-wide peering the lower would pause.
+            operator = OperatorProcess(
+                kubeconfig, tmp_path / f"{n}.log", [ns], pod_id=f"operator-{n}", priority=100 + n
+            ).start()
+            operators.append(operator)
+            Resources(cluster, ns).apply(miner_manifest(f"m{n}"))
+        for n, ns in enumerate((resources.namespace, second)):
+            wait_converged(Resources(cluster, ns), api.MINER, f"m{n}")
+            peering = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
+                "kopf.dev", "v1", ns, "kopfpeerings", api.PEERING_NAME
+            )
+            assert set(peering["status"]) == {f"operator-{n}"}
+        for operator in operators:
+            log = operator.log()
+            assert "Pausing operations" not in log
+            assert not re.search(r"\b403\b|forbidden", log, re.IGNORECASE), log[-3000:]
+        for ns in (resources.namespace, second):
+            Resources(cluster, ns).delete_all()
+    finally:
+        for operator in operators:
+            if operator.alive:
+                operator.stop()
+        core.delete_namespace(second)

@@ -4,10 +4,13 @@ One test drives a real Triton server (`ocr-subnet triton serve`, PyTriton, a del
 with a load generator; Prometheus discovers the Miner's Triton pod through the API server and scrapes the
 server at that pod's IP, so replicas go up under load and back down after the window. The other serves
 exact `nv_inference_*` values from a fake exporter, to check the HPA arithmetic and the hold without metrics.
+A third hands the count over (external mode): `kubectl scale miner` through the scale subresource, and an
+HPA-like write on the Deployment that the operator leaves alone.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from kubernetes import client
+from kubernetes.utils import parse_quantity
 from ocr_subnet import metric_names as names
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.backends.triton import TritonBackend
@@ -23,8 +29,10 @@ from ocr_subnet.local.up import ocr_subnet_command
 from ocr_subnet.triton import wire
 from ocr_subnet.triton.repository import ServingConfig, build_repository
 from PIL import Image
-from subnet_operator import api
+from subnet_operator import api, autoscaling, promql
 from subnet_operator.builders import triton
+from subnet_operator.builders.common import Owner
+from subnet_operator.prometheus import Prometheus as PrometheusClient
 
 from tests.integration.operator_harness import (
     REPO,
@@ -112,7 +120,12 @@ def test_replicas_follow_exact_queue_times_and_hold_without_metrics(
         exporter.set_rate(names.TRITON_QUEUE_DURATION_US, 0.0, **model)
         exporter.set_gauge(names.TRITON_PENDING_REQUEST_COUNT, 0.0, **model)
         wait_until(lambda: triton_replicas(resources, "m1") == 1, "one step at a time back to 1", timeout_s=SETTLE_S)
-        downs = [e.message for e in resources.events("m1") if e.reason == "TritonScaled" and "-> 1:" in e.message]
+        # kopf posts Events in the background: the last may trail the Deployment's new count.
+        downs = wait_until(
+            lambda: [e.message for e in resources.events("m1") if e.reason == "TritonScaled" and "-> 1:" in e.message],
+            "the scale-down Event",
+            timeout_s=SETTLE_S,
+        )
         assert downs == ["Triton replicas 2 -> 1: no requests in the window"]
 
         # The series vanish: the scaler must hold, and say why (a first such Event came before any series).
@@ -124,6 +137,80 @@ def test_replicas_follow_exact_queue_times_and_hold_without_metrics(
         assert status["scaling"]["reason"] == "MetricsUnavailable"
         assert "no Triton series for the pods of m1-triton in Prometheus over 6s" in status["scaling"]["message"]
         assert triton_replicas(resources, "m1") == status["tritonReplicas"] == 1
+
+
+def test_external_mode_leaves_the_count_to_the_scale_subresource_and_to_an_hpa(
+    cluster: Cluster, k8s_namespace: str, tmp_path: Path
+) -> None:
+    ns = k8s_namespace
+    resources = Resources(cluster, ns)
+    custom = client.CustomObjectsApi(cluster.api)
+    deployment = api.object_name("m1", api.TRITON_COMPONENT)
+    with running_operator(cluster, ns, tmp_path / "operator.log", namespaces=[ns]):
+        resources.apply(miner_manifest("m1", triton=scaling(scaling={"mode": "external"})))
+        wait_until(lambda: resources.converged(api.MINER, "m1"), "m1 Ready", timeout_s=SETTLE_S)
+        assert triton_replicas(resources, "m1") == 1  # the Deployment's default: the operator set no count
+
+        # An HPA on the Deployment writes its scale; a later reconcile (any spec change) must not undo it.
+        client.AppsV1Api(cluster.api).patch_namespaced_deployment_scale(deployment, ns, {"spec": {"replicas": 5}})
+        generation = resources.get(api.MINER, "m1")["metadata"]["generation"]
+        resources.apply(miner_manifest("m1", logLevel="DEBUG", triton=scaling(scaling={"mode": "external"})))
+        wait_until(
+            lambda: resources.get(api.MINER, "m1")["status"].get("observedGeneration", 0) > generation,
+            "the spec change reconciled",
+        )
+        assert triton_replicas(resources, "m1") == 5
+        assert resources.event("m1", "TritonScaled") is None
+        status = resources.get(api.MINER, "m1")["status"]
+        assert status["scaling"]["reason"] == "External"
+        assert "recommendations" not in status["scaling"]
+
+        # Or the Miner's scale subresource: `kubectl scale miner` (or an HPA/ScaledObject targeting the Miner).
+        cluster.kubectl("scale", "-n", ns, "miner/m1", "--replicas=3")
+        wait_until(lambda: triton_replicas(resources, "m1") == 3, "kubectl scale miner -> 3 replicas")
+        scale = lambda: custom.get_namespaced_custom_object_scale(api.GROUP, api.VERSION, ns, "miners", "m1")  # noqa: E731
+        wait_until(lambda: scale()["status"].get("replicas") == 3, "the scale subresource reporting 3")
+        assert scale()["spec"]["replicas"] == 3
+        assert scale()["status"]["selector"] == triton.pod_selector(Owner("Miner", "m1", ns, "-"))
+
+
+def test_the_handover_query_reads_the_queue_time_the_operator_scales_on(
+    prometheus: StartPrometheus, exporter: FakeExporter
+) -> None:
+    """examples/triton-keda.yaml's query (the HPA's through prometheus-adapter) against real Prometheus."""
+    [scaled] = [d for d in yaml.safe_load_all((REPO / "examples" / "triton-keda.yaml").read_text()) if d]
+    ns, miner = scaled["metadata"]["namespace"], "miner-1"
+    pod = "miner-1-triton-6b7c9d8f5-x2x4z"
+    server = prometheus(
+        static_config({exporter.target: {"namespace": ns, "pod": pod, **autoscaling.miner_labels(miner)}})
+    )
+    model = {"model": wire.MODEL_NAME, "version": "1"}
+    exporter.set_rate(names.TRITON_REQUEST_SUCCESS, 10.0, **model)
+    exporter.set_rate(names.TRITON_QUEUE_DURATION_US, 10.0 * 150_000, **model)
+    query = scaled["spec"]["triggers"][0]["metadata"]["query"]
+    [handover] = server.wait_for(query, lambda found: bool(found) and found[0].value > 0, timeout_s=SETTLE_S)
+    client_ = PrometheusClient(server.url)
+    try:
+        samples = client_.query(promql.triton_query(promql.pods_of(ns, f"{miner}-triton"), 60))
+    finally:
+        client_.close()
+    observation = promql.triton_observation(samples)
+    assert observation is not None
+    assert handover.value == pytest.approx(150.0) == pytest.approx(observation.queue_ms)
+
+
+def test_the_hpa_example_is_accepted_by_the_api_server(cluster: Cluster, k8s_namespace: str) -> None:
+    """1.20 serves autoscaling/v2beta2, the same body as v2: the API server's own validation of the example."""
+    [hpa] = [d for d in yaml.safe_load_all((REPO / "examples" / "triton-hpa.yaml").read_text()) if d]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    hpa = {**hpa, "apiVersion": "autoscaling/v2beta2", "metadata": {**hpa["metadata"], "namespace": k8s_namespace}}
+    done = cluster.kubectl("apply", "--dry-run=server", "-o", "json", "-f", "-", stdin=json.dumps(hpa))
+    accepted = json.loads(done.stdout)
+    [metric], [ours] = accepted["spec"]["metrics"], hpa["spec"]["metrics"]
+    target = metric["external"].pop("target")  # the API server writes quantities its own way: 2000 -> 2k
+    assert parse_quantity(target["value"]) == parse_quantity(ours["external"]["target"]["value"])
+    assert metric["external"] == {k: v for k, v in ours["external"].items() if k != "target"}
+    assert accepted["spec"]["behavior"]["scaleDown"]["policies"] == hpa["spec"]["behavior"]["scaleDown"]["policies"]
 
 
 def start_triton_at(ip: str, repository: Path, log_path: Path) -> Child:

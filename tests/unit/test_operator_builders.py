@@ -248,6 +248,22 @@ def test_triton_replicas_keep_the_scalers_choice_within_the_bounds(current: int 
     assert triton.triton_deployment(OWNER_MINER, spec, current)["spec"]["replicas"] == expected
 
 
+def test_in_external_mode_the_replica_count_is_only_what_the_scale_subresource_set() -> None:
+    external = {"image": "triton:1", "minReplicas": 2, "maxReplicas": 5, "scaling": {"mode": "external"}}
+    left_alone = triton.triton_deployment(OWNER_MINER, miner_spec(triton=external), 3)
+    assert "replicas" not in left_alone["spec"]  # applied without the field: the operator never owns it
+    scaled = triton.triton_deployment(OWNER_MINER, miner_spec(triton={**external, "replicas": 7}), 3)
+    assert scaled["spec"]["replicas"] == 7  # as `kubectl scale miner` said, outside the operator's own bounds
+    operator_mode = triton.triton_deployment(OWNER_MINER, miner_spec(triton={**external, "scaling": {}}), 3)
+    assert operator_mode["spec"]["replicas"] == 3
+
+
+def test_the_scale_subresource_selector_matches_the_triton_pods() -> None:
+    deployment = triton.triton_deployment(OWNER_MINER, miner_spec(), None)
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    assert triton.pod_selector(OWNER_MINER) == ",".join(f"{k}={v}" for k, v in labels.items())
+
+
 def test_bounds_the_schema_cannot_check_are_refused_naming_the_fields() -> None:
     with pytest.raises(InvalidSpec, match=r"spec\.triton\.maxReplicas \(1\) is below spec\.triton\.minReplicas \(3\)"):
         miner.triton_objects(OWNER_MINER, miner_spec(triton={"image": "t", "minReplicas": 3, "maxReplicas": 1}), None)

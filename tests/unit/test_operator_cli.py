@@ -11,12 +11,18 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 CHART_RBAC = REPO / "charts" / "subnet" / "rbac" / "operator-rbac.yaml"
+CHART_RBAC_NAMESPACED = REPO / "charts" / "subnet" / "rbac" / "operator-rbac-namespaced.yaml"
 runner = CliRunner()
 
 
 def test_the_committed_rbac_is_exactly_what_the_python_renders() -> None:
     assert CHART_RBAC.read_text() == rbac.render(rbac.manifests()), (
         "regenerate with `ocr-subnet operator rbac --out charts/subnet/rbac/operator-rbac.yaml`"
+    )
+    namespaced = rbac.render(rbac.manifests(watch_namespaces=[rbac.CHART_WATCHED]))
+    assert CHART_RBAC_NAMESPACED.read_text() == namespaced, (
+        f"regenerate with `ocr-subnet operator rbac --watch-namespace {rbac.CHART_WATCHED} "
+        f"--out charts/subnet/rbac/{CHART_RBAC_NAMESPACED.name}`"
     )
 
 

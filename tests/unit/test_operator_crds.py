@@ -79,7 +79,15 @@ def test_every_default_satisfies_its_own_field(name: str, schema: dict[str, Any]
 def test_kinds_have_status_printer_columns_short_names_and_a_category() -> None:
     miner = crds.all_crds()["miners.yaml"]["spec"]
     version = miner["versions"][0]
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.triton.replicas",
+            "statusReplicasPath": ".status.tritonReplicas",
+            "labelSelectorPath": ".status.tritonSelector",
+        },
+    }
+    assert crds.all_crds()["validators.yaml"]["spec"]["versions"][0]["subresources"] == {"status": {}}
     assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Phase", "UID", "EMA", "Triton", "Age"]
     assert miner["names"]["shortNames"] == ["ocrm"]
     assert miner["names"]["categories"] == [api.CATEGORY]

@@ -62,15 +62,19 @@ true
 
 {{/* The operator's RBAC rules, exactly as `ocr-subnet operator rbac` renders them from the operator's code. */}}
 {{- define "subnet.operatorRules" -}}
+{{- /* The ClusterRole's rules, or in namespaced mode (operator.watchNamespaces) the Role's, from the files
+     `ocr-subnet operator rbac` renders from the operator's code. */ -}}
+{{- $file := ternary "rbac/operator-rbac-namespaced.yaml" "rbac/operator-rbac.yaml" (gt (len .Values.operator.watchNamespaces) 0) -}}
+{{- $kind := ternary "Role" "ClusterRole" (gt (len .Values.operator.watchNamespaces) 0) -}}
 {{- $rules := list -}}
-{{- range $document := splitList "\n---\n" (.Files.Get "rbac/operator-rbac.yaml") -}}
+{{- range $document := splitList "\n---\n" (.Files.Get $file) -}}
 {{- $manifest := fromYaml $document -}}
-{{- if eq (get $manifest "kind") "ClusterRole" -}}
+{{- if and (eq (get $manifest "kind") $kind) (not $rules) -}}
 {{- $rules = get $manifest "rules" -}}
 {{- end -}}
 {{- end -}}
 {{- if not $rules -}}
-{{- fail "rbac/operator-rbac.yaml holds no ClusterRole: run `ocr-subnet operator rbac --out charts/subnet/rbac/operator-rbac.yaml`" -}}
+{{- fail (printf "%s holds no %s: run `ocr-subnet operator rbac` (see charts/subnet/rbac/)" $file $kind) -}}
 {{- end -}}
 {{- toYaml $rules -}}
 {{- end -}}
@@ -119,4 +123,28 @@ capabilities:
 imagePullSecrets:
 {{- toYaml . | nindent 2 }}
 {{- end -}}
+{{- end -}}
+
+{{- /* The Secrets of operator.prometheusAuth as pod volumes, named prometheus-<token|basic|ca> (the mount
+     folder under /etc/ocr-subnet/prometheus/), each with only the keys the operator reads. */ -}}
+{{- define "subnet.prometheusSecretVolumes" -}}
+{{- $auth := .Values.operator.prometheusAuth -}}
+{{- $volumes := list -}}
+{{- with $auth.bearerTokenSecret -}}
+{{- if .name -}}
+{{- $volumes = append $volumes (dict "name" "prometheus-token" "secret" (dict "secretName" .name "items" (list (dict "key" .key "path" .key)))) -}}
+{{- end -}}
+{{- end -}}
+{{- with $auth.basicAuthSecret -}}
+{{- if .name -}}
+{{- $items := list (dict "key" .usernameKey "path" .usernameKey) (dict "key" .passwordKey "path" .passwordKey) -}}
+{{- $volumes = append $volumes (dict "name" "prometheus-basic" "secret" (dict "secretName" .name "items" $items)) -}}
+{{- end -}}
+{{- end -}}
+{{- with $auth.caSecret -}}
+{{- if .name -}}
+{{- $volumes = append $volumes (dict "name" "prometheus-ca" "secret" (dict "secretName" .name "items" (list (dict "key" .key "path" .key)))) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $volumes -}}
 {{- end -}}

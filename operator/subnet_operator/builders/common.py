@@ -189,7 +189,7 @@ def deployment(
     owner: Owner,
     component: str,
     *,
-    replicas: int,
+    replicas: int | None,
     containers: Sequence[Manifest],
     volumes: Sequence[Manifest],
     strategy: Manifest,
@@ -212,7 +212,7 @@ def deployment(
         "kind": "Deployment",
         "metadata": metadata(owner, component),
         "spec": {
-            "replicas": replicas,
+            **({} if replicas is None else {"replicas": replicas}),  # None: someone else owns the count
             "revisionHistoryLimit": 3,
             "selector": {"matchLabels": labels},
             "strategy": strategy,

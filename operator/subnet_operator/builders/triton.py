@@ -19,11 +19,25 @@ def triton_spec(spec: Spec) -> Spec:
     return spec["triton"]
 
 
-def clamp_replicas(triton: Spec, replicas: int | None) -> int:
-    """Keep what the scaler chose, inside the spec's bounds; a new Deployment starts at the minimum."""
+def external(triton: Spec) -> bool:
+    """Something other than the operator (an HPA, KEDA, `kubectl scale miner`) owns the replica count."""
+    return triton["scaling"]["mode"] == "external"
+
+
+def deployment_replicas(triton: Spec, replicas: int | None) -> int | None:
+    """Operator mode: keep what the scaler chose, inside the spec's bounds; a new Deployment starts at the
+    minimum. External mode: what the scale subresource set, else None: the field is left out of the applied
+    manifest, so the operator never owns it and never undoes an HPA's or KEDA's choice."""
+    if external(triton):
+        return triton.get("replicas")
     if replicas is None:
         return triton["minReplicas"]
     return min(max(replicas, triton["minReplicas"]), triton["maxReplicas"])
+
+
+def pod_selector(owner: Owner) -> str:
+    """The Triton pods' label selector as a string, what a scale subresource reports."""
+    return ",".join(f"{key}={value}" for key, value in common.selector_labels(owner, api.TRITON_COMPONENT).items())
 
 
 def triton_url(owner: Owner) -> str:
@@ -81,7 +95,7 @@ def triton_deployment(owner: Owner, spec: Spec, replicas: int | None) -> Manifes
     return common.deployment(
         owner,
         api.TRITON_COMPONENT,
-        replicas=clamp_replicas(triton, replicas),
+        replicas=deployment_replicas(triton, replicas),
         containers=[container],
         volumes=[tmp_volume, shm_volume],
         strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},

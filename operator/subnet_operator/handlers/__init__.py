@@ -9,11 +9,11 @@ from __future__ import annotations
 import kopf
 
 from subnet_operator.context import OperatorConfig
-from subnet_operator.handlers import admission, health, index, lifecycle, reconcile, scale
+from subnet_operator.handlers import admission, drift, health, index, lifecycle, reconcile, scale
 
 
 def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
-    for module in (lifecycle, index, reconcile, health, scale, admission):
+    for module in (lifecycle, index, reconcile, drift, health, scale, admission):
         module.register(registry, config)
     return registry

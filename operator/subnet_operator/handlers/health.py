@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 import kopf
 
 from subnet_operator import api, conditions, promql
+from subnet_operator.builders import triton as triton_builders
 from subnet_operator.conditions import Condition
 from subnet_operator.context import Context, OperatorConfig
-from subnet_operator.handlers.common import context, defaulted, now, rollout, write_changes
+from subnet_operator.handlers.common import context, defaulted, now, owner_of, rollout, write_changes
 from subnet_operator.health import (
+    Rollout,
     ScoreReport,
     ScoreSample,
     WeightsReport,
@@ -122,14 +124,14 @@ def validator_health(
 
 def triton_condition(
     full: Mapping[str, Any], name: str, namespace: str, deployments: kopf.Index
-) -> tuple[Condition, int | None]:
+) -> tuple[Condition, Rollout | None]:
     if full["backend"] != "triton":
         return Condition.of(
             api.TRITON_READY, True, "NotUsed", f"the {full['backend']} backend runs without Triton"
         ), None
     deployment = api.object_name(name, api.TRITON_COMPONENT)
     state = rollout(deployments, namespace, deployment)
-    return rollout_condition(api.TRITON_READY, deployment, state), state.ready if state else None
+    return rollout_condition(api.TRITON_READY, deployment, state), state
 
 
 def miner_health(
@@ -145,7 +147,7 @@ def miner_health(
     ctx = context(memo)
     full = defaulted(api.MINER, spec)
     deployment = api.object_name(name, api.MINER_COMPONENT)
-    triton, triton_ready = triton_condition(full, name, namespace, deployments)
+    triton, triton_state = triton_condition(full, name, namespace, deployments)
     miner_part = rollout_condition(api.READY, deployment, rollout(deployments, namespace, deployment))
     ready = _ready(body, [miner_part, triton])
     score = miner_score(ctx, namespace, name, full["health"]["score"])
@@ -155,7 +157,10 @@ def miner_health(
         "ema": score.mean,
         "rank": score.rank,
         "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(score.per_validator.items())],
-        "tritonReadyReplicas": triton_ready,
+        # The scale subresource reads these: what the Deployment asks for and which pods are its.
+        "tritonReplicas": triton_state.replicas if triton_state else None,
+        "tritonReadyReplicas": triton_state.ready if triton_state else None,
+        "tritonSelector": triton_builders.pod_selector(owner_of(body)) if full["backend"] == "triton" else None,
     }
     publish(ctx, body, patch, ready, [triton, score.condition, spec_condition(api.MINER, full)], fields)
 

@@ -1,4 +1,5 @@
-"""Create, update and resume: apply what the builders make of the spec, idempotently.
+"""Create, update and resume: apply what the builders make of the spec, idempotently (`drift` calls the same
+apply when a child is deleted or edited by hand).
 
 Every object is server-side applied (its state volume's claim is only ever created), so a
 reconcile interrupted at any point is finished by the next one, and a spec change rolls out as a
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import kopf
@@ -18,22 +19,30 @@ from ocr_subnet.logs import log_event
 
 from subnet_operator import api, conditions, validation
 from subnet_operator.builders import gateway, miner, network, validator
-from subnet_operator.builders.common import InvalidSpec
+from subnet_operator.builders.common import InvalidSpec, Owner
 from subnet_operator.builders.pod import with_pull_secrets
 from subnet_operator.conditions import Condition
 from subnet_operator.context import Context, OperatorConfig
 from subnet_operator.handlers.common import context, defaulted, now, owner_of
 
-RETRY_DELAY_S = 10.0
+RETRY_BASE_S = 2.0
+RETRY_CAP_S = 300.0
 log = logging.getLogger(__name__)
 
 
+def retry_delay(retry: int) -> float:
+    """Seconds before the next attempt after `retry` failed ones: doubling from 2 s, at most 5 minutes, so a
+    brief API hiccup is retried at once and a lasting refusal does not hammer the API server."""
+    return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** min(retry, 32))
+
+
 @contextlib.contextmanager
-def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iterator[None]:
+def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch, retry: int = 0) -> Iterator[None]:
     """Times the reconcile, counts it by result, and records the outcome in status.
 
     A spec that breaks a rule is permanent until the spec changes (no retries, SpecValid False and a
-    Warning Event); anything else is retried by kopf with a delay.
+    Warning Event); anything else is retried by kopf, backing off exponentially (`retry`: the failed
+    attempts so far).
     """
     started = time.perf_counter()
     result, error = "success", None
@@ -47,7 +56,7 @@ def tracked(ctx: Context, kind: str, body: kopf.Body, patch: kopf.Patch) -> Iter
     except Exception as exc:  # the API refused or was away: kopf tries again
         result, error = "retry", str(exc)
         patch.status["reconcileError"] = error
-        raise kopf.TemporaryError(error, delay=RETRY_DELAY_S) from exc
+        raise kopf.TemporaryError(error, delay=retry_delay(retry)) from exc
     else:
         patch.status["observedGeneration"] = body["metadata"].get("generation")
         patch.status["reconcileError"] = None
@@ -94,56 +103,60 @@ def apply_policies(ctx: Context, policies: list[dict[str, Any]]) -> None:
             ctx.cluster.delete(*network.POLICY_KIND, meta["namespace"], meta["name"])
 
 
-def reconcile_validator(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
-    ctx = context(memo)
-    owner = owner_of(body)
-    with tracked(ctx, api.VALIDATOR.kind, body, patch):
-        full = with_pull_secrets(defaulted(api.VALIDATOR, spec), ctx.config.image_pull_secrets)
-        ensure_valid(api.VALIDATOR, full)
-        claim = validator.state_claim(owner, full)
-        manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
-        policies = [network.validator_policy(owner, full, ctx.config.monitoring_namespaces)]
-        gateway_objects = gateway.gateway_objects(owner, full)  # built before anything is applied
-        ctx.cluster.create_if_absent(claim)
-        for manifest in manifests:
-            ctx.cluster.apply(manifest)
-        for manifest in gateway_objects:
-            ctx.cluster.apply(manifest)
-        wanted = {(m["apiVersion"], m["kind"]) for m in gateway_objects}
-        name = api.object_name(owner.name, gateway.GATEWAY_COMPONENT)
-        for api_version, kind in gateway.KINDS:
-            if (api_version, kind) not in wanted:  # disabled, or its Ingress turned off: it goes
-                ctx.cluster.delete(api_version, kind, owner.namespace, name)
-        apply_policies(ctx, policies)
+def apply_validator(ctx: Context, owner: Owner, spec: Mapping[str, Any]) -> None:
+    """Everything a Validator owns, applied; also what repairs a deleted or hand-edited child."""
+    full = with_pull_secrets(defaulted(api.VALIDATOR, spec), ctx.config.image_pull_secrets)
+    ensure_valid(api.VALIDATOR, full)
+    claim = validator.state_claim(owner, full)
+    manifests = [validator.metrics_service(owner, full), validator.validator_deployment(owner, full)]
+    policies = [network.validator_policy(owner, full, ctx.config.monitoring_namespaces)]
+    gateway_objects = gateway.gateway_objects(owner, full)  # built before anything is applied
+    ctx.cluster.create_if_absent(claim)
+    for manifest in [*manifests, *gateway_objects]:
+        ctx.cluster.apply(manifest)
+    wanted = {(m["apiVersion"], m["kind"]) for m in gateway_objects}
+    name = api.object_name(owner.name, gateway.GATEWAY_COMPONENT)
+    for api_version, kind in gateway.KINDS:
+        if (api_version, kind) not in wanted:  # disabled, or its Ingress turned off: it goes
+            ctx.cluster.delete(api_version, kind, owner.namespace, name)
+    apply_policies(ctx, policies)
 
 
-def reconcile_miner(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, **_: Any) -> None:
+def apply_miner(ctx: Context, owner: Owner, spec: Mapping[str, Any]) -> None:
+    """Everything a Miner owns, applied; also what repairs a deleted or hand-edited child."""
+    full = with_pull_secrets(defaulted(api.MINER, spec), ctx.config.image_pull_secrets)
+    ensure_valid(api.MINER, full)
+    triton_name = api.object_name(owner.name, api.TRITON_COMPONENT)
+    current = ctx.cluster.get("apps/v1", "Deployment", owner.namespace, triton_name)
+    triton = miner.triton_objects(owner, full, current["spec"]["replicas"] if current else None)
+    axon = miner.axon_service(owner, full)  # built before anything is applied: a bad spec changes nothing
+    for manifest in triton:
+        ctx.cluster.apply(manifest)
+    if not triton:  # the backend changed away from Triton: its servers go
+        ctx.cluster.delete("apps/v1", "Deployment", owner.namespace, triton_name)
+        ctx.cluster.delete("v1", "Service", owner.namespace, triton_name)
+    applied = ctx.cluster.apply(axon)
+    node_port = applied["spec"]["ports"][0].get("nodePort")
+    ctx.cluster.apply(miner.miner_deployment(owner, full, node_port, miner.load_balancer_ip(applied)))
+    policies = [network.miner_policy(owner, full)]
+    if triton:
+        policies.append(network.triton_policy(owner, ctx.config.monitoring_namespaces))
+    else:
+        ctx.cluster.delete(*network.POLICY_KIND, owner.namespace, triton_name)
+    apply_policies(ctx, policies)
+
+
+APPLY = {api.VALIDATOR.kind: apply_validator, api.MINER.kind: apply_miner}
+
+
+def reconcile(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, memo: Any, retry: int = 0, **_: Any) -> None:
     ctx = context(memo)
     owner = owner_of(body)
-    with tracked(ctx, api.MINER.kind, body, patch):
-        full = with_pull_secrets(defaulted(api.MINER, spec), ctx.config.image_pull_secrets)
-        ensure_valid(api.MINER, full)
-        triton_name = api.object_name(owner.name, api.TRITON_COMPONENT)
-        current = ctx.cluster.get("apps/v1", "Deployment", owner.namespace, triton_name)
-        triton = miner.triton_objects(owner, full, current["spec"]["replicas"] if current else None)
-        axon = miner.axon_service(owner, full)  # built before anything is applied: a bad spec changes nothing
-        for manifest in triton:
-            ctx.cluster.apply(manifest)
-        if not triton:  # the backend changed away from Triton: its servers go
-            ctx.cluster.delete("apps/v1", "Deployment", owner.namespace, triton_name)
-            ctx.cluster.delete("v1", "Service", owner.namespace, triton_name)
-        applied = ctx.cluster.apply(axon)
-        node_port = applied["spec"]["ports"][0].get("nodePort")
-        ctx.cluster.apply(miner.miner_deployment(owner, full, node_port, miner.load_balancer_ip(applied)))
-        policies = [network.miner_policy(owner, full)]
-        if triton:
-            policies.append(network.triton_policy(owner, ctx.config.monitoring_namespaces))
-        else:
-            ctx.cluster.delete(*network.POLICY_KIND, owner.namespace, triton_name)
-        apply_policies(ctx, policies)
+    with tracked(ctx, owner.kind, body, patch, retry):
+        APPLY[owner.kind](ctx, owner, spec)
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
-    for kind, handler in ((api.VALIDATOR, reconcile_validator), (api.MINER, reconcile_miner)):
+    for kind in api.KINDS:
         for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
-            on(api.GROUP, api.VERSION, kind.plural, id="reconcile", registry=registry)(handler)
+            on(api.GROUP, api.VERSION, kind.plural, id="reconcile", registry=registry)(reconcile)

@@ -1,8 +1,9 @@
 """The scaling timer: Triton queue time from Prometheus -> `scaling.decide` -> the Deployment's replicas.
 
 The decision and its reason go into status (with the recommendation history the stabilization
-windows need, so a restarted operator keeps them); an Event is posted when the replica count
-changes, and when scaling stops or resumes for lack of metrics.
+windows need and the time every replica turned ready, so a restarted operator keeps them), written
+only when something changed; an Event is posted when the replica count changes, and when scaling
+stops or resumes for lack of metrics. In external mode the timer only says so in status.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from subnet_operator.handlers.health import NOT_CONFIGURED
 from subnet_operator.prometheus import PrometheusUnavailable
 
 BLIND_REASONS = frozenset({"MetricsUnavailable", "Stalled"})  # decisions that hold because nothing can be judged
+EXTERNAL = {
+    "reason": "External",
+    "message": "spec.triton.scaling.mode is external: an HPA, a KEDA ScaledObject or the scale subresource sets "
+    "the replica count",
+    **dict.fromkeys(("queueTimeMs", "pendingRequests", "desiredReplicas", "readySince", "recommendations")),
+}
 
 
 def observe(ctx: Context, namespace: str, deployment: str, window_s: int) -> tuple[scaling.Observation | None, str]:
@@ -54,6 +61,9 @@ def scale_triton(
         policy = scaling.Policy.from_spec(triton.triton_spec(full))
     except InvalidSpec:
         return  # the reconcile reports it in status
+    if triton.external(full["triton"]):
+        write_changes(patch, status, {"scaling": EXTERNAL})
+        return
     deployment = api.object_name(name, api.TRITON_COMPONENT)
     state = rollout(deployments, namespace, deployment)
     if state is None:
@@ -61,7 +71,8 @@ def scale_triton(
     observation, missing = observe(ctx, namespace, deployment, full["triton"]["metricsWindowSeconds"])
     previous = status.get("scaling", {})
     history = [scaling.Recommendation(r["at"], r["replicas"]) for r in previous.get("recommendations", [])]
-    decision = scaling.decide(state.replicas, observation, policy, history, time.time(), missing)
+    replicas = scaling.Replicas(state.replicas, state.ready, previous.get("readySince"))
+    decision = scaling.decide(replicas, observation, policy, history, time.time(), missing)
     direction = scaling.direction(state.replicas, decision.replicas)
     if direction != "hold":
         ctx.cluster.scale_deployment(namespace, deployment, decision.replicas)
@@ -79,9 +90,10 @@ def scale_triton(
         "reason": decision.reason,
         "message": decision.message,
         "lastScaleTime": now() if direction != "hold" else previous.get("lastScaleTime"),
+        "readySince": decision.ready_since,
         "recommendations": [{"at": round(r.at, 3), "replicas": r.replicas} for r in decision.history],
     }
-    write_changes(patch, status, {"tritonReplicas": decision.replicas, "scaling": scaled})
+    write_changes(patch, status, {"scaling": scaled})
 
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
