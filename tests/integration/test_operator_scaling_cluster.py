@@ -285,8 +285,8 @@ def test_a_loaded_triton_scales_up_and_back_down_after_the_window(
             load = Load(f"grpc://{ip}:{triton.GRPC_PORT}", LOAD_THREADS)
             try:
                 wait_until(lambda: triton_replicas(resources, "m1") >= 2, "a scale-up under load", timeout_s=SETTLE_S)
-                up = resources.event("m1", "TritonScaled")
-                assert up is not None and up.message.startswith("Triton replicas 1 -> 2: queue "), up
+                up = wait_until(lambda: resources.event("m1", "TritonScaled"), "the scale-up Event", timeout_s=SETTLE_S)
+                assert up.message.startswith("Triton replicas 1 -> 2: queue "), up
                 queue_ms = float(up.message.split("queue ")[1].split(" ms")[0])
                 assert queue_ms > settings["targetQueueTimeMs"]
                 assert load.answered > 0
