@@ -7,7 +7,8 @@
 4. each Miner's and the Validator's status: phase, uid, EMA, conditions, blocks since weights;
 5. Prometheus scraping every pod, our alerts loaded and none firing;
 6. a deleted Triton pod and a deleted miner pod come back; Triton's replicas follow load;
-7. `helm test`, then `helm uninstall`: everything gone but the CRDs.
+7. `helm test`; `kubectl delete` the applied miners, then `helm uninstall` alone (its pre-delete hook
+   deletes the Validator from the values): everything gone but the CRDs.
 
 It writes what it saw to .local/e2e/summary.json (image sizes and digests, time to each milestone, pods'
 phases and restarts, EMAs, the last weights block, the operator's reconcile count), also when it fails.
@@ -390,9 +391,14 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
         run_helm(helm, env, "test", RELEASE, "-n", NAMESPACE, "--timeout", "5m")
         summary.milestone("helm_test_passed")
 
-        resources.delete_all()  # while the operator still runs: its finalizers let them go
+        # As a user would: `kubectl delete -f` what they applied; the Validator from the values is left to
+        # `helm uninstall` alone (its pre-delete hook deletes it while the operator still runs).
+        cluster.kubectl("delete", "miners", *miners, "-n", NAMESPACE, "--wait=true", "--timeout=300s")
         run_helm(helm, env, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
         uninstalled = True
+        custom = client.CustomObjectsApi(cluster.api)
+        validators = custom.list_namespaced_custom_object(api.GROUP, api.VERSION, NAMESPACE, api.VALIDATOR.plural)
+        assert not validators["items"], "helm uninstall left a Validator behind"
         cluster.kubectl("delete", "-n", NAMESPACE, "secret", "-l", "app.kubernetes.io/part-of=ocr-subnet")
         wait_until(lambda: gone_but_crds(cluster, core) == [], "everything of the release gone", 300.0, 2.0)
         extensions = client.ApiextensionsV1Api(cluster.api)
