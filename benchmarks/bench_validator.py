@@ -25,6 +25,7 @@ from pathlib import Path
 import bittensor as bt
 import httpx
 import typer
+from ocr_subnet.addresses import parse_networks
 from ocr_subnet.chain.local import LocalChainClient
 from ocr_subnet.chain.port import NeuronInfo
 from ocr_subnet.challenge.generate import generate_challenge
@@ -113,6 +114,7 @@ def run(miners: int, rounds: int, difficulty: int) -> list[ModeResult]:
                         sample_size=miners,
                         deadline_s=DEADLINE_S,
                         difficulty=difficulty,
+                        allowed_axon_networks=parse_networks(["127.0.0.0/8"]),  # the miners serve on loopback
                     ),
                     make_challenge=generate_challenge,
                     score=reward_parts,
