@@ -18,6 +18,7 @@ import logging
 import random
 import statistics
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from ocr_subnet.chain.port import NeuronInfo
 from ocr_subnet.challenge.generate import generate_challenge
 from ocr_subnet.local.up import LocalSubnet, UpConfig, new_run_dir
 from ocr_subnet.logs import configure_logging
+from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.validator.metrics import ValidatorMetrics
 from ocr_subnet.validator.neuron import PHASES, QueryStrategy, Validator, ValidatorConfig, reward_parts
 from ocr_subnet.validator.query import Outcome, QueryResult, query_miner, query_miners
@@ -102,6 +104,7 @@ def run(miners: int, rounds: int, difficulty: int) -> list[ModeResult]:
             subnet.start_chain()
             wallet = subnet.register_validator()
             subnet.start_miners()
+            time.sleep(MinerConfig().auth_allowed_skew_s)  # a miner refuses what was signed before it started
             hotkey = wallet.hotkey.ss58_address
             chain = LocalChainClient(subnet.chain_url, config.netuid)
             validators = {
