@@ -73,35 +73,43 @@ def open_image(encoded: str) -> Image.Image:
         raise ProtocolError(f"image is not valid base64: {exc}") from exc
     if not raw:
         raise ProtocolError("image is empty")
-    with _image_errors():
+    with pillow_errors():
         image = Image.open(io.BytesIO(raw))
-        if image.format not in ALLOWED_IMAGE_FORMATS:
-            raise ProtocolError(f"image format {image.format} is not one of {ALLOWED_IMAGE_FORMATS}")
-        width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
-            raise ProtocolError(f"image is {width}x{height}, over the {MAX_IMAGE_PIXELS} pixel limit")
+    if image.format not in ALLOWED_IMAGE_FORMATS:
+        raise ProtocolError(f"image format {image.format} is not one of {ALLOWED_IMAGE_FORMATS}")
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ProtocolError(f"image is {width}x{height}, over the {MAX_IMAGE_PIXELS} pixel limit")
     return image
 
 
 def load_image(image: Image.Image) -> Image.Image:
     """Decodes the pixels of an `open_image` result: a loaded RGB or L image."""
-    with _image_errors():
+    with pillow_errors():
         image.load()
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
     return image
 
 
+class UnreadableImage(ProtocolError):
+    """Pillow could not read the bytes; `bomb` when it refused them as a decompression bomb."""
+
+    def __init__(self, detail: str, *, bomb: bool) -> None:
+        what = "image refused as a decompression bomb" if bomb else "image bytes are not a readable PNG or JPEG"
+        super().__init__(f"{what}: {detail}")
+        self.detail = detail
+        self.bomb = bomb
+
+
 @contextlib.contextmanager
-def _image_errors() -> Iterator[None]:
-    """Whatever Pillow raises on hostile bytes becomes a `ProtocolError`."""
+def pillow_errors() -> Iterator[None]:
+    """Whatever Pillow raises on hostile bytes becomes `UnreadableImage`; the one place that knows what it raises."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
-    except ProtocolError:
-        raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ProtocolError(f"image refused as a decompression bomb: {exc}") from exc
+        raise UnreadableImage(str(exc), bomb=True) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ProtocolError(f"image bytes are not a readable PNG or JPEG: {exc}") from exc
+        raise UnreadableImage(str(exc), bomb=False) from exc

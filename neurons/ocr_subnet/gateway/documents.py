@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 from PIL import Image
+
+from ocr_subnet.protocol import UnreadableImage, pillow_errors
 
 PDF_MAGIC = b"%PDF-"
 IMAGE_FORMATS = ("PNG", "JPEG", "TIFF")
@@ -80,13 +81,14 @@ def open_image(data: bytes, limits: Limits) -> Image.Image:
     """PNG, JPEG or TIFF within the pixel limit, decoded to L or RGB; the first frame of a TIFF."""
     with _image_errors():
         image = Image.open(io.BytesIO(data))
-        if image.format not in IMAGE_FORMATS:
-            raise DocumentError(415, f"image format {image.format} is not one of {', '.join(IMAGE_FORMATS)} or PDF")
-        width, height = image.size
-        if width * height > limits.max_page_pixels:
-            raise DocumentError(
-                413, f"image is {width}x{height} pixels, over the {limits.max_page_pixels}-pixel page limit"
-            )
+    if image.format not in IMAGE_FORMATS:
+        raise DocumentError(415, f"image format {image.format} is not one of {', '.join(IMAGE_FORMATS)} or PDF")
+    width, height = image.size
+    if width * height > limits.max_page_pixels:
+        raise DocumentError(
+            413, f"image is {width}x{height} pixels, over the {limits.max_page_pixels}-pixel page limit"
+        )
+    with _image_errors():
         image.load()
     return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
@@ -130,14 +132,11 @@ def rasterize_pdf(data: bytes, limits: Limits) -> tuple[tuple[Image.Image, ...],
 
 @contextlib.contextmanager
 def _image_errors() -> Iterator[None]:
-    """Whatever Pillow raises on hostile bytes becomes a `DocumentError`."""
+    """The protocol's reading of Pillow's errors, answered as HTTP: a bomb is too large, the rest unreadable."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pillow_errors():
             yield
-    except DocumentError:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise DocumentError(413, f"image refused as a decompression bomb: {exc}") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DocumentError(415, f"not a readable PNG, JPEG, TIFF or PDF: {exc}") from exc
+    except UnreadableImage as exc:
+        if exc.bomb:
+            raise DocumentError(413, f"image refused as a decompression bomb: {exc.detail}") from exc
+        raise DocumentError(415, f"not a readable PNG, JPEG, TIFF or PDF: {exc.detail}") from exc
