@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the scan-like document and polling live with the tests
 
 from tests.support.documents import scan_like_pdf, scan_pages  # noqa: E402
+from tests.support.local_gateway import chain_url_of, start_local_gateway  # noqa: E402
 from tests.support.poll import wait_until  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
@@ -90,12 +91,6 @@ def start_bare_gateway(run_dir: Path, home: Path, chain_url: str, keys: Path) ->
     with (run_dir / "logs" / "bare-gateway.log").open("wb") as log:
         process = subprocess.Popen(command, stderr=log)
     return process, f"http://127.0.0.1:{port}"
-
-
-def chain_url_of(run_dir: Path) -> str:
-    pid = json.loads((run_dir / "processes.json").read_text())["chain"]["pid"]
-    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    return f"http://127.0.0.1:{argv[argv.index('--port') + 1]}"
 
 
 async def measure(
@@ -159,25 +154,8 @@ def main(
     """Pages/s and p50/p99 per page through the gateway vs the miners called directly, same run."""
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as folder:
         home = Path(folder)
-        launcher = subprocess.Popen(
-            [
-                *ocr_subnet_command(),
-                "local",
-                "up",
-                "--gateway",
-                "--miners",
-                "2",
-                "--backend",
-                "tesseract",
-                "--home",
-                str(home),
-                "--round-interval",
-                "30",
-                "--deadline",
-                str(DEADLINE_S),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        launcher = start_local_gateway(
+            home, "--round-interval", "30", "--deadline", str(DEADLINE_S), output=subprocess.DEVNULL
         )
         bare = None
         try:

@@ -30,6 +30,7 @@ from rapidfuzz.distance import Levenshtein
 from reportlab.pdfgen import canvas
 
 from tests.support.documents import page_truth, scan_like_pdf
+from tests.support.local_gateway import chain_url_of, start_local_gateway
 from tests.support.poll import wait_until
 from tests.support.ports import free_port
 
@@ -59,39 +60,10 @@ def similarity(a: str, b: str) -> float:
     return Levenshtein.normalized_similarity(words(a), words(b))
 
 
-def chain_url_of(run_dir: Path) -> str:
-    """From the chain process's command line (local up records its pid in processes.json)."""
-    pid = json.loads((run_dir / "processes.json").read_text())["chain"]["pid"]
-    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    return f"http://127.0.0.1:{argv[argv.index('--port') + 1]}"
-
-
 @pytest.fixture(scope="module")
 def subnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Subnet]:
     home = tmp_path_factory.mktemp("home")
-    launcher = subprocess.Popen(
-        [
-            *ocr_subnet_command(),
-            "local",
-            "up",
-            "--gateway",
-            "--miners",
-            "2",
-            "--backend",
-            "tesseract",
-            "--json",
-            "--home",
-            str(home),
-            "--organic-weight",
-            "0.8",
-            "--round-interval",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=home,
-    )
+    launcher = start_local_gateway(home, "--json", "--organic-weight", "0.8", "--round-interval", "2")
     try:
         found = wait_until(
             lambda: launcher.poll() is not None or list((home / "runs").glob("*/gateway.json")), "gateway.json", BOUND_S
