@@ -172,6 +172,7 @@ class Validator:
                 self.config.organic_metrics,
                 organic_scores,
                 max_age_s=self.config.organic_max_age_s,
+                clock=self.clock,
             )
         self.state, problem = load_state(self.config.state_path, netuid=self.chain.netuid, hotkey=self.hotkey)
         if problem is not None:
