@@ -308,6 +308,13 @@ async def test_a_name_that_does_not_resolve_is_logged(caplog: pytest.LogCaptureF
     assert "no such host gone.ns.svc" in unresolved["error"]
 
 
+async def test_a_malformed_url_given_in_code_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="ocr_subnet.gateway.feeds"):
+        assert await organic_feed("http://[::1/metrics").refresh() == []
+    (unresolved,) = logged(caplog, "feed_unresolved")
+    assert "InvalidURL" in unresolved["error"]
+
+
 @pytest.mark.parametrize(
     "url", ["validator:9101/metrics", "ftp://validator/metrics", "http:///metrics", "http://[::1/metrics"]
 )

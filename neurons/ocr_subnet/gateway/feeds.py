@@ -82,7 +82,7 @@ async def scrape(
         raise FeedError(f"exposition too large: {exc}") from exc
     except TimeoutError as exc:
         raise FeedError(f"no complete answer within {timeout_s:g}s") from exc
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise FeedError(f"{type(exc).__name__}: {exc}") from exc
     try:
         return raw.decode("utf-8")
@@ -122,7 +122,7 @@ class Feed(Generic[T]):
     async def _replicas(self, url: str) -> list[str]:
         try:
             return await asyncio.wait_for(replica_urls(url, self.resolve), self.timeout_s)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, httpx.InvalidURL) as exc:
             log_event(log, "feed_unresolved", logging.WARNING, feed=self.what, url=url, error=repr(exc))
             return []
 
