@@ -35,9 +35,11 @@ MINER_QUEUED = PREFIX + "miner_requests_queued"  # labels: miner_hotkey; waiting
 GATEWAY_REQUESTS = PREFIX + "gateway_requests_total"  # labels: key, outcome (GATEWAY_OUTCOMES)
 GATEWAY_PAGES = PREFIX + "gateway_pages_total"  # labels: key, outcome (GATEWAY_PAGE_OUTCOMES)
 GATEWAY_STAGE_LATENCY = PREFIX + "gateway_stage_duration_seconds"  # histogram, labels: stage (GATEWAY_STAGES)
-GATEWAY_VERIFICATIONS = PREFIX + "gateway_verifications_total"  # labels: miner_hotkey, result (passed, failed)
+# labels: miner_hotkey, result (passed, failed); one per organic verdict, so summed over result it is the
+# pages behind GATEWAY_ORGANIC_EMA: the validator weighs gateway replicas by it (`gateway.exchange`)
+GATEWAY_VERIFICATIONS = PREFIX + "gateway_verifications_total"
 GATEWAY_AGREEMENT = PREFIX + "gateway_miner_agreement"  # histogram: two miners' agreement on one page
-GATEWAY_ORGANIC_EMA = PREFIX + "gateway_organic_ema"  # labels: miner_hotkey
+GATEWAY_ORGANIC_EMA = PREFIX + "gateway_organic_ema"  # labels: miner_hotkey; read by the validator
 GATEWAY_JOBS = PREFIX + "gateway_jobs"  # jobs held in the store
 
 # Operator

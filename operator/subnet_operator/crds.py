@@ -114,6 +114,20 @@ def challenge_schema() -> Schema:
     )
 
 
+def gateway_link_schema() -> dict[str, Schema]:
+    """Validator.spec.gateway fields for what the gateway and the validator read from each other's /metrics."""
+    return {
+        "organicWeight": number(
+            "Share of a miner's organic EMA, read from every gateway pod's metrics and combined by pages, in each "
+            "reward entering the validator's EMA (`ocr-subnet validator --organic-weight`, formula in README.md). "
+            "0: the validator scores on synthetic challenges alone.",
+            minimum=0,
+            maximum=1,
+            default=0.3,
+        ),
+    }
+
+
 def gateway_spec() -> Schema:
     """Validator.spec.gateway: the organic gateway (`ocr-subnet gateway serve`) beside the validator."""
     return obj(
@@ -140,6 +154,7 @@ def gateway_spec() -> Schema:
                 },
                 default={},
             ),
+            **gateway_link_schema(),
         },
         "The organic gateway: real users' documents read by the subnet's miners, every page verified.",
         default={},

@@ -341,11 +341,23 @@ def test_a_validators_gateway_gets_a_deployment_service_and_ingress_and_loses_th
     assert container.readiness_probe.http_get.path == "/healthz"
     assert resources.service("v1-gateway").spec.ports[0].port == 8080
     assert ingress().spec.rules[0].http.paths[0].backend.service.name == "v1-gateway"
+    # linked over /metrics: a headless Service for every gateway pod, read by the validator
+    assert resources.service("v1-gateway-pods").spec.cluster_ip == "None"
+    assert f"http://v1-validator.{resources.namespace}.svc:9101/metrics" in container.command
+    wait_until(
+        lambda: "--organic-metrics" in resources.deployment("v1-validator").spec.template.spec.containers[0].command,
+        "the validator reading the gateway pods",
+        timeout_s=SETTLE_S,
+    )
 
     resources.apply(validator_manifest("v1", gateway={"enabled": False}))
-    gone = lambda: resources.deployment("v1-gateway") is None and resources.service("v1-gateway") is None  # noqa: E731
-    wait_until(lambda: gone() and ingress() is None, "the gateway's objects removed", timeout_s=SETTLE_S)
-    assert resources.deployment("v1-validator") is not None
+
+    def gone() -> bool:
+        services = all(resources.service(name) is None for name in ("v1-gateway", "v1-gateway-pods"))
+        return services and resources.deployment("v1-gateway") is None and ingress() is None
+
+    wait_until(gone, "the gateway's objects removed", timeout_s=SETTLE_S)
+    assert "--organic-metrics" not in resources.deployment("v1-validator").spec.template.spec.containers[0].command
 
 
 def test_two_namespaced_operators_in_two_namespaces_both_work(

@@ -33,6 +33,7 @@ from ocr_subnet.chain.port import (
 )
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.gateway.metrics import GatewayMetrics
 from ocr_subnet.gateway.organic import OrganicScore, OrganicState, save_organic
 from ocr_subnet.protocol import MAX_RESPONSE_BYTES, MAX_SECTIONS, OcrRequest, encode_image
 from ocr_subnet.sections import Font, Section
@@ -41,6 +42,7 @@ from ocr_subnet.validator.neuron import Validator, ValidatorConfig, reward_parts
 from ocr_subnet.validator.query import Outcome
 from ocr_subnet.validator.state import state_from_json
 from PIL import Image
+from prometheus_client import start_http_server
 
 from tests.support.tools import assert_promtool_accepts_metrics
 
@@ -687,3 +689,70 @@ async def test_the_organic_weight_blends_the_gateways_organic_ema_into_the_rewar
     assert blended.state.scores[good.hotkey].ema == pytest.approx(synthetic_only / 2, rel=0.02)
     garbage = small_subnet.miners["garbage"]
     assert blended.state.scores[garbage.hotkey].ema == pytest.approx(plain.state.scores[garbage.hotkey].ema)
+
+
+def serve_gateway_metrics(scores: dict[str, tuple[float, int]]) -> tuple[str, Callable[[], None]]:
+    """A gateway replica's real metrics (hotkey -> (organic EMA, pages)) on a loopback /metrics; its URL and stop."""
+    metrics = GatewayMetrics()
+    for hotkey, (ema, pages) in scores.items():
+        metrics.verifications.labels(hotkey, "passed").inc(pages)
+        metrics.organic_ema.labels(hotkey).set(ema)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=metrics.registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(BOUND_S)
+
+    return f"http://127.0.0.1:{server.server_address[1]}/metrics", stop
+
+
+async def test_the_organic_weight_blends_the_gateway_replicas_scores_read_over_http(small_subnet: Subnet) -> None:
+    good = small_subnet.miners["good"]
+    plain = small_subnet.make_validator()
+    await bounded(plain.run_round())
+    synthetic_only = plain.state.scores[good.hotkey].ema
+    small_subnet.state_path.unlink()
+    first, stop_first = serve_gateway_metrics({good.hotkey: (0.2, 30)})
+    second, stop_second = serve_gateway_metrics({good.hotkey: (0.8, 10)})
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    down = f"http://127.0.0.1:{probe.sockets[0].getsockname()[1]}/metrics"
+    probe.close()
+    await probe.wait_closed()  # a replica that is down: refused, logged, never fatal
+    try:
+        blended = replace_config(
+            small_subnet, organic_metrics=(first, second, down), organic_weight=0.5, organic_max_age_s=60.0
+        )
+        await bounded(blended.run_round())
+        organic = (0.2 * 30 + 0.8 * 10) / 40  # the replicas weighted by their pages
+        # from 0 at alpha 0.5: ema = 0.5 * ((1 - 0.5) * r_synthetic + 0.5 * organic)
+        ema = blended.state.scores[good.hotkey].ema
+        assert ema == pytest.approx(synthetic_only / 2 + organic / 4, rel=0.02)
+        stop_first()
+        stop_second()
+        small_subnet.clock.now += 60.0  # the last readings are 60 s old: they still count
+        await bounded(blended.run_round())
+        again = blended.state.scores[good.hotkey].ema
+        assert again == pytest.approx(ema / 2 + synthetic_only / 2 + organic / 4, rel=0.02)
+        small_subnet.clock.now += 61.0  # now too old: the synthetic reward alone (r_synthetic = 2 * synthetic_only)
+        await bounded(blended.run_round())
+        assert blended.state.scores[good.hotkey].ema == pytest.approx(again / 2 + synthetic_only, rel=0.02)
+    finally:
+        stop_first()
+        stop_second()
+
+
+def replace_config(subnet: Subnet, **changes: object) -> Validator:
+    """A validator of `subnet` built with these config changes (the feed is made from the config)."""
+    template = subnet.make_validator()
+    return Validator(
+        chain=template.chain,
+        wallet=template.wallet,
+        hotkey=template.hotkey,
+        config=replace(template.config, **changes),
+        make_challenge=template.make_challenge,
+        score=template.score,
+        metrics=template.metrics,
+        rng=random.Random(0),
+        clock=subnet.clock,
+    )

@@ -143,7 +143,7 @@ def render(answer: OcrAnswer, document: Document, fmt: Format, gateway: Gateway)
 def build_app(gateway: Gateway) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await gateway.refresh()
+        await asyncio.gather(gateway.refresh(), gateway.refresh_emas())
         refresher = asyncio.create_task(gateway.refresh_forever())
         gateway.tasks.add(refresher)
         log_event(log, "gateway_started", hotkey=gateway.hotkey, miners=len(gateway.miners))

@@ -25,6 +25,14 @@ def serve(
     anonymous_rate: float = typer.Option(10.0, min=0.1, help="anonymous requests per minute, all callers together"),
     anonymous_quota: int = typer.Option(1000, min=0, help="anonymous pages per process lifetime"),
     validator_state: Path | None = typer.Option(None, help="the validator's state file: its EMAs rank miners"),
+    validator_metrics: str | None = typer.Option(
+        None,
+        help="or the validator's /metrics URL (no shared volume, e.g. in a cluster): its EMA gauge ranks miners, "
+        "read at every metagraph refresh",
+    ),
+    validator_metrics_max_age: float = typer.Option(
+        300.0, min=1.0, help="seconds the last EMAs read are used while the validator is unreachable"
+    ),
     organic_state: Path | None = typer.Option(
         None, help="write organic scores here for the validator's --organic-state"
     ),
@@ -52,6 +60,7 @@ def serve(
     from ocr_subnet.chain import connect
     from ocr_subnet.gateway.app import build_app
     from ocr_subnet.gateway.documents import Limits
+    from ocr_subnet.gateway.feeds import check_url
     from ocr_subnet.gateway.keys import Access, KeyFile, anonymous_entry, load_keys
     from ocr_subnet.gateway.rules import RoutingConfig
     from ocr_subnet.gateway.service import Gateway, GatewayConfig
@@ -60,7 +69,13 @@ def serve(
 
     if api_keys is None and not anonymous:
         raise typer.BadParameter("give --api-keys, or --anonymous to serve without keys", param_hint="--api-keys")
+    if validator_state is not None and validator_metrics is not None:
+        raise typer.BadParameter(
+            "give --validator-state or --validator-metrics, not both", param_hint="--validator-metrics"
+        )
     try:
+        if validator_metrics is not None:
+            check_url(validator_metrics)
         keys = load_keys(api_keys) if api_keys is not None else KeyFile()
         allowed = parse_networks(allowed_axon_networks)
     except ValueError as exc:
@@ -76,6 +91,8 @@ def serve(
         page_concurrency=page_concurrency,
         canaries=canaries,
         validator_state=validator_state,
+        validator_metrics=validator_metrics,
+        validator_metrics_max_age_s=validator_metrics_max_age,
         organic_state=organic_state,
         allowed_axon_networks=allowed,
         job_capacity=job_capacity,

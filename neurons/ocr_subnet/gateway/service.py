@@ -1,8 +1,8 @@
 """The gateway's state and its one job: a document in, verified pages out.
 
 Wires the pure rules (`rules`, `canary`, `keys`) to the network (`router`), the chain (metagraph) and
-the validator's state file (EMAs). Organic scores go to the metrics and, when configured, to a file the
-validator reads.
+the validator's EMAs (its state file, or its `/metrics` through a `feeds.Feed`). Organic scores go to the
+metrics, which the validator can read (`--organic-metrics`), and, when configured, to a file it reads.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import httpx
 from ocr_subnet.addresses import Network
 from ocr_subnet.chain.port import ChainPort, ChainRejected, ChainUnavailable, NeuronInfo
 from ocr_subnet.gateway.documents import Document, Limits
+from ocr_subnet.gateway.exchange import validator_emas
+from ocr_subnet.gateway.feeds import MAX_AGE_S, Feed
 from ocr_subnet.gateway.jobs import JobStore
 from ocr_subnet.gateway.keys import Access
 from ocr_subnet.gateway.metrics import GatewayMetrics
@@ -43,6 +45,8 @@ class GatewayConfig:
     page_concurrency: int = 4  # pages of one document read at once
     canaries: bool = True
     validator_state: Path | None = None  # the validator's EMAs, for routing
+    validator_metrics: str | None = None  # or its /metrics URL, read every metagraph refresh
+    validator_metrics_max_age_s: float = MAX_AGE_S  # older EMAs are dropped: miners are then ranked at random
     organic_state: Path | None = None  # where organic scores are written for the validator
     metagraph_refresh_s: float = 10.0
     chain_timeout_s: float = 10.0
@@ -89,6 +93,17 @@ class Gateway:
             canaries=config.canaries,
         )
         self.tasks: set[asyncio.Task[None]] = set()
+        self.ema_feed = (
+            Feed(
+                "validator_emas (ranking without them while none is fresh)",
+                (config.validator_metrics,),
+                lambda text: validator_emas(text, self.hotkey),
+                max_age_s=config.validator_metrics_max_age_s,
+            )
+            if config.validator_metrics is not None
+            else None
+        )
+        self.fed_emas: dict[str, float] = {}
 
     async def refresh(self) -> bool:
         try:
@@ -99,12 +114,20 @@ class Gateway:
         self.miners = [n for n in metagraph.neurons if is_queryable(n, self.hotkey, self.config.allowed_axon_networks)]
         return True
 
+    async def refresh_emas(self) -> None:
+        """The validator's EMAs from its /metrics, when that is where they come from."""
+        if self.ema_feed is not None:
+            readings = await self.ema_feed.refresh()
+            self.fed_emas = {hotkey: ema for reading in readings for hotkey, ema in reading.items()}
+
     async def refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.metagraph_refresh_s)
-            await self.refresh()
+            await asyncio.gather(self.refresh(), self.refresh_emas())
 
     def emas(self) -> dict[str, float]:
+        if self.ema_feed is not None:
+            return self.fed_emas
         if self.config.validator_state is None:
             return {}
         state, _problem = load_state(self.config.validator_state, netuid=self.chain.netuid, hotkey=self.hotkey)

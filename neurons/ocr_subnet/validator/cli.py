@@ -48,6 +48,15 @@ def validator(
         "unicast axons are queried: a local subnet needs e.g. 127.0.0.0/8, a cluster its node, pod and service CIDRs",
     ),
     organic_state: Path | None = typer.Option(None, help="the gateway's organic scores file (its --organic-state)"),
+    organic_metrics: list[str] = typer.Option(
+        [],
+        "--organic-metrics",
+        help="or the gateway's /metrics URL (repeat for several): every address its host resolves to is read as "
+        "one replica, so a headless Service reaches every gateway pod; replicas are combined by pages (see README)",
+    ),
+    organic_max_age: float = typer.Option(
+        300.0, min=1.0, help="seconds a gateway replica's last scores count while it is unreachable"
+    ),
     organic_weight: float = typer.Option(
         0.0, min=0.0, max=1.0, help="share of a miner's organic EMA in each reward entering its EMA (see README)"
     ),
@@ -81,6 +90,14 @@ def validator(
         allowed = parse_networks(allowed_axon_networks)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--allowed-axon-network") from exc
+    from ocr_subnet.gateway.feeds import check_url
+
+    if organic_state is not None and organic_metrics:
+        raise typer.BadParameter("give --organic-state or --organic-metrics, not both", param_hint="--organic-metrics")
+    try:
+        organic_urls = tuple(check_url(url) for url in organic_metrics)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--organic-metrics") from exc
     configure_logging(log_level.upper())
     wallet = bt.Wallet(wallet_name, wallet_hotkey, **({} if wallet_path is None else {"path": wallet_path}))
     hotkey = wallet.hotkey.ss58_address
@@ -95,6 +112,8 @@ def validator(
         chain_timeout_s=chain_timeout,
         allowed_axon_networks=allowed,
         organic_state=organic_state,
+        organic_metrics=organic_urls,
+        organic_max_age_s=organic_max_age,
         organic_weight=organic_weight,
     )
     metrics = ValidatorMetrics(hotkey)

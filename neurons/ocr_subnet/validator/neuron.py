@@ -35,7 +35,9 @@ from ocr_subnet.chain.port import (
     WeightSetResult,
 )
 from ocr_subnet.challenge.api import Challenge
-from ocr_subnet.gateway.organic import blended_reward, load_organic
+from ocr_subnet.gateway.exchange import combine, organic_scores
+from ocr_subnet.gateway.feeds import MAX_AGE_S, Feed
+from ocr_subnet.gateway.organic import OrganicScore, blended_reward, load_organic
 from ocr_subnet.logs import log_event
 from ocr_subnet.metric_names import REWARD_PARTS
 from ocr_subnet.protocol import OcrRequest, encode_image
@@ -84,6 +86,8 @@ class ValidatorConfig:
     retry_cap_s: float = 30.0  # while the chain is away, probes are also never further apart than a quarter tempo
     allowed_axon_networks: tuple[policy.Network, ...] = ()  # besides global unicast; e.g. 127.0.0.0/8 on loopback
     organic_state: Path | None = None  # the gateway's organic scores (see `gateway.organic`)
+    organic_metrics: tuple[str, ...] = ()  # or the /metrics of its replicas, combined (see `gateway.exchange`)
+    organic_max_age_s: float = MAX_AGE_S  # a replica's scores last read longer ago than this no longer count
     organic_weight: float = 0.0  # share of the organic EMA in each reward that enters the EMA
 
 
@@ -159,8 +163,17 @@ class Validator:
     _weights: _WeightSchedule = field(init=False, default_factory=_WeightSchedule)
     _blocks: _BlockClock = field(init=False, default_factory=_BlockClock)
     _setting: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _organic: Feed[OrganicScore] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        if self.config.organic_metrics:
+            self._organic = Feed(
+                "organic_scores (rewards without them while none is fresh)",
+                self.config.organic_metrics,
+                organic_scores,
+                max_age_s=self.config.organic_max_age_s,
+                clock=self.clock,
+            )
         self.state, problem = load_state(self.config.state_path, netuid=self.chain.netuid, hotkey=self.hotkey)
         if problem is not None:
             log_event(log, "state_fresh", logging.WARNING, reason=problem)
@@ -240,22 +253,20 @@ class Validator:
         marks.append(time.perf_counter())
         request_ids = {m.uid: secrets.token_hex(8) for m in miners}  # never the seed: it regenerates the labels
         bodies = [self._request_body(challenges[m.uid], request_ids[m.uid]) for m in miners]
-        async with new_client(len(miners)) as client:
-            results = await self.query(client, self.wallet, miners, bodies, self.config.deadline_s)
+        async with new_client(len(miners)) as client:  # the gateways are read while miners answer
+            results, organic = await asyncio.gather(
+                self.query(client, self.wallet, miners, bodies, self.config.deadline_s), self._organic_scores()
+            )
         marks.append(time.perf_counter())
         parts = await asyncio.to_thread(self._score_all, challenges, results)
         marks.append(time.perf_counter())
         phases = {name: end - start for name, (start, end) in zip(PHASES, pairwise(marks), strict=True)}
         duration = marks[-1] - marks[0]
-        organic = load_organic(self.config.organic_state) if self.config.organic_state else None
-        organic_scores = organic.scores if organic is not None else {}
         rewards = [
             policy.Reward(
                 r.uid,
                 r.hotkey,
-                blended_reward(
-                    parts[r.uid].get("total", 0.0), organic_scores.get(r.hotkey), self.config.organic_weight
-                ),
+                blended_reward(parts[r.uid].get("total", 0.0), organic.get(r.hotkey), self.config.organic_weight),
             )
             for r in results
         ]
@@ -286,6 +297,13 @@ class Validator:
         seconds = {f"{name}_s": round(value, 3) for name, value in phases.items()}
         log_event(log, "round_done", miners=len(results), **seconds)
         return RoundReport(request_ids, tuple(results), parts, duration, phases)
+
+    async def _organic_scores(self) -> Mapping[str, OrganicScore]:
+        """The gateway's organic scores by miner hotkey: from its file, or its replicas' /metrics combined."""
+        if self._organic is not None:
+            return combine(await self._organic.refresh())
+        organic = load_organic(self.config.organic_state) if self.config.organic_state else None
+        return organic.scores if organic is not None else {}
 
     def _request_body(self, challenge: Challenge, request_id: str) -> bytes:
         deadline = self.config.deadline_s

@@ -44,20 +44,20 @@ class QueryResult:
     detail: str = ""
 
 
-class _TooLarge(Exception):
-    pass
+class TooLarge(Exception):
+    """A body past its byte limit (a miner's answer, a scraped exposition)."""
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
     """The raw body, refusing to hold more than `limit` bytes of it at any moment."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(f"declared {declared} bytes")
+        raise TooLarge(f"declared {declared} bytes")
     body = bytearray()
     async for chunk in response.aiter_raw():
         body += chunk
         if len(body) > limit:
-            raise _TooLarge(f"more than {limit} bytes")
+            raise TooLarge(f"more than {limit} bytes")
     return bytes(body)
 
 
@@ -103,11 +103,11 @@ async def query_miner(
                 encoding = response.headers.get("content-encoding", "identity").lower()
                 if encoding != "identity":
                     return finish(Outcome.INVALID, 200, f"compressed answer ({encoding}) not accepted")
-                raw = await _read_capped(response, max_bytes)
+                raw = await read_capped(response, max_bytes)
                 end = time.perf_counter()
             finally:
                 await response.aclose()
-    except _TooLarge as exc:
+    except TooLarge as exc:
         return finish(Outcome.TOO_LARGE, 200, str(exc))
     except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
         return finish(Outcome.TIMEOUT, detail=f"no complete answer within {deadline_s:g}s")

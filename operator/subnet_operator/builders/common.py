@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from subnet_operator import api
+from ocr_subnet.addresses import parse_networks
+
+from subnet_operator import api, validation
 from subnet_operator.builders.pod import Manifest, Spec, pod_spec_fields, template_metadata
 
 # The uid and gid neuron and Triton images run as; pods insist on it rather than trusting the image.
@@ -225,11 +227,30 @@ def deployment(
 
 
 def service(
-    owner: Owner, component: str, ports: Sequence[Manifest], *, service_type: str = "ClusterIP", **extra: Any
+    owner: Owner,
+    component: str,
+    ports: Sequence[Manifest],
+    *,
+    service_type: str = "ClusterIP",
+    suffix: str | None = None,
+    **extra: Any,
 ) -> Manifest:
+    """A Service selecting `component`'s pods, named `<resource>-<suffix or component>`."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(owner, component),
+        "metadata": metadata(owner, component, suffix),
         "spec": {"type": service_type, "selector": selector_labels(owner, component), "ports": list(ports), **extra},
     }
+
+
+def allowed_networks(neuron: Spec) -> list[str]:
+    """spec.neuron.allowedAxonNetworks as the validator parses them; a bad entry is refused naming it."""
+    for problem in validation.networks_problems(neuron):
+        raise InvalidSpec(problem)
+    return [str(network) for network in parse_networks(validation.axon_networks(neuron))]
+
+
+def service_url(owner: Owner, name: str, port: int, path: str) -> str:
+    """The in-cluster URL of Service `name` in the owner's namespace."""
+    return f"http://{name}.{owner.namespace}.svc:{port}{path}"

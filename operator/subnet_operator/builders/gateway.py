@@ -1,9 +1,11 @@
-"""Validator.spec.gateway -> the gateway's Deployment, Service and (optionally) Ingress.
+"""Validator.spec.gateway -> the gateway's Deployment, Services and (optionally) Ingress.
 
 The gateway signs with the validator's hotkey (the same wallet Secret, read-only) and reads its API keys
-(hashes only) from `spec.gateway.apiKeySecretName`. It runs without the validator's state volume (a
-ReadWriteOnce claim the validator owns), so in a cluster it ranks miners without the validator's EMA
-and its organic scores stay in its own metrics.
+(hashes only) from `spec.gateway.apiKeySecretName`. It shares no volume with the validator (whose state
+claim is ReadWriteOnce); the two read each other's /metrics instead: the gateway ranks miners by the
+validator's EMA gauge (`--validator-metrics`, through the validator's metrics Service), and the validator
+blends every gateway pod's organic scores into its rewards (`--organic-metrics`, through a headless
+Service whose name resolves to each ready gateway pod; `spec.gateway.organicWeight`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 from subnet_operator import api
 from subnet_operator.builders import common
 from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
-from subnet_operator.builders.validator import allowed_networks
 
 GATEWAY_COMPONENT = "gateway"
+PODS_SUFFIX = "gateway-pods"  # the headless Service: one DNS address per ready gateway pod
 PORT_NAME = "http"
 KEYS_DIR = "/var/run/ocr-subnet/api-keys"
 KEYS_FILE = "keys.json"
@@ -30,10 +32,33 @@ def _gateway(spec: Spec) -> Spec:
     return gateway
 
 
-def command(spec: Spec) -> list[str]:
+def validator_metrics_url(owner: Owner, spec: Spec) -> str:
+    """The validator's /metrics through its metrics Service: the EMAs the gateway ranks miners by."""
+    return common.service_url(
+        owner, api.object_name(owner.name, api.VALIDATOR_COMPONENT), spec["metricsPort"], "/metrics"
+    )
+
+
+def organic_metrics_url(owner: Owner, spec: Spec) -> str:
+    """Every gateway pod's /metrics at once: the headless Service's name resolves to each ready pod."""
+    return common.service_url(owner, api.object_name(owner.name, PODS_SUFFIX), spec["gateway"]["port"], "/metrics")
+
+
+def validator_args(owner: Owner, spec: Spec) -> list[str]:
+    """The validator's options that blend the gateway's organic scores in; none without a gateway or weight."""
+    if not enabled(spec) or spec["gateway"]["organicWeight"] == 0:
+        return []
+    return common.options(
+        {"--organic-metrics": organic_metrics_url(owner, spec), "--organic-weight": spec["gateway"]["organicWeight"]}
+    )
+
+
+def command(owner: Owner, spec: Spec) -> list[str]:
     """Exactly `ocr-subnet gateway serve ...`, its options taken from the spec."""
     gateway = _gateway(spec)
-    networks = [part for network in allowed_networks(spec["neuron"]) for part in ("--allowed-axon-network", network)]
+    networks = [
+        part for network in common.allowed_networks(spec["neuron"]) for part in ("--allowed-axon-network", network)
+    ]
     return [
         "ocr-subnet",
         "gateway",
@@ -46,6 +71,7 @@ def command(spec: Spec) -> list[str]:
                 "--port": gateway["port"],
                 "--api-keys": f"{KEYS_DIR}/{KEYS_FILE}",
                 "--deadline": spec["neuron"]["deadlineSeconds"],
+                "--validator-metrics": validator_metrics_url(owner, spec),
                 "--log-level": spec["logLevel"],
             }
         ),
@@ -69,7 +95,7 @@ def gateway_deployment(owner: Owner, spec: Spec) -> Manifest:
     container = common.neuron_container(
         GATEWAY_COMPONENT,
         {**spec, "resources": gateway["resources"]},
-        command=command(spec),
+        command=command(owner, spec),
         port=(PORT_NAME, gateway["port"]),
         mounts=[wallet_mount, tmp_mount, keys_mount],
         health_path="/healthz",
@@ -93,6 +119,13 @@ def gateway_service(owner: Owner, spec: Spec) -> Manifest:
     return common.service(owner, GATEWAY_COMPONENT, [port], service_type=gateway["serviceType"])
 
 
+def gateway_pods_service(owner: Owner, spec: Spec) -> Manifest:
+    """Headless (no cluster IP, no load balancing): its DNS name answers with every ready gateway pod's
+    address, so the validator reads each replica's organic scores rather than one at random."""
+    port = common.service_port(PORT_NAME, _gateway(spec)["port"])
+    return common.service(owner, GATEWAY_COMPONENT, [port], suffix=PODS_SUFFIX, clusterIP="None")
+
+
 def gateway_ingress(owner: Owner, spec: Spec) -> Manifest | None:
     """networking.k8s.io/v1 (Kubernetes 1.19+), to the Service's named port; None when not asked for."""
     ingress = _gateway(spec)["ingress"]
@@ -113,7 +146,13 @@ def gateway_ingress(owner: Owner, spec: Spec) -> Manifest | None:
     return manifest
 
 
-KINDS = (("apps/v1", "Deployment"), ("v1", "Service"), ("networking.k8s.io/v1", "Ingress"))  # what the gateway may own
+# What the gateway may own: (apiVersion, kind, name suffix)
+OWNED = (
+    ("apps/v1", "Deployment", GATEWAY_COMPONENT),
+    ("v1", "Service", GATEWAY_COMPONENT),
+    ("v1", "Service", PODS_SUFFIX),
+    ("networking.k8s.io/v1", "Ingress", GATEWAY_COMPONENT),
+)
 
 
 def gateway_objects(owner: Owner, spec: Spec) -> list[Manifest]:
@@ -121,4 +160,9 @@ def gateway_objects(owner: Owner, spec: Spec) -> list[Manifest]:
     if not enabled(spec):
         return []
     ingress = gateway_ingress(owner, spec)
-    return [gateway_service(owner, spec), gateway_deployment(owner, spec), *([ingress] if ingress else [])]
+    return [
+        gateway_service(owner, spec),
+        gateway_pods_service(owner, spec),
+        gateway_deployment(owner, spec),
+        *([ingress] if ingress else []),
+    ]

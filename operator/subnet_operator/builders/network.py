@@ -1,5 +1,7 @@
 """NetworkPolicies of the pods a resource owns (operator run --network-policies): Triton answers only its
-miner, a validator's metrics only the monitoring namespace, a miner's axon everyone (what it is for).
+miner, a validator's metrics only the monitoring namespace and its own gateway's pods, a miner's axon
+everyone (what it is for). The gateway's pods get no policy: their port (API and /metrics) is open,
+to users and to the validator that reads their organic scores.
 
 Pure; each policy selects one component's pods by the labels their Deployment selects them by. Egress
 is left open: neurons dial the chain and each other.
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from subnet_operator import api
-from subnet_operator.builders import triton
+from subnet_operator.builders import gateway, triton
 from subnet_operator.builders.common import Manifest, Owner, Spec, metadata, selector_labels
 
 # The label every namespace carries from Kubernetes 1.21 on (set it by hand on 1.20).
@@ -58,5 +60,10 @@ def miner_policy(owner: Owner, spec: Spec) -> Manifest:
 
 
 def validator_policy(owner: Owner, spec: Spec, monitoring: Sequence[str]) -> Manifest:
-    """Nothing but the monitoring namespaces' scrapes of /metrics."""
-    return _policy(owner, api.VALIDATOR_COMPONENT, _monitoring(monitoring, spec["metricsPort"]))
+    """Nothing but scrapes of /metrics: by the monitoring namespaces, and by its gateway's pods, which rank
+    miners by its EMAs."""
+    ingress = _monitoring(monitoring, spec["metricsPort"])
+    if gateway.enabled(spec):
+        from_gateway = {"podSelector": {"matchLabels": selector_labels(owner, gateway.GATEWAY_COMPONENT)}}
+        ingress.append({"from": [from_gateway], "ports": _ports(spec["metricsPort"])})
+    return _policy(owner, api.VALIDATOR_COMPONENT, ingress)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from ocr_subnet.addresses import parse_networks
-
-from subnet_operator import api, validation
-from subnet_operator.builders import common
-from subnet_operator.builders.common import InvalidSpec, Manifest, Owner, Spec
+from subnet_operator import api
+from subnet_operator.builders import common, gateway
+from subnet_operator.builders.common import Manifest, Owner, Spec
 
 STATE_DIR = "/var/lib/ocr-subnet"
 METRICS_PORT_NAME = "metrics"
@@ -34,17 +32,10 @@ def metrics_service(owner: Owner, spec: Spec) -> Manifest:
     return common.service(owner, api.VALIDATOR_COMPONENT, [common.service_port(METRICS_PORT_NAME, spec["metricsPort"])])
 
 
-def allowed_networks(neuron: Spec) -> list[str]:
-    """spec.neuron.allowedAxonNetworks as the validator parses them; a bad entry is refused naming it."""
-    for problem in validation.networks_problems(neuron):
-        raise InvalidSpec(problem)
-    return [str(network) for network in parse_networks(validation.axon_networks(neuron))]
-
-
 def command(spec: Spec) -> list[str]:
     """Exactly `ocr-subnet validator ...`, its options taken from the spec."""
     neuron = spec["neuron"]
-    networks = [part for network in allowed_networks(neuron) for part in ("--allowed-axon-network", network)]
+    networks = [part for network in common.allowed_networks(neuron) for part in ("--allowed-axon-network", network)]
     families = [part for family in spec.get("challenge", {}).get("families", []) for part in ("--family", family)]
     return [
         "ocr-subnet",
@@ -81,7 +72,7 @@ def validator_deployment(owner: Owner, spec: Spec) -> Manifest:
     container = common.neuron_container(
         api.VALIDATOR_COMPONENT,
         spec,
-        command=command(spec),
+        command=[*command(spec), *gateway.validator_args(owner, spec)],
         port=(METRICS_PORT_NAME, spec["metricsPort"]),
         mounts=[wallet_mount, tmp_mount, {"name": "state", "mountPath": STATE_DIR}],
         health_path="/metrics",

@@ -114,10 +114,10 @@ def apply_validator(ctx: Context, owner: Owner, spec: Mapping[str, Any]) -> None
     ctx.cluster.create_if_absent(claim)
     for manifest in [*manifests, *gateway_objects]:
         ctx.cluster.apply(manifest)
-    wanted = {(m["apiVersion"], m["kind"]) for m in gateway_objects}
-    name = api.object_name(owner.name, gateway.GATEWAY_COMPONENT)
-    for api_version, kind in gateway.KINDS:
-        if (api_version, kind) not in wanted:  # disabled, or its Ingress turned off: it goes
+    wanted = {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in gateway_objects}
+    for api_version, kind, suffix in gateway.OWNED:
+        name = api.object_name(owner.name, suffix)
+        if (api_version, kind, name) not in wanted:  # disabled, or its Ingress turned off: it goes
             ctx.cluster.delete(api_version, kind, owner.namespace, name)
     apply_policies(ctx, policies)
 
