@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
+from ocr_subnet.deadlines import DEFAULT_DEADLINE_S
 from ocr_subnet.sections import Section
 
 OCR_PATH = "/ocr"
@@ -42,7 +43,9 @@ class OcrRequest(BaseModel):
 
     image: str = Field(description="base64 of a PNG or JPEG", max_length=MAX_BODY_BYTES)
     challenge_id: str = Field(default="", max_length=128)
-    deadline_s: float = Field(default=12.0, gt=0, le=300, description="the validator stops waiting after this")
+    deadline_s: float = Field(
+        default=DEFAULT_DEADLINE_S, gt=0, le=300, description="the validator stops waiting after this"
+    )
 
 
 class OcrResponse(BaseModel):

@@ -1,5 +1,6 @@
 """A dishonest miner, run as its own process: honest (tesseract) on challenge-shaped pages, garbage on
-pages taller than a US-letter invoice, which is how it tells the gateway's organic pages apart.
+pages taller than a US-letter invoice. That is how it would tell the gateway's organic pages (a canary
+band above the page) apart, were the validator not stitching the same band above a share of its challenges.
 
     python -m tests.support.fingerprinting_miner --network URL --wallet-path DIR --wallet-name NAME --port N
 """

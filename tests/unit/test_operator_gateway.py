@@ -46,11 +46,13 @@ def test_an_enabled_gateway_gets_a_deployment_with_probes_and_a_service() -> Non
 
 
 def test_the_gateway_runs_exactly_the_gateway_command() -> None:
-    spec = validator_spec(gateway=ON, neuron={"allowedAxonNetworks": ["10.0.0.0/8"], "deadlineSeconds": 9})
+    neuron = {"allowedAxonNetworks": ["10.0.0.0/8"], "deadlineSeconds": 9, "difficulty": 3}
+    spec = validator_spec(gateway=ON, neuron=neuron)
     (container,) = containers(gateway.gateway_deployment(OWNER_VALIDATOR, spec))
     params = parse_cli(container["command"])
     assert params["api_keys"] == Path("/var/run/ocr-subnet/api-keys/keys.json")
-    assert params["port"] == 8080 and params["deadline"] == 9
+    # The validator's deadline and level: organic pages carry what its challenges carry.
+    assert params["port"] == 8080 and params["deadline"] == 9 and params["difficulty"] == 3
     assert params["allowed_axon_networks"] == ["10.0.0.0/8"]
     assert params["wallet_path"] == "/var/run/ocr-subnet/wallets" and params["netuid"] == 7
     assert params["anonymous"] is False

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from faker import Faker
 
-from ocr_subnet.challenge import corrupt, geometry, invoice, letter, levels, receipt
+from ocr_subnet.challenge import band, corrupt, geometry, invoice, letter, levels, receipt
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.invoice import Layout, make_layout
@@ -32,7 +32,7 @@ from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
 from ocr_subnet.sections import Section
 
 # Domain separation: each stream of a seed gets its own tag.
-CONTENT, GEOMETRY, PHOTOMETRY, FAMILY = 0, 1, 2, 3
+CONTENT, GEOMETRY, PHOTOMETRY, FAMILY, BAND = 0, 1, 2, 3, 4
 
 _FAKER_LOCK = threading.Lock()
 # Each family's fixed strings: a miner can send them unread, so the reward weighs them down.
@@ -160,14 +160,34 @@ def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.
     return corrupt.blur(raster, level.blur_radius)
 
 
-def generate_challenge(seed: int, difficulty: int = 1, families: Sequence[str] = ("invoice",)) -> Challenge:
+def band_seed(seed: int, share: float) -> int | None:
+    """The seed of the header band above the seed's challenge (with chance `share`), or None: the
+    gateway stitches one above every organic page, so challenges carry them too."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"banded share must be in [0, 1], got {share}")
+    rng = stream(seed, BAND)
+    return int(rng.integers(2**63)) if rng.random() < share else None
+
+
+def generate_challenge(
+    seed: int, difficulty: int = 1, families: Sequence[str] = ("invoice",), banded: float = 0.0
+) -> Challenge:
     """The challenge for `seed` at `difficulty` (0..4), of a family drawn from `families`: the image a
-    miner receives and its ground truth."""
+    miner receives and its ground truth. With chance `banded` a clean header band of another invoice
+    is stitched above the scanned page, as the gateway does with organic pages."""
     family = family_of(seed, families)
     page, distortion = prepare(seed, difficulty, family)
     level = levels.difficulty(difficulty)
     raster = corrupt_page(page, level, distortion, stream(seed, PHOTOMETRY, difficulty))
-    width, height = distortion.size
+    sections = labels(page.layout, distortion.matrix @ page.to_pixels)
+    stock = STOCK[family]
+    banding = band_seed(seed, banded)
+    if banding is not None:
+        header = band.header_band(invoice_layout(banding), raster.shape[1])
+        raster = band.stitch(header, raster)
+        sections = (*header.sections, *band.shift_down(sections, header.height))
+        stock = stock | STOCK["invoice"]
+    height, width = raster.shape
     return Challenge(
         id=challenge_id(seed, difficulty),
         seed=seed,
@@ -176,7 +196,7 @@ def generate_challenge(seed: int, difficulty: int = 1, families: Sequence[str] =
         image_format=level.image_format,
         width=width,
         height=height,
-        sections=labels(page.layout, distortion.matrix @ page.to_pixels),
-        stock=STOCK[family],
+        sections=sections,
+        stock=stock,
         family=family,
     )

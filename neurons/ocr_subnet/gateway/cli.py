@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ocr_subnet.deadlines import DEFAULT_DEADLINE_S
+
 gateway_app = typer.Typer(no_args_is_help=True, help=__doc__)
 
 
@@ -40,7 +42,10 @@ def serve(
     max_pages: int = typer.Option(100, min=1, help="pages per document"),
     max_page_pixels: int = typer.Option(25_000_000, min=10_000, help="pixels per page (PDFs at --dpi)"),
     dpi: float = typer.Option(150.0, min=50.0, max=600.0, help="PDF pages are rasterized at this density"),
-    deadline: float = typer.Option(20.0, min=0.5, max=300.0, help="seconds one miner has for one page"),
+    deadline: float = typer.Option(
+        DEFAULT_DEADLINE_S, min=0.5, max=300.0, help="seconds one miner has for one page: the validator's --deadline"
+    ),
+    difficulty: int = typer.Option(1, min=1, help="the validator's --difficulty: pages go out in its image format"),
     page_concurrency: int = typer.Option(4, min=1, help="pages of one document read at once"),
     top_k: int = typer.Option(3, min=1, help="pages go to the best miners by EMA"),
     explore: float = typer.Option(0.2, min=0.0, max=1.0, help="chance a page's second miner is outside the top k"),
@@ -88,6 +93,7 @@ def serve(
             top_k=top_k, explore=explore, hedge=hedge, attempts=attempts, pass_threshold=pass_threshold
         ),
         deadline_s=deadline,
+        difficulty=difficulty,
         page_concurrency=page_concurrency,
         canaries=canaries,
         validator_state=validator_state,

@@ -19,7 +19,7 @@ import httpx
 from PIL import Image
 
 from ocr_subnet.chain.port import NeuronInfo
-from ocr_subnet.gateway.canary import Canary, encode_png, make_canary, split_answer, stitch
+from ocr_subnet.gateway.canary import Canary, encode_like_challenge, make_canary, split_answer, stitch
 from ocr_subnet.gateway.rules import RoutingConfig, agreement, canary_reward, passes, rank_miners
 from ocr_subnet.protocol import OcrRequest, encode_image
 from ocr_subnet.sections import Section
@@ -61,6 +61,7 @@ class Router:
         on_agreement: Callable[[float], None],
         ask: Ask = query_miner,
         canaries: bool = True,
+        difficulty: int = 1,
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
@@ -71,15 +72,18 @@ class Router:
         self.on_agreement = on_agreement
         self.ask = ask
         self.canaries = canaries
+        self.difficulty = difficulty
         self.rng = rng or random.SystemRandom()
         self.background: set[asyncio.Task[None]] = set()
 
     def prepare(self, page: Image.Image) -> tuple[Canary | None, bytes]:
-        """CPU work for one page (canary drawing, stitching, PNG): run it in a thread."""
+        """CPU work for one page (canary drawing, stitching, encoding): run it in a thread."""
         canary = make_canary(self.rng.getrandbits(63), page.width) if self.canaries else None
         image = stitch(canary, page) if canary is not None else page
         request = OcrRequest(
-            image=encode_image(encode_png(image)), challenge_id=secrets.token_hex(8), deadline_s=self.deadline_s
+            image=encode_image(encode_like_challenge(image, self.difficulty)),
+            challenge_id=secrets.token_hex(8),
+            deadline_s=self.deadline_s,
         )
         return canary, request.model_dump_json().encode()
 

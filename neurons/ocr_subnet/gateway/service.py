@@ -20,6 +20,7 @@ import httpx
 
 from ocr_subnet.addresses import Network
 from ocr_subnet.chain.port import ChainPort, ChainRejected, ChainUnavailable, NeuronInfo
+from ocr_subnet.deadlines import DEFAULT_DEADLINE_S
 from ocr_subnet.gateway.documents import Document, Limits
 from ocr_subnet.gateway.exchange import validator_emas
 from ocr_subnet.gateway.feeds import MAX_AGE_S, Feed
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 class GatewayConfig:
     limits: Limits = field(default_factory=Limits)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
-    deadline_s: float = 20.0  # one miner's time for one page
+    deadline_s: float = DEFAULT_DEADLINE_S  # one miner's time for one page: the validator's, so pages look alike
+    difficulty: int = 1  # the validator's level: organic pages go out in its image format
     page_concurrency: int = 4  # pages of one document read at once
     canaries: bool = True
     validator_state: Path | None = None  # the validator's EMAs, for routing
@@ -91,6 +93,7 @@ class Gateway:
             self.record_verdict,
             self.metrics.agreement.observe,
             canaries=config.canaries,
+            difficulty=config.difficulty,
         )
         self.tasks: set[asyncio.Task[None]] = set()
         self.ema_feed = (

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ocr_subnet.deadlines import DEFAULT_DEADLINE_S
+
 if TYPE_CHECKING:
     from ocr_subnet.sections import Section
-
-DEFAULT_DEADLINE_S = 12.0  # OcrRequest.deadline_s default; not imported to keep --help fast
 
 
 class InputError(Exception):

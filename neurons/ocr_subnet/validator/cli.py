@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ocr_subnet.deadlines import DEFAULT_DEADLINE_S
+
 ALLOWED_NETWORKS_ENV = "OCR_SUBNET_ALLOWED_AXON_NETWORKS"
 
 
@@ -22,7 +24,7 @@ def validator(
     metrics_port: int = typer.Option(9101, min=0, max=65535, help="0 picks a free port"),
     sample_size: int = typer.Option(8, min=1, help="miners challenged per round"),
     round_interval: float = typer.Option(12.0, min=0.0, help="seconds from one round's start to the next"),
-    deadline: float = typer.Option(12.0, min=0.1, max=300.0, help="seconds a miner has to answer"),
+    deadline: float = typer.Option(DEFAULT_DEADLINE_S, min=0.1, max=300.0, help="seconds a miner has to answer"),
     ema_alpha: float = typer.Option(0.1, min=0.0, max=1.0, help="weight of the newest reward in the EMA"),
     weight_power: float = typer.Option(
         3.0,
@@ -36,6 +38,13 @@ def validator(
         "--family",
         help="document family to challenge with (repeat): invoice, letter, receipt; default: all of them "
         "(challenge.families)",
+    ),
+    banded_share: float = typer.Option(
+        0.5,
+        min=0.0,
+        max=1.0,
+        help="share of challenges with a clean invoice header stitched above the page, as the gateway stitches "
+        "its canary above every organic page: a band must not tell a miner that a page is organic",
     ),
     chain_timeout: float = typer.Option(30.0, min=0.1, help="seconds one chain call may take"),
     rounds: int = typer.Option(0, min=0, help="stop after this many rounds (0: run until stopped)"),
@@ -128,13 +137,14 @@ def validator(
         allowed_axon_networks=[str(net) for net in allowed],
         families=list(families),
         weight_power=weight_power,
+        banded_share=banded_share,
     )
     neuron = Validator(
         chain=connect(network, netuid, timeout=chain_timeout),
         wallet=wallet,
         hotkey=hotkey,
         config=config,
-        make_challenge=functools.partial(generate_challenge, families=families),
+        make_challenge=functools.partial(generate_challenge, families=families, banded=banded_share),
         score=reward_parts,
         metrics=metrics,
     )

@@ -71,6 +71,7 @@ def command(owner: Owner, spec: Spec) -> list[str]:
                 "--port": gateway["port"],
                 "--api-keys": f"{KEYS_DIR}/{KEYS_FILE}",
                 "--deadline": spec["neuron"]["deadlineSeconds"],
+                "--difficulty": spec["neuron"]["difficulty"],
                 "--validator-metrics": validator_metrics_url(owner, spec),
                 "--log-level": spec["logLevel"],
             }
