@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import typer
 from ocr_subnet.chain.local import LocalChainClient
-from ocr_subnet.gateway.canary import encode_png
+from ocr_subnet.gateway.canary import encode_like_challenge
 from ocr_subnet.local.up import VALIDATOR_WALLET, ocr_subnet_command
 from ocr_subnet.protocol import OcrRequest, encode_image
 from ocr_subnet.validator.query import Outcome, new_client, query_miner
@@ -112,10 +112,8 @@ async def measure(
     finally:
         client.close()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/pdf"}
-    bodies = [
-        OcrRequest(image=encode_image(encode_png(image)), deadline_s=DEADLINE_S).model_dump_json().encode()
-        for image in images
-    ]
+    encoded = [encode_image(encode_like_challenge(image, 1)) for image in images]  # as the gateway sends them
+    bodies = [OcrRequest(image=image, deadline_s=DEADLINE_S).model_dump_json().encode() for image in encoded]
     async with new_client(64) as miner_client, httpx.AsyncClient(timeout=DEADLINE_S * 4, trust_env=False) as http:
 
         async def direct(index: int) -> None:
