@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ocr_subnet.challenge.families import FAMILIES
+
 ALLOWED_NETWORKS_ENV = "OCR_SUBNET_ALLOWED_AXON_NETWORKS"
 
 
@@ -34,7 +36,7 @@ def validator(
     family: list[str] = typer.Option(
         [],
         "--family",
-        help="document family to challenge with (repeat): invoice, letter, receipt; default: all of them "
+        help=f"document family to challenge with (repeat): {', '.join(FAMILIES)}; default: all of them "
         "(challenge.families)",
     ),
     chain_timeout: float = typer.Option(30.0, min=0.1, help="seconds one chain call may take"),
