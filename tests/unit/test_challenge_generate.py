@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import itertools
 import random
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from faker import Faker
-from ocr_subnet.challenge import corrupt, generate, geometry, levels
+from ocr_subnet.challenge import corrupt, fonts, generate, geometry, levels
+from ocr_subnet.challenge.families import FAMILIES
 from ocr_subnet.challenge.generate import (
     derive_seeds,
     generate_challenge,
     invoice_layout,
+    page_layout,
     prepare,
     render_page,
 )
@@ -25,6 +29,7 @@ from ocr_subnet.challenge.invoice import (
     PAGE_HEIGHT,
     PAGE_WIDTH,
     TEMPLATES,
+    Rule,
     make_invoice,
     make_style,
     money,
@@ -271,3 +276,118 @@ def test_render_page_is_independent_of_difficulty_and_matches_prepare() -> None:
     prepared, _ = prepare(9, 4)
     assert page.layout == prepared.layout
     assert np.array_equal(page.raster, prepared.raster)
+
+
+# --- the open families: pages of prose, columns, tables and forms -------------------------------
+
+OPEN_FAMILIES = [family for family in FAMILIES if family != "invoice"]
+
+
+def rule_box(rule: Rule) -> geometry.Box:
+    """The ink a rule may lay down: its bounding box grown by half its width."""
+    half = rule.width / 2
+    return (
+        min(rule.x0, rule.x1) - half,
+        min(rule.y0, rule.y1) - half,
+        max(rule.x0, rule.x1) + half,
+        max(rule.y0, rule.y1) + half,
+    )
+
+
+def meets(a: geometry.Box, b: geometry.Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("family", OPEN_FAMILIES)
+def test_open_layouts_stay_on_the_page_in_published_faces_with_no_overlaps_and_rules_clear_of_text(
+    family: str,
+) -> None:
+    """One label per printed string: boxes never overlap each other, and no rule (underline, table
+    ruling, box, checkbox) runs through a label box."""
+    for seed in range(30):
+        page = page_layout(seed, family)
+        assert len(page.texts) >= 10, (family, seed)
+        boxes = [text.box for text in page.texts]
+        for text, (x0, y0, x1, y1) in zip(page.texts, boxes, strict=True):
+            assert text.font.family in fonts.PUBLISHED_FAMILIES
+            assert text.text == text.text.strip() and text.text, (family, seed)
+            assert text.text.isascii() and text.text.isprintable(), text.text
+            assert x0 >= 20 and x1 <= PAGE_WIDTH - 20, (family, seed, text.text)
+            assert y0 >= 20 and y1 <= PAGE_HEIGHT - 20, (family, seed, text.text)
+        for a, b in itertools.combinations(boxes, 2):
+            assert not meets(a, b), (family, seed, a, b)
+        for rule in page.rules:
+            assert all(not meets(rule_box(rule), box) for box in boxes), (family, seed, rule)
+            assert min(rule.x0, rule.x1) >= 0 and max(rule.x0, rule.x1) <= PAGE_WIDTH
+            assert min(rule.y0, rule.y1) >= 0 and max(rule.y0, rule.y1) <= PAGE_HEIGHT
+
+
+@pytest.mark.parametrize("family", [family for family in OPEN_FAMILIES if family != "receipt"])
+def test_open_families_draw_every_published_face(family: str) -> None:
+    """Every face of the protocol's list turns up in each family (the receipt keeps to monospace ones)."""
+    drawn = {text.font.family for seed in range(160) for text in page_layout(seed, family).texts}
+    assert drawn == set(fonts.PUBLISHED_FAMILIES)
+
+
+def test_receipts_draw_every_monospace_face() -> None:
+    drawn = {text.font.family for seed in range(120) for text in page_layout(seed, "receipt").texts}
+    assert drawn == set(fonts.MONOSPACE)
+
+
+def test_column_pages_set_two_or_three_columns_of_lines() -> None:
+    counts = set()
+    for seed in range(20):
+        page = page_layout(seed, "columns")
+        count = int(page.template.removeprefix("columns-"))
+        counts.add(count)
+        starts = collections.Counter(round(text.x, 1) for text in page.texts)
+        lefts = sorted(x for x, _ in starts.most_common(count))
+        # The column heads hold nearly every line, a column's measure apart.
+        assert sum(n for _, n in starts.most_common(count)) >= 0.85 * len(page.texts), seed
+        assert all(b - a > 80 for a, b in itertools.pairwise(lefts)), (seed, lefts)
+    assert counts == {2, 3}
+
+
+NUMBER = re.compile(r"-?\$?[\d,]+\.\d+%?|-?\d[\d,]*%?")
+
+
+def test_tables_have_two_to_eight_columns_a_header_and_right_aligned_numbers() -> None:
+    widths = set()
+    for seed in range(40):
+        page = page_layout(seed, "table")
+        rows = collections.defaultdict(list)
+        for text in page.texts:
+            rows[round(text.baseline, 3)].append(text)
+        cells = [row for row in rows.values() if len(row) >= 2]
+        assert cells, seed
+        widths |= {len(row) for row in cells}
+        # A number is right-aligned: its right edge is its column's, shared with the column's other cells.
+        edges = collections.Counter(round(t.x + t.advance, 2) for row in cells for t in row)
+        for row in cells[1:]:
+            for text in row:
+                if NUMBER.fullmatch(text.text):
+                    assert edges[round(text.x + text.advance, 2)] >= 2, (seed, text.text)
+    assert min(widths) == 2 and max(widths) <= 8 and len(widths) >= 5, widths
+    ruled = {len(page_layout(seed, "table").rules) > 0 for seed in range(20)}
+    assert ruled == {True, False}
+
+
+def test_forms_fill_varied_labels_with_open_values_boxes_and_checkboxes() -> None:
+    labels, generated, kinds, rules = set(), 0, set(), 0
+    patterns = {
+        "date": re.compile(
+            r"\d{4}-\d\d-\d\d|\d\d/\d\d/\d{4}|\d\d\.\d\d\.\d{4}|[A-Z][a-z]+ \d\d, \d{4}|\d\d [A-Z][a-z]+ \d{4}"
+        ),
+        "phone": re.compile(r"\(\d{3}\) \d{3}-\d{4}"),
+        "email": re.compile(r"[a-z]+@[a-z]+\.(com|org|net|edu)"),
+    }
+    for seed in range(20):
+        page = page_layout(seed, "form")
+        stock = generate.STOCK["form"]
+        labels |= {t.text for t in page.texts if t.text in stock}
+        generated += sum(t.text.endswith(":") and t.text not in stock for t in page.texts)
+        kinds |= {kind for t in page.texts for kind, pattern in patterns.items() if pattern.fullmatch(t.text)}
+        rules += len(page.rules)
+    assert len(labels) >= 40 and generated >= 20, (len(labels), generated)
+    assert kinds == set(patterns)
+    assert rules >= 100

@@ -319,7 +319,14 @@ def test_validator_neuron_settings_reach_its_command() -> None:
 
 def test_the_validators_challenge_mix_reaches_its_command() -> None:
     default = parse_cli(containers(validator.validator_deployment(OWNER_VALIDATOR, validator_spec()))[0]["command"])
-    assert default["family"] == ["invoice", "letter", "receipt"]  # the CRD's default: the whole mix
+    assert default["family"] == [
+        "invoice",
+        "letter",
+        "receipt",
+        "columns",
+        "table",
+        "form",
+    ]  # the CRD's default: the whole mix
     narrowed = validator_spec(challenge={"families": ["invoice"]})
     params = parse_cli(containers(validator.validator_deployment(OWNER_VALIDATOR, narrowed))[0]["command"])
     assert params["family"] == ["invoice"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ocr_subnet.challenge.families import FAMILIES
 from ocr_subnet.challenge.levels import LEVELS
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
         family: list[str] = typer.Option(
             [],
             "--family",
-            help="Document family to draw (repeat): invoice (the tutorial's), letter, receipt. "
+            help=f"Document family to draw (repeat): {', '.join(FAMILIES)} (invoice: the tutorial's). "
             "Default: the validator's default mix, all of them.",
         ),
     ) -> None:

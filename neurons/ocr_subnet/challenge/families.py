@@ -3,15 +3,16 @@
 One place for the protocol's families: `FAMILIES` names them, `DEFAULT_MIX` is what the validator
 and `ocr-subnet challenge` draw from unless told otherwise (`--family`, the Validator resource's
 `spec.challenge.families`). "invoice" is the tutorial-compatible invoice, the named task to compare
-with the tutorial; "letter" (letters and prose pages) and "receipt" draw open vocabulary in the
-published faces (`fonts.PUBLISHED_FAMILIES`). Imports nothing heavy: the operator reads it for the CRD.
+with the tutorial; "letter" (letters and prose pages), "receipt", "columns" (multi-column pages),
+"table" (table pages) and "form" (filled-in forms) draw open vocabulary in the published faces
+(`fonts.PUBLISHED_FAMILIES`). Imports nothing heavy: the operator reads it for the CRD.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-FAMILIES: tuple[str, ...] = ("invoice", "letter", "receipt")
+FAMILIES: tuple[str, ...] = ("invoice", "letter", "receipt", "columns", "table", "form")
 DEFAULT_MIX: tuple[str, ...] = tuple(FAMILIES)
 
 

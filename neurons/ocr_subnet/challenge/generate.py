@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from faker import Faker
 
-from ocr_subnet.challenge import band, corrupt, geometry, invoice, letter, levels, receipt
+from ocr_subnet.challenge import band, columns, corrupt, form, geometry, invoice, letter, levels, receipt, table
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.invoice import Layout, make_layout
@@ -40,6 +40,9 @@ STOCK: dict[str, frozenset[str]] = {
     "invoice": invoice.STOCK_TEXTS,
     "letter": letter.STOCK_TEXTS,
     "receipt": receipt.STOCK_TEXTS,
+    "columns": columns.STOCK_TEXTS,
+    "table": table.STOCK_TEXTS,
+    "form": form.STOCK_TEXTS,
 }
 
 
@@ -108,7 +111,13 @@ def page_layout(seed: int, family: str = "invoice") -> Layout:
     """The seed's page of `family`, before anything is drawn."""
     if family == "invoice":
         return invoice_layout(seed)
-    maker = {"letter": letter.make_layout, "receipt": receipt.make_layout}[family]
+    maker = {
+        "letter": letter.make_layout,
+        "receipt": receipt.make_layout,
+        "columns": columns.make_layout,
+        "table": table.make_layout,
+        "form": form.make_layout,
+    }[family]
     return maker(stream(seed, CONTENT))
 
 

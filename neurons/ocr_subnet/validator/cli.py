@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ocr_subnet.challenge.families import FAMILIES
 from ocr_subnet.deadlines import DEFAULT_DEADLINE_S
 
 ALLOWED_NETWORKS_ENV = "OCR_SUBNET_ALLOWED_AXON_NETWORKS"
@@ -36,7 +37,7 @@ def validator(
     family: list[str] = typer.Option(
         [],
         "--family",
-        help="document family to challenge with (repeat): invoice, letter, receipt; default: all of them "
+        help=f"document family to challenge with (repeat): {', '.join(FAMILIES)}; default: all of them "
         "(challenge.families)",
     ),
     banded_share: float = typer.Option(
