@@ -153,8 +153,10 @@ def test_level_1_delivers_a_631_by_816_jpeg(seed: int) -> None:
     assert generate_challenge(seed).image == challenge.image  # level 1 is the default
 
 
-def documented_levels() -> list[dict[str, str]]:
-    lines = [line for line in levels.__doc__.splitlines() if line.startswith("|")]
+def documented_levels(table: int = 0) -> list[dict[str, str]]:
+    """The rows of the levels docstring's `table`-th table (0: corruption, 1: scan effects)."""
+    blocks = [block.splitlines() for block in levels.__doc__.split("\n\n") if block.startswith("|")]
+    lines = blocks[table]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
 
@@ -177,6 +179,19 @@ def test_the_documented_table_is_the_levels_in_code() -> None:
         assert row["border pt/curl"] == f"{level.border_pt:g}/{level.border_curl:.1f}"
         assert float(row["blur px"]) == level.blur_radius
         assert row["format"] == ("png" if level.jpeg_quality is None else f"jpeg{level.jpeg_quality}")
+    scan_rows = documented_levels(1)
+    assert len(scan_rows) == len(levels.LEVELS)
+    for row, level in zip(scan_rows, levels.LEVELS, strict=True):
+        assert int(row["level"]) == level.level
+        scan = level.scan
+        assert [float(row[name]) for name in ("bleed", "fade", "texture", "lighting", "ghost")] == [
+            scan.bleed,
+            scan.fade,
+            scan.texture,
+            scan.lighting,
+            scan.ghost,
+        ]
+        assert int(row["lines"]) == scan.lines
 
 
 def quantization(quality: int) -> dict[int, list[int]]:
@@ -231,6 +246,9 @@ def test_the_documented_levels_get_harsher_step_by_step() -> None:
         assert harder.border_pt >= easier.border_pt and harder.border_curl >= easier.border_curl
         assert harder.blur_radius >= easier.blur_radius
         assert (harder.jpeg_quality or 0) < (easier.jpeg_quality or 100)
+        for effect in ("bleed", "fade", "texture", "lighting", "lines", "ghost"):
+            assert getattr(harder.scan, effect) >= getattr(easier.scan, effect), effect
+    assert levels.LEVELS[1].scan == levels.LEVELS[0].scan == levels.ScanEffects()  # level 1: the tutorial's
 
 
 @pytest.mark.parametrize("seed", range(2))

@@ -1,6 +1,7 @@
 """Corruption steps on greyscale rasters, vectorized with numpy and Pillow (no per-pixel Python).
 
-Photometric steps (border, spots, noise, blur, JPEG) leave the geometry alone; the one geometric
+Photometric steps (border, spots, noise, blur, JPEG, and the scan effects: ink bleed, low ink,
+paper texture and lighting, roller lines, bleed-through) leave the geometry alone; the one geometric
 step, `warp`, resamples the page through a matrix from `geometry`, the same matrix that carries
 the label boxes. Each step takes its randomness from the Generator it is given, so a seed
 reproduces the image byte for byte.
@@ -19,6 +20,7 @@ from ocr_subnet.challenge.geometry import Matrix, inverse_coefficients, is_affin
 Raster = npt.NDArray[np.uint8]
 
 BACKGROUND = 0  # what shows around a rotated page: black, as behind the tutorial's `rotate`
+GHOST_CELLS = 160  # bleed-through is seen at this width: a ~4 pt blur on a letter page, at any density
 
 
 def darken_border(raster: Raster, width_px: float, curl: float) -> Raster:
@@ -106,3 +108,88 @@ def encode(raster: Raster, jpeg_quality: int | None) -> bytes:
     else:
         image.save(buffer, format="JPEG", quality=jpeg_quality)
     return buffer.getvalue()
+
+
+# --- scan effects, after augraphy's common ones, each one or two passes over the page ---------------
+
+
+def smooth_field(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    """Low-frequency noise in [0, 1]: a `cells` (rows, columns) grid of uniform draws, resized
+    bilinearly to `shape`, so it varies over about a cell's size and costs one Pillow resize."""
+    grid = rng.random(cells, dtype=np.float32)
+    return np.asarray(Image.fromarray(grid, mode="F").resize(shape[::-1], Image.Resampling.BILINEAR))
+
+
+def _shade(raster: Raster, keep: npt.NDArray[np.float32]) -> Raster:
+    """Multiply the page's brightness by `keep` (<= 1): darkens paper, leaves black ink black."""
+    return np.rint(raster * keep).astype(np.uint8)
+
+
+def ink_bleed(raster: Raster, strength: float) -> Raster:
+    """Ink soaking into the paper: each pixel takes on `strength` of the darkness its darkest
+    4-neighbour has beyond its own, so strokes thicken by at most one pixel and never lighten."""
+    if strength <= 0:
+        return raster
+    darkest = raster.copy()
+    np.minimum(darkest[1:], raster[:-1], out=darkest[1:])
+    np.minimum(darkest[:-1], raster[1:], out=darkest[:-1])
+    np.minimum(darkest[:, 1:], raster[:, :-1], out=darkest[:, 1:])
+    np.minimum(darkest[:, :-1], raster[:, 1:], out=darkest[:, :-1])
+    spread = (raster.astype(np.int16) - darkest) * np.float32(strength)
+    return (raster - np.rint(spread)).astype(np.uint8)
+
+
+def fade_ink(raster: Raster, strength: float, rng: np.random.Generator) -> Raster:
+    """Low toner: strokes lightened by up to `strength` of their darkness, in soft patches and in
+    vertical streaks (a worn drum), so some words print pale; paper stays as it was."""
+    if strength <= 0:
+        return raster
+    width = raster.shape[1]
+    patches = smooth_field(raster.shape, (6, 5), rng)
+    streaks = smooth_field((1, width), (1, 48), rng) ** 3  # mostly faint, a few pale bands
+    keep = 1.0 - strength * np.maximum(patches * patches, streaks)
+    return (255 - np.rint((255 - raster) * keep)).astype(np.uint8)
+
+
+def paper_and_light(raster: Raster, texture: float, lighting: float, rng: np.random.Generator) -> Raster:
+    """Paper texture and uneven lighting: the page darkened by up to `texture` in a mottled
+    low-frequency pattern and by up to `lighting` along a gradient in a random direction."""
+    if texture <= 0 and lighting <= 0:
+        return raster
+    height, width = raster.shape
+    keep = 1.0 - texture * smooth_field(raster.shape, (24, 18), rng)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    ramp = (
+        np.cos(angle) * np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :]
+        + np.sin(angle) * np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None]
+    )
+    keep *= 1.0 - lighting * (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    return _shade(raster, keep)
+
+
+def roller_lines(raster: Raster, count: int, rng: np.random.Generator) -> Raster:
+    """Dirty-roller lines: `count` thin streaks (1-2 px) across the page, horizontal or vertical,
+    of a tone that varies along them; only ever darker."""
+    out = raster.copy()
+    height, width = raster.shape
+    for _ in range(count):
+        vertical = bool(rng.integers(2))
+        length, across = (height, width) if vertical else (width, height)
+        start = int(rng.integers(across - 1))
+        thickness = int(rng.integers(1, 3))
+        tone = (rng.uniform(60, 200) + 50 * smooth_field((1, length), (1, 12), rng)[0]).astype(np.uint8)
+        band = out[:, start : start + thickness] if vertical else out[start : start + thickness].T
+        np.minimum(band, tone[:, None], out=band)
+    return out
+
+
+def bleed_through(raster: Raster, strength: float) -> Raster:
+    """Bleed-through: the back of the sheet showing faintly, mirrored and blurred. The back is this
+    page flipped (a fair stand-in for any printed page), seen through a 1/8 size copy, so the ghost is
+    soft and the cost is one small resize; darkens paper by at most `strength`."""
+    if strength <= 0:
+        return raster
+    height, width = raster.shape
+    small = Image.fromarray(raster[:, ::-1]).reduce(max(2, round(width / GHOST_CELLS)))
+    ghost = np.asarray(small.convert("F").resize((width, height), Image.Resampling.BILINEAR))
+    return _shade(raster, 1.0 - strength * (1.0 - ghost / 255.0))
