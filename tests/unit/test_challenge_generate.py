@@ -29,6 +29,7 @@ from ocr_subnet.challenge.invoice import (
     make_style,
     money,
 )
+from ocr_subnet.protocol import MAX_BODY_BYTES, MAX_IMAGE_PIXELS, OcrRequest, decode_image, encode_image
 from ocr_subnet.sections import FONT_FAMILIES
 from PIL import Image
 
@@ -257,7 +258,8 @@ def test_each_level_strays_further_from_the_clean_page(seed: int) -> None:
     damage = []
     for level in levels.LEVELS:
         page, distortion = prepare(seed, level.level)
-        clean = corrupt.blur(corrupt.warp(page.raster, distortion.matrix, distortion.size), level.blur_radius)
+        blur = levels.blur_px(level, page.to_pixels[0, 0])
+        clean = corrupt.blur(corrupt.warp(page.raster, distortion.matrix, distortion.size), blur)
         on_page = corrupt.warp(np.full_like(page.raster, 255), distortion.matrix, distortion.size) == 255
         delivered = np.asarray(Image.open(io.BytesIO(generate_challenge(seed, level.level).image)))
         damage.append(float(np.abs(delivered.astype(float) - clean)[on_page].mean()))
@@ -285,7 +287,51 @@ def test_challenge_id_hides_the_seed() -> None:
 
 
 def test_render_page_is_independent_of_difficulty_and_matches_prepare() -> None:
-    page = render_page(9)
+    page = render_page(9, px_per_pt=generate.resolution(9, 4))
     prepared, _ = prepare(9, 4)
     assert page.layout == prepared.layout
     assert np.array_equal(page.raster, prepared.raster)
+
+
+def test_resolutions_mix_the_tutorials_with_scans_at_whole_dpi_and_keep_the_tutorial_task() -> None:
+    drawn = [
+        generate.resolution(seed, level, family)
+        for seed in range(100)
+        for level, family in ((0, "invoice"), (2, "letter"))
+    ]
+    assert drawn == [
+        generate.resolution(seed, level, family)
+        for seed in range(100)
+        for level, family in ((0, "invoice"), (2, "letter"))
+    ]
+    tutorial = [px for px in drawn if px == levels.RENDER_PX_PER_PT]
+    scans = sorted(round(px * levels.POINTS_PER_INCH, 6) for px in drawn if px != levels.RENDER_PX_PER_PT)
+    assert 0.4 < len(tutorial) / len(drawn) < 0.6  # TUTORIAL_SHARE
+    assert all(dpi == int(dpi) and levels.SCAN_DPI[0] <= dpi <= levels.SCAN_DPI[1] for dpi in scans)
+    assert scans[0] < 170 and scans[-1] > 280 and len(set(scans)) > 40
+    # The tutorial's task is always at its resolution; the same seed's letter at level 1 is not.
+    assert {generate.resolution(seed, 1, "invoice") for seed in range(100)} == {levels.RENDER_PX_PER_PT}
+    assert len({generate.resolution(seed, 1, "letter") for seed in range(100)}) > 20
+
+
+def test_blur_covers_the_same_share_of_the_page_at_any_density() -> None:
+    level = levels.difficulty(4)
+    assert levels.blur_px(level, 661 / 612) == level.blur_radius  # the tutorial's page, exactly
+    assert levels.blur_px(level, 300 / 72) == pytest.approx(level.blur_radius * 300 / 72 / 1.08, abs=0.01)
+
+
+def test_the_largest_scan_fits_what_an_honest_miner_accepts() -> None:
+    """A 300 dpi page at level 0 (no shrinking, lossless PNG) is the biggest challenge: it stays inside
+    the protocol's body and pixel limits, with room for the miner's default two pages at once."""
+    level = levels.difficulty(0)
+    page = render_page(0, "letter", levels.SCAN_DPI[1] / levels.POINTS_PER_INCH)
+    height, width = page.raster.shape
+    distortion = generate.plan_distortion(level, width, height, generate.stream(0, generate.GEOMETRY, 0))
+    image = corrupt.encode(
+        generate.corrupt_page(page, level, distortion, generate.stream(0, generate.PHOTOMETRY, 0)), None
+    )
+    assert distortion.size == (width, height) and abs(width - 2550) <= 1 and abs(height - 3300) <= 1
+    assert 2 * width * height <= MAX_IMAGE_PIXELS
+    request = OcrRequest(image=encode_image(image), challenge_id="c")
+    assert len(request.model_dump_json()) < MAX_BODY_BYTES / 4
+    assert decode_image(request.image).size == (width, height)
