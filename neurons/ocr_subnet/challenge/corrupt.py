@@ -13,13 +13,14 @@ import io
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 from ocr_subnet.challenge.geometry import Matrix, inverse_coefficients, is_affine
 
 Raster = npt.NDArray[np.uint8]
 
 BACKGROUND = 0  # what shows around a rotated page: black, as behind the tutorial's `rotate`
+FIELD_CELL = 16  # px per cell of the scan effects' low-frequency fields
 GHOST_CELLS = 160  # bleed-through is seen at this width: a ~4 pt blur on a letter page, at any density
 
 
@@ -110,19 +111,28 @@ def encode(raster: Raster, jpeg_quality: int | None) -> bytes:
     return buffer.getvalue()
 
 
-# --- scan effects, after augraphy's common ones, each one or two passes over the page ---------------
+# --- scan effects, after augraphy's common ones ---------------------------------------------------
+# The low-frequency ones are built as small images (one cell per FIELD_CELL pixels) and applied with
+# one Pillow resize and one Pillow channel operation, so a 300 dpi page costs a few passes in C.
+
+
+def _small_shape(shape: tuple[int, int]) -> tuple[int, int]:
+    return max(2, shape[0] // FIELD_CELL), max(2, shape[1] // FIELD_CELL)
 
 
 def smooth_field(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Generator) -> npt.NDArray[np.float32]:
-    """Low-frequency noise in [0, 1]: a `cells` (rows, columns) grid of uniform draws, resized
-    bilinearly to `shape`, so it varies over about a cell's size and costs one Pillow resize."""
+    """Low-frequency noise in [0, 1] of `shape`: a `cells` (rows, columns) grid of uniform draws,
+    resized bilinearly, so it varies over about a cell's size."""
     grid = rng.random(cells, dtype=np.float32)
     return np.asarray(Image.fromarray(grid, mode="F").resize(shape[::-1], Image.Resampling.BILINEAR))
 
 
-def _shade(raster: Raster, keep: npt.NDArray[np.float32]) -> Raster:
-    """Multiply the page's brightness by `keep` (<= 1): darkens paper, leaves black ink black."""
-    return np.rint(raster * keep).astype(np.uint8)
+def _apply(raster: Raster, small: npt.NDArray[np.float32], operation: str) -> Raster:
+    """`small` (tones in 0..255) resized bilinearly to the page and combined with it by the
+    ImageChops `operation`: "multiply" darkens by tone / 255, "screen" lightens by it."""
+    height, width = raster.shape
+    tones = Image.fromarray(np.rint(small).astype(np.uint8)).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(getattr(ImageChops, operation)(Image.fromarray(raster), tones))
 
 
 def ink_bleed(raster: Raster, strength: float) -> Raster:
@@ -135,8 +145,7 @@ def ink_bleed(raster: Raster, strength: float) -> Raster:
     np.minimum(darkest[:-1], raster[1:], out=darkest[:-1])
     np.minimum(darkest[:, 1:], raster[:, :-1], out=darkest[:, 1:])
     np.minimum(darkest[:, :-1], raster[:, 1:], out=darkest[:, :-1])
-    spread = (raster.astype(np.int16) - darkest) * np.float32(strength)
-    return (raster - np.rint(spread)).astype(np.uint8)
+    return np.asarray(Image.blend(Image.fromarray(raster), Image.fromarray(darkest), strength))
 
 
 def fade_ink(raster: Raster, strength: float, rng: np.random.Generator) -> Raster:
@@ -144,11 +153,10 @@ def fade_ink(raster: Raster, strength: float, rng: np.random.Generator) -> Raste
     vertical streaks (a worn drum), so some words print pale; paper stays as it was."""
     if strength <= 0:
         return raster
-    width = raster.shape[1]
-    patches = smooth_field(raster.shape, (6, 5), rng)
-    streaks = smooth_field((1, width), (1, 48), rng) ** 3  # mostly faint, a few pale bands
-    keep = 1.0 - strength * np.maximum(patches * patches, streaks)
-    return (255 - np.rint((255 - raster) * keep)).astype(np.uint8)
+    small = _small_shape(raster.shape)
+    patches = smooth_field(small, (5, 6), rng) ** 2
+    streaks = smooth_field((1, small[1]), (1, 48), rng) ** 3  # mostly faint, a few pale bands
+    return _apply(raster, 255.0 * strength * np.maximum(patches, streaks), "screen")
 
 
 def paper_and_light(raster: Raster, texture: float, lighting: float, rng: np.random.Generator) -> Raster:
@@ -156,15 +164,12 @@ def paper_and_light(raster: Raster, texture: float, lighting: float, rng: np.ran
     low-frequency pattern and by up to `lighting` along a gradient in a random direction."""
     if texture <= 0 and lighting <= 0:
         return raster
-    height, width = raster.shape
-    keep = 1.0 - texture * smooth_field(raster.shape, (24, 18), rng)
+    rows, cols = small = _small_shape(raster.shape)
+    keep = 1.0 - texture * smooth_field(small, (24, 18), rng)
     angle = rng.uniform(0.0, 2.0 * np.pi)
-    ramp = (
-        np.cos(angle) * np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :]
-        + np.sin(angle) * np.linspace(-0.5, 0.5, height, dtype=np.float32)[:, None]
-    )
+    ramp = np.cos(angle) * np.linspace(0.0, 1.0, cols)[None, :] + np.sin(angle) * np.linspace(0.0, 1.0, rows)[:, None]
     keep *= 1.0 - lighting * (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-    return _shade(raster, keep)
+    return _apply(raster, 255.0 * keep, "multiply")
 
 
 def roller_lines(raster: Raster, count: int, rng: np.random.Generator) -> Raster:
@@ -185,11 +190,10 @@ def roller_lines(raster: Raster, count: int, rng: np.random.Generator) -> Raster
 
 def bleed_through(raster: Raster, strength: float) -> Raster:
     """Bleed-through: the back of the sheet showing faintly, mirrored and blurred. The back is this
-    page flipped (a fair stand-in for any printed page), seen through a 1/8 size copy, so the ghost is
-    soft and the cost is one small resize; darkens paper by at most `strength`."""
+    page flipped (a fair stand-in for any printed page), seen through a copy `GHOST_CELLS` pixels
+    wide, so the ghost is soft; darkens paper by at most `strength`."""
     if strength <= 0:
         return raster
-    height, width = raster.shape
-    small = Image.fromarray(raster[:, ::-1]).reduce(max(2, round(width / GHOST_CELLS)))
-    ghost = np.asarray(small.convert("F").resize((width, height), Image.Resampling.BILINEAR))
-    return _shade(raster, 1.0 - strength * (1.0 - ghost / 255.0))
+    width = raster.shape[1]
+    back = Image.fromarray(raster).reduce(max(2, round(width / GHOST_CELLS))).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return _apply(raster, 255.0 - strength * (255.0 - np.asarray(back, dtype=np.float32)), "multiply")

@@ -161,10 +161,14 @@ def plan_distortion(level: Difficulty, width: int, height: int, rng: np.random.G
     return Distortion(scale, angle, tuple(map(tuple, moved.tolist())), matrix, (out_width, out_height))
 
 
-def prepare(seed: int, difficulty: int = 1, family: str = "invoice") -> tuple[Page, Distortion]:
-    """The clean page and the geometry a challenge applies to it (what tests check labels against)."""
+def prepare(
+    seed: int, difficulty: int = 1, family: str = "invoice", px_per_pt: float | None = None
+) -> tuple[Page, Distortion]:
+    """The clean page and the geometry a challenge applies to it (what tests check labels against),
+    at the seed's `resolution` unless `px_per_pt` names one (benchmarks time each density)."""
     level = levels.difficulty(difficulty)
-    page = render_page(seed, family, resolution(seed, difficulty, family))
+    density = resolution(seed, difficulty, family) if px_per_pt is None else px_per_pt
+    page = render_page(seed, family, density)
     height, width = page.raster.shape
     return page, plan_distortion(level, width, height, stream(seed, GEOMETRY, difficulty))
 
