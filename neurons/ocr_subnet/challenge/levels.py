@@ -22,8 +22,9 @@ of radius 1 and Pillow's default JPEG quality (75), which frames the page as a 6
 (about 1.03 px per point). Level 0 is a clean lossless render; from level 3 on the page is also
 seen in perspective (each corner moves up to that fraction of the page's side).
 
-Blur is given in delivered pixels at the tutorial's resolution; a scan is blurred by the same
-amount of the page, so its radius grows with its density (x 2.57 at 200 dpi). Noise and spot
+Blur is given in delivered pixels at the tutorial's resolution; on a scan the radius grows with the
+square root of its density (x 1.96 at 300 dpi, `blur_px`): the scanner's optics blur about a pixel at
+any dpi, the print's blur a share of the page, and scans read sharper than the tutorial's page. Noise and spot
 speckle hit a share of the delivered pixels (sensor noise, finer grained on a scan); border and
 spot radii are in points.
 
@@ -112,9 +113,12 @@ LEVELS: tuple[Difficulty, ...] = (
 
 
 def blur_px(level: Difficulty, px_per_pt: float) -> float:
-    """The level's blur radius on a page rendered at `px_per_pt`: the same share of the page at any
-    density. The ratio is rounded to hundredths, so the tutorial's page gets exactly the table's radius."""
-    return level.blur_radius * round(float(px_per_pt) / RENDER_PX_PER_PT, 2)
+    """The level's blur radius on a page rendered at `px_per_pt`: the table's times the square root of
+    the density's ratio to the tutorial's. Part of a scan's blur is the scanner's optics (about a pixel
+    at whatever dpi it samples), part the print's (a share of the page); the square root sits between,
+    so a 300 dpi scan is blurred twice as many pixels yet reads sharper than the tutorial's page, as a
+    real scan does. The ratio is rounded to hundredths: the tutorial's page gets exactly the table's."""
+    return level.blur_radius * round(float(px_per_pt) / RENDER_PX_PER_PT, 2) ** 0.5
 
 
 def difficulty(level: int) -> Difficulty:
