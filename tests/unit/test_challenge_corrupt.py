@@ -226,6 +226,7 @@ def test_roller_lines_are_thin_full_length_streaks_that_only_darken() -> None:
     rows, cols = np.all(lined < 255, axis=1), np.all(lined < 255, axis=0)
     assert 2 <= rows.sum() + cols.sum() <= 4  # two lines, each 1-2 px, along a whole side
     assert (lined < 255).sum() == rows.sum() * 400 + cols.sum() * 300 - rows.sum() * cols.sum()
+    assert corrupt.roller_lines(page, 0, np.random.default_rng(3)) is page
 
 
 def test_bleed_through_shows_the_mirrored_page_faintly_and_never_lightens() -> None:

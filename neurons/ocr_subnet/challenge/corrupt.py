@@ -175,6 +175,8 @@ def paper_and_light(raster: Raster, texture: float, lighting: float, rng: np.ran
 def roller_lines(raster: Raster, count: int, rng: np.random.Generator) -> Raster:
     """Dirty-roller lines: `count` thin streaks (1-2 px) across the page, horizontal or vertical,
     of a tone that varies along them; only ever darker."""
+    if count <= 0:
+        return raster
     out = raster.copy()
     height, width = raster.shape
     for _ in range(count):

@@ -2,9 +2,9 @@
 
 A seed fixes everything: its document family (drawn from the mix asked for, see `families`), the
 page (content, template, fonts, positions) depends on the seed alone, the resolution (tutorial or
-scan, see `levels`) and the corruption on the seed and the difficulty. Each gets its own numpy stream, derived
-from the seed, and Faker draws from its own seeded instance, so no global random state is
-read or written and the same seed and difficulty give the same bytes and labels anywhere.
+scan, see `levels`) and the corruption on the seed and the difficulty. Each gets its own numpy
+stream, derived from the seed, and Faker draws from its own seeded instance, so no global random
+state is read or written and the same seed and difficulty give the same bytes and labels anywhere.
 
 Seeds are the validator's secret: a miner that knew one could regenerate the labels. Draw them
 with `random_seed()` (or derive them from one with `derive_seeds`); the challenge id is a
@@ -182,7 +182,7 @@ def scan_effects(raster: corrupt.Raster, level: Difficulty, rng: np.random.Gener
     raster = corrupt.fade_ink(raster, scan.fade, rng)
     raster = corrupt.bleed_through(raster, scan.ghost)
     raster = corrupt.paper_and_light(raster, scan.texture, scan.lighting, rng)
-    return corrupt.roller_lines(raster, scan.lines, rng) if scan.lines else raster
+    return corrupt.roller_lines(raster, scan.lines, rng)
 
 
 def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator) -> corrupt.Raster:
