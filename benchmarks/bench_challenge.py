@@ -5,8 +5,11 @@ static Helvetica 12 layout, an RGB render, and corruption with Python loops over
 (getpixel/putpixel for the border, one ImageDraw point per noise and spot pixel), then Pillow
 resize, rotate and blur and a default-quality JPEG. It renders at our density, so both deliver
 the same 631 x 816 image. Ours is `generate_challenge`, for the tutorial-compatible invoice at every
-difficulty and for each document family of the validator's mix at level 1 (target: a median at or
-below 60 ms on one core). Single-threaded; run it on a quiet core.
+difficulty, for each document family of the validator's mix at level 1, and for the validator's whole
+mix (families, levels 0-4, resolutions drawn as challenges draw them; target: a median at or below
+60 ms on one core). Then each family at level 2 (scan effects on) at each density: the tutorial's and
+scans at 150, 200 and 300 dpi, timed through the same stages as `generate_challenge` with the density
+fixed. Single-threaded; run it on a quiet core.
 
     python benchmarks/bench_challenge.py --runs 30 --baseline-runs 5 [--json]
 """
@@ -33,11 +36,12 @@ from ocr_subnet.challenge.generate import (
     generate_challenge,
     invoice_layout,
     plan_distortion,
+    prepare,
     render_page,
     stream,
 )
 from ocr_subnet.challenge.invoice import CATALOGUE
-from ocr_subnet.challenge.render import draw_pdf, rasterize
+from ocr_subnet.challenge.render import draw_pdf, labels, rasterize
 from PIL import Image, ImageDraw, ImageFilter
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
@@ -115,6 +119,22 @@ def tutorial_challenge(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+DENSITIES: dict[str, float] = {
+    "tutorial": levels.RENDER_PX_PER_PT,
+    **{f"{dpi} dpi": dpi / levels.POINTS_PER_INCH for dpi in (levels.SCAN_DPI[0], 200, levels.SCAN_DPI[1])},
+}
+DENSITY_LEVEL = 2  # the first level with scan effects
+
+
+def challenge_at(seed: int, family: str, px_per_pt: float, difficulty: int = DENSITY_LEVEL) -> bytes:
+    """`generate_challenge`'s stages (render, distort, corrupt, encode, labels) at a fixed density."""
+    level = levels.difficulty(difficulty)
+    page, distortion = prepare(seed, difficulty, family, px_per_pt)
+    raster = corrupt_page(page, level, distortion, stream(seed, PHOTOMETRY, difficulty))
+    labels(page.layout, distortion.matrix @ page.to_pixels)
+    return corrupt.encode(raster, level.jpeg_quality)
+
+
 def stage_timers() -> dict[str, Callable[[int], object]]:
     """Level-1 generation split into its stages, to see what dominates before optimising."""
     level = levels.difficulty(1)
@@ -175,6 +195,20 @@ def main(
         {
             f"family {family}, level 1": (lambda seed, f=family: generate_challenge(seed, 1, (f,)), runs)
             for family in DEFAULT_MIX
+        }
+    )
+    jobs["validator mix (families, levels 0-4, drawn dpi)"] = (
+        lambda seed: generate_challenge(seed, seed % len(levels.LEVELS), DEFAULT_MIX),
+        runs,
+    )
+    jobs.update(
+        {
+            f"family {family}, level {DENSITY_LEVEL}, {name}": (
+                lambda seed, f=family, px=px: challenge_at(seed, f, px),
+                runs,
+            )
+            for family in DEFAULT_MIX
+            for name, px in DENSITIES.items()
         }
     )
     jobs["tutorial"] = (tutorial_challenge, baseline_runs)

@@ -140,3 +140,101 @@ def test_warp_fills_uncovered_canvas_with_the_background() -> None:
     assert warped.shape == (height, width)
     assert warped[0, 0] == corrupt.BACKGROUND
     assert warped[height // 2, width // 2] == 255
+
+
+# --- scan effects -------------------------------------------------------------------------------
+
+
+def text_page() -> corrupt.Raster:
+    """White page with thin strokes of several widths, like text."""
+    raster = grey(300, 400, 255)
+    for i, x in enumerate(range(40, 360, 20)):
+        raster[40:260, x : x + 1 + i % 3] = 0
+    raster[150:152, 20:380] = 0
+    return raster
+
+
+SCAN_EFFECTS = {
+    "bleed": lambda raster, rng: corrupt.ink_bleed(raster, 0.6),
+    "fade": lambda raster, rng: corrupt.fade_ink(raster, 0.5, rng),
+    "paper": lambda raster, rng: corrupt.paper_and_light(raster, 0.1, 0.3, rng),
+    "lines": lambda raster, rng: corrupt.roller_lines(raster, 3, rng),
+    "ghost": lambda raster, rng: corrupt.bleed_through(raster, 0.3),
+}
+
+
+@pytest.mark.parametrize("effect", sorted(SCAN_EFFECTS))
+def test_each_scan_effect_is_reproducible_keeps_shape_and_dtype_and_leaves_its_input(effect: str) -> None:
+    page = text_page()
+    before = page.copy()
+    first = SCAN_EFFECTS[effect](page, np.random.default_rng(5))
+    again = SCAN_EFFECTS[effect](page, np.random.default_rng(5))
+    assert first.shape == page.shape and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, page)
+    assert np.array_equal(page, before)
+
+
+@pytest.mark.parametrize("effect", ["fade", "paper", "lines"])
+def test_random_scan_effects_differ_between_seeds(effect: str) -> None:
+    page = text_page()
+    first = SCAN_EFFECTS[effect](page, np.random.default_rng(5))
+    other = SCAN_EFFECTS[effect](page, np.random.default_rng(6))
+    assert not np.array_equal(first, other)
+
+
+def test_ink_bleed_darkens_only_the_pixels_next_to_ink_and_by_the_share_asked() -> None:
+    page = page_with_block((100, 100, 110, 130))
+    bled = corrupt.ink_bleed(page, 0.4)
+    assert np.all(bled <= page)
+    changed = np.argwhere(bled != page)
+    # Only the one-pixel ring around the block (its 4-neighbours), each darkened by 0.4 of 255.
+    assert ink_bounds(255 - (bled != page).astype(np.uint8) * 255) == (99.0, 99.0, 111.0, 131.0)
+    assert np.all(bled[page == 0] == 0)
+    assert {int(bled[r, c]) for r, c in changed} == {153}
+    assert bled[99, 99] == 255  # diagonal neighbours stay paper
+    assert corrupt.ink_bleed(page, 0.0) is page
+
+
+def test_fade_only_lightens_ink_by_at_most_its_strength_and_leaves_paper() -> None:
+    page = text_page()
+    faded = corrupt.fade_ink(page, 0.5, np.random.default_rng(1))
+    ink = page == 0
+    assert np.all(faded >= page)
+    assert np.all(faded[~ink] == 255)
+    assert faded[ink].max() <= 128 and faded[ink].mean() > 5  # lightened, never past half
+    assert corrupt.fade_ink(page, 0.0, np.random.default_rng(1)) is page
+
+
+def test_paper_and_light_darken_the_paper_within_their_depth_and_keep_black_ink() -> None:
+    page = text_page()
+    shaded = corrupt.paper_and_light(page, 0.1, 0.3, np.random.default_rng(2))
+    paper = page == 255
+    assert np.all(shaded <= page)
+    assert np.all(shaded[~paper] == 0)
+    darkening = 1.0 - shaded[paper] / 255.0
+    assert darkening.max() <= 1 - 0.9 * 0.7 + 0.01 and darkening.max() > 0.25  # the gradient's dark end
+    assert darkening.min() <= 0.1  # the bright end is darkened by the texture alone
+    # Low-frequency: neighbouring pixels of paper differ by at most a couple of grey levels.
+    assert np.abs(np.diff(shaded[:30, :30].astype(int), axis=1)).max() <= 2
+
+
+def test_roller_lines_are_thin_full_length_streaks_that_only_darken() -> None:
+    page = grey(300, 400, 255)
+    lined = corrupt.roller_lines(page, 2, np.random.default_rng(3))
+    assert np.all(lined <= page)
+    rows, cols = np.all(lined < 255, axis=1), np.all(lined < 255, axis=0)
+    assert 2 <= rows.sum() + cols.sum() <= 4  # two lines, each 1-2 px, along a whole side
+    assert (lined < 255).sum() == rows.sum() * 400 + cols.sum() * 300 - rows.sum() * cols.sum()
+    assert corrupt.roller_lines(page, 0, np.random.default_rng(3)) is page
+
+
+def test_bleed_through_shows_the_mirrored_page_faintly_and_never_lightens() -> None:
+    page = page_with_block((20, 100, 120, 200))  # ink on the left: its ghost shows on the right
+    ghosted = corrupt.bleed_through(page, 0.3)
+    assert np.all(ghosted <= page)
+    assert np.all(ghosted[page == 0] == 0)
+    mirrored = 255 - ghosted[120:180, 300:360].astype(int)
+    assert 40 <= mirrored.mean() <= 0.3 * 255 + 1  # faint: at most `strength` darker
+    assert np.all(ghosted[120:180, 170:230] == 255)  # the middle sees no ink from either side
+    assert corrupt.bleed_through(page, 0.0) is page

@@ -34,6 +34,7 @@ from ocr_subnet.challenge.invoice import (
     make_style,
     money,
 )
+from ocr_subnet.protocol import MAX_BODY_BYTES, MAX_IMAGE_PIXELS, OcrRequest, decode_image, encode_image
 from ocr_subnet.sections import FONT_FAMILIES
 from PIL import Image
 
@@ -158,8 +159,10 @@ def test_level_1_delivers_a_631_by_816_jpeg(seed: int) -> None:
     assert generate_challenge(seed).image == challenge.image  # level 1 is the default
 
 
-def documented_levels() -> list[dict[str, str]]:
-    lines = [line for line in levels.__doc__.splitlines() if line.startswith("|")]
+def documented_levels(table: int = 0) -> list[dict[str, str]]:
+    """The rows of the levels docstring's `table`-th table (0: corruption, 1: scan effects)."""
+    blocks = [block.splitlines() for block in levels.__doc__.split("\n\n") if block.startswith("|")]
+    lines = blocks[table]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
 
@@ -182,6 +185,19 @@ def test_the_documented_table_is_the_levels_in_code() -> None:
         assert row["border pt/curl"] == f"{level.border_pt:g}/{level.border_curl:.1f}"
         assert float(row["blur px"]) == level.blur_radius
         assert row["format"] == ("png" if level.jpeg_quality is None else f"jpeg{level.jpeg_quality}")
+    scan_rows = documented_levels(1)
+    assert len(scan_rows) == len(levels.LEVELS)
+    for row, level in zip(scan_rows, levels.LEVELS, strict=True):
+        assert int(row["level"]) == level.level
+        scan = level.scan
+        assert [float(row[name]) for name in ("bleed", "fade", "texture", "lighting", "ghost")] == [
+            scan.bleed,
+            scan.fade,
+            scan.texture,
+            scan.lighting,
+            scan.ghost,
+        ]
+        assert int(row["lines"]) == scan.lines
 
 
 def quantization(quality: int) -> dict[int, list[int]]:
@@ -236,6 +252,9 @@ def test_the_documented_levels_get_harsher_step_by_step() -> None:
         assert harder.border_pt >= easier.border_pt and harder.border_curl >= easier.border_curl
         assert harder.blur_radius >= easier.blur_radius
         assert (harder.jpeg_quality or 0) < (easier.jpeg_quality or 100)
+        for effect in ("bleed", "fade", "texture", "lighting", "lines", "ghost"):
+            assert getattr(harder.scan, effect) >= getattr(easier.scan, effect), effect
+    assert levels.LEVELS[1].scan == levels.LEVELS[0].scan == levels.ScanEffects()  # level 1: the tutorial's
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -244,7 +263,8 @@ def test_each_level_strays_further_from_the_clean_page(seed: int) -> None:
     damage = []
     for level in levels.LEVELS:
         page, distortion = prepare(seed, level.level)
-        clean = corrupt.blur(corrupt.warp(page.raster, distortion.matrix, distortion.size), level.blur_radius)
+        blur = levels.blur_px(level, page.to_pixels[0, 0])
+        clean = corrupt.blur(corrupt.warp(page.raster, distortion.matrix, distortion.size), blur)
         on_page = corrupt.warp(np.full_like(page.raster, 255), distortion.matrix, distortion.size) == 255
         delivered = np.asarray(Image.open(io.BytesIO(generate_challenge(seed, level.level).image)))
         damage.append(float(np.abs(delivered.astype(float) - clean)[on_page].mean()))
@@ -272,7 +292,7 @@ def test_challenge_id_hides_the_seed() -> None:
 
 
 def test_render_page_is_independent_of_difficulty_and_matches_prepare() -> None:
-    page = render_page(9)
+    page = render_page(9, px_per_pt=generate.resolution(9, 4))
     prepared, _ = prepare(9, 4)
     assert page.layout == prepared.layout
     assert np.array_equal(page.raster, prepared.raster)
@@ -391,3 +411,47 @@ def test_forms_fill_varied_labels_with_open_values_boxes_and_checkboxes() -> Non
     assert len(labels) >= 40 and generated >= 20, (len(labels), generated)
     assert kinds == set(patterns)
     assert rules >= 100
+
+
+def test_resolutions_mix_the_tutorials_with_scans_at_whole_dpi_and_keep_the_tutorial_task() -> None:
+    drawn = [
+        generate.resolution(seed, level, family)
+        for seed in range(100)
+        for level, family in ((0, "invoice"), (2, "letter"))
+    ]
+    assert drawn == [
+        generate.resolution(seed, level, family)
+        for seed in range(100)
+        for level, family in ((0, "invoice"), (2, "letter"))
+    ]
+    tutorial = [px for px in drawn if px == levels.RENDER_PX_PER_PT]
+    scans = sorted(round(px * levels.POINTS_PER_INCH, 6) for px in drawn if px != levels.RENDER_PX_PER_PT)
+    assert 0.4 < len(tutorial) / len(drawn) < 0.6  # TUTORIAL_SHARE
+    assert all(dpi == int(dpi) and levels.SCAN_DPI[0] <= dpi <= levels.SCAN_DPI[1] for dpi in scans)
+    assert scans[0] < 170 and scans[-1] > 280 and len(set(scans)) > 40
+    # The tutorial's task is always at its resolution; the same seed's letter at level 1 is not.
+    assert {generate.resolution(seed, 1, "invoice") for seed in range(100)} == {levels.RENDER_PX_PER_PT}
+    assert len({generate.resolution(seed, 1, "letter") for seed in range(100)}) > 20
+
+
+def test_blur_grows_with_the_square_root_of_the_density() -> None:
+    level = levels.difficulty(4)
+    assert levels.blur_px(level, 661 / 612) == level.blur_radius  # the tutorial's page, exactly
+    assert levels.blur_px(level, 300 / 72) == pytest.approx(level.blur_radius * (300 / 72 / 1.08) ** 0.5, abs=0.01)
+
+
+def test_the_largest_scan_fits_what_an_honest_miner_accepts() -> None:
+    """A 300 dpi page at level 0 (no shrinking, lossless PNG) is the biggest challenge: it stays inside
+    the protocol's body and pixel limits, with room for the miner's default two pages at once."""
+    level = levels.difficulty(0)
+    page = render_page(0, "letter", levels.SCAN_DPI[1] / levels.POINTS_PER_INCH)
+    height, width = page.raster.shape
+    distortion = generate.plan_distortion(level, width, height, generate.stream(0, generate.GEOMETRY, 0))
+    image = corrupt.encode(
+        generate.corrupt_page(page, level, distortion, generate.stream(0, generate.PHOTOMETRY, 0)), None
+    )
+    assert distortion.size == (width, height) and abs(width - 2550) <= 1 and abs(height - 3300) <= 1
+    assert 2 * width * height <= MAX_IMAGE_PIXELS
+    request = OcrRequest(image=encode_image(image), challenge_id="c")
+    assert len(request.model_dump_json()) < MAX_BODY_BYTES / 4
+    assert decode_image(request.image).size == (width, height)

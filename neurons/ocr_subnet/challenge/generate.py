@@ -1,10 +1,10 @@
 """Challenges from seeds: draw the page, rasterize it, corrupt it, carry its labels along.
 
 A seed fixes everything: its document family (drawn from the mix asked for, see `families`), the
-page (content, template, fonts, positions) depends on the seed alone, the corruption on the seed
-and the difficulty. Each gets its own numpy stream, derived
-from the seed, and Faker draws from its own seeded instance, so no global random state is
-read or written and the same seed and difficulty give the same bytes and labels anywhere.
+page (content, template, fonts, positions) depends on the seed alone, the resolution (tutorial or
+scan, see `levels`) and the corruption on the seed and the difficulty. Each gets its own numpy
+stream, derived from the seed, and Faker draws from its own seeded instance, so no global random
+state is read or written and the same seed and difficulty give the same bytes and labels anywhere.
 
 Seeds are the validator's secret: a miner that knew one could regenerate the labels. Draw them
 with `random_seed()` (or derive them from one with `derive_seeds`); the challenge id is a
@@ -27,12 +27,23 @@ from ocr_subnet.challenge import band, columns, corrupt, form, geometry, invoice
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.invoice import Layout, make_layout
-from ocr_subnet.challenge.levels import RENDER_PX_PER_PT, SPOT_RADIUS_PT, SPOT_STRENGTH, Difficulty
+from ocr_subnet.challenge.levels import (
+    POINTS_PER_INCH,
+    RENDER_PX_PER_PT,
+    SCAN_DPI,
+    SPOT_RADIUS_PT,
+    SPOT_STRENGTH,
+    TUTORIAL_SHARE,
+    Difficulty,
+    blur_px,
+)
 from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
 from ocr_subnet.sections import Section
 
 # Domain separation: each stream of a seed gets its own tag.
-CONTENT, GEOMETRY, PHOTOMETRY, FAMILY, BAND = 0, 1, 2, 3, 4
+CONTENT, GEOMETRY, PHOTOMETRY, FAMILY, RESOLUTION, BAND = 0, 1, 2, 3, 4, 5
+# The named task that is the tutorial's challenge: always drawn at the tutorial's resolution.
+TUTORIAL_TASK = ("invoice", 1)
 
 _FAKER_LOCK = threading.Lock()
 # Each family's fixed strings: a miner can send them unread, so the reward weighs them down.
@@ -127,10 +138,21 @@ def family_of(seed: int, families: Sequence[str] = ("invoice",)) -> str:
     return mix[int(stream(seed, FAMILY).integers(len(mix)))] if len(mix) > 1 else mix[0]
 
 
-def render_page(seed: int, family: str = "invoice") -> Page:
-    """Draw and rasterize the seed's page; no corruption, labels in the clean render's pixels."""
+def resolution(seed: int, difficulty: int, family: str = "invoice") -> float:
+    """The density (px per point) the seed's page is rendered at: the tutorial's for a `TUTORIAL_SHARE`
+    of challenges and always for the tutorial's task, else a scan at a whole dpi in `SCAN_DPI`."""
+    if (family, difficulty) == TUTORIAL_TASK:
+        return RENDER_PX_PER_PT
+    rng = stream(seed, RESOLUTION, difficulty)
+    if rng.random() < TUTORIAL_SHARE:
+        return RENDER_PX_PER_PT
+    return int(rng.integers(SCAN_DPI[0], SCAN_DPI[1] + 1)) / POINTS_PER_INCH
+
+
+def render_page(seed: int, family: str = "invoice", px_per_pt: float = RENDER_PX_PER_PT) -> Page:
+    """Draw and rasterize the seed's page at `px_per_pt`; no corruption, labels in the clean render's pixels."""
     layout = page_layout(seed, family)
-    (raster,) = rasterize(draw_pdf([layout]), RENDER_PX_PER_PT)
+    (raster,) = rasterize(draw_pdf([layout]), px_per_pt)
     return Page(layout, raster, to_pixels(raster))
 
 
@@ -148,25 +170,43 @@ def plan_distortion(level: Difficulty, width: int, height: int, rng: np.random.G
     return Distortion(scale, angle, tuple(map(tuple, moved.tolist())), matrix, (out_width, out_height))
 
 
-def prepare(seed: int, difficulty: int = 1, family: str = "invoice") -> tuple[Page, Distortion]:
-    """The clean page and the geometry a challenge applies to it (what tests check labels against)."""
+def prepare(
+    seed: int, difficulty: int = 1, family: str = "invoice", px_per_pt: float | None = None
+) -> tuple[Page, Distortion]:
+    """The clean page and the geometry a challenge applies to it (what tests check labels against),
+    at the seed's `resolution` unless `px_per_pt` names one (benchmarks time each density)."""
     level = levels.difficulty(difficulty)
-    page = render_page(seed, family)
+    density = resolution(seed, difficulty, family) if px_per_pt is None else px_per_pt
+    page = render_page(seed, family, density)
     height, width = page.raster.shape
     return page, plan_distortion(level, width, height, stream(seed, GEOMETRY, difficulty))
 
 
+def scan_effects(raster: corrupt.Raster, level: Difficulty, rng: np.random.Generator) -> corrupt.Raster:
+    """The level's scan effects on the clean page, in the order paper meets them: the print (ink
+    bleed, low ink), the sheet (bleed-through, texture, lighting), the scanner's dirty rollers.
+    A level without them returns the raster untouched and draws nothing from `rng`."""
+    scan = level.scan
+    raster = corrupt.ink_bleed(raster, scan.bleed)
+    raster = corrupt.fade_ink(raster, scan.fade, rng)
+    raster = corrupt.bleed_through(raster, scan.ghost)
+    raster = corrupt.paper_and_light(raster, scan.texture, scan.lighting, rng)
+    return corrupt.roller_lines(raster, scan.lines, rng)
+
+
 def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator) -> corrupt.Raster:
-    """The tutorial's order: border, noise and spots on the page, one warp for all geometry, blur."""
+    """Scan effects, then the tutorial's order: border, noise and spots on the page, one warp for
+    all geometry, blur (scaled with the page's density)."""
     px_per_pt = page.to_pixels[0, 0]
     height, width = page.raster.shape
-    raster = corrupt.darken_border(page.raster, level.border_pt * px_per_pt, level.border_curl)
+    raster = scan_effects(page.raster, level, rng)
+    raster = corrupt.darken_border(raster, level.border_pt * px_per_pt, level.border_curl)
     raster = corrupt.add_noise(raster, level.noise_density, level.noise_sigma, rng)
     for _ in range(level.spots):
         center = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
         raster = corrupt.add_spot(raster, center, SPOT_STRENGTH, SPOT_RADIUS_PT * px_per_pt, level.noise_density, rng)
     raster = corrupt.warp(raster, distortion.matrix, distortion.size)
-    return corrupt.blur(raster, level.blur_radius)
+    return corrupt.blur(raster, blur_px(level, px_per_pt))
 
 
 def band_seed(seed: int, share: float) -> int | None:
