@@ -1,8 +1,10 @@
-"""Corrections of greedy readings: vocabulary words and the invoice language model, each weighed against the CTC
-posterior, so they only tip readings the recognizer itself finds doubtful; the language model itself."""
+"""Corrections of greedy readings: vocabulary words and the character language model, each weighed against the CTC
+posterior, so they only tip readings the recognizer itself finds doubtful; the language model itself; the shipped
+open-vocabulary prior on real English."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,8 +16,8 @@ from ocr_subnet.model.correction import Corrector, ctc_costs, greedy_slots, toke
 from ocr_subnet.model.evaluate import EvalPage, calibrate_correction
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import Lexicon
-from ocr_subnet.model.pipeline import Reading
+from ocr_subnet.model.lexicon import Lexicon, faker_words
+from ocr_subnet.model.pipeline import MANIFEST, WEIGHTS_DIR, Reading, load_corrector
 from ocr_subnet.sections import Font, Section
 
 from tests.support.ctc import reading
@@ -102,16 +104,24 @@ def test_the_language_model_settles_doubtful_characters_and_a_faint_comma() -> N
     assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3).correct_characters(other, frames) == other
 
 
-def test_a_recurring_line_replaces_a_garbled_reading_of_it() -> None:
-    line = "Payment due within 14 days"
-    words = ["Payment", "due", "days", "wxthxn"]  # the reading's word is a word: only the line can restore it
-    language = CharNgram.fit([line] * 20 + STREETS, order=4)
-    read = "Payment due wxthxn 14 days"  # two clear misreadings (~17 nats): past CTC_MARGIN, within LINE_MARGIN
-    corrector = Corrector(Lexicon(words, [line]), language, lexicon_penalty=4.0, language_weight=0.5)
-    assert corrector(read, reading(read)) == line
-    assert Corrector(Lexicon(words), language, 4.0, 0.5)(read, reading(read)) == read  # no line to restore
-    assert corrector("12 Adam Glen Apt. 19", reading("12 Adam Glen Apt. 19")) == "12 Adam Glen Apt. 19"
-    assert Corrector(Lexicon(words, [line]), language, 4.0, 0.0)(read, reading(read)) == read  # weight 0: as read
+def shipped_corrector() -> Corrector:
+    calibration = Calibration(**json.loads((WEIGHTS_DIR / MANIFEST).read_text())["calibration"])
+    corrector = load_corrector(WEIGHTS_DIR, calibration)
+    assert corrector is not None and corrector.language is not None
+    return corrector
+
+
+def test_real_english_is_no_longer_corrected_into_faker_words() -> None:
+    """Issue 15: the closed prior read "than the cost of distribution to the recipient" as "Chan ... Ho the
+    recipient"; the shipped open prior keeps it, and mends its misread words into English ones."""
+    text = "than the cost of distribution to the recipient"
+    doubtful = reading(text, doubt={0: {"t": 0.6, "C": 0.38}, 5: {"t": 0.6, "L": 0.38}})
+    closed = Corrector(Lexicon(faker_words()), None, lexicon_penalty=12.0, language_weight=0.0)
+    assert closed(text, doubtful) == "Chan Le cost of distribution Ho the recipient"  # what the issue reported
+    corrector = shipped_corrector()
+    assert corrector(text, doubtful) == corrector(text, reading(text)) == text
+    misread = "than the cost of distributlon to the reciplent"
+    assert corrector(misread, reading(misread, doubt={25: {"l": 0.55, "i": 0.43}, 43: {"l": 0.55, "i": 0.43}})) == text
 
 
 def test_a_clear_reading_stands_against_the_language_model() -> None:

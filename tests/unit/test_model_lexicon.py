@@ -1,24 +1,38 @@
-"""The vocabulary, its nearest words, its file, and loading the corrections a calibration asks for."""
+"""The open vocabulary, its nearest words, its file, the prior's fit, and loading the corrections a calibration
+asks for."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import pytest
+from ocr_subnet.cli import app
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import Lexicon, recurring_lines, vocabulary
-from ocr_subnet.model.pipeline import LANGUAGE_FILE, LEXICON_FILE, ModelLoadError, load_corrector
+from ocr_subnet.model.lexicon import Lexicon
+from ocr_subnet.model.pipeline import (
+    LANGUAGE_FILE,
+    LEXICON_FILE,
+    MANIFEST,
+    WEIGHTS_DIR,
+    ModelLoadError,
+    load_corrector,
+)
+from ocr_subnet.model.prior import EVALUATION_PACKAGES, HELD_OUT, general_files, general_lines, normalized, prior_words
+from typer.testing import CliRunner
 
-LATE_FEE = "Late payments incur a 1.5% monthly fee"
-LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage"], [LATE_FEE, "Web hosting"])
+LATE_FEE = "Late payments incur a 1.5% monthly fee"  # a line the invoice templates repeat
+LEXICON = Lexicon(["Payment", "within", "Elizabethmouth", "Joshua", "Passage", "invoice", "bill", "Bill"])
 
 
-def test_the_vocabulary_holds_fakers_words_city_compounds_and_the_templates_words() -> None:
-    words = set(vocabulary(["Thank you for your business!", "Call us at 5 p.m.", "INV-00042"]))
-    assert {"Elizabethmouth", "Joshua", "Suite", "Passage", "business", "Thank", "us", "INV", "MN", "KS"} <= words
-    assert not {"p", "m", "00042", "INV-00042"} & words  # single letters and numbers are never corrected
+def test_the_vocabulary_is_general_english_and_fakers_names_without_template_lines() -> None:
+    words = set(prior_words())
+    assert {"than", "cost", "distribution", "recipient", "Elizabethmouth", "Joshua", "Suite", "MN"} <= words
+    assert not {word for word in words if len(word) < 2 or not word.isalpha()}  # letters only, never a line
 
 
 def test_nearest_words_stay_within_the_edit_budget() -> None:
@@ -29,22 +43,58 @@ def test_nearest_words_stay_within_the_edit_budget() -> None:
     assert LEXICON.candidates("Zzzzzzz") == []
 
 
+def test_case_is_folded_and_a_correction_takes_the_misread_words_case() -> None:
+    assert "Invoice" in LEXICON and "INVOICE" in LEXICON and "invoice" in LEXICON and "Invoices" not in LEXICON
+    assert LEXICON.candidates("Inveice") == ["Invoice"] and LEXICON.candidates("INVOlCE") == ["INVOICE"]
+    assert LEXICON.candidates("bil1") == ["bill"]  # the lower-case spelling is the word; a capital is the reading's
+    assert LEXICON.candidates("PAYMEMT") == ["PAYMENT"] and LEXICON.candidates("eIizabethmouth") == [
+        "Elizabethmouth"
+    ]  # a name keeps its capital
+
+
 def test_the_lexicon_file_round_trips(tmp_path: Path) -> None:
     LEXICON.save(tmp_path / LEXICON_FILE)
-    loaded = Lexicon.load(tmp_path / LEXICON_FILE)
-    assert loaded.words == LEXICON.words and loaded.lines == LEXICON.lines == [LATE_FEE, "Web hosting"]
+    assert Lexicon.load(tmp_path / LEXICON_FILE).words == LEXICON.words
 
 
-def test_recurring_lines_are_the_templates_lines_of_several_words() -> None:
-    texts = ["Web hosting", "Bill To:", "Subtotal:", "12 Adam Glen", "Web hosting", "Bill To:", "Subtotal:"]
-    assert recurring_lines(texts, invoices=2) == ["Bill To:", "Web hosting"]  # one word, or drawn once: not lines
-    assert recurring_lines(texts * 2, invoices=2500) == []  # 4 in 2,500 invoices: too rare for a template line
+def test_the_shipped_prior_holds_no_template_line_and_was_fitted_by_its_recorded_command() -> None:
+    entries = (WEIGHTS_DIR / LEXICON_FILE).read_text().splitlines()
+    assert LATE_FEE not in entries and not [entry for entry in entries if " " in entry]
+    manifest = json.loads((WEIGHTS_DIR / MANIFEST).read_text())
+    assert manifest["prior"]["command"].startswith("ocr-subnet fit-prior ")
+    assert "recurring_lines" not in manifest["calibration_fit"]
+    assert sorted(Lexicon(prior_words()).words) == entries  # the word list is refitted exactly on this machine
 
 
-def test_runs_of_words_near_a_recurring_line_are_offered_it() -> None:
-    runs = ["Lane payment Pena 1.5% monthly fee", LATE_FEE, "Web hostng", "Thank you for your business!"]
-    assert LEXICON.near_lines(runs) == [(0, LATE_FEE), (2, "Web hosting")]  # an exact line needs nothing
-    assert Lexicon(["word"]).near_lines(runs) == []
+def test_fit_prior_is_reproducible_and_records_itself_in_the_manifest(tmp_path: Path) -> None:
+    shutil.copy(WEIGHTS_DIR / MANIFEST, tmp_path / MANIFEST)
+    args = ["fit-prior", "--weights-dir", str(tmp_path), "--family-pages", "2", "--general-chars", "20000", "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    language = (tmp_path / LANGUAGE_FILE).read_bytes()
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0 and (tmp_path / LANGUAGE_FILE).read_bytes() == language
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["prior"] == json.loads(first.output) == json.loads(second.output)
+    assert manifest["sha256"][LANGUAGE_FILE] == hashlib.sha256(language).hexdigest()
+    assert manifest["prior"]["config"]["family_pages"] == 2 and manifest["prior"]["fit"]["general_lines"] > 0
+    fitted = CharNgram.load(tmp_path / LANGUAGE_FILE)
+    assert fitted.log_prob("than the cost of distribution") > fitted.log_prob("Chan Le Cost o distribution")
+
+
+def test_the_general_text_holds_out_the_benchmark_licence_and_the_evaluation_packages(tmp_path: Path) -> None:
+    held_out = normalized(HELD_OUT.read_text())
+    quoted = tmp_path / "quoted"
+    quoted.write_text("A line of our own, long enough.\n" + HELD_OUT.read_text())  # a licence quoted in a file
+    assert general_lines([quoted], held_out, 10**6) == ["A line of our own, long enough"]
+    assert not [p for p in general_files() if EVALUATION_PACKAGES.search(str(p.parent.name)) or p == HELD_OUT]
+    assert len(general_lines([quoted], "", 200)) < len(general_lines([quoted], "", 10**6))  # capped in characters
+
+
+def test_fit_prior_refuses_a_folder_without_a_manifest(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["fit-prior", "--weights-dir", str(tmp_path)])
+    assert result.exit_code != 0 and "no manifest.json" in result.output
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_a_calibration_that_corrects_words_needs_its_lexicon(tmp_path: Path) -> None:

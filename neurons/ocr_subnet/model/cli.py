@@ -1,7 +1,9 @@
-"""`ocr-subnet train`: train the OCR model and export its weights with a manifest."""
+"""`ocr-subnet train`: train the OCR model and export its weights with a manifest; `ocr-subnet fit-prior`: refit
+its language prior alone."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -29,8 +31,8 @@ def register(app: typer.Typer) -> None:
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
         final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
         calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
-        language_layouts: int | None = typer.Option(
-            None, help="Training invoices whose strings teach the lexicon and language model (default 20000)."
+        prior_pages: int | None = typer.Option(
+            None, help="Pages per open family whose strings join the language prior's general text (default 150)."
         ),
     ) -> None:
         """Train detector + recognizer on freshly drawn invoices, calibrate, validate, export weights."""
@@ -57,7 +59,7 @@ def register(app: typer.Typer) -> None:
             validation_pages=validation_pages,
             final_pages=final_pages,
             calibration_pages=calibration_pages,
-            language_layouts=language_layouts,
+            prior_pages=prior_pages,
         )
         console = Console(stderr=True)
         command = shlex.join(["ocr-subnet", *sys.argv[1:]])
@@ -71,3 +73,28 @@ def register(app: typer.Typer) -> None:
 
             manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step, torch_device)
         console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})
+
+    @app.command("fit-prior")
+    def fit_prior_command(
+        weights_dir: Path = typer.Option(..., help="Exported weights folder (its manifest records the fit)."),
+        seed: int = typer.Option(0, help="Seeds the open-family pages whose strings join the general text."),
+        family_pages: int = typer.Option(150, min=0, help="Pages per open family."),
+        general_chars: int = typer.Option(1_500_000, min=1, help="General English text at most, in characters."),
+        as_json: bool = typer.Option(False, "--json", help="Print the record as JSON only."),
+    ) -> None:
+        """Refit the open-vocabulary lexicon and character model on general text, keeping the networks."""
+        from rich.console import Console
+
+        from ocr_subnet.model.pipeline import MANIFEST
+        from ocr_subnet.model.prior import PriorConfig, fit_prior, install, prior_record
+
+        if not (weights_dir / MANIFEST).is_file():
+            raise typer.BadParameter(f"no {MANIFEST} in {weights_dir}: export weights with `ocr-subnet train`")
+        config = PriorConfig(seed=seed, family_pages=family_pages, general_chars=general_chars)
+        lexicon, language, fit = fit_prior(config)
+        record = prior_record(shlex.join(["ocr-subnet", *sys.argv[1:]]), config, fit)
+        install(weights_dir, lexicon, language, record)
+        if as_json:
+            typer.echo(json.dumps(record))
+        else:
+            Console().print_json(data=record)

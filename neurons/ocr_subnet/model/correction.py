@@ -1,8 +1,9 @@
-"""From a crop's greedy reading to its corrected text: characters, words, punctuation and whole lines.
+"""From a crop's greedy reading to its corrected text: characters, words and punctuation.
 
-Every step weighs the recognizer's CTC posterior of the crop against two priors: the closed
-vocabulary (`lexicon`) and the invoice language model (`language`), whose log-probability of the
-whole string counts `language_weight` times. A candidate's cost is its CTC cost less that.
+Every step weighs the recognizer's CTC posterior of the crop against two open-vocabulary priors
+fitted on general text (`prior`): the word list (`lexicon`) and the character language model
+(`language`), whose log-probability of the whole string counts `language_weight` times.
+A candidate's cost is its CTC cost less that.
 1. Characters (with the language model): where the posterior hesitates between the character read
    and others ("4S days" / "45 days", "l.5%" / "1.5%"), or between a blank and a character, each
    token takes the variant the joint cost prefers.
@@ -11,10 +12,8 @@ whole string counts `language_weight` times. A candidate's cost is its CTC cost 
 3. Tokens: each word token may change its trailing punctuation ("Apt" -> "Apt.", "Subtotal" ->
    "Subtotal:") or come apart from a number glued to it ("SD83332" -> "SD 83332"), and a word
    still outside the vocabulary may become a near one.
-4. Lines: a run of whole tokens near one of the templates' recurring lines (`Lexicon.near_lines`)
-   may become that line, which small print can garble beyond any one word's reach.
 In steps 1 and 3 each token is judged with the others as they stand. Variants the posterior rules
-out by more than `CTC_MARGIN` nats (`LINE_MARGIN` for whole lines) are never scored by the model.
+out by more than `CTC_MARGIN` nats are never scored by the model.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ WORD_TOKEN = re.compile(r"([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)")  # one word with
 ENDINGS = ("", ".", ":", ",", ".:")  # the trailing punctuation invoices put after a token
 WORD_OPTIONS = 6  # nearest vocabulary words tried for each word token
 CTC_MARGIN = 16.0  # nats: variants this much less likely than the best reading are not rescored
-LINE_MARGIN = 30.0  # nats: a recurring line replaces many characters at once, so it may lie further from the reading
 DOUBT_FLOOR = 0.07  # posterior a rival character needs on some frame of a slot to be tried there
 CHARACTER_VARIANTS = 32  # variants of one token at most: its most doubtful slots are varied first
 
@@ -99,7 +97,7 @@ def token_options(token: str, lexicon: Lexicon) -> set[str]:
         return {token}
     prefix, core_word, suffix = word.groups()
     words = [core_word]
-    if len(core_word) >= MIN_LENGTH and core_word not in lexicon.words:
+    if len(core_word) >= MIN_LENGTH and core_word not in lexicon:
         words += lexicon.candidates(core_word)[:WORD_OPTIONS]
     core = suffix.rstrip(".:,!")
     before = [prefix, prefix + " "] if prefix[-1:].isdigit() else [prefix]
@@ -125,7 +123,6 @@ class Corrector:
             text = self.correct_words(text, log_probs)
         if weighs_language:
             text = self.rescore_tokens(text, log_probs)
-            text = self.correct_lines(text, log_probs)
         return text
 
     def prior(self, text: str) -> float:
@@ -176,7 +173,7 @@ class Corrector:
         vocabulary word, when that costs less than the word itself plus the out-of-vocabulary penalty."""
         for match in reversed(list(WORD.finditer(text))):
             word = match.group()
-            if len(word) < MIN_LENGTH or word in self.lexicon.words:
+            if len(word) < MIN_LENGTH or word in self.lexicon:
                 continue
             options = self.lexicon.candidates(word)
             if not options:
@@ -199,17 +196,6 @@ class Corrector:
         for (match, options, _), best in reversed(list(zip(spans, chosen, strict=True))):  # earlier spans stay valid
             text = text[: match.start()] + options[best] + text[match.end() :]
         return text
-
-    def correct_lines(self, text: str, log_probs: torch.Tensor) -> str:
-        """The text, or the text with a run of its tokens replaced by a recurring line near it, whichever the joint
-        cost prefers."""
-        tokens = list(TOKEN.finditer(text))
-        spans = [(a.start(), b.end()) for i, a in enumerate(tokens) for b in tokens[i + 1 :]]
-        near = self.lexicon.near_lines([text[start:end] for start, end in spans])
-        if not near:
-            return text
-        texts = list(dict.fromkeys([text, *(text[: spans[i][0]] + line + text[spans[i][1] :] for i, line in near)]))
-        return texts[self.cheapest(ctc_costs(log_probs, texts).tolist(), texts, LINE_MARGIN)]
 
     def cheapest_per_group(self, log_probs: torch.Tensor, groups: list[list[str]]) -> list[int]:
         """Per group of candidate texts the index of its `cheapest`; every candidate costed in one CTC call."""

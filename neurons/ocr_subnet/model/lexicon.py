@@ -1,24 +1,20 @@
-"""The invoices' closed vocabulary, their recurring lines, and the nearest of either to a misread reading.
+"""The open vocabulary, and the nearest of its words to a misread reading.
 
-Invoices draw their words from a closed vocabulary: Faker's en_US names, streets and cities (a
-city is often a name plus a suffix, "Elizabethmouth") and the templates' labels and items. A
+The vocabulary (`prior.prior_words`) is general English (Debian's `wamerican`) plus the names,
+streets and cities Faker draws (a city is often a name plus a suffix, "Elizabethmouth"). A
 recognized word outside it is likely misread; `correction` replaces it with one of the nearest
 vocabulary words when the recognizer's CTC posterior allows. Tesseract uses word lists the same way.
-Numbers and single letters are never corrected. The templates also repeat whole lines (items,
-terms, notes: "Late payments incur a 1.5% monthly fee"); small print garbles them beyond any
-one word's reach, so a run of words near such a line is offered the line itself.
+Case is folded: "Invoice", "INVOICE" and "invoice" are one word, and a correction takes the case of the
+word it replaces. Numbers and single letters are never corrected.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -27,8 +23,6 @@ MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state 
 CANDIDATES = 24  # nearest vocabulary words scored per misread word
 NEAREST_CACHE = 4096  # misread words whose candidates are kept
 LENGTH_CHANGE = 2  # letters a correction may add or drop (wider windows cost time and found nothing more)
-RECURRING_SHARE = 1 / 500  # a line of several words drawn at least this often per invoice is a template's line
-LINE_DISTANCE = 0.45  # a run of words this near a recurring line (edits per character) is offered the line
 
 
 def max_distance(length: int) -> int:
@@ -50,29 +44,29 @@ def faker_words() -> set[str]:
     return {word for phrase in phrases for word in WORD.findall(phrase)}
 
 
-def vocabulary(texts: Iterable[str]) -> list[str]:
-    """The words worth correcting toward: Faker's, and those of `texts` (the templates' strings)."""
-    words = faker_words() | {word for text in texts for word in WORD.findall(text)}
-    return sorted(word for word in words if len(word) >= MIN_LENGTH)
-
-
-def recurring_lines(texts: Iterable[str], invoices: int) -> list[str]:
-    """The strings of several words that `invoices` invoices' `texts` repeat at least `RECURRING_SHARE` times each
-    (addresses, names and amounts never recur; items, labels and terms do)."""
-    least = max(2, math.ceil(invoices * RECURRING_SHARE))
-    return sorted(text for text, count in Counter(texts).items() if " " in text.strip() and count >= least)
+def with_case(word: str, like: str) -> str:
+    """`word` (as the vocabulary spells it) in the case of `like`: capitals (most of its letters are: a misread
+    capital may come out small, "INVOlCE"), a capital first, or as spelled."""
+    if len(like) > 1 and 2 * sum(c.isupper() for c in like) > len(like):
+        return word.upper()
+    if like[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
 
 
 class Lexicon:
-    """A word set, with the candidates for each length of misread word precomputed (lookups are per crop), and the
-    recurring lines."""
+    """A word set, case folded, with the candidates for each length of misread word precomputed (lookups are per
+    crop)."""
 
-    def __init__(self, words: Iterable[str], lines: Iterable[str] = ()) -> None:
+    def __init__(self, words: Iterable[str]) -> None:
         self.words = frozenset(words)
-        self.lines = sorted(set(lines))
+        spellings: dict[str, str] = {}
+        for word in sorted(self.words, key=lambda w: (w.lower(), w.swapcase())):  # lower case first: "bill" over "Bill"
+            spellings.setdefault(word.lower(), word)
+        self.spellings = spellings
         by_length: dict[int, list[str]] = {}
-        for word in sorted(self.words):
-            by_length.setdefault(len(word), []).append(word)
+        for folded in sorted(spellings):
+            by_length.setdefault(len(folded), []).append(folded)
         # per length of a misread word, the words a correction may reach (lengths within LENGTH_CHANGE of it)
         longest = max(by_length, default=0)
         self.reachable = {
@@ -81,33 +75,24 @@ class Lexicon:
         }
         self.nearest = lru_cache(maxsize=NEAREST_CACHE)(self._nearest)
 
+    def __contains__(self, word: str) -> bool:
+        return word.lower() in self.spellings
+
     @classmethod
     def load(cls, path: Path) -> Lexicon:
-        """One entry per line: a word, or (with a space in it) a recurring line."""
-        entries = [entry for entry in path.read_text().splitlines() if entry]
-        return cls((e for e in entries if " " not in e), (e for e in entries if " " in e))
+        """One word per line."""
+        return cls(entry for entry in path.read_text().splitlines() if entry)
 
     def save(self, path: Path) -> None:
-        path.write_text("".join(entry + "\n" for entry in [*sorted(self.words), *self.lines]))
+        path.write_text("".join(word + "\n" for word in sorted(self.words)))
 
     def candidates(self, word: str) -> list[str]:
-        """The vocabulary words nearest `word`, within `max_distance` edits, closest first (cached: both
-        corrections ask for the same misread words)."""
-        return list(self.nearest(word))
+        """The vocabulary words nearest `word` (case folded), within `max_distance` edits, closest first, in
+        `word`'s case (cached: both corrections ask for the same misread words)."""
+        return [with_case(self.spellings[match], word) for match in self.nearest(word.lower())]
 
     def _nearest(self, word: str) -> tuple[str, ...]:
         pool = self.reachable.get(len(word), ())
         limit = max_distance(len(word))
         found = process.extract(word, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=CANDIDATES)
         return tuple(match for match, _, _ in found)
-
-    def near_lines(self, runs: Sequence[str]) -> list[tuple[int, str]]:
-        """(index of a run, a recurring line within `LINE_DISTANCE` of it) for every such pair but exact ones."""
-        if not runs or not self.lines:
-            return []
-        distances = process.cdist(runs, self.lines, scorer=Levenshtein.normalized_distance, dtype=np.float32)
-        return [
-            (run, self.lines[line])
-            for run, line in np.argwhere(distances <= LINE_DISTANCE).tolist()
-            if runs[run] != self.lines[line]
-        ]

@@ -28,13 +28,12 @@ import torch
 from rich.console import Console
 from torch.nn import functional as F
 
-from ocr_subnet.challenge.generate import derive_seeds, invoice_layout
 from ocr_subnet.model import evaluate
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.data import DataConfig, Pools, produce
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import Lexicon, recurring_lines, vocabulary
+from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import (
     OFFSET_SCALE,
     Detector,
@@ -52,17 +51,16 @@ from ocr_subnet.model.pipeline import (
     RECOGNIZER_FILE,
     OcrPipeline,
 )
-from ocr_subnet.model.synth import tutorial_layout
+from ocr_subnet.model.prior import PriorConfig, fit_prior
 
 CHECKPOINT = "checkpoint.pt"
 FONT_LOSS_WEIGHT = 0.3
 OFFSET_LOSS_WEIGHT = 2.0
 MIN_POOL_PAGES = 16
-LANGUAGE_ORDER = 5  # characters per n-gram
 # Settings a resumed run may change: how long to go on, with what resources, how much to validate and calibrate.
 BUDGET = frozenset(
     {"minutes", "steps", "threads", "workers", "validate_minutes", "checkpoint_minutes"}
-    | {"validation_pages", "final_pages", "calibration_pages", "language_layouts"}
+    | {"validation_pages", "final_pages", "calibration_pages", "prior_pages"}
 )
 
 
@@ -90,7 +88,7 @@ class TrainConfig:
     validation_pages: int = 4  # per source, during training
     final_pages: int = 8  # per source, after calibration
     calibration_pages: int = 6  # per source
-    language_layouts: int = 20_000  # training invoices (strings only: ~1.5 ms each) for the lexicon and language model
+    prior_pages: int = PriorConfig.family_pages  # pages per open family whose strings join the language prior
     data: DataConfig = field(default_factory=DataConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
@@ -238,14 +236,6 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def language_texts(seed: int, count: int) -> list[str]:
-    """The strings of `count` training invoices (and a tenth as many tutorial-like), never a held-out page's."""
-    held_out = evaluate.held_out_seeds()
-    seeds = [s for s in derive_seeds(seed * 1_000 + 17, count) if s not in held_out]
-    layouts = [invoice_layout(s) for s in seeds] + [tutorial_layout(s) for s in seeds[: count // 10]]
-    return [text.text for layout in layouts for text in layout.texts]
-
-
 def export(
     trainer: Trainer,
     calibration: Calibration,
@@ -348,14 +338,11 @@ def run(
     pipeline = trainer.pipeline(calibration)
     readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
-    texts = language_texts(config.seed, config.language_layouts)
-    lexicon = Lexicon(vocabulary(texts), recurring_lines(texts, config.language_layouts))
-    language = CharNgram.fit(texts, LANGUAGE_ORDER)
+    lexicon, language, prior_fit = fit_prior(PriorConfig(seed=config.seed, family_pages=config.prior_pages))
     calibration, correction_fit = evaluate.calibrate_correction(readings, lexicon, language, calibration)
     fit |= correction_fit | {
         "detection_quality": detection_quality,
-        "lexicon_words": len(lexicon.words),
-        "recurring_lines": len(lexicon.lines),
+        "prior": prior_fit,
     }
     console.log(f"calibration {calibration} ({fit})")
     corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)

@@ -1,0 +1,136 @@
+"""The open-vocabulary language prior: a general word list and a character n-gram fitted on general text.
+
+The corrections (`correction`) weigh the recognizer's reading against a lexicon and a character
+model. Both used to come from the validator's invoice templates, so they turned real words into
+Faker's ("than the cost" -> "Chan Le Cost"). This prior encodes no template:
+- words: Debian's `wamerican` list (`challenge.words`) and the names and places Faker draws;
+- text: English from Debian's own files on this machine (the common licences and each package's
+  copyright file), lines deduplicated, mixed with the strings of the open challenge families
+  (letters, receipts, columns, tables, forms: open vocabulary with the numbers, dates, amounts and
+  codes a page carries). Never an invoice's strings.
+Held out: the Apache-2.0 licence (any line of it, wherever it is quoted) is never fitted, so prose pages
+set from it measure the prior on unseen text; and the packages whose documentation real-PDF evaluations
+use are skipped whole. The corpus is sorted and capped, so one machine's packages give one prior.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ocr_subnet.challenge.generate import derive_seeds, page_layout
+from ocr_subnet.challenge.words import vocabulary as english_words
+from ocr_subnet.model.language import CharNgram
+from ocr_subnet.model.lexicon import WORD, Lexicon, faker_words
+
+LICENSES = Path("/usr/share/common-licenses")
+DOCS = Path("/usr/share/doc")
+HELD_OUT = LICENSES / "Apache-2.0"  # prose benchmarks are set from it
+EVALUATION_PACKAGES = re.compile(r"tasn1|bzip2|bz2|nettle|valgrind|shared-mime-info|zlib|fontconfig")
+OPEN_FAMILIES = ("letter", "receipt", "columns", "table", "form")
+LANGUAGE_ORDER = 5
+MIN_LINE = 12  # characters: shorter lines (headings, rules, lone names) teach little
+PLAIN = re.compile(r"[ -~]+")  # printable ASCII: what the recognizer's charset is sure to hold
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Everything that decides the prior; recorded in the manifest."""
+
+    seed: int = 0
+    family_pages: int = 150  # pages per open family whose strings join the general text
+    general_chars: int = 1_500_000  # general text at most (bounds the model's size: ~1 MB gzipped)
+    order: int = LANGUAGE_ORDER
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def general_files(docs: Path = DOCS, licenses: Path = LICENSES) -> list[Path]:
+    """The common licences but the held-out one, then every package's copyright file but the evaluation
+    packages', in name order."""
+    texts = sorted(p for p in licenses.glob("*") if p.is_file() and p.name != HELD_OUT.name)
+    packages = (p for p in docs.glob("*") if not EVALUATION_PACKAGES.search(p.name))
+    copyrights = sorted(p / "copyright" for p in packages if (p / "copyright").is_file())
+    return texts + copyrights
+
+
+def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]:
+    """Distinct printable lines of the files (whitespace normalized), none found in `held_out`, until `limit`
+    characters."""
+    seen: dict[str, None] = {}
+    total = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for raw in text.splitlines():
+            line = normalized(raw.strip(" .*#-=|"))
+            if len(line) < MIN_LINE or line in seen or not PLAIN.fullmatch(line) or line in held_out:
+                continue
+            seen[line] = None
+            total += len(line) + 1
+            if total >= limit:
+                return list(seen)
+    return list(seen)
+
+
+def family_lines(seed: int, pages: int) -> list[str]:
+    """The strings of `pages` pages of each open family (never an invoice)."""
+    seeds = derive_seeds(seed * 1_000 + 23, pages)
+    return [text.text for family in OPEN_FAMILIES for s in seeds for text in page_layout(s, family).texts]
+
+
+def prior_words() -> list[str]:
+    """English words and Faker's names and places, letters only, two letters or more."""
+    words = {part for word in english_words() for part in WORD.findall(word)} | faker_words()
+    return sorted(word for word in words if len(word) >= 2)
+
+
+def fit_prior(config: PriorConfig) -> tuple[Lexicon, CharNgram, dict[str, object]]:
+    """The lexicon and the character model, and what they were fitted on (for the manifest)."""
+    held_out = normalized(HELD_OUT.read_text()) if HELD_OUT.is_file() else ""
+    general = general_lines(general_files(), held_out, config.general_chars)
+    families = family_lines(config.seed, config.family_pages)
+    texts = general + families
+    language = CharNgram.fit(texts, config.order)
+    lexicon = Lexicon(prior_words())
+    corpus = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    fit = {
+        "general_lines": len(general),
+        "family_lines": len(families),
+        "characters": sum(len(t) for t in texts),
+        "corpus_sha256": corpus,
+        "lexicon_words": len(lexicon.words),
+    }
+    return lexicon, language, fit
+
+
+def install(weights_dir: Path, lexicon: Lexicon, language: CharNgram, record: dict[str, object]) -> dict[str, object]:
+    """Write the prior into a weights folder and record it (`record`: its command, config and fit) in the
+    manifest, with the files' new sha256 and sizes; the networks and the calibration are left as they are."""
+    from ocr_subnet.model.pipeline import LANGUAGE_FILE, LEXICON_FILE, MANIFEST  # the pipeline imports torch
+
+    path = weights_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    lexicon.save(weights_dir / LEXICON_FILE)
+    language.save(weights_dir / LANGUAGE_FILE)
+    for name in (LEXICON_FILE, LANGUAGE_FILE):
+        data = (weights_dir / name).read_bytes()
+        manifest["sha256"][name] = hashlib.sha256(data).hexdigest()
+        manifest["bytes"][name] = len(data)
+    manifest["prior"] = record
+    manifest.get("calibration_fit", {}).pop("recurring_lines", None)  # the closed prior's; gone with it
+    manifest.get("calibration_fit", {}).pop("lexicon_words", None)  # now in the record's fit
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def prior_record(command: str, config: PriorConfig, fit: dict[str, object]) -> dict[str, object]:
+    return {"command": command, "config": asdict(config), "fit": fit}
