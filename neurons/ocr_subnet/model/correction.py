@@ -33,6 +33,7 @@ from ocr_subnet.model.lexicon import MIN_LENGTH, WORD, Lexicon
 
 TOKEN = re.compile(r"\S+")
 WORD_TOKEN = re.compile(r"([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)")  # one word with what precedes and follows it
+CODE = re.compile(r"\d-?$|^-?\d")  # what glues letters into a code ("INV-19677", "A4"): no dictionary word
 ENDINGS = ("", ".", ":", ",", ".:")  # the trailing punctuation invoices put after a token
 WORD_OPTIONS = 6  # nearest vocabulary words tried for each word token
 CTC_MARGIN = 16.0  # nats: variants this much less likely than the best reading are not rescored
@@ -87,6 +88,12 @@ def most_doubtful(slots: list[Slot], token: list[int]) -> list[int]:
     return varied
 
 
+def is_code(before: str, after: str) -> bool:
+    """Whether letters with `before` and `after` them (within their token) are part of a code: glued to a digit,
+    or to one by a hyphen. Codes are read, not spelled, so the vocabulary has no say over them."""
+    return bool(CODE.search(before) or CODE.search(after))
+
+
 def token_options(token: str, lexicon: Lexicon) -> set[str]:
     """A word token and its variants: each trailing punctuation on it, split from a number it is glued to (a
     state code and its ZIP: "SD83332"), and for a word outside the vocabulary its nearest vocabulary words too.
@@ -97,7 +104,7 @@ def token_options(token: str, lexicon: Lexicon) -> set[str]:
         return {token}
     prefix, core_word, suffix = word.groups()
     words = [core_word]
-    if len(core_word) >= MIN_LENGTH and core_word not in lexicon:
+    if len(core_word) >= MIN_LENGTH and core_word not in lexicon and not is_code(prefix, suffix):
         words += lexicon.candidates(core_word)[:WORD_OPTIONS]
     core = suffix.rstrip(".:,!")
     before = [prefix, prefix + " "] if prefix[-1:].isdigit() else [prefix]
@@ -173,7 +180,8 @@ class Corrector:
         vocabulary word, when that costs less than the word itself plus the out-of-vocabulary penalty."""
         for match in reversed(list(WORD.finditer(text))):
             word = match.group()
-            if len(word) < MIN_LENGTH or word in self.lexicon:
+            before, after = text[: match.start()].split(" ")[-1], text[match.end() :].split(" ")[0]
+            if len(word) < MIN_LENGTH or word in self.lexicon or is_code(before, after):
                 continue
             options = self.lexicon.candidates(word)
             if not options:

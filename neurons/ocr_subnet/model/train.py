@@ -51,7 +51,7 @@ from ocr_subnet.model.pipeline import (
     RECOGNIZER_FILE,
     OcrPipeline,
 )
-from ocr_subnet.model.prior import PriorConfig, fit_prior
+from ocr_subnet.model.prior import PriorConfig, fit_prior, prior_record
 
 CHECKPOINT = "checkpoint.pt"
 FONT_LOSS_WEIGHT = 0.3
@@ -338,11 +338,11 @@ def run(
     pipeline = trainer.pipeline(calibration)
     readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
-    lexicon, language, prior_fit = fit_prior(PriorConfig(seed=config.seed, family_pages=config.prior_pages))
+    prior_config = PriorConfig(seed=config.seed, family_pages=config.prior_pages)
+    lexicon, language, prior_fit = fit_prior(prior_config)
     calibration, correction_fit = evaluate.calibrate_correction(readings, lexicon, language, calibration)
     fit |= correction_fit | {
         "detection_quality": detection_quality,
-        "prior": prior_fit,
     }
     console.log(f"calibration {calibration} ({fit})")
     corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
@@ -366,6 +366,7 @@ def run(
         "validation": metrics,
         "validation_pages_per_source": config.final_pages,
         "calibration_fit": fit,
+        "prior": prior_record(command, prior_config, prior_fit),  # `ocr-subnet fit-prior` may refit it alone
         "history": trainer.history,
     }
     full = export(trainer, calibration, lexicon, language, weights_dir, manifest)
