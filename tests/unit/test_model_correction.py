@@ -171,3 +171,11 @@ def test_the_language_model_picks_between_equally_near_words() -> None:
     doubt = reading(text, doubt={9: {"x": 0.34, "w": 0.33, "l": 0.31}})
     assert Corrector(LEXICON, None, 4.0, 0.0)(text, doubt) == "12 Wade Gwen Apt. 19"  # the posterior alone
     assert Corrector(LEXICON, LANGUAGE, 4.0, 0.3)(text, doubt) == "12 Wade Glen Apt. 19"  # streets end in Glen
+
+
+def test_letters_glued_to_digits_are_codes_and_keep_their_reading() -> None:
+    codes = Lexicon(["IV", "Reference", "Invoice", "No"])
+    text = "Reference: INV-19677 INV918606"
+    assert Corrector(codes, None, 100.0, 0.0)(text, reading(text)) == text  # "INV" is no misread "IV"
+    assert not {"IV918606", "IV-19677"} & (token_options("INV918606", codes) | token_options("INV-19677", codes))
+    assert Corrector(codes, None, 100.0, 0.0)("Refrence INV", reading("Refrence INV")) == "Reference IV"  # words

@@ -178,16 +178,19 @@ class Corrector:
     def correct_words(self, text: str, log_probs: torch.Tensor) -> str:
         """Each out-of-vocabulary word (right to left: earlier spans stay valid) replaced by its best near
         vocabulary word, when that costs less than the word itself plus the out-of-vocabulary penalty."""
+        windows = token_windows(log_probs)
         for match in reversed(list(WORD.finditer(text))):
             word = match.group()
-            before, after = text[: match.start()].split(" ")[-1], text[match.end() :].split(" ")[0]
+            token = token_around(text, match.start(), match.end())
+            before, after = text[token[0] : match.start()], text[match.end() : token[1]]
             if len(word) < MIN_LENGTH or word in self.lexicon or is_code(before, after):
                 continue
             options = self.lexicon.candidates(word)
             if not options:
                 continue
-            texts = [text, *(text[: match.start()] + option + text[match.end() :] for option in options)]
-            costs = ctc_costs(log_probs, texts).tolist()
+            variants = [before + option + after for option in [word, *options]]
+            texts = [text[: token[0]] + variant + text[token[1] :] for variant in variants]
+            costs = self.token_costs(log_probs, windows, text, token, variants)
             costs[0] += self.lexicon_penalty
             text = texts[self.cheapest(costs, texts)]
         return text
@@ -195,24 +198,30 @@ class Corrector:
     def rescore_tokens(self, text: str, log_probs: torch.Tensor) -> str:
         """Each word token's punctuation (and, still out of vocabulary, its word) as the joint cost prefers,
         every token judged with the others as read."""
-        spans = []  # (token, its options, the text with each option)
+        windows = token_windows(log_probs)
+        chosen = []  # (token span, the option the joint cost prefers)
         for match in TOKEN.finditer(text):
             options = sorted(token_options(match.group(), self.lexicon))
             if len(options) > 1:
-                spans.append((match, options, [text[: match.start()] + o + text[match.end() :] for o in options]))
-        chosen = self.cheapest_per_group(log_probs, [texts for *_, texts in spans])
-        for (match, options, _), best in reversed(list(zip(spans, chosen, strict=True))):  # earlier spans stay valid
-            text = text[: match.start()] + options[best] + text[match.end() :]
+                texts = [text[: match.start()] + o + text[match.end() :] for o in options]
+                costs = self.token_costs(log_probs, windows, text, match.span(), options)
+                chosen.append((match.span(), options[self.cheapest(costs, texts)]))
+        for (start, end), option in reversed(chosen):  # earlier spans stay valid
+            text = text[:start] + option + text[end:]
         return text
 
-    def cheapest_per_group(self, log_probs: torch.Tensor, groups: list[list[str]]) -> list[int]:
-        """Per group of candidate texts the index of its `cheapest`; every candidate costed in one CTC call."""
-        costs = ctc_costs(log_probs, [text for group in groups for text in group]).tolist() if groups else []
-        picks, start = [], 0
-        for group in groups:
-            picks.append(self.cheapest(costs[start : start + len(group)], group))
-            start += len(group)
-        return picks
+    def token_costs(
+        self, log_probs: torch.Tensor, windows: list[Window], text: str, token: tuple[int, int], variants: list[str]
+    ) -> list[float]:
+        """CTC costs of `text` with its `token` span replaced by each variant: on the token's own frames where the
+        text's tokens line up with the greedy reading's (`windows`), else on the whole crop. Costs compare within
+        one call only. The window is what keeps long lines of prose cheap: a crop's cost grows with its length
+        times the candidates', and a line holds many tokens."""
+        tokens = [match.span() for match in TOKEN.finditer(text)]
+        if len(tokens) != len(windows) or token not in tokens:
+            return ctc_costs(log_probs, [text[: token[0]] + v + text[token[1] :] for v in variants]).tolist()
+        start, end, lead, trail = windows[tokens.index(token)]
+        return ctc_costs(log_probs[start:end], [lead + v + trail for v in variants]).tolist()
 
     def cheapest(self, costs: list[float], texts: list[str], margin: float = CTC_MARGIN) -> int:
         """The index of the text with the lowest CTC cost less the prior, among those the posterior has not ruled
@@ -221,6 +230,36 @@ class Corrector:
         if len(likely) == 1:
             return likely[0]
         return min(likely, key=lambda i: (costs[i] - self.prior(texts[i]), texts[i]))
+
+
+Window = tuple[int, int, str, str]  # a token's frames (first, after last) and the spaces costed on their edges
+
+
+def token_windows(log_probs: torch.Tensor) -> list[Window]:
+    """Per token of the crop's greedy reading, the frames between the spaces around it (as `correct_characters`
+    costs a token), with the spaces those frames hold."""
+    slots = greedy_slots(log_probs, floor=1.0)  # no rivals needed: only the greedy path's runs
+    chosen = [slot.options[0] for slot in slots]
+    windows: list[Window] = []
+    token: list[int] = []
+    for i, option in enumerate([*chosen, " "]):
+        if option != " ":
+            token.append(i)
+            continue
+        if "".join(chosen[j] for j in token):
+            before, after = token[0] - 1, token[-1] + 1
+            start = slots[before].frames[0] if before >= 0 else 0
+            end = slots[after].frames[1] if after < len(slots) else len(log_probs)
+            windows.append((start, end, " " if before >= 0 else "", " " if after < len(slots) else ""))
+        token = []
+    return windows
+
+
+def token_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the whitespace-delimited token holding text[start:end]."""
+    left = text.rfind(" ", 0, start) + 1
+    right = text.find(" ", end)
+    return left, len(text) if right < 0 else right
 
 
 def within_margin(costs: list[float], margin: float = CTC_MARGIN) -> list[int]:
