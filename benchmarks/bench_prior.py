@@ -6,7 +6,8 @@ Two kinds of pages, each read once by the networks (uncorrected; only the correc
   blur); tesseract reads the same pages;
 - the validator's level-1 invoices (the benchmark's own seeds, as `bench_model.py`): reward and CER.
 Per prior it prints page CER (and reward on invoices) and the corrections' CPU time per page. The
-baseline is the prior the weights shipped with before (`--baseline-dir`, a copy of the old weights).
+baseline is another weights folder's prior files (`--baseline-dir`, e.g. a copy of the weights before
+`ocr-subnet fit-prior`) under this checkout's correction code and the measured weights' calibration.
 
     python benchmarks/bench_prior.py --baseline-dir OLD_WEIGHTS [--weights-dir NEW] --prose-pages 6 --invoice-pages 6
 """
