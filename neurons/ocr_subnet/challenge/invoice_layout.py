@@ -104,6 +104,8 @@ class Page:
         self.top = PAGE_HEIGHT - float(rng.uniform(35, 75))
         self.texts: list[Text] = []
         self.rules: list[Rule] = []
+        self.placed: list[str] = []  # the blocks set, in order
+        self.columns: tuple[str, ...] = ()  # the line-item table's column kinds, in order
 
     @property
     def size(self) -> float:
@@ -122,6 +124,7 @@ class Page:
         column = self.column(x, width, top)
         if label:
             column.put(fit(labelled(self.rng, PARTIES, self.colon), self.label, width), self.label, align)
+            column.baseline -= max(0.0, ascent(self.heading) - ascent(self.label))  # the name's taller face
         column.put(fit(value(self.rng, "name"), self.heading, width), self.heading, align)
         kinds = ("address", "place", "phone", "email", "code")
         for kind in self.rng.choice(len(kinds), size=int(self.rng.integers(1, 4)), replace=False):
@@ -189,9 +192,11 @@ class Page:
         sign = "$" if rng.random() < 0.3 else ""
         cells = [[self.item(kind, sign) for kind in kinds] for _ in range(int(rng.integers(2, 16)))]
         head = self.label if rng.random() < 0.5 else self.body
-        return grid(
-            rng, headers, cells, [kind in NUMERIC for kind in kinds], self.body, head, x, x + width, top, self.bottom
-        )
+        numeric = [kind in NUMERIC for kind in kinds]
+        piece = grid(rng, headers, cells, numeric, self.body, head, x, x + width, top, self.bottom)
+        if piece is not None:
+            self.columns = tuple(kinds)
+        return piece
 
     def item(self, kind: str, sign: str) -> str:
         rng = self.rng
@@ -218,12 +223,16 @@ class Page:
             "notes": lambda: self.notes(x, width, top),
             "items": lambda: self.items(x, width, top),
         }
-        return blocks[name]()
+        piece = blocks[name]()
+        if piece is not None:
+            self.placed.append(name)
+        return piece
 
 
 def make_layout(rng: np.random.Generator) -> Layout:
     """A title (or not), then the blocks in a drawn order, small ones paired in two columns now and then;
-    a block that no longer fits above the bottom margin is left out."""
+    a block that no longer fits above the bottom margin is left out. The template names the blocks set
+    and the table's columns (as drawn, before any too wide for the page are dropped)."""
     page = Page(rng)
     if rng.random() < 0.7:
         title_font = Font(family=page.heading.family, size=page.heading.size + float(rng.integers(2, 8)))
@@ -247,4 +256,5 @@ def make_layout(rng: np.random.Generator) -> Layout:
             page.rules += rules
         if placed:
             page.top = min(piece[2] for piece in placed) - float(rng.uniform(1.0, 2.5)) * page.size
-    return Layout("invoice-layout", tuple(page.texts), tuple(page.rules))
+    template = f"invoice-layout:{','.join(page.placed)}:{','.join(page.columns)}"
+    return Layout(template, tuple(page.texts), tuple(page.rules))
