@@ -13,7 +13,12 @@ from reportlab.pdfbase.ttfonts import TTFont
 
 
 def test_the_default_mix_holds_every_family_and_the_tutorial_invoice_stays_a_named_task() -> None:
-    assert DEFAULT_MIX == ("invoice", "letter", "receipt", "columns", "table", "form") == FAMILIES == tuple(STOCK)
+    assert (
+        DEFAULT_MIX
+        == ("invoice", "letter", "receipt", "columns", "table", "form", "invoice-layout")
+        == FAMILIES
+        == tuple(STOCK)
+    )
     assert generate_challenge(5, 1).family == "invoice"  # callers that name no mix get the tutorial's invoice
 
 

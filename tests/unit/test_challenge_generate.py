@@ -34,6 +34,8 @@ from ocr_subnet.challenge.invoice import (
     make_style,
     money,
 )
+from ocr_subnet.challenge.invoice_layout import COLUMNS as ITEM_COLUMNS
+from ocr_subnet.challenge.invoice_layout import META as INVOICE_META
 from ocr_subnet.protocol import MAX_BODY_BYTES, MAX_IMAGE_PIXELS, OcrRequest, decode_image, encode_image
 from ocr_subnet.sections import FONT_FAMILIES
 from PIL import Image
@@ -411,6 +413,26 @@ def test_forms_fill_varied_labels_with_open_values_boxes_and_checkboxes() -> Non
     assert len(labels) >= 40 and generated >= 20, (len(labels), generated)
     assert kinds == set(patterns)
     assert rules >= 100
+
+
+def test_invoice_layouts_vary_block_order_table_columns_and_meta_labels() -> None:
+    """Procedural invoices: each page orders its blocks and picks and orders its 3-7 table columns anew;
+    meta labels mix common wordings (fixed) with open-vocabulary ones."""
+    orders, tables, labels, generated = set(), set(), set(), 0
+    stock = generate.STOCK["invoice-layout"]
+    for seed in range(40):
+        page = page_layout(seed, "invoice-layout")
+        _, order, columns = page.template.split(":")
+        orders.add(order)
+        tables.add(columns)
+        if columns:
+            assert 3 <= len(columns.split(",")) <= 7, (seed, columns)
+            assert set(columns.split(",")) <= set(ITEM_COLUMNS), (seed, columns)
+        labels |= {t.text.removesuffix(":") for t in page.texts} & {label for label, _ in INVOICE_META}
+        generated += sum(t.text.endswith(":") and t.text not in stock for t in page.texts)
+    assert len(orders) >= 35 and len(tables) >= 35, (len(orders), len(tables))
+    assert {len(columns.split(",")) for columns in tables if columns} == {3, 4, 5, 6, 7}
+    assert len(labels) >= 12 and generated >= 20, (sorted(labels), generated)
 
 
 def test_resolutions_mix_the_tutorials_with_scans_at_whole_dpi_and_keep_the_tutorial_task() -> None:

@@ -326,6 +326,7 @@ def test_the_validators_challenge_mix_reaches_its_command() -> None:
         "columns",
         "table",
         "form",
+        "invoice-layout",
     ]  # the CRD's default: the whole mix
     narrowed = validator_spec(challenge={"families": ["invoice"]})
     params = parse_cli(containers(validator.validator_deployment(OWNER_VALIDATOR, narrowed))[0]["command"])

@@ -4,7 +4,8 @@ One place for the protocol's families: `FAMILIES` names them, `DEFAULT_MIX` is w
 and `ocr-subnet challenge` draw from unless told otherwise (`--family`, the Validator resource's
 `spec.challenge.families`). "invoice" is the tutorial-compatible invoice, the named task to compare
 with the tutorial; "letter" (letters and prose pages), "receipt", "columns" (multi-column pages),
-"table" (table pages) and "form" (filled-in forms) draw open vocabulary in the published faces
+"table" (table pages), "form" (filled-in forms) and "invoice-layout" (procedurally arranged
+invoices) draw open vocabulary in the published faces
 (`fonts.PUBLISHED_FAMILIES`). Imports nothing heavy: the operator reads it for the CRD.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-FAMILIES: tuple[str, ...] = ("invoice", "letter", "receipt", "columns", "table", "form")
+FAMILIES: tuple[str, ...] = ("invoice", "letter", "receipt", "columns", "table", "form", "invoice-layout")
 DEFAULT_MIX: tuple[str, ...] = tuple(FAMILIES)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from faker import Faker
 
 from ocr_subnet.challenge import band, columns, corrupt, form, geometry, invoice, letter, levels, receipt, table
+from ocr_subnet.challenge import invoice_layout as procedural_invoice
 from ocr_subnet.challenge.api import Challenge
 from ocr_subnet.challenge.families import check_families
 from ocr_subnet.challenge.invoice import Layout, make_layout
@@ -54,6 +55,7 @@ STOCK: dict[str, frozenset[str]] = {
     "columns": columns.STOCK_TEXTS,
     "table": table.STOCK_TEXTS,
     "form": form.STOCK_TEXTS,
+    "invoice-layout": procedural_invoice.STOCK_TEXTS,
 }
 
 
@@ -128,6 +130,7 @@ def page_layout(seed: int, family: str = "invoice") -> Layout:
         "columns": columns.make_layout,
         "table": table.make_layout,
         "form": form.make_layout,
+        "invoice-layout": procedural_invoice.make_layout,
     }[family]
     return maker(stream(seed, CONTENT))
 

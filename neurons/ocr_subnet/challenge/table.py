@@ -90,6 +90,24 @@ def draw_table(
     rows = int(rng.integers(3, 31))
     headers = [header(rng, kind) for kind in spec.kinds]
     cells = [[cell(rng, kind, fmt) for kind, fmt in zip(spec.kinds, spec.formats, strict=True)] for _ in range(rows)]
+    numeric = [kind in NUMERIC for kind in spec.kinds]
+    return grid(rng, headers, cells, numeric, body, head, left, right, top, bottom)
+
+
+def grid(
+    rng: np.random.Generator,
+    headers: list[str],
+    cells: list[list[str]],
+    numeric: list[bool],
+    body: Font,
+    head: Font,
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+) -> tuple[list[Text], list[Rule], float] | None:
+    """Lays out given headers and cells (numeric columns right-aligned) whose top edge is at `top`: the last
+    columns are dropped while too wide, rows while below `bottom`; None when fewer than two rows fit."""
     pad = float(rng.uniform(0.6, 1.6)) * body.size
     widths = [
         max(stringWidth(h, head.family, head.size), *(stringWidth(row[i], body.family, body.size) for row in cells))
@@ -110,7 +128,7 @@ def draw_table(
     below = max(descent(body), descent(head))
     gap = float(rng.uniform(0.2, 0.55)) * body.size
     pitch = above + below + 2 * gap
-    aligns = ["right" if kind in NUMERIC else "left" for kind in spec.kinds[:count]]
+    aligns = ["right" if flag else "left" for flag in numeric[:count]]
     texts: list[Text] = []
     lines = [top]  # the horizontal boundaries of the rows drawn so far
     for values, font in [(headers, head), *((row, body) for row in cells)]:
