@@ -133,3 +133,10 @@ def test_cli_json_reads_one_page_with_tesseract() -> None:
     assert row["cer"] < 0.05 and row["word_accuracy"] > 0.9  # tesseract reads clean TeX prose almost perfectly
     (page,) = out["pages"]
     assert (page["package"], page["page"]) == ("libtasn1-doc", LIBTASN1.pages[0])
+
+
+def test_setup_installs_every_package_of_the_set() -> None:
+    setup = (Path(__file__).parents[2] / "scripts" / "setup.sh").read_text()
+    (line,) = [line for line in setup.splitlines() if line.startswith("APT_PACKAGES=(")]
+    installed = set(line.removeprefix("APT_PACKAGES=(").removesuffix(")").split())
+    assert {d.package for d in DOCUMENTS} | {"poppler-utils", "tesseract-ocr"} <= installed
