@@ -43,6 +43,18 @@ def load_engine(name: EngineName, threads: int) -> Engine:
     return lambda image: pipeline([np.asarray(image.convert("L"))])[0]
 
 
+def warm_up(engine: Engine, image: Image.Image, first: bool) -> None:
+    """Untimed calls that keep one-off costs out of s/page, so the figure is a warm engine's, as a serving
+    miner's would be: the engine's first page once (TorchScript profiles and optimizes the networks on their
+    first calls, the corrections load lazily), then a blank page of each new size WARM_UP_CALLS times (the
+    detector is optimized per input shape; a blank page costs little else)."""
+    if first:
+        engine(image)
+    blank = Image.new("L", image.size, 255)
+    for _ in range(WARM_UP_CALLS):
+        engine(blank)
+
+
 def evaluate(
     documents: Sequence[SourceDocument],
     per_document: int,
@@ -51,9 +63,7 @@ def evaluate(
     variants: Sequence[Variant],
     on_page: Callable[[], None] = lambda: None,
 ) -> list[PageResult]:
-    """Every engine on every planned page; `on_page` after each reading. Each engine reads the first image
-    of every size WARM_UP_CALLS times untimed, so one-off costs (TorchScript optimizing for a new input shape)
-    stay out of s/page: the figure is a warm engine's, as a serving miner's would be."""
+    """Every engine on every planned page, each warmed up first (`warm_up`); `on_page` after each reading."""
     check_installed(documents)
     plan = page_plan(documents, per_document)
     warm: set[tuple[EngineName, tuple[int, int]]] = set()
@@ -68,8 +78,7 @@ def evaluate(
                         image = variant_raster(clean, variant, document.package, page, dpi)
                         for name, engine in engines.items():
                             if (name, image.size) not in warm:
-                                for _ in range(WARM_UP_CALLS):
-                                    engine(image)
+                                warm_up(engine, image, first=not any(n == name for n, _ in warm))
                                 warm.add((name, image.size))
                             start = time.perf_counter()
                             read = plain_text(engine(image))
