@@ -46,6 +46,14 @@ def test_the_set_lists_text_pages_of_at_least_five_documents() -> None:
     ]
 
 
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: d.package)
+def test_every_listed_page_is_a_text_page(document: SourceDocument) -> None:
+    with opened(document) as (path, _):
+        for page in document.pages:
+            truth = text_layer(path, page, 1000, 1000)
+            assert len(truth.words) >= 150 and len(truth.lines) >= 15, (document.package, page)
+
+
 def test_text_layer_of_a_real_page_lies_on_its_ink() -> None:
     with opened(LIBTASN1) as (path, pdf):
         raster = rasterize(pdf, 1, 150)
