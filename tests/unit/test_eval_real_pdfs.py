@@ -131,6 +131,13 @@ def test_an_unknown_document_is_refused() -> None:
     assert result.exit_code == 2 and "no-such-doc" in result.output
 
 
+def test_a_model_without_weights_is_a_clear_error(tmp_path: Path) -> None:
+    arguments = ["eval", "real-pdfs", "--engine", "model", "--weights-dir", str(tmp_path), "--pages", "1"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "no model manifest" in result.output and str(tmp_path) in result.output
+
+
 def test_cli_json_reads_one_page_with_tesseract() -> None:
     arguments = ["--engine", "tesseract", "--dpi", "150", "--variant", "clean", "--pages", "1"]
     result = CliRunner().invoke(app, ["eval", "real-pdfs", *arguments, "--document", "libtasn1-doc", "--json"])

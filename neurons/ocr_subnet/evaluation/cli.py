@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import typer
 
@@ -19,6 +20,7 @@ def real_pdfs(
     pages: int = typer.Option(3, min=1, help="Listed pages per document (the first N of each)."),
     document: list[str] = typer.Option([], help="Only the documents of these Debian packages (default: all)."),
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
+    weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and every page's figures as JSON."),
 ) -> None:
     """Page CER, word accuracy and time per page of each engine on real Debian documentation PDFs, against
@@ -27,25 +29,33 @@ def real_pdfs(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from ocr_subnet.evaluation.real_pdfs import DOCUMENTS, MissingDocuments, page_plan, select, summary_rows
-    from ocr_subnet.evaluation.run import evaluate, load_engine
+    from ocr_subnet.evaluation.real_pdfs import (
+        DOCUMENTS,
+        MissingDocuments,
+        check_installed,
+        page_plan,
+        select,
+        summary_rows,
+    )
+    from ocr_subnet.evaluation.run import EngineUnavailable, evaluate, load_engine
 
     try:
         documents = select(DOCUMENTS, document)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="document") from exc
     console = Console(stderr=True)
-    engines = {name: load_engine(name, threads) for name in dict.fromkeys(engine)}
+    try:  # before the model loads: a missing package or engine fails at once
+        check_installed(documents)
+        engines = {name: load_engine(name, threads, weights_dir) for name in dict.fromkeys(engine)}
+    except (MissingDocuments, EngineUnavailable) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
     dpis, variants = list(dict.fromkeys(dpi)), list(dict.fromkeys(variant))
     total = len(page_plan(documents, pages)) * len(dpis) * len(variants) * len(engines)
     columns = (TextColumn("real PDFs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("pages", total=total)
-            results = evaluate(documents, pages, engines, dpis, variants, lambda: progress.advance(task))
-    except MissingDocuments as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("pages", total=total)
+        results = evaluate(documents, pages, engines, dpis, variants, lambda: progress.advance(task))
     rows = summary_rows(results)
     if as_json:
         command = shlex.join(["ocr-subnet", *sys.argv[1:]])

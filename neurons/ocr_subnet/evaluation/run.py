@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -24,22 +25,35 @@ from ocr_subnet.evaluation.real_pdfs import (
 from ocr_subnet.sections import Section, plain_text
 
 Engine = Callable[[Image.Image], list[Section]]
+
+
+class EngineUnavailable(RuntimeError):
+    """An engine cannot start here: tesseract not installed, the model's weights missing or damaged."""
+
+
 WARM_UP_CALLS = 2  # TorchScript's profiling executor profiles a new input shape, then optimizes for it
 
 
-def load_engine(name: EngineName, threads: int) -> Engine:
-    """The miner's tesseract backend, or our model in-process (the packaged weights, as benchmarks/bench_model.py
-    runs it) on `threads` torch threads."""
+def load_engine(name: EngineName, threads: int, weights_dir: Path | None = None) -> Engine:
+    """The miner's tesseract backend, or our model in-process (the weights in `weights_dir`, default the
+    packaged ones, as benchmarks/bench_model.py runs them) on `threads` torch threads."""
     if name is EngineName.TESSERACT:
+        from ocr_subnet.backends.base import BackendError
         from ocr_subnet.backends.tesseract import TesseractBackend
 
-        return TesseractBackend().recognize
+        try:
+            return TesseractBackend().recognize
+        except BackendError as exc:
+            raise EngineUnavailable(f"tesseract: {exc}") from exc
     import torch
 
-    from ocr_subnet.model.pipeline import OcrPipeline
+    from ocr_subnet.model.pipeline import ModelLoadError, OcrPipeline
 
     torch.set_num_threads(threads)
-    pipeline = OcrPipeline.load()
+    try:
+        pipeline = OcrPipeline.load(weights_dir)
+    except ModelLoadError as exc:
+        raise EngineUnavailable(f"model: {exc}") from exc
     return lambda image: pipeline([np.asarray(image.convert("L"))])[0]
 
 
