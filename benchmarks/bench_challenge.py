@@ -183,6 +183,9 @@ def time_runs(work: Callable[[int], object], runs: int, progress: Progress, task
 def main(
     runs: int = typer.Option(30, min=1, help="Timed challenges per difficulty."),
     baseline_runs: int = typer.Option(5, min=1, help="Timed tutorial challenges (about 1 s each)."),
+    mix_runs: int = typer.Option(
+        100, min=1, help="Timed challenges of the validator's mix: enough seeds that its resolution draws are its own."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
 ) -> None:
     """Time generate_challenge at every difficulty, its level-1 stages, and the tutorial baseline."""
@@ -199,7 +202,7 @@ def main(
     )
     jobs["validator mix (families, levels 0-4, drawn dpi)"] = (
         lambda seed: generate_challenge(seed, seed % len(levels.LEVELS), DEFAULT_MIX),
-        runs,
+        mix_runs,
     )
     jobs.update(
         {

@@ -11,6 +11,7 @@ from subnet_operator import cli as operator_cli
 
 from ocr_subnet.chain import cli as chain_cli
 from ocr_subnet.challenge import cli as challenge_cli
+from ocr_subnet.evaluation import cli as evaluation_cli
 from ocr_subnet.gateway import cli as gateway_cli
 from ocr_subnet.local import cli as local_cli
 from ocr_subnet.miner import cli as miner_cli
@@ -38,5 +39,6 @@ for part in (
     operator_cli,
     model_cli,
     monitoring_cli,
+    evaluation_cli,
 ):
     part.register(app)

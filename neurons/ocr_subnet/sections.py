@@ -7,6 +7,7 @@ size in points). See DESIGN.md, "Contracts that several parts share".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -55,3 +56,27 @@ class Section(BaseModel):
     def area(self) -> float:
         x0, y0, x1, y1 = self.position
         return (x1 - x0) * (y1 - y0)
+
+
+def lines(sections: Sequence[Section]) -> list[list[Section]]:
+    """The reading order every page's text is read in (the gateway's answers, the real-PDF evaluation).
+
+    Top to bottom, each line left to right: a section whose vertical centre falls inside the previous
+    section's band joins its line."""
+    grouped: list[list[Section]] = []
+    for section in sorted(sections, key=lambda s: (s.position[1] + s.position[3]) / 2):
+        centre = (section.position[1] + section.position[3]) / 2
+        if grouped and grouped[-1][-1].position[1] <= centre <= grouped[-1][-1].position[3]:
+            grouped[-1].append(section)
+        else:
+            grouped.append([section])
+    return [sorted(line, key=lambda s: s.position[0]) for line in grouped]
+
+
+def reading_order(sections: Sequence[Section]) -> list[Section]:
+    return [section for line in lines(sections) for section in line]
+
+
+def plain_text(sections: Sequence[Section]) -> str:
+    """A space between the sections of a line, a newline between lines."""
+    return "\n".join(" ".join(section.text for section in line) for line in lines(sections))

@@ -17,8 +17,8 @@ from ocr_subnet.gateway.keys import Access, KeyFile, Refused, add_key, anonymous
 from ocr_subnet.gateway.metrics import GatewayMetrics
 from ocr_subnet.gateway.organic import OrganicScore, blended_reward
 from ocr_subnet.gateway.output import OcrAnswer, page_answer, to_hocr, to_searchable_pdf, to_text
-from ocr_subnet.gateway.rules import RoutingConfig, agreement, canary_reward, passes, plain_text, rank_miners
-from ocr_subnet.sections import Font, Section
+from ocr_subnet.gateway.rules import RoutingConfig, agreement, canary_reward, passes, rank_miners
+from ocr_subnet.sections import Font, Section, plain_text
 from PIL import Image
 from reportlab.pdfgen import canvas
 

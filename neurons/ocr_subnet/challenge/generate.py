@@ -197,17 +197,23 @@ def scan_effects(raster: corrupt.Raster, level: Difficulty, rng: np.random.Gener
     return corrupt.roller_lines(raster, scan.lines, rng)
 
 
-def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator) -> corrupt.Raster:
-    """Scan effects, then the tutorial's order: border, noise and spots on the page, one warp for
-    all geometry, blur (scaled with the page's density)."""
-    px_per_pt = page.to_pixels[0, 0]
-    height, width = page.raster.shape
-    raster = scan_effects(page.raster, level, rng)
+def scan_marks(raster: corrupt.Raster, level: Difficulty, px_per_pt: float, rng: np.random.Generator) -> corrupt.Raster:
+    """The level's border, noise and spots on a page drawn at `px_per_pt`: the steps that move no pixel, so
+    boxes on the page stay exact (the real-PDF evaluation degrades its pages with these and the blur)."""
+    height, width = raster.shape
     raster = corrupt.darken_border(raster, level.border_pt * px_per_pt, level.border_curl)
     raster = corrupt.add_noise(raster, level.noise_density, level.noise_sigma, rng)
     for _ in range(level.spots):
         center = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
         raster = corrupt.add_spot(raster, center, SPOT_STRENGTH, SPOT_RADIUS_PT * px_per_pt, level.noise_density, rng)
+    return raster
+
+
+def corrupt_page(page: Page, level: Difficulty, distortion: Distortion, rng: np.random.Generator) -> corrupt.Raster:
+    """Scan effects, then the tutorial's order: border, noise and spots on the page, one warp for
+    all geometry, blur (scaled with the page's density)."""
+    px_per_pt = page.to_pixels[0, 0]
+    raster = scan_marks(scan_effects(page.raster, level, rng), level, px_per_pt, rng)
     raster = corrupt.warp(raster, distortion.matrix, distortion.size)
     return corrupt.blur(raster, blur_px(level, px_per_pt))
 

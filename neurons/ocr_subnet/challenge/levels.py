@@ -1,11 +1,11 @@
 """Difficulty levels: how hard each challenge's corruption is, and the scan resolutions pages come at.
 
-Every level draws the same page (its content depends on the seed only). The page is rasterized
-either at the tutorial's `RENDER_PX_PER_PT` (1.08 px per point, a 661 x 856 US-letter page) or as a
-scan at `SCAN_DPI` (150..300 dpi, whole dpi drawn uniformly: 1275 x 1650 .. 2550 x 3300), the first
-60% of the time (`TUTORIAL_SHARE`: it keeps the mix's median page under 60 ms on one core), drawn per seed and level from its own stream (`resolution` in
-generate.py). The tutorial-compatible task, a level-1 invoice, is always at the tutorial's
-resolution. The level then decides the corruption. Ranges are drawn uniformly per challenge.
+Every level draws the same page (its content depends on the seed only). The page is rasterized either at the
+tutorial's `RENDER_PX_PER_PT` (1.08 px per point, a 661 x 856 US-letter page) or as a scan at `SCAN_DPI`
+(150..300 dpi, whole dpi drawn uniformly: 1275 x 1650 .. 2550 x 3300), the first 60% of the time
+(`TUTORIAL_SHARE`: it keeps the mix's median page under 60 ms on one core), drawn per seed and level from its
+own stream (`resolution` in generate.py). The tutorial-compatible task, a level-1 invoice, is always at the
+tutorial's resolution. The level then decides the corruption. Ranges are drawn uniformly per challenge.
 
 | level | scale      | rotation deg | perspective | noise   | spots | border pt/curl | blur px | format |
 |-------|------------|--------------|-------------|---------|-------|----------------|---------|--------|

@@ -16,8 +16,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from ocr_subnet.gateway.documents import POINTS_PER_INCH, Document
-from ocr_subnet.gateway.rules import plain_text, reading_order
-from ocr_subnet.sections import Section
+from ocr_subnet.sections import Section, plain_text, reading_order
 
 TEXT_LAYER_FONT = "Helvetica"
 _PDFIUM = threading.Lock()

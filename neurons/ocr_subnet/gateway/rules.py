@@ -57,25 +57,3 @@ def organic_emas(previous: Mapping[str, float], rewards: Mapping[str, float], al
     for hotkey, reward in rewards.items():
         updated[hotkey] = ema_update(updated.get(hotkey, 0.0), reward, alpha)
     return updated
-
-
-def lines(sections: Sequence[Section]) -> list[list[Section]]:
-    """Top to bottom, each line left to right: a section whose vertical centre falls inside the previous
-    section's band joins its line."""
-    grouped: list[list[Section]] = []
-    for section in sorted(sections, key=lambda s: (s.position[1] + s.position[3]) / 2):
-        centre = (section.position[1] + section.position[3]) / 2
-        if grouped and grouped[-1][-1].position[1] <= centre <= grouped[-1][-1].position[3]:
-            grouped[-1].append(section)
-        else:
-            grouped.append([section])
-    return [sorted(line, key=lambda s: s.position[0]) for line in grouped]
-
-
-def reading_order(sections: Sequence[Section]) -> list[Section]:
-    return [section for line in lines(sections) for section in line]
-
-
-def plain_text(sections: Sequence[Section]) -> str:
-    """A space between the sections of a line, a newline between lines."""
-    return "\n".join(" ".join(section.text for section in line) for line in lines(sections))

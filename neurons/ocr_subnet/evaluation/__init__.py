@@ -1,0 +1,17 @@
+"""Evaluation of OCR engines on pages no generator drew (`ocr-subnet eval`); importable without torch or pdfium,
+for command-line options."""
+
+import enum
+
+
+class EngineName(enum.StrEnum):
+    TESSERACT = "tesseract"  # the tesseract miner's backend
+    MODEL = "model"  # our torch model, in-process
+
+
+class Variant(enum.StrEnum):
+    CLEAN = "clean"
+    DEGRADED = "degraded"  # the challenge's level-2 scan marks, blur and JPEG, without geometry
+
+
+DPIS = (150, 300)
