@@ -14,8 +14,8 @@ import numpy as np
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ocr_subnet.challenge import words
-from ocr_subnet.challenge.invoice import PAGE_HEIGHT, PAGE_WIDTH, Layout, Rule, Text, choose, text
-from ocr_subnet.challenge.typeset import Column, any_face, ascent, descent, fit, frame, wrap
+from ocr_subnet.challenge.invoice import Layout, Rule, Text, choose, text
+from ocr_subnet.challenge.typeset import Column, any_face, ascent, descent, fit, frame, margins, wrap
 from ocr_subnet.sections import Font
 
 # (label, the kind of value it asks for)
@@ -151,10 +151,7 @@ class Form:
         self.colon = rng.random() < 0.7
         self.boxed = rng.random() < 0.6
         self.rule_width = float(rng.uniform(0.4, 1.0))
-        self.left = float(rng.uniform(30, 75))
-        self.right = PAGE_WIDTH - float(rng.uniform(30, 75))
-        self.bottom = float(rng.uniform(35, 65))
-        self.top = PAGE_HEIGHT - float(rng.uniform(35, 75))
+        self.left, self.right, self.bottom, self.top = margins(rng)
         self.texts: list[Text] = []
         self.rules: list[Rule] = []
 

@@ -17,9 +17,9 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ocr_subnet.challenge import words
 from ocr_subnet.challenge.form import value
-from ocr_subnet.challenge.invoice import PAGE_HEIGHT, PAGE_WIDTH, Layout, Rule, Text, choose, text
+from ocr_subnet.challenge.invoice import Layout, Rule, Text, choose, text
 from ocr_subnet.challenge.table import grid
-from ocr_subnet.challenge.typeset import Column, any_face, ascent, descent, fit, wrap
+from ocr_subnet.challenge.typeset import Column, any_face, ascent, descent, fit, margins, wrap
 from ocr_subnet.sections import Font
 
 TITLES = ("INVOICE", "Invoice", "TAX INVOICE", "Tax Invoice", "BILL", "Commercial Invoice", "Pro Forma Invoice")
@@ -98,10 +98,7 @@ class Page:
         self.heading = any_face(rng, size + float(rng.integers(1, 5)))
         self.colon = rng.random() < 0.6
         self.leading = float(rng.uniform(1.2, 1.5))
-        self.left = float(rng.uniform(30, 75))
-        self.right = PAGE_WIDTH - float(rng.uniform(30, 75))
-        self.bottom = float(rng.uniform(35, 65))
-        self.top = PAGE_HEIGHT - float(rng.uniform(35, 75))
+        self.left, self.right, self.bottom, self.top = margins(rng)
         self.texts: list[Text] = []
         self.rules: list[Rule] = []
         self.placed: list[str] = []  # the blocks set, in order

@@ -13,13 +13,21 @@ import numpy as np
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ocr_subnet.challenge import fonts
-from ocr_subnet.challenge.invoice import Rule, Text, choose, text
+from ocr_subnet.challenge.invoice import PAGE_HEIGHT, PAGE_WIDTH, Rule, Text, choose, text
 from ocr_subnet.sections import Font
 
 
 def any_face(rng: np.random.Generator, size: float) -> Font:
     """A published face drawn uniformly, registered, at `size`."""
     return Font(family=fonts.register(choose(rng, fonts.PUBLISHED_FAMILIES)), size=size)
+
+
+def margins(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """A page's text area, drawn per page: left, right, bottom and top, in points."""
+    left = float(rng.uniform(30, 75))
+    right = PAGE_WIDTH - float(rng.uniform(30, 75))
+    bottom = float(rng.uniform(35, 65))
+    return left, right, bottom, PAGE_HEIGHT - float(rng.uniform(35, 75))
 
 
 def wrap(paragraph: str, font: Font, width: float) -> list[str]:
