@@ -194,6 +194,8 @@ def subnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                     ),
                     *("--metrics-port", str(metrics_port), "--sample-size", "3", "--round-interval", "1"),
                     *("--deadline", str(DEADLINE_S), "--ema-alpha", "0.3", "--chain-timeout", "5"),
+                    # The tutorial's task: a 300-dpi page of the open mix can outlast the short deadline on 2 cores.
+                    *("--family", "invoice"),
                     *("--allowed-axon-network", "127.0.0.0/8"),  # the miners' axons are on loopback
                 ],
                 validator_log,
