@@ -77,6 +77,10 @@ def reading_order(sections: Sequence[Section]) -> list[Section]:
     return [section for line in lines(sections) for section in line]
 
 
+def lines_text(grouped: Sequence[Sequence[Section]]) -> str:
+    """Lines as text: a space between the sections of a line, a newline between lines."""
+    return "\n".join(" ".join(section.text for section in line) for line in grouped)
+
+
 def plain_text(sections: Sequence[Section]) -> str:
-    """A space between the sections of a line, a newline between lines."""
-    return "\n".join(" ".join(section.text for section in line) for line in lines(sections))
+    return lines_text(lines(sections))

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from ocr_subnet.metric_names import REWARD_PARTS
 from ocr_subnet.scoring import matrices, strategies
-from ocr_subnet.scoring.cer import character_error_rate, lines_text, reading_order
+from ocr_subnet.scoring.cer import character_error_rate, reading_order
 from ocr_subnet.scoring.reward import DEFAULT_CONFIG, Reward, ScoringConfig, score, time_reward
 from ocr_subnet.scoring.tutorial import tutorial_reward
-from ocr_subnet.sections import Font, Section
+from ocr_subnet.sections import Font, Section, lines_text
 from pydantic import ValidationError
 
 WIDTH, HEIGHT = 1275, 1650

@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from ocr_subnet.scoring.matrices import iou
-from ocr_subnet.sections import Section
+from ocr_subnet.sections import Section, lines_text
 
 
 def reading_order(sections: Sequence[Section]) -> list[list[Section]]:
@@ -34,11 +34,6 @@ def reading_order(sections: Sequence[Section]) -> list[list[Section]]:
                 continue
         lines.append([section])
     return [sorted(line, key=lambda s: s.position[0]) for line in lines]
-
-
-def lines_text(lines: Sequence[Sequence[Section]]) -> str:
-    """The page as text: sections of a line joined by spaces, lines by newlines."""
-    return "\n".join(" ".join(s.text for s in line) for line in lines)
 
 
 def in_label_lines(predictions: Sequence[Section], lines: Sequence[Sequence[Section]]) -> list[list[Section]]:
