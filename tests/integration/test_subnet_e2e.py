@@ -194,8 +194,6 @@ def subnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                     ),
                     *("--metrics-port", str(metrics_port), "--sample-size", "3", "--round-interval", "1"),
                     *("--deadline", str(DEADLINE_S), "--ema-alpha", "0.3", "--chain-timeout", "5"),
-                    # The tutorial's task: a 300-dpi page of the open mix can outlast the short deadline on 2 cores.
-                    *("--family", "invoice"),
                     *("--allowed-axon-network", "127.0.0.0/8"),  # the miners' axons are on loopback
                 ],
                 validator_log,
@@ -220,9 +218,19 @@ def settled(subnet: Running) -> Running:
             return False
         if not all(subnet.hotkeys[r] in state.scores for r in MINERS):
             return False
+        first = next(
+            (
+                event["block"]
+                for event in map(json.loads, subnet.validator_log.read_text().splitlines())
+                if event.get("event") == "weights_set"
+            ),
+            None,
+        )
         graph = subnet.metagraph()
         good = graph.by_hotkey(subnet.hotkeys["good"])
-        return good is not None and good.incentive > 0 and graph.block >= state.last_weight_block + TEMPO
+        # A whole tempo after the first weights: an epoch has paid from them. (Not after the last: the validator
+        # sets weights again each tempo, so `block >= last + TEMPO` holds only in the instant before it does.)
+        return first is not None and good is not None and good.incentive > 0 and graph.block >= first + TEMPO
 
     poll(ready, SETTLE_S, "scores, weights and an epoch", subnet.validator)
     return subnet
