@@ -85,9 +85,11 @@ def evaluate(
     for document in dict.fromkeys(d for d, _ in plan):
         with opened(document) as (path, pdf):
             for page in (p for d, p in plan if d == document):
+                truth = ""
                 for dpi in dpis:
                     clean = rasterize(pdf, page, dpi)
-                    truth = text_layer(path, page, clean.shape[1], clean.shape[0]).text
+                    # The text does not depend on the density: pdftotext runs once a page.
+                    truth = truth or text_layer(path, page, clean.shape[1], clean.shape[0]).text
                     for variant in variants:
                         image = variant_raster(clean, variant, document.package, page, dpi)
                         for name, engine in engines.items():
