@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ocr_subnet.challenge.fonts import PUBLISHED_FAMILIES, base_family
 from ocr_subnet.challenge.generate import generate_challenge, invoice_layout
 from ocr_subnet.model import glyphs
 from ocr_subnet.model.data import DataConfig, Pools, detector_example, jitter, recognizer_examples, training_sample
@@ -19,6 +20,7 @@ from ocr_subnet.model.evaluate import (
 from ocr_subnet.model.geometry import CROP_HEIGHT, quad_bounds, quad_rects
 from ocr_subnet.model.synth import generator_sample, pick_fonts, redraw, tutorial_layout, tutorial_sample
 from ocr_subnet.model.targets import detector_targets
+from ocr_subnet.sections import FONT_FAMILIES
 
 
 def test_generator_sample_labels_match_the_challenge_labels() -> None:
@@ -77,6 +79,41 @@ def test_training_samples_have_ink_inside_their_labels(seed: int) -> None:
     for box in quad_bounds(sample.quads)[:5].astype(int):
         x0, y0, x1, y1 = box
         assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
+
+
+def test_training_pages_draw_the_open_families_at_scan_densities() -> None:
+    """Most training pages come from the validator's open mix, in published faces, some at scan densities;
+    their crops carry the nearest base family for the font head."""
+    config = DataConfig(open_share=1.0, open_native_share=0.0, open_range=(3.0, 3.0))
+    sample = training_sample(3, config)
+    assert set(sample.families) <= set(PUBLISHED_FAMILIES) and not set(sample.families) <= set(FONT_FAMILIES)
+    assert sample.image.shape[1] > 1500  # a 612 pt page at ~3 px/pt (the level may shrink it a little)
+    crops = recognizer_examples(sample, np.random.default_rng(0), config)
+    assert {c.family for c in crops} == {FONT_FAMILIES.index(base_family(f)) for f in sample.families}
+    mixed = [training_sample(seed, DataConfig()) for seed in range(20)]
+    opened = sum(not set(s.families) <= set(FONT_FAMILIES) for s in mixed)
+    assert 6 <= opened <= 18  # DataConfig().open_share of them, give or take
+
+
+@pytest.mark.parametrize(
+    ("face", "base"),
+    [
+        ("DejaVuSansMono-BoldOblique", "Courier-Bold"),
+        ("LiberationMono", "Courier"),
+        ("FreeSerifItalic", "Times-Roman"),
+        ("DejaVuSerifCondensed-Bold", "Times-Bold"),
+        ("LiberationSansNarrow-Bold", "Helvetica-Bold"),
+        ("FreeSans", "Helvetica"),
+        ("Times-Bold", "Times-Bold"),
+    ],
+)
+def test_base_family_of_a_published_face(face: str, base: str) -> None:
+    assert base_family(face) == base
+
+
+def test_base_family_of_an_unpublished_face_is_refused() -> None:
+    with pytest.raises(KeyError, match="not a published family"):
+        base_family("Comic Sans")
 
 
 def test_detector_example_and_recognizer_examples() -> None:

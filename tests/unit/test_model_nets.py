@@ -16,7 +16,9 @@ from ocr_subnet.model.nets import (
     DetectorConfig,
     Recognizer,
     RecognizerConfig,
+    conv_norm_pairs,
     exportable,
+    load_exported,
 )
 from ocr_subnet.model.pipeline import load_network
 from ocr_subnet.model.targets import detector_targets
@@ -137,3 +139,43 @@ def test_crop_normalization_maps_paper_to_zero_and_ink_to_one(width: int) -> Non
     torch.testing.assert_close(normalize(crop), expected, atol=1e-6, rtol=1e-6)
     blank = torch.full((CROP_HEIGHT, width), 0.3)
     assert torch.count_nonzero(normalize(blank)) == 0  # no contrast: not stretched into noise
+
+
+def test_exported_weights_load_back_into_trainable_networks(tmp_path: Path) -> None:
+    """Starting training from shipped weights: the rebuilt batch norms compute exactly the shipped networks in
+    eval mode, and their statistics come from the inputs fed, so training mode stays close to them."""
+    torch.manual_seed(0)
+    detector, recognizer = Detector(SMALL_DETECTOR).train(), Recognizer(SMALL_RECOGNIZER).train()
+    with torch.no_grad():
+        for _ in range(5):
+            detector(torch.rand(2, 1, 64, 96) * 0.5)
+            recognizer(torch.rand(3, 1, CROP_HEIGHT, 48) * 0.5, torch.tensor([48, 48, 48]))
+    detector.eval(), recognizer.eval()
+    shipped = {}
+    for model, name in ((detector, "d.pt"), (recognizer, "r.pt")):
+        torch.jit.save(exportable(model), str(tmp_path / name))
+        shipped[name] = torch.jit.load(str(tmp_path / name)).state_dict()
+    page = torch.rand(4, 1, 64, 96) * 0.5
+    crops, widths = torch.rand(4, 1, CROP_HEIGHT, 48) * 0.5, torch.tensor([48, 40, 30, 48])
+    fresh_d, fresh_r = Detector(SMALL_DETECTOR), Recognizer(SMALL_RECOGNIZER)
+    load_exported(fresh_d, shipped["d.pt"], lambda m: m(page))
+    load_exported(fresh_r, shipped["r.pt"], lambda m: m(crops, widths))
+    assert not fresh_d.training  # measured in eval mode
+    with torch.no_grad():
+        torch.testing.assert_close(fresh_d(page), detector(page), atol=1e-4, rtol=1e-4)
+        for got, want in zip(fresh_r(crops, widths), recognizer(crops, widths), strict=True):
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        fresh_d.train()  # the statistics are the fed batch's own: training mode on it is the same function
+        torch.testing.assert_close(fresh_d(page), detector(page), atol=1e-3, rtol=1e-3)
+    for name, _, norm in conv_norm_pairs(fresh_d):
+        assert norm.running_var.gt(0).any(), name
+
+
+def test_exported_weights_of_another_network_are_refused(tmp_path: Path) -> None:
+    torch.jit.save(exportable(Recognizer(SMALL_RECOGNIZER)), str(tmp_path / "r.pt"))
+    state = torch.jit.load(str(tmp_path / "r.pt")).state_dict()
+    bigger = Recognizer(RecognizerConfig(widths=(8, 16, 16, 32), hidden=32))
+    with pytest.raises(ValueError, match="do not fit this network"):
+        load_exported(bigger, state, lambda m: None)
+    with pytest.raises(ValueError, match="do not fit this network"):
+        load_exported(Detector(SMALL_DETECTOR), state, lambda m: None)

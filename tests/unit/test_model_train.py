@@ -81,6 +81,25 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     resumed = json.loads((out / "manifest.json").read_text())
     assert resumed["steps"] == 3
     assert len(resumed["commands"]) == 2 and resumed["command"] == resumed["commands"][1]  # both invocations
+    tuned = tmp_path / "tuned"
+    argv = ["train", "--out", str(tuned), "--minutes", "5", "--threads", "1", "--steps", "1", *pages]
+    result = CliRunner().invoke(app, [*argv, "--init-from", str(out / "weights"), "--lr", "0.0005"])
+    assert result.exit_code == 0, result.output
+    started = json.loads((tuned / "manifest.json").read_text())
+    assert started["commands"] == [*resumed["commands"], started["command"]]  # the shipped weights' history first
+    assert started["config"]["lr"] == 0.0005
+
+
+def test_train_takes_a_checkpoint_or_shipped_weights_not_both(tmp_path: Path) -> None:
+    argv = ["train", "--out", str(tmp_path / "run"), "--resume", "--init-from", str(tmp_path)]
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "one of them" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_start_from_weights_that_are_not_there_is_a_clear_error(tmp_path: Path, pools: Pools) -> None:
+    with pytest.raises(ValueError, match="cannot start from the weights"):
+        Trainer(TINY, tmp_path).start_from(tmp_path / "nothing", pools)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 FAMILIES: tuple[str, ...] = ("invoice", "letter", "receipt", "columns", "table", "form", "invoice-layout")
 DEFAULT_MIX: tuple[str, ...] = tuple(FAMILIES)
+OPEN_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f != "invoice")  # open vocabulary, published faces
 
 
 def check_families(names: Sequence[str]) -> tuple[str, ...]:

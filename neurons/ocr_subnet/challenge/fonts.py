@@ -103,6 +103,21 @@ def register(family: str) -> str:
     return family
 
 
+def base_family(family: str) -> str:
+    """The base-14 family nearest a published face (mono, serif or sans; bold or not): what a model that
+    names only the base families should answer for it."""
+    if family in FONT_FAMILIES:
+        return family
+    if family not in FACES:
+        raise KeyError(f"{family!r} is not a published family")
+    bold = "Bold" in family
+    if "Mono" in family:
+        return "Courier-Bold" if bold else "Courier"
+    if "Serif" in family:
+        return "Times-Bold" if bold else "Times-Roman"
+    return "Helvetica-Bold" if bold else "Helvetica"
+
+
 def extent(family: str) -> tuple[float, float, float]:
     """(descent, ascent, overhang) of a label box around a string in `family`, in font sizes: below the
     baseline, above it, and past the advance on the right (slanted TrueType faces only)."""

@@ -24,6 +24,10 @@ def register(app: typer.Typer) -> None:
             None, help="Where to export TorchScript weights (default OUT/weights)."
         ),
         resume: bool = typer.Option(False, help="Continue from OUT/checkpoint.pt."),
+        init_from: Path | None = typer.Option(
+            None, help="Start from the exported weights in this folder (e.g. the packaged ones), not from scratch."
+        ),
+        lr: float | None = typer.Option(None, help="Peak learning rate (default 2e-3; lower to fine-tune)."),
         threads: int = typer.Option(2, help="torch threads for training."),
         workers: int = typer.Option(1, help="Processes drawing training pages (on a GPU machine: most of its cores)."),
         device: str = typer.Option("auto", help="auto (the GPU when torch sees one, else the CPU) | cpu | gpu."),
@@ -51,6 +55,7 @@ def register(app: typer.Typer) -> None:
         config = with_overrides(
             TrainConfig(),
             seed=seed,
+            lr=lr,
             minutes=minutes,
             steps=steps,
             threads=threads,
@@ -61,6 +66,10 @@ def register(app: typer.Typer) -> None:
             calibration_pages=calibration_pages,
             prior_pages=prior_pages,
         )
+        if resume and init_from is not None:
+            raise typer.BadParameter(
+                "--resume continues OUT/checkpoint.pt; --init-from starts from weights: one of them"
+            )
         console = Console(stderr=True)
         command = shlex.join(["ocr-subnet", *sys.argv[1:]])
         columns = (TextColumn("training"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn())
@@ -71,7 +80,9 @@ def register(app: typer.Typer) -> None:
                 status = " ".join(f"{k} {v:.3g}" for k, v in losses.items())
                 progress.update(task, completed=min(fraction, 1.0), status=status)
 
-            manifest = run(config, out, weights_dir or out / "weights", resume, command, console, on_step, torch_device)
+            manifest = run(
+                config, out, weights_dir or out / "weights", resume, command, console, on_step, torch_device, init_from
+            )
         console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})
 
     @app.command("fit-prior")

@@ -1,7 +1,8 @@
 """Training data on the fly: labelled pages drawn from seeds, turned into detector and recognizer examples.
 
-Pages mix every difficulty level, our generator's layouts and the tutorial's, several glyph
-sources per family and several render resolutions (`DataConfig`). A worker process draws pages
+Pages mix every difficulty level, every family of the validator's open mix (prose in columns, letters,
+tables, forms, receipts, generated invoices) beside our invoices and the tutorial's, several glyph
+sources per base family and render resolutions up to 300-dpi scans (`DataConfig`). A worker process draws pages
 while the trainer keeps two replay pools (pages for the detector, crops for the recognizer), so
 each drawn page is used a few times and the two CPU cores are never idle waiting for data.
 """
@@ -18,7 +19,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ocr_subnet.challenge.generate import derive_seeds, invoice_layout
+from ocr_subnet.challenge.families import OPEN_FAMILIES
+from ocr_subnet.challenge.fonts import base_family
+from ocr_subnet.challenge.generate import derive_seeds, invoice_layout, page_layout
 from ocr_subnet.challenge.levels import RENDER_PX_PER_PT
 from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
@@ -37,6 +40,9 @@ class DataConfig:
     base_glyph_share: float = 0.4  # per family and page: draw the base font rather than an alternative
     native_resolution_share: float = 0.7  # render at the generator's 1.08 px/pt, else uniform in the range
     resolution_range: tuple[float, float] = (0.9, 2.0)
+    open_share: float = 0.6  # pages of a family drawn from the open mix (the rest: invoices, tutorial's or ours)
+    open_native_share: float = 0.3  # open pages at the generator's density, else uniform in `open_range`
+    open_range: tuple[float, float] = (0.9, 4.2)  # px/pt: up to 300-dpi scans
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
     jitter_ends: float = 0.15
@@ -64,10 +70,14 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
     """The training page of `seed`: level, layout, glyphs and resolution all drawn from it."""
     rng = np.random.default_rng([seed, 11])
     level = int(rng.choice(len(config.level_weights), p=np.asarray(config.level_weights) / sum(config.level_weights)))
-    layout = tutorial_layout(seed) if rng.random() < config.tutorial_share else invoice_layout(seed)
     fonts = pick_fonts(rng, config.base_glyph_share)
-    native = rng.random() < config.native_resolution_share
-    px_per_pt = RENDER_PX_PER_PT if native else float(rng.uniform(*config.resolution_range))
+    if rng.random() < config.open_share:
+        layout = page_layout(seed, OPEN_FAMILIES[int(rng.integers(len(OPEN_FAMILIES)))])
+        native, span = rng.random() < config.open_native_share, config.open_range
+    else:
+        layout = tutorial_layout(seed) if rng.random() < config.tutorial_share else invoice_layout(seed)
+        native, span = rng.random() < config.native_resolution_share, config.resolution_range
+    px_per_pt = RENDER_PX_PER_PT if native else float(rng.uniform(*span))
     return render(layout, fonts, pdfium(px_per_pt), level, rng)
 
 
@@ -98,7 +108,7 @@ def recognizer_examples(sample: Sample, rng: np.random.Generator, config: DataCo
     rects = jitter(quad_rects(sample.quads), rng, config)
     crops = sample_crops(source, crop_quads(rects, scale))
     return [
-        RecognizerExample(crop.half(), tuple(charset.encode(text)), FAMILY_INDEX[family])
+        RecognizerExample(crop.half(), tuple(charset.encode(text)), FAMILY_INDEX[base_family(family)])
         for crop, text, family in zip(crops, sample.texts, sample.families, strict=True)
         if charset.encode(text)
     ]

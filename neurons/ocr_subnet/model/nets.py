@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -120,14 +121,80 @@ def exportable(model: nn.Module) -> torch.jit.ScriptModule:
     """The shipped form of a network: on the CPU, every batch norm folded into its convolution in float32, then
     scripted but not frozen, so the loader can still cast it to the precision its hardware runs fastest."""
     model = copy.deepcopy(model).cpu().float().eval().to(memory_format=torch.contiguous_format)
-    for block in list(model.modules()):
-        if isinstance(block, nn.Sequential) and len(block) > 1:
-            first, second = block[0], block[1]
-            if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
-                block[0], block[1] = fuse_conv_bn_eval(first, second), nn.Identity()
+    for name, first, second in conv_norm_pairs(model):
+        block = model.get_submodule(name)
+        block[0], block[1] = fuse_conv_bn_eval(first, second), nn.Identity()
     with warnings.catch_warnings():  # TorchScript still works in torch 2.x; its deprecation notice is noise
         warnings.simplefilter("ignore", DeprecationWarning)
         return torch.jit.script(model)
+
+
+def conv_norm_pairs(model: nn.Module) -> list[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
+    """Every (name, convolution, batch norm) block: the pairs `exportable` folds into one convolution."""
+    return [
+        (name, block[0], block[1])
+        for name, block in model.named_modules()
+        if isinstance(block, nn.Sequential)
+        and len(block) > 1
+        and isinstance(block[0], nn.Conv2d)
+        and isinstance(block[1], nn.BatchNorm2d)
+    ]
+
+
+def load_exported(model: nn.Module, exported: dict[str, torch.Tensor], feed: Callable[[nn.Module], None]) -> None:
+    """Load a shipped network's weights (`exportable`'s state) into a trainable `model` of the same configuration,
+    so training can go on from shipped weights when no checkpoint is left.
+
+    Export folded each batch norm into its convolution. Each norm comes back as the identity plus the folded bias,
+    its running statistics measured on real inputs (`feed` runs some through the model in eval mode) and its scale
+    set to their spread: in eval mode the network then computes exactly what the shipped one does, and in training
+    mode (batch statistics) nearly so. A state of another shape or configuration raises ValueError.
+    """
+    pairs = conv_norm_pairs(model)
+    state: dict[str, torch.Tensor] = {}
+    folded: dict[str, torch.Tensor] = {}
+    try:
+        for name, _, norm in pairs:
+            state[f"{name}.0.weight"] = exported[f"{name}.0.weight"]
+            folded[name] = exported[f"{name}.0.bias"].float()
+            identity = {"weight": torch.ones_like(folded[name]), "bias": folded[name]}
+            identity |= {"running_mean": torch.zeros_like(folded[name])}
+            identity |= {
+                "running_var": torch.full_like(folded[name], 1.0 - norm.eps),
+                "num_batches_tracked": torch.tensor(0),
+            }
+            state |= {f"{name}.1.{key}": value for key, value in identity.items()}
+        state |= {key: exported[key] for key in model.state_dict() if key not in state}
+        model.load_state_dict(state)
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"the exported weights do not fit this network: {exc}") from exc
+    sums: dict[str, list[torch.Tensor]] = {}
+
+    def measure(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
+        def hook(_: nn.Module, __: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            y = out.detach().double().transpose(0, 1).reshape(out.shape[1], -1)
+            totals = [y.shape[1] * torch.ones(out.shape[1], dtype=torch.float64), y.sum(1), (y * y).sum(1)]
+            sums[name] = [a + b for a, b in zip(sums[name], totals, strict=True)] if name in sums else totals
+
+        return hook
+
+    hooks = [conv.register_forward_hook(measure(name)) for name, conv, _ in pairs]
+    model.eval()
+    try:
+        with torch.no_grad():
+            feed(model)
+    finally:
+        for handle in hooks:
+            handle.remove()
+    with torch.no_grad():
+        for name, _, norm in pairs:
+            count, total, squares = sums[name]
+            mean = total / count
+            var = (squares / count - mean * mean).clamp(min=0.0)
+            norm.running_mean.copy_(mean)
+            norm.running_var.copy_(var)
+            norm.weight.copy_((var + norm.eps).sqrt())
+            norm.bias.copy_(mean + folded[name])
 
 
 def config_dict(config: DetectorConfig | RecognizerConfig) -> dict[str, object]:

@@ -42,6 +42,7 @@ from ocr_subnet.model.nets import (
     RecognizerConfig,
     config_dict,
     exportable,
+    load_exported,
 )
 from ocr_subnet.model.pipeline import (
     DETECTOR_FILE,
@@ -54,6 +55,7 @@ from ocr_subnet.model.pipeline import (
 from ocr_subnet.model.prior import PriorConfig, fit_prior, prior_record
 
 CHECKPOINT = "checkpoint.pt"
+INIT_BATCHES = 8  # batches of each kind that measure the rebuilt batch norms when starting from shipped weights
 FONT_LOSS_WEIGHT = 0.3
 OFFSET_LOSS_WEIGHT = 2.0
 MIN_POOL_PAGES = 16
@@ -186,6 +188,37 @@ class Trainer:
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
         self.commands = state.get("commands", [])
 
+    def start_from(self, weights_dir: Path, pools: Pools) -> None:
+        """Begin from shipped weights (`load_exported`, norms measured on pool batches) rather than from scratch;
+        their manifest's commands come first in this run's, so the manifest still records every command."""
+        try:
+            manifest = json.loads((weights_dir / MANIFEST).read_text())
+            shipped = [
+                torch.jit.load(str(weights_dir / name), map_location="cpu").state_dict()
+                for name in (DETECTOR_FILE, RECOGNIZER_FILE)
+            ]
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"cannot start from the weights in {weights_dir}: {exc}") from exc
+        config = self.config
+
+        def detector_feed(model: torch.nn.Module) -> None:
+            for _ in range(INIT_BATCHES):
+                model(self.on_device(pools.detector_batch(config.detector_batch, config.data.detector_crop))[0])
+
+        def recognizer_feed(model: torch.nn.Module) -> None:
+            for _ in range(INIT_BATCHES):
+                crops, widths, *_ = self.on_device(
+                    pools.recognizer_batch(config.recognizer_batch, config.recognizer_columns)
+                )
+                model(crops, widths)
+
+        for model, state, feed in (
+            (self.detector, shipped[0], detector_feed),
+            (self.recognizer, shipped[1], recognizer_feed),
+        ):
+            load_exported(model, {k: v.to(self.device) for k, v in state.items()}, feed)
+        self.commands = list(manifest.get("commands", [manifest["command"]] if "command" in manifest else []))
+
     def train_step(self, pools: Pools) -> dict[str, float]:
         lr = learning_rate(self.config.lr, self.step, self.progress(), self.config.warmup_steps)
         for optimizer in self.optimizers:
@@ -268,8 +301,12 @@ def run(
     console: Console,
     on_step: Callable[[float, dict[str, float]], None] | None = None,
     device: str = "cpu",
+    init_from: Path | None = None,
 ) -> dict[str, Any]:
-    """Train within the budget on `device`, calibrate, evaluate, export; returns the manifest."""
+    """Train within the budget on `device` (from scratch, from the checkpoint when resuming, or from the shipped
+    weights in `init_from`), calibrate, evaluate, export; returns the manifest."""
+    if resume and init_from is not None:
+        raise ValueError("resume continues a checkpoint; init_from starts from shipped weights: give one of them")
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # tiny late-training gradients must not fall onto the slow denormal path
@@ -277,7 +314,6 @@ def run(
     if resume:
         trainer.restore()
         console.log(f"resumed at step {trainer.step} ({trainer.elapsed / 60:.1f} min trained)")
-    trainer.commands.append(command)
     validation = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.validation_pages)
     context = mp.get_context("spawn")
     items: mp.Queue = context.Queue(maxsize=32)
@@ -297,6 +333,10 @@ def run(
     try:
         while len(pools.pages) < MIN_POOL_PAGES:
             pools.add(items.get(timeout=300))
+        if init_from is not None:
+            trainer.start_from(init_from, pools)
+            console.log(f"starting from the weights in {init_from}")
+        trainer.commands.append(command)
         last_checkpoint = last_validation = last_log = trainer.elapsed
         while trainer.progress() < 1.0:
             started = time.perf_counter()
