@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
         final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
         calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
+        real_pdf_pages: int | None = typer.Option(
+            None, help="Pages per document of the real-PDF set read with the exported weights (default 1; 0: none)."
+        ),
         prior_pages: int | None = typer.Option(
             None, help="Pages per open family whose strings join the language prior's general text (default 150)."
         ),
@@ -65,6 +68,7 @@ def register(app: typer.Typer) -> None:
             final_pages=final_pages,
             calibration_pages=calibration_pages,
             prior_pages=prior_pages,
+            real_pdf_pages=real_pdf_pages,
         )
         if resume and init_from is not None:
             raise typer.BadParameter(

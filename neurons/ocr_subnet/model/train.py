@@ -28,6 +28,9 @@ import torch
 from rich.console import Console
 from torch.nn import functional as F
 
+from ocr_subnet.evaluation import EngineName
+from ocr_subnet.evaluation.run import load_engine
+from ocr_subnet.evaluation.validation import model_validation, record
 from ocr_subnet.model import evaluate
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.data import DataConfig, Pools, produce
@@ -62,7 +65,7 @@ MIN_POOL_PAGES = 16
 # Settings a resumed run may change: how long to go on, with what resources, how much to validate and calibrate.
 BUDGET = frozenset(
     {"minutes", "steps", "threads", "workers", "validate_minutes", "checkpoint_minutes"}
-    | {"validation_pages", "final_pages", "calibration_pages", "prior_pages"}
+    | {"validation_pages", "final_pages", "calibration_pages", "prior_pages", "real_pdf_pages"}
 )
 
 
@@ -91,6 +94,7 @@ class TrainConfig:
     final_pages: int = 8  # per source, after calibration
     calibration_pages: int = 6  # per source
     prior_pages: int = PriorConfig.family_pages  # pages per open family whose strings join the language prior
+    real_pdf_pages: int = 1  # per document of the real-PDF set, read with the exported weights (0: none)
     data: DataConfig = field(default_factory=DataConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
@@ -410,6 +414,11 @@ def run(
         "history": trainer.history,
     }
     full = export(trainer, calibration, lexicon, language, weights_dir, manifest)
+    if config.real_pdf_pages:
+        shipped = load_engine(EngineName.MODEL, config.threads, weights_dir)
+        real = model_validation(shipped, config.real_pdf_pages)
+        console.log(f"real PDFs: {real.get('skipped') or real['rows']}")
+        full = record(weights_dir, real, MANIFEST)
     shutil.copy(weights_dir / MANIFEST, out / MANIFEST)
     return full
 
