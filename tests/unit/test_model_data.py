@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ocr_subnet.challenge.fonts import PUBLISHED_FAMILIES, base_family
-from ocr_subnet.challenge.generate import generate_challenge, invoice_layout
+from ocr_subnet.challenge.generate import generate_challenge, invoice_layout, page_layout
 from ocr_subnet.model import glyphs
-from ocr_subnet.model.data import DataConfig, Pools, detector_example, jitter, recognizer_examples, training_sample
+from ocr_subnet.model.data import (
+    DataConfig,
+    Pools,
+    codify,
+    detector_example,
+    jitter,
+    recognizer_examples,
+    training_sample,
+)
 from ocr_subnet.model.evaluate import (
     BENCHMARK_BASE,
     CALIBRATION_BASE,
@@ -50,6 +58,36 @@ def test_pick_fonts_mixes_sources() -> None:
     picks = [pick_fonts(rng, 0.4)["Helvetica"] for _ in range(200)]
     assert picks.count("Helvetica") > 40
     assert len(set(picks)) == len(glyphs.sources()["Helvetica"])
+
+
+def test_glyph_sources_include_tex_office_and_urw_faces() -> None:
+    """setup.sh installs every listed source: each base family is drawn by its URW clone, Latin Modern (TeX's
+    face) and, for the proportional ones, an Office-shaped face."""
+    sources = glyphs.sources()
+    assert all(len(sources[family]) == 1 + len(t1) + len(tt) for family, (t1, tt) in glyphs.ALTERNATIVES.items())
+    assert {"glyph-lmr10", "glyph-lmri10", "glyph-P052-Roman", "glyph-Caladea-Regular"} <= set(sources["Times-Roman"])
+    assert {"glyph-lmss10", "glyph-Carlito-Regular", "glyph-URWGothic-Book"} <= set(sources["Helvetica"])
+    assert "glyph-lmtt10" in sources["Courier"] and "glyph-lmtk10" in sources["Courier-Bold"]
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_code_strings_keep_their_advance_and_their_words(seed: int) -> None:
+    original = page_layout(seed, "letter")
+    coded = codify(original, np.random.default_rng(seed))
+    changed = [(a, b) for a, b in zip(original.texts, coded.texts, strict=True) if a.text != b.text]
+    assert changed
+    for before, after in changed:
+        assert after.advance <= before.advance + 1e-6 and (after.x, after.baseline) == (before.x, before.baseline)
+        assert "_" in after.text and after.text.replace("_", " ").lower() == before.text.lower()
+        assert after.font.family == before.font.family and after.font.size <= before.font.size
+
+
+def test_code_pages_keep_ink_inside_their_labels() -> None:
+    sample = training_sample(3, DataConfig(code_share=1.0))
+    assert any("_" in t for t in sample.texts)
+    for box in quad_bounds(sample.quads).astype(int):
+        x0, y0, x1, y1 = box
+        assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
 
 
 def test_tutorial_layout_is_the_tutorial_arrangement() -> None:

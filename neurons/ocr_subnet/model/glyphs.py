@@ -5,7 +5,8 @@ tutorial's validator rasterizes with poppler (URW Nimbus glyphs) and other valid
 anything. Training pages therefore redraw each family with a font picked from several metric-
 compatible (or close) families, registered in ReportLab under an internal name, while the label
 keeps the base family. Fonts missing on this machine are skipped, so training still runs with
-fewer sources (install them with scripts/setup.sh).
+fewer sources (install them with scripts/setup.sh: fonts-urw-base35, lmodern, fonts-crosextra-carlito and
+-caladea, besides the published faces' packages).
 """
 
 from __future__ import annotations
@@ -17,41 +18,72 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 URW_AFM = Path("/usr/share/fonts/type1/urw-base35")
-URW_PFB = Path("/usr/share/fonts/X11/Type1")
+TYPE1 = Path("/usr/share/fonts/X11/Type1")  # URW's .pfb files, and Latin Modern's (lmodern) with their .afm
 TRUETYPE = Path("/usr/share/fonts/truetype")
 
-# family -> (URW Type 1 name, TrueType files relative to TRUETYPE)
-ALTERNATIVES: dict[str, tuple[str, tuple[str, ...]]] = {
+# family -> (Type 1 names, TrueType files relative to TRUETYPE): the URW clones of the base fonts and other
+# common faces drawn under them (URW's Palatino, Century Schoolbook, Bookman and Avant Garde clones, Latin
+# Modern as TeX typesets manuals and papers, Carlito and Caladea shaped like Office's Calibri and Cambria).
+ALTERNATIVES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Helvetica": (
-        "NimbusSans-Regular",
-        ("liberation/LiberationSans-Regular.ttf", "freefont/FreeSans.ttf", "dejavu/DejaVuSans.ttf"),
+        ("NimbusSans-Regular", "NimbusSans-Italic", "NimbusSansNarrow-Regular", "URWGothic-Book", "lmss10"),
+        (
+            "liberation/LiberationSans-Regular.ttf",
+            "freefont/FreeSans.ttf",
+            "dejavu/DejaVuSans.ttf",
+            "crosextra/Carlito-Regular.ttf",
+        ),
     ),
     "Helvetica-Bold": (
-        "NimbusSans-Bold",
-        ("liberation/LiberationSans-Bold.ttf", "freefont/FreeSansBold.ttf", "dejavu/DejaVuSans-Bold.ttf"),
+        ("NimbusSans-Bold", "NimbusSansNarrow-Bold", "URWGothic-Demi", "lmssbx10"),
+        (
+            "liberation/LiberationSans-Bold.ttf",
+            "freefont/FreeSansBold.ttf",
+            "dejavu/DejaVuSans-Bold.ttf",
+            "crosextra/Carlito-Bold.ttf",
+        ),
     ),
     "Times-Roman": (
-        "NimbusRoman-Regular",
-        ("liberation/LiberationSerif-Regular.ttf", "freefont/FreeSerif.ttf", "dejavu/DejaVuSerif.ttf"),
+        (
+            "NimbusRoman-Regular",
+            "NimbusRoman-Italic",
+            "P052-Roman",
+            "C059-Roman",
+            "URWBookman-Light",
+            "lmr10",
+            "lmri10",
+        ),
+        (
+            "liberation/LiberationSerif-Regular.ttf",
+            "freefont/FreeSerif.ttf",
+            "dejavu/DejaVuSerif.ttf",
+            "crosextra/Caladea-Regular.ttf",
+        ),
     ),
     "Times-Bold": (
-        "NimbusRoman-Bold",
-        ("liberation/LiberationSerif-Bold.ttf", "freefont/FreeSerifBold.ttf", "dejavu/DejaVuSerif-Bold.ttf"),
+        ("NimbusRoman-Bold", "P052-Bold", "C059-Bold", "URWBookman-Demi", "lmbx10"),
+        (
+            "liberation/LiberationSerif-Bold.ttf",
+            "freefont/FreeSerifBold.ttf",
+            "dejavu/DejaVuSerif-Bold.ttf",
+            "crosextra/Caladea-Bold.ttf",
+        ),
     ),
     "Courier": (
-        "NimbusMonoPS-Regular",
+        ("NimbusMonoPS-Regular", "lmtt10"),
         ("liberation/LiberationMono-Regular.ttf", "freefont/FreeMono.ttf", "dejavu/DejaVuSansMono.ttf"),
     ),
     "Courier-Bold": (
-        "NimbusMonoPS-Bold",
+        ("NimbusMonoPS-Bold", "lmtk10"),
         ("liberation/LiberationMono-Bold.ttf", "freefont/FreeMonoBold.ttf", "dejavu/DejaVuSansMono-Bold.ttf"),
     ),
 }
 
 
 def _register_type1(name: str) -> str | None:
-    afm, pfb = URW_AFM / f"{name}.afm", URW_PFB / f"{name}.pfb"
-    if not (afm.is_file() and pfb.is_file()):
+    afm = next((d / f"{name}.afm" for d in (URW_AFM, TYPE1) if (d / f"{name}.afm").is_file()), None)
+    pfb = TYPE1 / f"{name}.pfb"
+    if afm is None or not pfb.is_file():
         return None
     face = pdfmetrics.EmbeddedType1Face(str(afm), str(pfb))
     pdfmetrics.registerTypeFace(face)
@@ -74,6 +106,6 @@ def sources() -> dict[str, tuple[str, ...]]:
     """Base family -> ReportLab font names that draw it: the base font itself first, then the alternatives."""
     found: dict[str, tuple[str, ...]] = {}
     for family, (type1, truetypes) in ALTERNATIVES.items():
-        names = [_register_type1(type1), *(_register_truetype(t) for t in truetypes)]
+        names = [*(_register_type1(t) for t in type1), *(_register_truetype(t) for t in truetypes)]
         found[family] = (family, *(n for n in names if n is not None))
     return found
