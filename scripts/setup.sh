@@ -29,6 +29,6 @@ stamp="$VENV/.setup-stamp"
 want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PYTHON -c "import ocr_subnet" 2>/dev/null; then
   echo "setup: installing Python packages into $VENV (torch CPU, pytriton, bittensor, kopf, ...)"
-  $PYTHON -m pip install -q --disable-pip-version-check -e ".[model,operator,dev]"
+  $PYTHON -m pip install -q --disable-pip-version-check -e ".[model,operator,eval,dev]"
   echo "$want" >"$stamp"
 fi

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ocr_subnet.cli import app
-from ocr_subnet.evaluation import Variant
+from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import (
     DOCUMENTS,
     MissingDocuments,
@@ -27,6 +28,8 @@ from ocr_subnet.evaluation.real_pdfs import (
     variant_raster,
     word_accuracy,
 )
+from ocr_subnet.evaluation.run import EngineUnavailable, load_engine, ppocr_sections
+from ocr_subnet.sections import plain_text
 from typer.testing import CliRunner
 
 LIBTASN1 = next(d for d in DOCUMENTS if d.package == "libtasn1-doc")
@@ -155,3 +158,30 @@ def test_setup_installs_every_package_of_the_set() -> None:
     (line,) = [line for line in setup.splitlines() if line.startswith("APT_PACKAGES=(")]
     installed = set(line.removeprefix("APT_PACKAGES=(").removesuffix(")").split())
     assert {d.package for d in DOCUMENTS} | {"poppler-utils", "tesseract-ocr"} <= installed
+
+
+def test_ppocr_lines_become_sections_bounded_by_their_corners() -> None:
+    lines = [
+        ([[10.0, 12.0], [200.0, 10.0], [201.0, 40.0], [11.0, 42.0]], "first line", 0.99),
+        ([[5.0, 50.0], [5.0, 50.0], [5.0, 50.0], [5.0, 50.0]], "degenerate", 0.9),
+        ([[0.0, 60.0], [80.0, 60.0], [80.0, 80.0], [0.0, 80.0]], "  ", 0.5),
+    ]
+    (section,) = ppocr_sections(lines)
+    assert section.text == "first line" and section.position == (10.0, 10.0, 201.0, 42.0)
+    assert section.font.size == 32.0
+    assert ppocr_sections(None) == []  # RapidOCR answers None for a page without text
+
+
+def test_ppocr_reads_a_real_page_through_rapidocr() -> None:
+    engine = load_engine(EngineName.PPOCR, 2)
+    with opened(LIBTASN1) as (path, pdf):
+        clean = rasterize(pdf, LIBTASN1.pages[0], 150)
+        truth = text_layer(path, LIBTASN1.pages[0], clean.shape[1], clean.shape[0]).text
+        read = plain_text(engine(variant_raster(clean, Variant.CLEAN, LIBTASN1.package, LIBTASN1.pages[0], 150)))
+    assert page_cer(truth, read) < 0.2 and word_accuracy(truth, read) > 0.5  # a real reader, if not tesseract
+
+
+def test_ppocr_without_its_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # what an environment without it imports
+    with pytest.raises(EngineUnavailable, match="rapidocr-onnxruntime is not installed"):
+        load_engine(EngineName.PPOCR, 1)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+from ocr_subnet.cli import app
 from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import DOCUMENTS, SourceDocument, select
 from ocr_subnet.evaluation.run import load_engine
 from ocr_subnet.evaluation.validation import MANIFEST_KEY, model_validation, record
-from ocr_subnet.model.pipeline import MANIFEST
+from ocr_subnet.model.pipeline import MANIFEST, WEIGHTS_DIR
 from ocr_subnet.sections import Section
+from typer.testing import CliRunner
 
 
 def test_the_packaged_model_reads_a_real_page_into_summary_rows() -> None:
@@ -41,3 +44,24 @@ def test_an_engine_that_reads_nothing_scores_the_whole_page_wrong() -> None:
     figures = model_validation(lambda image: blank, 1, select(DOCUMENTS, ["fontconfig"]), (150,), (Variant.CLEAN,))
     (row,) = figures["rows"]
     assert row["cer"] == 1.0 and row["word_accuracy"] == 0.0
+
+
+def test_cli_records_the_models_figures_in_its_manifest(tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, weights)
+    before = json.loads((weights / MANIFEST).read_text())
+    arguments = ["--engine", "model", "--engine", "tesseract", "--dpi", "150", "--variant", "clean", "--pages", "1"]
+    arguments += ["--document", "fontconfig", "--weights-dir", str(weights), "--record"]
+    result = CliRunner().invoke(app, ["eval", "real-pdfs", *arguments])
+    assert result.exit_code == 0, result.output
+    after = json.loads((weights / MANIFEST).read_text())
+    recorded = after.pop(MANIFEST_KEY)
+    assert after == {k: v for k, v in before.items() if k != MANIFEST_KEY}  # nothing else changed
+    assert recorded["documents"] == ["fontconfig"] and recorded["command"].startswith("ocr-subnet")
+    assert [row["engine"] for row in recorded["rows"]] == ["model"]  # tesseract's figures stay out of it
+
+
+def test_cli_record_needs_the_model_engine(tmp_path: Path) -> None:
+    arguments = ["eval", "real-pdfs", "--engine", "tesseract", "--weights-dir", str(tmp_path), "--record"]
+    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "run the model engine too" in result.output

@@ -7,6 +7,7 @@ import enum
 class EngineName(enum.StrEnum):
     TESSERACT = "tesseract"  # the tesseract miner's backend
     MODEL = "model"  # our torch model, in-process
+    PPOCR = "ppocr"  # PP-OCR (v4 detector and recognizer) through rapidocr-onnxruntime, in-process
 
 
 class Variant(enum.StrEnum):

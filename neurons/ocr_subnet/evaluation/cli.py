@@ -22,6 +22,9 @@ def real_pdfs(
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
     weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and every page's figures as JSON."),
+    record: bool = typer.Option(
+        False, help="Write the model's figures into its weights' manifest (under real_pdfs), as training does."
+    ),
 ) -> None:
     """Page CER, word accuracy and time per page of each engine on real Debian documentation PDFs, against
     their own text layer (`pdftotext -bbox-layout`)."""
@@ -43,6 +46,8 @@ def real_pdfs(
         documents = select(DOCUMENTS, document)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="document") from exc
+    if record and EngineName.MODEL not in engine:
+        raise typer.BadParameter("--record writes the model's figures: run the model engine too", param_hint="record")
     console = Console(stderr=True)
     try:  # before the model loads: a missing package or engine fails at once
         check_installed(documents)
@@ -57,8 +62,13 @@ def real_pdfs(
         task = progress.add_task("pages", total=total)
         results = evaluate(documents, pages, engines, dpis, variants, lambda: progress.advance(task))
     rows = summary_rows(results)
+    command = shlex.join(["ocr-subnet", *sys.argv[1:]])
+    if record:
+        from ocr_subnet.evaluation.validation import record_results
+        from ocr_subnet.model.pipeline import MANIFEST, WEIGHTS_DIR
+
+        record_results(weights_dir or WEIGHTS_DIR, command, pages, documents, results, MANIFEST)
     if as_json:
-        command = shlex.join(["ocr-subnet", *sys.argv[1:]])
         out = {"command": command, "rows": rows, "pages": [asdict(r) for r in results]}
         typer.echo(json.dumps(out, indent=2))
         return

@@ -11,6 +11,7 @@ from PIL import Image
 
 from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import (
+    TEXT_LAYER_FAMILY,
     PageResult,
     SourceDocument,
     check_installed,
@@ -22,21 +23,40 @@ from ocr_subnet.evaluation.real_pdfs import (
     variant_raster,
     word_accuracy,
 )
-from ocr_subnet.sections import Section, plain_text
+from ocr_subnet.sections import Font, Section, plain_text
 
 Engine = Callable[[Image.Image], list[Section]]
 
 
 class EngineUnavailable(RuntimeError):
-    """An engine cannot start here: tesseract not installed, the model's weights missing or damaged."""
+    """An engine cannot start here: tesseract or rapidocr-onnxruntime not installed, the model's weights missing
+    or damaged."""
+
+
+PPOCR_PACKAGE = "rapidocr-onnxruntime"
+PpocrLine = tuple[Sequence[Sequence[float]], str, float]  # RapidOCR's reading of a line: corners, text, score
+
+
+def ppocr_sections(lines: Sequence[PpocrLine] | None) -> list[Section]:
+    """RapidOCR's lines (four corners in pixels, text, score; None when it found none) as sections: each line's
+    corners bound its box, and its height stands for the font size (PP-OCR names no font)."""
+    sections = []
+    for corners, text, _ in lines or ():
+        xs, ys = [float(c[0]) for c in corners], [float(c[1]) for c in corners]
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+        if text.strip() and x1 > x0 and y1 > y0:
+            font = Font(family=TEXT_LAYER_FAMILY, size=round(y1 - y0, 2))
+            sections.append(Section(text=text, position=(x0, y0, x1, y1), font=font))
+    return sections
 
 
 WARM_UP_CALLS = 2  # TorchScript's profiling executor profiles a new input shape, then optimizes for it
 
 
 def load_engine(name: EngineName, threads: int, weights_dir: Path | None = None) -> Engine:
-    """The miner's tesseract backend, or our model in-process (the weights in `weights_dir`, default the
-    packaged ones, as benchmarks/bench_model.py runs them) on `threads` torch threads."""
+    """The miner's tesseract backend, PP-OCR through RapidOCR (its own bundled ONNX models, on `threads` threads),
+    or our model in-process (the weights in `weights_dir`, default the packaged ones, as benchmarks/bench_model.py
+    runs them) on `threads` torch threads."""
     if name is EngineName.TESSERACT:
         from ocr_subnet.backends.base import BackendError
         from ocr_subnet.backends.tesseract import TesseractBackend
@@ -45,6 +65,15 @@ def load_engine(name: EngineName, threads: int, weights_dir: Path | None = None)
             return TesseractBackend().recognize
         except BackendError as exc:
             raise EngineUnavailable(f"tesseract: {exc}") from exc
+    if name is EngineName.PPOCR:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise EngineUnavailable(
+                f"ppocr: {PPOCR_PACKAGE} is not installed: pip install 'ocr-subnet[eval]' (scripts/setup.sh does)"
+            ) from exc
+        reader = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+        return lambda image: ppocr_sections(reader(np.asarray(image.convert("RGB")))[0])
     import torch
 
     from ocr_subnet.model.pipeline import ModelLoadError, OcrPipeline

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ocr_subnet.evaluation import DPIS, EngineName, Variant
-from ocr_subnet.evaluation.real_pdfs import DOCUMENTS, MissingDocuments, SourceDocument, check_installed, summary_rows
+from ocr_subnet.evaluation.real_pdfs import (
+    DOCUMENTS,
+    MissingDocuments,
+    PageResult,
+    SourceDocument,
+    check_installed,
+    summary_rows,
+)
 from ocr_subnet.evaluation.run import Engine, evaluate
 
 MANIFEST_KEY = "real_pdfs"
@@ -28,12 +35,27 @@ def model_validation(
         check_installed(documents)
     except MissingDocuments as exc:
         return {"skipped": str(exc)}
-    results = evaluate(documents, per_document, {EngineName.MODEL: engine}, dpis, variants)
-    return {
-        "pages_per_document": per_document,
-        "documents": [d.package for d in documents],
-        "rows": summary_rows(results),
-    }
+    return figures(
+        per_document, documents, evaluate(documents, per_document, {EngineName.MODEL: engine}, dpis, variants)
+    )
+
+
+def figures(per_document: int, documents: Sequence[SourceDocument], results: Sequence[PageResult]) -> dict[str, object]:
+    """What the manifest keeps of a run: the documents, pages per document and the model's summary rows."""
+    rows = summary_rows([r for r in results if r.engine == EngineName.MODEL])
+    return {"pages_per_document": per_document, "documents": [d.package for d in documents], "rows": rows}
+
+
+def record_results(
+    weights_dir: Path,
+    command: str,
+    per_document: int,
+    documents: Sequence[SourceDocument],
+    results: Sequence[PageResult],
+    manifest_name: str,
+) -> dict[str, object]:
+    """`ocr-subnet eval real-pdfs --record`: the run's model figures, with its command, into the manifest."""
+    return record(weights_dir, {"command": command, **figures(per_document, documents, results)}, manifest_name)
 
 
 def record(weights_dir: Path, validation: dict[str, object], manifest_name: str) -> dict[str, object]:
