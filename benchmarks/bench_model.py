@@ -1,13 +1,14 @@
-"""Our OCR model against the tesseract miner, side by side on the same held-out pages in one run.
+"""Our OCR model against the tesseract miner and PP-OCR, side by side on the same held-out pages in one run.
 
 Per source (difficulty 0..4 of our challenges, and tutorial-like invoices: the tutorial's layout
 rasterized by poppler and corrupted as the tutorial does) it reports our reward and the
 tutorial-style reward (prediction part, latency excluded), page CER, the font reward, and wall
-latency per page (p50/p95, one page per call) for both engines; then the model's throughput at a
+latency per page (p50/p95, one page per call) for every engine; then the model's throughput at a
 few batch sizes and the memory each engine needs; and what each correction of the readings (the
 lexicon, then the language model) does to the model's CER. Pages come from the benchmark's own seeds,
 which training never draws. torch gets `--threads` threads; tesseract runs single-threaded, as
-the tesseract miner does. On a shared machine run it on quiet cores: latencies are wall time.
+the tesseract miner does; PP-OCR (`--no-ppocr` leaves it out) gets as many onnxruntime threads as the
+model. On a shared machine run it on quiet cores: latencies are wall time.
 
     python benchmarks/bench_model.py --pages 10 [--threads 2] [--precision auto] [--weights-dir DIR] [--json]
 """
@@ -26,6 +27,8 @@ import numpy as np
 import torch
 import typer
 from ocr_subnet.backends.tesseract import TesseractBackend
+from ocr_subnet.evaluation import EngineName
+from ocr_subnet.evaluation.run import EngineUnavailable, load_engine
 from ocr_subnet.model import Precision
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.evaluate import (
@@ -121,9 +124,10 @@ def main(
     weights_dir: Path | None = typer.Option(None, help="Exported weights (default: the packaged ones)."),
     precision: Precision = typer.Option(Precision.AUTO, help="The model's dtype: auto is bf16 where native."),
     tesseract: bool = typer.Option(True, help="Also run the tesseract miner's backend."),
+    ppocr: bool = typer.Option(True, help="Also run PP-OCR (rapidocr-onnxruntime) on as many threads as the model."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of tables."),
 ) -> None:
-    """Quality and latency of the model and of tesseract per source, model throughput, memory."""
+    """Quality and latency of the model, tesseract and PP-OCR per source, model throughput, memory."""
     torch.set_num_threads(threads)
     console = Console(stderr=True)
     with console.status("drawing held-out pages"):
@@ -136,6 +140,12 @@ def main(
     if tesseract:
         backend = TesseractBackend()
         engines["tesseract"] = lambda image: backend.recognize(Image.fromarray(image))
+    if ppocr:
+        try:
+            reader = load_engine(EngineName.PPOCR, threads)
+        except EngineUnavailable as exc:
+            raise typer.BadParameter(f"{exc} (or pass --no-ppocr)", param_hint="ppocr") from exc
+        engines["ppocr"] = lambda image: reader(Image.fromarray(image))
     results: dict[str, object] = {}
     with Progress(console=console, transient=True) as progress:
         for name, engine in engines.items():
