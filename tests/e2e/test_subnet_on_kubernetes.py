@@ -347,6 +347,14 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
         summary.milestone("miners_scored")
         gateway_reads_a_page(cluster, core, resources, tmp_path, summary)
 
+        # A health pass whose scrape of the validator's /metrics failed (a busy node: the gateway has just had a
+        # page read) writes the weight fields as unknown until the next pass: wait for a pass that read them.
+        wait_until(
+            lambda: "lastWeightSetBlock" in resources.get(api.VALIDATOR, "validator").get("status", {}),
+            "the validator's weight fields in its status",
+            WEIGHTS_S,
+            2.0,
+        )
         validator = resources.get(api.VALIDATOR, "validator")["status"]
         assert validator["phase"] == "Running", validator
         assert 0 <= validator["lastWeightSetBlock"] <= validator["currentBlock"], validator
