@@ -82,6 +82,8 @@ class WeightsSample:
 
 @dataclass(frozen=True)
 class WeightsReport:
+    """`read` is False when this pass could not read the numbers: status keeps the last ones read."""
+
     condition: Condition
     hotkey: str | None = None
     current_block: int | None = None
@@ -89,6 +91,20 @@ class WeightsReport:
     blocks_since: int | None = None
     block_limit: int | None = None
     failure_rate: float | None = None
+    read: bool = True
+
+    def status_fields(self) -> dict[str, Any]:
+        """The Validator's status fields; none when unread, so a failed scrape does not blank the last ones."""
+        if not self.read:
+            return {}
+        return {
+            "hotkey": self.hotkey,
+            "currentBlock": self.current_block,
+            "lastWeightSetBlock": self.last_set_block,
+            "blocksSinceWeightSet": self.blocks_since,
+            "weightSetBlockLimit": self.block_limit,
+            "weightSetFailureRate": self.failure_rate,
+        }
 
 
 def weights_health(sample: WeightsSample, thresholds: Mapping[str, Any]) -> WeightsReport:
@@ -149,12 +165,27 @@ class ScoreSample:
 
 @dataclass(frozen=True)
 class ScoreReport:
+    """`read` is False when this pass could not read the numbers: status keeps the last ones read."""
+
     condition: Condition
     hotkey: str | None = None
     uid: int | None = None
     mean: float | None = None
     rank: int | None = None
     per_validator: Mapping[str, float] = field(default_factory=dict)
+    read: bool = True
+
+    def status_fields(self) -> dict[str, Any]:
+        """The Miner's score fields; none when unread, so a failed scrape does not blank the last ones."""
+        if not self.read:
+            return {}
+        return {
+            "hotkey": self.hotkey,
+            "uid": self.uid,
+            "ema": self.mean,
+            "rank": self.rank,
+            "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(self.per_validator.items())],
+        }
 
 
 def score_health(sample: ScoreSample, thresholds: Mapping[str, Any]) -> ScoreReport:
@@ -163,7 +194,8 @@ def score_health(sample: ScoreSample, thresholds: Mapping[str, Any]) -> ScoreRep
     kind = api.SCORE_HEALTHY
     if sample.hotkey is None:
         return ScoreReport(
-            Condition.unknown(kind, "NoMetrics", "the miner's own metrics (its hotkey) are not in Prometheus")
+            Condition.unknown(kind, "NoMetrics", "the miner's own metrics (its hotkey) are not in Prometheus"),
+            read=False,
         )
     if not sample.per_validator:
         return ScoreReport(

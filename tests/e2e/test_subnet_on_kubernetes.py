@@ -347,8 +347,8 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
         summary.milestone("miners_scored")
         gateway_reads_a_page(cluster, core, resources, tmp_path, summary)
 
-        # A health pass whose scrape of the validator's /metrics failed (a busy node: the gateway has just had a
-        # page read) writes the weight fields as unknown until the next pass: wait for a pass that read them.
+        # The weight fields come with the first health pass that read the validator's /metrics (a scrape can fail
+        # on a busy node: the gateway has just had a page read); a later failed scrape leaves them as they were.
         wait_until(
             lambda: "lastWeightSetBlock" in resources.get(api.VALIDATOR, "validator").get("status", {}),
             "the validator's weight fields in its status",

@@ -8,7 +8,9 @@ from subnet_operator import api
 from subnet_operator.conditions import FALSE, TRUE, UNKNOWN, Condition, merge, phase
 from subnet_operator.health import (
     Rollout,
+    ScoreReport,
     ScoreSample,
+    WeightsReport,
     WeightsSample,
     ready_condition,
     rollout_condition,
@@ -119,6 +121,34 @@ def test_without_metrics_or_scores_it_is_unknown() -> None:
     assert score_health(ScoreSample(None), SCORE).condition.reason == "NoMetrics"
     unscored = score_health(ScoreSample("m1"), SCORE)
     assert (unscored.condition.status, unscored.condition.reason, unscored.hotkey) == (UNKNOWN, "NotScored", "m1")
+
+
+def test_a_report_that_read_nothing_leaves_the_last_numbers_in_status() -> None:
+    read = weights_health(WeightsSample("v1", gauges(current=120, last=100), {"success": 2.0}), WEIGHTS)
+    assert read.status_fields() == {
+        "hotkey": "v1",
+        "currentBlock": 120,
+        "lastWeightSetBlock": 100,
+        "blocksSinceWeightSet": 20,
+        "weightSetBlockLimit": 70,
+        "weightSetFailureRate": 0.0,
+    }
+    # A failed scrape or an unreachable Prometheus is no news about the chain: status keeps what it had.
+    away = Condition.unknown(api.WEIGHTS_HEALTHY, "PrometheusUnavailable", "?")
+    assert WeightsReport(away, read=False).status_fields() == {}
+    assert ScoreReport(away, read=False).status_fields() == {}
+    assert score_health(ScoreSample(None), SCORE).status_fields() == {}
+    # A validator that answers without chain data is news: its numbers are cleared.
+    no_chain = weights_health(WeightsSample("v1", {}, {}), WEIGHTS)
+    assert no_chain.status_fields()["currentBlock"] is None
+    scored = score_health(ScoreSample("m1", 4, {"v2": 0.5, "v1": 0.5}, {}, {"m0": 0.9}), SCORE)
+    assert scored.status_fields() == {
+        "hotkey": "m1",
+        "uid": 4,
+        "ema": 0.5,
+        "rank": 2,
+        "validators": [{"hotkey": "v1", "ema": 0.5}, {"hotkey": "v2", "ema": 0.5}],
+    }
 
 
 def test_merge_keeps_transition_times_while_a_status_holds_and_lists_transitions() -> None:

@@ -36,7 +36,8 @@ T = TypeVar("T")
 def _ask_prometheus(
     ctx: Context, condition_type: str, evaluate: Callable[[Prometheus], T], unknown: Callable[[Condition], T]
 ) -> T:
-    """`evaluate(prometheus)`, or `unknown(<Unknown condition with the reason>)` when Prometheus cannot answer."""
+    """`evaluate(prometheus)`, or `unknown(<Unknown condition with the reason>)` when Prometheus cannot answer:
+    an unread report, whose numbers status keeps from the last pass that read them."""
     if ctx.prometheus is None:
         return unknown(Condition.unknown(condition_type, "PrometheusNotConfigured", NOT_CONFIGURED))
     try:
@@ -52,10 +53,10 @@ def validator_weights(ctx: Context, namespace: str, name: str, thresholds: Mappi
         sample = promql.weights_sample(prometheus.query(promql.validator_query(matchers, thresholds["windowSeconds"])))
         if sample is None:
             message = f"no validator series for the pods of {deployment} in Prometheus"
-            return WeightsReport(Condition.unknown(api.WEIGHTS_HEALTHY, "NoMetrics", message))
+            return WeightsReport(Condition.unknown(api.WEIGHTS_HEALTHY, "NoMetrics", message), read=False)
         return weights_health(sample, thresholds)
 
-    return _ask_prometheus(ctx, api.WEIGHTS_HEALTHY, evaluate, WeightsReport)
+    return _ask_prometheus(ctx, api.WEIGHTS_HEALTHY, evaluate, lambda unknown: WeightsReport(unknown, read=False))
 
 
 def miner_score(ctx: Context, namespace: str, name: str, thresholds: Mapping[str, Any]) -> ScoreReport:
@@ -67,7 +68,7 @@ def miner_score(ctx: Context, namespace: str, name: str, thresholds: Mapping[str
         samples = prometheus.query(promql.score_query(hotkey, thresholds["dropWindowSeconds"]))
         return score_health(promql.score_sample(hotkey, samples), thresholds)
 
-    return _ask_prometheus(ctx, api.SCORE_HEALTHY, evaluate, ScoreReport)
+    return _ask_prometheus(ctx, api.SCORE_HEALTHY, evaluate, lambda unknown: ScoreReport(unknown, read=False))
 
 
 def publish(
@@ -111,14 +112,7 @@ def validator_health(
     deployment = api.object_name(name, api.VALIDATOR_COMPONENT)
     ready = _ready(body, [rollout_condition(api.READY, deployment, rollout(deployments, namespace, deployment))])
     weights = validator_weights(ctx, namespace, name, full["health"]["weights"])
-    fields = {
-        "hotkey": weights.hotkey,
-        "currentBlock": weights.current_block,
-        "lastWeightSetBlock": weights.last_set_block,
-        "blocksSinceWeightSet": weights.blocks_since,
-        "weightSetBlockLimit": weights.block_limit,
-        "weightSetFailureRate": weights.failure_rate,
-    }
+    fields = weights.status_fields()
     publish(ctx, body, patch, ready, [weights.condition, spec_condition(api.VALIDATOR, full)], fields)
 
 
@@ -152,11 +146,7 @@ def miner_health(
     ready = _ready(body, [miner_part, triton])
     score = miner_score(ctx, namespace, name, full["health"]["score"])
     fields = {
-        "hotkey": score.hotkey,
-        "uid": score.uid,
-        "ema": score.mean,
-        "rank": score.rank,
-        "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(score.per_validator.items())],
+        **score.status_fields(),
         # The scale subresource reads these: what the Deployment asks for and which pods are its.
         "tritonReplicas": triton_state.replicas if triton_state else None,
         "tritonReadyReplicas": triton_state.ready if triton_state else None,
