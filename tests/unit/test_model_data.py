@@ -10,7 +10,6 @@ from ocr_subnet.model import glyphs
 from ocr_subnet.model.data import (
     DataConfig,
     Pools,
-    codify,
     detector_example,
     jitter,
     recognizer_examples,
@@ -26,6 +25,7 @@ from ocr_subnet.model.evaluate import (
     source_seeds,
 )
 from ocr_subnet.model.geometry import CROP_HEIGHT, quad_bounds, quad_rects
+from ocr_subnet.model.rewrites import codify
 from ocr_subnet.model.synth import generator_sample, pick_fonts, redraw, tutorial_layout, tutorial_sample
 from ocr_subnet.model.targets import detector_targets
 from ocr_subnet.sections import FONT_FAMILIES

@@ -158,7 +158,10 @@ def test_ctc_collapse_merges_repeats_and_drops_blanks() -> None:
 def test_charset_round_trip_and_greedy_decode() -> None:
     text = "Invoice #: INV-0042, $1,299.50 (Net 30)"
     assert charset.decode_indices(charset.encode(text)) == text
-    assert charset.encode("naïve") == charset.encode("nave")  # outside the alphabet: dropped
+    typeset = "\u201cNa\u00efve\u201d caf\u00e9 \u2013 \u00a312 \u2022 Gr\u00f6\u00dfe \u00a9"
+    assert charset.decode_indices(charset.encode(typeset)) == typeset
+    assert charset.encode("a\u03b1b\u2192") == charset.encode("ab")  # outside the alphabet (Greek, arrows): dropped
+    assert charset.ALPHABET.startswith(charset.ASCII)  # classes a shorter alphabet trained keep their indices
     path = [charset.BLANK, *charset.encode("aab")[:1], charset.BLANK, *charset.encode("ab"), charset.BLANK]
     logits = np.eye(charset.NUM_CLASSES)[path][None]
     assert charset.greedy_decode(logits, [len(path)]) == ["aab"]

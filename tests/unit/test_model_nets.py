@@ -171,6 +171,27 @@ def test_exported_weights_load_back_into_trainable_networks(tmp_path: Path) -> N
         assert norm.running_var.gt(0).any(), name
 
 
+def test_a_recognizer_of_a_shorter_alphabet_keeps_its_classes_and_gains_quiet_new_ones(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    old = Recognizer(SMALL_RECOGNIZER).eval()
+    torch.jit.save(exportable(old), str(tmp_path / "r.pt"))
+    shipped = torch.jit.load(str(tmp_path / "r.pt")).state_dict()
+    ascii_only = len(charset.ASCII) + 1  # the shipped alphabet: blank and printable ASCII
+    for layer in ("classify", "local"):
+        shipped[f"{layer}.weight"] = shipped[f"{layer}.weight"][:ascii_only]
+        shipped[f"{layer}.bias"] = shipped[f"{layer}.bias"][:ascii_only]
+    crops, widths = torch.rand(3, 1, CROP_HEIGHT, 48) * 0.5, torch.tensor([48, 40, 48])
+    grown = Recognizer(SMALL_RECOGNIZER)
+    load_exported(grown, shipped, lambda m: m(crops, widths))
+    with torch.no_grad():
+        got, want = grown(crops, widths)[0], old(crops, widths)[0]
+    assert got.shape[-1] == charset.NUM_CLASSES
+    torch.testing.assert_close(got[..., :ascii_only], want[..., :ascii_only], atol=1e-4, rtol=1e-4)
+    for layer in ("classify", "local"):
+        bias = getattr(grown, layer).bias.detach()
+        assert torch.equal(bias[ascii_only:], torch.full_like(bias[ascii_only:], float(bias[:ascii_only].min())))
+
+
 def test_exported_weights_of_another_network_are_refused(tmp_path: Path) -> None:
     torch.jit.save(exportable(Recognizer(SMALL_RECOGNIZER)), str(tmp_path / "r.pt"))
     state = torch.jit.load(str(tmp_path / "r.pt")).state_dict()

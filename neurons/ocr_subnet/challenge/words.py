@@ -19,6 +19,7 @@ import numpy as np
 
 WORDS_FILE = Path("/usr/share/dict/words")
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z']*")
+_ACCENTED = re.compile(r"[A-Za-z'\u00c0-\u00ff]*[\u00c0-\u00ff][A-Za-z'\u00c0-\u00ff]*")
 ENDINGS = (".", ".", ".", "?", "!", ";", ":")
 DATE_FORMATS = ("%B %d, %Y", "%d %B %Y", "%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%d %b %Y", "%b %d, %Y")
 FIRST_DATE = dt.date(1940, 1, 1)
@@ -31,13 +32,24 @@ class VocabularyMissing(RuntimeError):
 @functools.cache
 def vocabulary() -> tuple[str, ...]:
     """Every plain word of the list, in its order (the order fixes what a seed draws)."""
+    return tuple(line for line in _all_lines() if _PLAIN.fullmatch(line))
+
+
+@functools.cache
+def accented_vocabulary() -> tuple[str, ...]:
+    """The list's words with Latin-1 letters (Bogotá, Dürer, Gruyère, ...), in its order: never drawn into a
+    challenge, whose fonts may lack them; the miner's model trains on them and its prior knows them."""
+    return tuple(w for w in _all_lines() if _ACCENTED.fullmatch(w))
+
+
+@functools.cache
+def _all_lines() -> tuple[str, ...]:
     try:
-        lines = WORDS_FILE.read_text(encoding="utf-8").splitlines()
+        return tuple(WORDS_FILE.read_text(encoding="utf-8").splitlines())
     except OSError as exc:
         raise VocabularyMissing(
             f"{WORDS_FILE}: {exc.strerror or exc}; install wamerican (scripts/setup.sh does)"
         ) from exc
-    return tuple(line for line in lines if _PLAIN.fullmatch(line))
 
 
 def words(rng: np.random.Generator, count: int) -> list[str]:

@@ -1,7 +1,11 @@
 """The recognizer's alphabet and CTC decoding: pure functions over integer sequences.
 
-Index 0 is the CTC blank; the rest is printable ASCII, which covers every character the
-invoice generator draws (Faker en_US names and addresses, dates, money, punctuation).
+Index 0 is the CTC blank; then printable ASCII, which covers every character the validator's generators
+draw, then what real documents add: typographic punctuation (curly quotes, dashes, bullets), Latin-1's
+letters and common signs, and the euro, all in the PDF base fonts' WinAnsi encoding. NFKC leaves every
+added character as it is (real-PDF truth is NFKC-normalised, which spells ligatures as their letters and
+an ellipsis as three periods). New characters only ever go at the end, so a network trained on a shorter
+alphabet keeps its classes (`nets.load_exported`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 BLANK = 0
-ALPHABET = string.digits + string.ascii_letters + string.punctuation + " "
+ASCII = string.digits + string.ascii_letters + string.punctuation + " "
+TYPOGRAPHIC = "\u2018\u2019\u201c\u201d\u2013\u2014\u2022\u20ac"  # curly quotes, en and em dash, bullet, euro
+# inverted !, cent, pound, yen, section, copyright, guillemets, registered, degree, plus-minus, pilcrow, middle
+# dot, inverted ?, multiplication and division signs
+SIGN_CODES = (0xA1, 0xA2, 0xA3, 0xA5, 0xA7, 0xA9, 0xAB, 0xAE, 0xB0, 0xB1, 0xB6, 0xB7, 0xBB, 0xBF, 0xD7, 0xF7)
+LATIN1_SIGNS = "".join(chr(c) for c in SIGN_CODES)
+LATIN1_LETTERS = "".join(chr(c) for c in range(0xC0, 0x100) if c not in SIGN_CODES)
+ALPHABET = ASCII + TYPOGRAPHIC + LATIN1_SIGNS + LATIN1_LETTERS
 NUM_CLASSES = len(ALPHABET) + 1
 _INDEX = {ch: i + 1 for i, ch in enumerate(ALPHABET)}
 

@@ -29,10 +29,10 @@ from torch.nn import functional as F
 
 from ocr_subnet.model import charset
 from ocr_subnet.model.language import CharNgram
-from ocr_subnet.model.lexicon import MIN_LENGTH, WORD, Lexicon
+from ocr_subnet.model.lexicon import LETTERS, MIN_LENGTH, WORD, Lexicon
 
 TOKEN = re.compile(r"\S+")
-WORD_TOKEN = re.compile(r"([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)")  # one word with what precedes and follows it
+WORD_TOKEN = re.compile(f"([^{LETTERS}]*)([{LETTERS}]+)([^{LETTERS}]*)")  # one word with what precedes and follows it
 CODE = re.compile(r"\d-?$|^-?\d")  # what glues letters into a code ("INV-19677", "A4"): no dictionary word
 ENDINGS = ("", ".", ":", ",", ".:")  # the trailing punctuation invoices put after a token
 WORD_OPTIONS = 6  # nearest vocabulary words tried for each word token

@@ -13,7 +13,7 @@ import multiprocessing as mp
 import os
 import queue
 from collections import deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -22,15 +22,14 @@ import torch
 from ocr_subnet.challenge.families import OPEN_FAMILIES
 from ocr_subnet.challenge.fonts import base_family
 from ocr_subnet.challenge.generate import derive_seeds, invoice_layout, page_layout
-from ocr_subnet.challenge.invoice import Layout, text
 from ocr_subnet.challenge.levels import RENDER_PX_PER_PT
 from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import STRIDE, quad_rects
 from ocr_subnet.model.nets import FAMILY_INDEX
+from ocr_subnet.model.rewrites import codify, typeset
 from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
 from ocr_subnet.model.targets import detector_targets
-from ocr_subnet.sections import Font
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class DataConfig:
     open_native_share: float = 0.3  # open pages at the generator's density, else uniform in `open_range`
     open_range: tuple[float, float] = (0.9, 4.2)  # px/pt: up to 300-dpi scans
     code_share: float = 0.15  # pages whose multi-word strings may be written like code (`codify`)
+    typeset_share: float = 0.3  # pages given curly quotes, dashes, accents, signs (`typeset`)
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
     jitter_ends: float = 0.15
@@ -83,32 +83,9 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
     px_per_pt = RENDER_PX_PER_PT if native else float(rng.uniform(*span))
     if rng.random() < config.code_share:
         layout = codify(layout, rng)
+    if rng.random() < config.typeset_share:
+        layout = typeset(layout, fonts, rng)
     return render(layout, fonts, pdfium(px_per_pt), level, rng)
-
-
-CODE_STRINGS = 0.3  # of a code page's multi-word strings, those rewritten
-CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
-
-
-def codify(layout: Layout, rng: np.random.Generator) -> Layout:
-    """Some multi-word strings written like code identifiers (words joined by underscores, half of them lower
-    case), each shrunk to fit its old advance so it meets no neighbour: manuals are full of them, and no
-    generator family draws any."""
-    out = []
-    for item in layout.texts:
-        words = item.text.split(" ")
-        if len(words) < 2 or rng.random() >= CODE_STRINGS:
-            out.append(item)
-            continue
-        gaps = ["_" if rng.random() < CODE_JOINS else " " for _ in words[1:]]
-        joined = words[0] + "".join(gap + word for gap, word in zip(gaps, words[1:], strict=True))
-        joined = joined.lower() if rng.random() < 0.5 else joined
-        new = text(joined, item.font, item.x, item.baseline)
-        if new.advance > item.advance:
-            size = item.font.size * item.advance / new.advance
-            new = text(joined, Font(family=item.font.family, size=size), item.x, item.baseline)
-        out.append(new)
-    return replace(layout, texts=tuple(out))
 
 
 def detector_example(sample: Sample) -> DetectorExample:

@@ -15,7 +15,9 @@ import functools
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+
+from ocr_subnet.model import charset
 
 URW_AFM = Path("/usr/share/fonts/type1/urw-base35")
 TYPE1 = Path("/usr/share/fonts/X11/Type1")  # URW's .pfb files, and Latin Modern's (lmodern) with their .afm
@@ -109,3 +111,22 @@ def sources() -> dict[str, tuple[str, ...]]:
         names = [*(_register_type1(t) for t in type1), *(_register_truetype(t) for t in truetypes)]
         found[family] = (family, *(n for n in names if n is not None))
     return found
+
+
+@functools.cache
+def drawable(font_name: str) -> frozenset[str]:
+    """The alphabet's non-ASCII characters that the registered font `font_name` has glyphs for. A TrueType face
+    says so in its character map; a Type 1 font draws a character when its encoding names, at the character's
+    WinAnsi code, WinAnsi's glyph for it, and its face has that glyph (Symbol's encoding names others)."""
+    extra = charset.ALPHABET[len(charset.ASCII) :]
+    font = pdfmetrics.getFont(font_name)
+    if isinstance(font.face, TTFontFace):
+        return frozenset(c for c in extra if ord(c) in font.face.charToGlyph)
+    winansi = pdfmetrics.getEncoding("WinAnsiEncoding").vector
+    glyph_names = set(font.face.glyphNames or ())
+
+    def draws(char: str) -> bool:
+        code = char.encode("cp1252")[0]
+        return font.encoding.vector[code] == winansi[code] and winansi[code] in glyph_names
+
+    return frozenset(c for c in extra if draws(c))

@@ -18,7 +18,8 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-WORD = re.compile(r"[A-Za-z]+")
+LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"  # a regex class: ASCII's and Latin-1's letters
+WORD = re.compile(f"[{LETTERS}]+")
 MIN_LENGTH = 2  # single letters are too ambiguous to correct; two-letter state codes are worth it
 CANDIDATES = 24  # nearest vocabulary words scored per misread word
 NEAREST_CACHE = 4096  # misread words whose candidates are kept

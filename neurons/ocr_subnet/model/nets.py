@@ -141,6 +141,24 @@ def conv_norm_pairs(model: nn.Module) -> list[tuple[str, nn.Conv2d, nn.BatchNorm
     ]
 
 
+CLASS_LAYERS = ("classify", "local")  # the recognizer's per-class outputs, one row per class of the alphabet
+
+
+def with_new_classes(key: str, shipped: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    """A class layer's `shipped` weights grown to this alphabet's classes; any other tensor as it is.
+
+    The alphabet only grows at its end, so the shipped rows keep their classes. The new rows start from the
+    fresh initialisation with the lowest shipped bias: no new class fires before training has shown it."""
+    grows = key.split(".")[0] in CLASS_LAYERS and shipped.shape[1:] == fresh.shape[1:]
+    if not grows or shipped.shape[0] >= fresh.shape[0]:
+        return shipped
+    grown = fresh.clone()
+    grown[: shipped.shape[0]] = shipped
+    if key.endswith("bias"):
+        grown[shipped.shape[0] :] = shipped.min()
+    return grown
+
+
 def load_exported(model: nn.Module, exported: dict[str, torch.Tensor], feed: Callable[[nn.Module], None]) -> None:
     """Load a shipped network's weights (`exportable`'s state) into a trainable `model` of the same configuration,
     so training can go on from shipped weights when no checkpoint is left.
@@ -148,7 +166,8 @@ def load_exported(model: nn.Module, exported: dict[str, torch.Tensor], feed: Cal
     Export folded each batch norm into its convolution. Each norm comes back as the identity plus the folded bias,
     its running statistics measured on real inputs (`feed` runs some through the model in eval mode) and its scale
     set to their spread: in eval mode the network then computes exactly what the shipped one does, and in training
-    mode (batch statistics) nearly so. A state of another shape or configuration raises ValueError.
+    mode (batch statistics) nearly so. A recognizer trained on a shorter alphabet gains the new classes
+    (`with_new_classes`). A state of another shape or configuration raises ValueError.
     """
     pairs = conv_norm_pairs(model)
     state: dict[str, torch.Tensor] = {}
@@ -164,7 +183,8 @@ def load_exported(model: nn.Module, exported: dict[str, torch.Tensor], feed: Cal
                 "num_batches_tracked": torch.tensor(0),
             }
             state |= {f"{name}.1.{key}": value for key, value in identity.items()}
-        state |= {key: exported[key] for key in model.state_dict() if key not in state}
+        fresh = model.state_dict()
+        state |= {key: with_new_classes(key, exported[key], fresh[key]) for key in fresh if key not in state}
         model.load_state_dict(state)
     except (KeyError, RuntimeError) as exc:
         raise ValueError(f"the exported weights do not fit this network: {exc}") from exc

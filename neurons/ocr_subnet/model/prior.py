@@ -23,7 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ocr_subnet.challenge.generate import derive_seeds, page_layout
+from ocr_subnet.challenge.words import accented_vocabulary
 from ocr_subnet.challenge.words import vocabulary as english_words
+from ocr_subnet.model.charset import ALPHABET
 from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import WORD, Lexicon, faker_words
 
@@ -34,7 +36,7 @@ EVALUATION_PACKAGES = re.compile(r"tasn1|bzip2|bz2|nettle|valgrind|shared-mime-i
 OPEN_FAMILIES = ("letter", "receipt", "columns", "table", "form")
 LANGUAGE_ORDER = 5
 MIN_LINE = 12  # characters: shorter lines (headings, rules, lone names) teach little
-PLAIN = re.compile(r"[ -~]+")  # printable ASCII: what the recognizer's charset is sure to hold
+PLAIN = re.compile(f"[{re.escape(ALPHABET)}]+")  # the recognizer's alphabet: lines it could read whole
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ def general_files(docs: Path = DOCS, licenses: Path = LICENSES) -> list[Path]:
 
 
 def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]:
-    """Distinct printable lines of the files (whitespace normalized), none found in `held_out`, until `limit`
-    characters."""
+    """The files' distinct lines (whitespace normalized) written in the recognizer's alphabet, none found in
+    `held_out`, until `limit` characters."""
     seen: dict[str, None] = {}
     total = 0
     for path in files:
@@ -88,8 +90,9 @@ def family_lines(seed: int, pages: int) -> list[str]:
 
 
 def prior_words() -> list[str]:
-    """English words and Faker's names and places, letters only, two letters or more."""
-    words = {part for word in english_words() for part in WORD.findall(word)} | faker_words()
+    """English words (some accented) and Faker's names and places, letters only, two letters or more."""
+    words = {part for word in (*english_words(), *accented_vocabulary()) for part in WORD.findall(word)}
+    words |= faker_words()
     return sorted(word for word in words if len(word) >= 2)
 
 

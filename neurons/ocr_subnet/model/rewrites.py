@@ -1,0 +1,137 @@
+"""Rewrites of a training page's strings into what real documents print and no generator draws.
+
+The validator's generators write plain ASCII in plain words. Manuals are full of code identifiers
+(`codify`); books, letters and European invoices set curly quotes, dashes, bullets, accented letters and
+signs such as £, € and ° (`typeset`). Each rewritten string keeps its place and, shrunk where it grew, its
+advance, so it meets no neighbour and every label still matches its pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+import numpy as np
+
+from ocr_subnet.challenge.invoice import Layout, Text, text
+from ocr_subnet.challenge.words import accented_vocabulary, pick, words
+from ocr_subnet.model import charset, glyphs
+from ocr_subnet.sections import Font
+
+CODE_STRINGS = 0.3  # of a code page's multi-word strings, those rewritten
+CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
+TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
+MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
+CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as word processors set them
+UPPER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.isupper())
+LOWER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.islower())
+
+
+def refit(item: Text, value: str) -> Text:
+    """`value` in `item`'s place and font, its size shrunk so it takes no more than `item`'s advance."""
+    new = text(value, item.font, item.x, item.baseline)
+    if new.advance > item.advance:
+        size = item.font.size * item.advance / new.advance
+        new = text(value, Font(family=item.font.family, size=size), item.x, item.baseline)
+    return new
+
+
+def codify(layout: Layout, rng: np.random.Generator) -> Layout:
+    """Some multi-word strings written like code identifiers (words joined by underscores, half of them lower
+    case)."""
+    out = []
+    for item in layout.texts:
+        words_ = item.text.split(" ")
+        if len(words_) < 2 or rng.random() >= CODE_STRINGS:
+            out.append(item)
+            continue
+        gaps = ["_" if rng.random() < CODE_JOINS else " " for _ in words_[1:]]
+        joined = words_[0] + "".join(gap + word for gap, word in zip(gaps, words_[1:], strict=True))
+        out.append(refit(item, joined.lower() if rng.random() < 0.5 else joined))
+    return replace(layout, texts=tuple(out))
+
+
+def quoted(value: str, rng: np.random.Generator) -> str:
+    words_ = value.split(" ")
+    start = int(rng.integers(len(words_)))
+    end = int(rng.integers(start, len(words_))) + 1
+    left, right = pick(rng, ("\u201c\u201d", "\u2018\u2019", "\u00ab\u00bb", '""'))
+    return " ".join([*words_[:start], left + " ".join(words_[start:end]) + right, *words_[end:]])
+
+
+def dashed(value: str, rng: np.random.Generator) -> str:
+    gaps = [i for i, c in enumerate(value) if c == " "]
+    if not gaps:
+        return f"{value}\u2013{int(rng.integers(1, 100))}"  # a range
+    i = gaps[int(rng.integers(len(gaps)))]
+    return value[:i] + pick(rng, (" \u2013 ", "\u2014", " \u2014 ", " - ")) + value[i + 1 :]
+
+
+def bulleted(value: str, rng: np.random.Generator) -> str:
+    return pick(rng, ("\u2022 ", "\u2022 ", "\u00b7 ", "\u00a7 ", "\u00b6 ")) + value
+
+
+def accented(value: str, rng: np.random.Generator) -> str:
+    """One word replaced by an accented one: half the time a real one from the word list, else a random word
+    with a letter or two drawn from all of Latin-1's (every letter must be seen, Ð and þ too)."""
+    words_ = value.split(" ")
+    i = int(rng.integers(len(words_)))
+    if rng.random() < 0.5:
+        word = pick(rng, accented_vocabulary())
+    else:
+        word = list(words(rng, 1)[0])
+        for _ in range(int(rng.integers(1, 3))):
+            j = int(rng.integers(len(word)))
+            word[j] = pick(rng, tuple(UPPER_LETTERS if word[j].isupper() else LOWER_LETTERS))
+        word = "".join(word)
+    words_[i] = word.upper() if words_[i].isupper() and len(words_[i]) > 1 else word
+    return " ".join(words_)
+
+
+def signed(value: str, rng: np.random.Generator) -> str:
+    """A sign with what it usually stands beside, before or after the string."""
+    n, amount = int(rng.integers(1, 100)), f"{rng.uniform(1, 5000):,.2f}"
+    sign = pick(
+        rng,
+        (
+            f"{n}\u00b0C",
+            f"{n}\u00b0",
+            f"\u00a9 {int(rng.integers(1950, 2031))}",
+            "\u00ae",
+            f"\u00a3{amount}",
+            f"\u20ac{amount}",
+            f"{amount} \u20ac",
+            f"\u00a5{amount}",
+            f"{n}\u00a2",
+            f"\u00b1{n}",
+            f"{n}\u00d7{int(rng.integers(1, 100))}",
+            f"{n} \u00f7 {int(rng.integers(1, 10))}",
+            f"\u00bf{words(rng, 1)[0]}?",
+            f"\u00a1{words(rng, 1)[0]}!",
+        ),
+    )
+    return f"{sign} {value}" if rng.random() < 0.5 else f"{value} {sign}"
+
+
+FEATURES: tuple[Callable[[str, np.random.Generator], str], ...] = (quoted, dashed, bulleted, accented, signed)
+
+
+def typeset(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
+    """Curly apostrophes on most such pages, and some strings given one feature (quotes, a dash, a bullet, an
+    accented word, a sign). A rewrite the string's glyph source (`fonts`: base family -> font name) cannot draw
+    is dropped, so no label names a character the pixels lack, and so is a feature that would shrink its string
+    much."""
+    curly = rng.random() < CURLY_APOSTROPHES
+    out = []
+    for item in layout.texts:
+        value = item.text.replace("'", "\u2019") if curly else item.text
+        if item.text.strip() and rng.random() < TYPESET_STRINGS:
+            value = FEATURES[int(rng.integers(len(FEATURES)))](value, rng)
+        drawable = glyphs.drawable(fonts.get(item.font.family, item.font.family))
+        new = refit(item, value)
+        if value == item.text or not set(value) - set(charset.ASCII) <= drawable:
+            new = item
+        elif new.font.size < MIN_SCALE * item.font.size:
+            new = refit(item, item.text.replace("'", "\u2019")) if curly else item
+        out.append(new)
+    return replace(layout, texts=tuple(out))
