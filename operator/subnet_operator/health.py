@@ -80,6 +80,11 @@ class WeightsSample:
     attempts: Mapping[str, float] = field(default_factory=dict)
 
 
+def read_only(read: bool, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` from a pass that read them; none from one that did not, so status keeps the last ones."""
+    return fields if read else {}
+
+
 @dataclass(frozen=True)
 class WeightsReport:
     """`read` is False when this pass could not read the numbers: status keeps the last ones read."""
@@ -95,16 +100,17 @@ class WeightsReport:
 
     def status_fields(self) -> dict[str, Any]:
         """The Validator's status fields; none when unread, so a failed scrape does not blank the last ones."""
-        if not self.read:
-            return {}
-        return {
-            "hotkey": self.hotkey,
-            "currentBlock": self.current_block,
-            "lastWeightSetBlock": self.last_set_block,
-            "blocksSinceWeightSet": self.blocks_since,
-            "weightSetBlockLimit": self.block_limit,
-            "weightSetFailureRate": self.failure_rate,
-        }
+        return read_only(
+            self.read,
+            {
+                "hotkey": self.hotkey,
+                "currentBlock": self.current_block,
+                "lastWeightSetBlock": self.last_set_block,
+                "blocksSinceWeightSet": self.blocks_since,
+                "weightSetBlockLimit": self.block_limit,
+                "weightSetFailureRate": self.failure_rate,
+            },
+        )
 
 
 def weights_health(sample: WeightsSample, thresholds: Mapping[str, Any]) -> WeightsReport:
@@ -177,15 +183,16 @@ class ScoreReport:
 
     def status_fields(self) -> dict[str, Any]:
         """The Miner's score fields; none when unread, so a failed scrape does not blank the last ones."""
-        if not self.read:
-            return {}
-        return {
-            "hotkey": self.hotkey,
-            "uid": self.uid,
-            "ema": self.mean,
-            "rank": self.rank,
-            "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(self.per_validator.items())],
-        }
+        return read_only(
+            self.read,
+            {
+                "hotkey": self.hotkey,
+                "uid": self.uid,
+                "ema": self.mean,
+                "rank": self.rank,
+                "validators": [{"hotkey": hotkey, "ema": ema} for hotkey, ema in sorted(self.per_validator.items())],
+            },
+        )
 
 
 def score_health(sample: ScoreSample, thresholds: Mapping[str, Any]) -> ScoreReport:
