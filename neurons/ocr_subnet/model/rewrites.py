@@ -36,6 +36,12 @@ def refit(item: Text, value: str) -> Text:
     return new
 
 
+def fitted(item: Text, value: str) -> Text | None:
+    """`value` refitted in `item`'s place, or None where that would shrink it below `MIN_SCALE`."""
+    new = refit(item, value)
+    return new if new.font.size >= MIN_SCALE * item.font.size else None
+
+
 def codify(layout: Layout, rng: np.random.Generator) -> Layout:
     """Some multi-word strings written like code identifiers (words joined by underscores, half of them lower
     case)."""
@@ -124,14 +130,11 @@ def typeset(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) 
     curly = rng.random() < CURLY_APOSTROPHES
     out = []
     for item in layout.texts:
-        value = item.text.replace("'", "\u2019") if curly else item.text
+        plain = item.text.replace("'", "\u2019") if curly else item.text
+        value = plain
         if item.text.strip() and rng.random() < TYPESET_STRINGS:
-            value = FEATURES[int(rng.integers(len(FEATURES)))](value, rng)
-        drawable = glyphs.drawable(fonts.get(item.font.family, item.font.family))
-        new = refit(item, value)
-        if value == item.text or not set(value) - set(charset.ASCII) <= drawable:
-            new = item
-        elif new.font.size < MIN_SCALE * item.font.size:
-            new = refit(item, item.text.replace("'", "\u2019")) if curly else item
-        out.append(new)
+            value = FEATURES[int(rng.integers(len(FEATURES)))](plain, rng)
+        drawable = glyphs.drawable(fonts.get(item.font.family, item.font.family)) | set(charset.ASCII)
+        kept = (fitted(item, v) for v in (value, plain) if v != item.text and set(v) <= drawable)
+        out.append(next((new for new in kept if new is not None), item))
     return replace(layout, texts=tuple(out))
