@@ -294,8 +294,15 @@ def test_a_loaded_triton_scales_up_and_back_down_after_the_window(
                 load.stop()
             peak = triton_replicas(resources, "m1")
             wait_until(lambda: triton_replicas(resources, "m1") == 1, "back to 1 after the window", timeout_s=SETTLE_S)
-            messages = [e.message for e in resources.events("m1") if e.reason == "TritonScaled"]
-            assert any(m.endswith("no requests in the window") for m in messages), messages
+            # The Event follows the Deployment's patch, so it may land a moment after the replicas read 1.
+            wait_until(
+                lambda: any(
+                    e.reason == "TritonScaled" and e.message.endswith(": no requests in the window")
+                    for e in resources.events("m1")
+                ),
+                "the idle scale-down Event",
+                timeout_s=SETTLE_S,
+            )
             assert peak >= 2
         finally:
             stop_all([child], grace_s=60.0)

@@ -4,7 +4,8 @@ Each child runs in its own session (process group), so a stop reaches whatever i
 (tesseract, uvicorn workers) and a Ctrl-C in the terminal reaches only the launcher, which then
 stops the children in order. On Linux a child also receives SIGTERM if the launcher dies
 without cleaning up (even SIGKILLed), via the parent-death signal, which util-linux's `setpriv`
-sets just before it execs the child. (Not a `preexec_fn`: that forces a plain fork(), and gRPC's
+sets just before it execs the child; `spawn` returns only once that exec happened, so the signal is
+armed before anyone can kill the launcher. (Not a `preexec_fn`: that forces a plain fork(), and gRPC's
 fork handlers can block a fork() forever in a process that has used a gRPC channel.)
 """
 
@@ -33,6 +34,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
+ARMING_BOUND_S = 5.0
 
 
 def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
@@ -70,7 +72,25 @@ def spawn(name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str]
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
+    if SETPRIV:
+        _wait_until_armed(process, os.path.realpath(SETPRIV))
     return Child(name, tuple(argv), log_path, process)
+
+
+def _wait_until_armed(process: subprocess.Popen[bytes], setpriv: str) -> None:
+    """Wait while the child is still `setpriv` (its parent-death signal not yet set; a kill now would orphan it).
+
+    Popen returns once `setpriv` is exec'd, but setpriv sets the signal a moment later, just before it execs
+    the real program; on a loaded machine that moment can come after the launcher was already killed.
+    """
+    deadline = time.monotonic() + ARMING_BOUND_S
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if os.readlink(f"/proc/{process.pid}/exe") != setpriv:
+                return
+        except OSError:
+            return
+        time.sleep(0.001)
 
 
 def _signal_group(child: Child, sig: signal.Signals) -> None:
