@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import numpy as np
 import pytest
 from ocr_subnet.challenge.generate import page_layout
+from ocr_subnet.challenge.invoice import Layout, text
+from ocr_subnet.challenge.render import draw_pdf, rasterize
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.model.data import DataConfig, recognizer_examples, training_sample
 from ocr_subnet.model.geometry import quad_bounds
-from ocr_subnet.model.rewrites import MIN_SCALE, typeset
+from ocr_subnet.model.rewrites import MIN_GAP_EM, MIN_SCALE, dashed, respace, typeset
 from ocr_subnet.model.synth import pick_fonts
+from ocr_subnet.sections import Font
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 EXTRA = set(charset.ALPHABET) - set(charset.ASCII)
 
@@ -52,7 +57,7 @@ def test_drawable_reads_each_fonts_own_glyphs() -> None:
 
 @pytest.mark.parametrize("seed", [2, 5])
 def test_typeset_pages_label_their_new_characters_and_keep_ink_inside_the_labels(seed: int) -> None:
-    config = DataConfig(typeset_share=1.0, open_share=1.0)
+    config = DataConfig(typeset_share=1.0, respace_share=1.0, open_share=1.0)
     sample = training_sample(seed, config)
     assert any(set(t) & EXTRA for t in sample.texts)
     examples = recognizer_examples(sample, np.random.default_rng(0), config)
@@ -60,3 +65,47 @@ def test_typeset_pages_label_their_new_characters_and_keep_ink_inside_the_labels
     for box in quad_bounds(sample.quads).astype(int):
         x0, y0, x1, y1 = box
         assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
+
+
+def test_dashed_draws_hyphens_where_prints_put_them_as_often_as_dashes() -> None:
+    rng = np.random.default_rng(0)
+    rewritten = [dashed("structures management and more", rng) for _ in range(400)]
+    options = [v for v in rewritten if re.match(r"--?\w+ structures", v)]
+    broken = [v for v in rewritten if v.endswith("-") and not v.endswith(" -")]
+    ranges = {sign for v in rewritten for sign in re.findall(r"\d([-\u2013])\d", v)}
+    dashes = [v for v in rewritten if "\u2013" in v or "\u2014" in v]
+    hyphens = [v for v in rewritten if "-" in v]
+    assert options and broken and ranges == {"-", "\u2013"}
+    assert all(v.split(" ")[:-1] == ["structures", "management", "and"] for v in broken)  # only the last word breaks
+    assert 0.5 < len(hyphens) / len(dashes) < 4
+
+
+def test_respaced_strings_keep_their_place_and_advance_and_never_close_a_gap() -> None:
+    spacings = []
+    for seed in range(8):
+        original = page_layout(seed, ("letter", "columns")[seed % 2])
+        fonts = pick_fonts(np.random.default_rng(seed), 0.4)
+        rewritten = respace(original, fonts, np.random.default_rng(seed))
+        for before, after in zip(original.texts, rewritten.texts, strict=True):
+            assert (after.text, after.x, after.baseline) == (before.text, before.x, before.baseline)
+            assert after.advance <= before.advance + 1e-6
+            assert after.font.size >= MIN_SCALE * before.font.size - 1e-9
+            if after.word_space:
+                drawn = fonts.get(after.font.family, after.font.family)
+                gap = stringWidth(" ", drawn, after.font.size) + after.word_space
+                assert gap >= MIN_GAP_EM * after.font.size - 1e-6
+                spacings.append(after.word_space / after.font.size)
+    assert min(spacings) < -0.05 and max(spacings) > 0.2  # both tight and loose lines
+
+
+@pytest.mark.parametrize("word_space", [-2.0, 4.0])
+def test_drawn_word_spacing_moves_the_ink_as_the_advance_says(word_space: float) -> None:
+    def ink_width(spacing: float) -> int:
+        item = text("a fact worth it", Font(family="Helvetica", size=12.0), 20.0, 700.0, spacing)
+        page = rasterize(draw_pdf([Layout("test", (item,))]), 2.0)[0]
+        columns = np.flatnonzero(page.min(axis=0) < 128)
+        return int(columns[-1] - columns[0])
+
+    spaced = text("a fact worth it", Font(family="Helvetica", size=12.0), word_space=word_space)
+    assert spaced.advance == pytest.approx(stringWidth("a fact worth it", "Helvetica", 12.0) + 3 * word_space)
+    assert ink_width(word_space) - ink_width(0.0) == pytest.approx(3 * word_space * 2.0, abs=1.5)

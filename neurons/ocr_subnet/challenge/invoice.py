@@ -125,13 +125,15 @@ class Invoice:
 
 @dataclass(frozen=True)
 class Text:
-    """One `drawString`: its text, font and start point, and its advance width."""
+    """One `drawString`: its text, font and start point, and its advance width (`word_space` points added at
+    each space, PDF's Tw, as justified or tightly set lines have)."""
 
     text: str
     font: Font
     x: float
     baseline: float
     advance: float
+    word_space: float = 0.0
 
     @property
     def box(self) -> Box:
@@ -194,8 +196,9 @@ def money(amount: float) -> str:
     return f"${amount:,.2f}"
 
 
-def text(value: str, font: Font, x: float = 0.0, baseline: float = 0.0) -> Text:
-    return Text(value, font, x, baseline, stringWidth(value, font.family, font.size))
+def text(value: str, font: Font, x: float = 0.0, baseline: float = 0.0, word_space: float = 0.0) -> Text:
+    advance = stringWidth(value, font.family, font.size) + word_space * value.count(" ")
+    return Text(value, font, x, baseline, advance, word_space)
 
 
 def make_invoice(fake: Faker, rng: np.random.Generator) -> Invoice:

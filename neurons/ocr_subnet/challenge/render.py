@@ -33,7 +33,7 @@ def draw_pdf(pages: Sequence[Layout]) -> bytes:
             pdf.line(rule.x0, rule.y0, rule.x1, rule.y1)
         for item in layout.texts:
             pdf.setFont(item.font.family, item.font.size)
-            pdf.drawString(item.x, item.baseline, item.text)
+            pdf.drawString(item.x, item.baseline, item.text, wordSpace=item.word_space)
         pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -1,8 +1,9 @@
 """Rewrites of a training page's strings into what real documents print and no generator draws.
 
-The validator's generators write plain ASCII in plain words. Manuals are full of code identifiers
-(`codify`); books, letters and European invoices set curly quotes, dashes, bullets, accented letters and
-signs such as £, € and ° (`typeset`). Each rewritten string keeps its place and, shrunk where it grew, its
+The validator's generators write plain ASCII in plain words, spaced by the face's own space. Manuals are full
+of code identifiers (`codify`); books, letters and European invoices set curly quotes, dashes and hyphens,
+bullets, accented letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and
+shrink their word spaces (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its
 advance, so it meets no neighbour and every label still matches its pixels.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ocr_subnet.challenge.invoice import Layout, Text, text
 from ocr_subnet.challenge.words import accented_vocabulary, pick, words
@@ -23,22 +25,29 @@ CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
 TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
 MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
 CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as word processors set them
+RESPACE_STRINGS = 0.5  # of a respaced page's multi-word strings, those set tight or loose
+WORD_SPACE_EM = (-0.15, 0.35)  # points added at each space, in font sizes: TeX shrinks and justified lines stretch
+MIN_GAP_EM = 0.12  # no gap between words narrower than this share of the font size
+EN_DASH, EM_DASH = "\u2013", "\u2014"
 UPPER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.isupper())
 LOWER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.islower())
 
 
-def refit(item: Text, value: str) -> Text:
-    """`value` in `item`'s place and font, its size shrunk so it takes no more than `item`'s advance."""
-    new = text(value, item.font, item.x, item.baseline)
+def refit(item: Text, value: str, word_space: float | None = None) -> Text:
+    """`value` in `item`'s place and font (and word spacing, unless given), its size shrunk so it takes no more
+    than `item`'s advance."""
+    spacing = item.word_space if word_space is None else word_space
+    new = text(value, item.font, item.x, item.baseline, spacing)
     if new.advance > item.advance:
-        size = item.font.size * item.advance / new.advance
-        new = text(value, Font(family=item.font.family, size=size), item.x, item.baseline)
+        spaces = spacing * value.count(" ")
+        size = item.font.size * (item.advance - spaces) / (new.advance - spaces)
+        new = text(value, Font(family=item.font.family, size=size), item.x, item.baseline, spacing)
     return new
 
 
-def fitted(item: Text, value: str) -> Text | None:
+def fitted(item: Text, value: str, word_space: float | None = None) -> Text | None:
     """`value` refitted in `item`'s place, or None where that would shrink it below `MIN_SCALE`."""
-    new = refit(item, value)
+    new = refit(item, value, word_space)
     return new if new.font.size >= MIN_SCALE * item.font.size else None
 
 
@@ -66,11 +75,28 @@ def quoted(value: str, rng: np.random.Generator) -> str:
 
 
 def dashed(value: str, rng: np.random.Generator) -> str:
+    """A dash between words, or a hyphen where prints put one: a compound, a line broken inside a word, a
+    command-line option, a range. Hyphens come as often as dashes and in the same places (before digits,
+    between words), so a short stroke is told from a dash by its length, not by its neighbours."""
+    words_ = value.split(" ")
     gaps = [i for i, c in enumerate(value) if c == " "]
+    kind = pick(rng, ("dash", "dash", "compound", "broken", "option", "range"))
+    if kind == "range":
+        first = int(rng.integers(1, 100))
+        return f"{value} {first}{pick(rng, (EN_DASH, '-'))}{first + int(rng.integers(1, 50))}"
+    if kind == "option":
+        flag = pick(rng, ("-", "--")) + (
+            words(rng, 1)[0].lower() if rng.random() < 0.6 else pick(rng, tuple("abcLv19"))
+        )
+        return f"{flag} {value}"
+    if kind == "broken" and len(words_[-1]) >= 4:
+        last = words_[-1]
+        return " ".join([*words_[:-1], last[: int(rng.integers(2, len(last) - 1))] + "-"])
     if not gaps:
-        return f"{value}\u2013{int(rng.integers(1, 100))}"  # a range
+        return f"{value}{pick(rng, ('-', EN_DASH))}{words(rng, 1)[0]}"
     i = gaps[int(rng.integers(len(gaps)))]
-    return value[:i] + pick(rng, (" \u2013 ", "\u2014", " \u2014 ", " - ")) + value[i + 1 :]
+    joint = "-" if kind != "dash" else pick(rng, (f" {EN_DASH} ", EM_DASH, f" {EM_DASH} ", " - "))
+    return value[:i] + joint + value[i + 1 :]
 
 
 def bulleted(value: str, rng: np.random.Generator) -> str:
@@ -137,4 +163,19 @@ def typeset(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) 
         drawable = glyphs.drawable(fonts.get(item.font.family, item.font.family)) | set(charset.ASCII)
         kept = (fitted(item, v) for v in (value, plain) if v != item.text and set(v) <= drawable)
         out.append(next((new for new in kept if new is not None), item))
+    return replace(layout, texts=tuple(out))
+
+
+def respace(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
+    """Some multi-word strings set with tighter or looser word spaces than the face's own, as justified and TeX-set
+    lines are, so words are told apart by a gap's width beside the letters rather than one fixed space. A loose
+    string keeps its advance by shrinking (`fitted`), or keeps its spacing where that would shrink it much."""
+    out = []
+    for item in layout.texts:
+        if " " not in item.text.strip() or rng.random() >= RESPACE_STRINGS:
+            out.append(item)
+            continue
+        space_em = stringWidth(" ", fonts.get(item.font.family, item.font.family), 1.0)
+        word_space = float(rng.uniform(max(WORD_SPACE_EM[0], MIN_GAP_EM - space_em), WORD_SPACE_EM[1]))
+        out.append(fitted(item, item.text, word_space * item.font.size) or item)
     return replace(layout, texts=tuple(out))

@@ -87,7 +87,7 @@ def redraw(layout: Layout, fonts: dict[str, str]) -> tuple[Layout, Layout]:
     drawn, labelled = [], []
     for item in layout.texts:
         name = fonts.get(item.font.family, item.font.family)
-        placed = text(item.text, Font(family=name, size=item.font.size), item.x, item.baseline)
+        placed = text(item.text, Font(family=name, size=item.font.size), item.x, item.baseline, item.word_space)
         drawn.append(placed)
         labelled.append(replace(placed, font=item.font))
     return replace(layout, texts=tuple(drawn)), replace(layout, texts=tuple(labelled))
