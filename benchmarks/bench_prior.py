@@ -17,25 +17,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import torch
 import typer
 from ocr_subnet.backends.tesseract import TesseractBackend
-from ocr_subnet.challenge import corrupt, fonts, levels
-from ocr_subnet.challenge.generate import scan_effects
-from ocr_subnet.challenge.invoice import PAGE_HEIGHT, PAGE_WIDTH, Layout
-from ocr_subnet.challenge.render import draw_pdf, labels, rasterize, to_pixels
-from ocr_subnet.challenge.typeset import Column, wrap
+from ocr_subnet.challenge import fonts
+from ocr_subnet.evaluation.prose import ProsePage, prose_pages
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.evaluate import BENCHMARK_BASE, EvalPage, eval_pages, page_metrics
 from ocr_subnet.model.pipeline import OcrPipeline, Reading, load_corrector, to_sections
-from ocr_subnet.model.prior import HELD_OUT, normalized
 from ocr_subnet.scoring.cer import character_error_rate
-from ocr_subnet.sections import Font, Section
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
@@ -44,56 +38,12 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 DENSITIES = (1.0, 2.0, 3.0)  # px per point, cycled over the pages
 FACE_STRIDE = 7  # faces taken from the published list: every 7th, so the sample spans its families
-DEGRADE_LEVEL = 3
-DEGRADE_BLUR_PX_PER_PT = 0.4
 
 
-@dataclass(frozen=True)
-class ProsePage:
-    source: str  # "prose clean" | "prose degraded"
-    face: str
-    px_per_pt: float
-    image: npt.NDArray[np.uint8]
-    labels: tuple[Section, ...]
-
-
-def paragraphs(path: Path = HELD_OUT) -> list[str]:
-    blocks = [normalized(block) for block in path.read_text().split("\n\n")]
-    return [block for block in blocks if len(block) > 200]
-
-
-def prose_page(text: list[str], face: str, px_per_pt: float, degraded: bool, seed: int) -> ProsePage:
-    """Paragraphs set in `face` at 11 pt down one column, rasterized, optionally scan-degraded (no warp: the labels
-    stay the clean render's)."""
-    font = Font(family=fonts.register(face), size=11.0)
-    column = Column(60.0, PAGE_WIDTH - 60.0, PAGE_HEIGHT - 70.0, 60.0, 1.35)
-    for block in text:
-        if not column.put_lines(wrap(block, font, column.width), font):
-            break
-        column.skip(0.6, font.size)
-    layout = Layout("prose", tuple(column.texts))
-    (raster,) = rasterize(draw_pdf([layout]), px_per_pt)
-    page_labels = labels(layout, to_pixels(raster))
-    if degraded:
-        level = levels.difficulty(DEGRADE_LEVEL)
-        rng = np.random.default_rng(seed)
-        raster = scan_effects(raster, level, rng)
-        raster = corrupt.add_noise(raster, level.noise_density, level.noise_sigma, rng)
-        raster = corrupt.blur(raster, DEGRADE_BLUR_PX_PER_PT * px_per_pt)
-    image = np.asarray(raster, dtype=np.uint8)
-    return ProsePage("prose degraded" if degraded else "prose clean", face, px_per_pt, image, page_labels)
-
-
-def prose_pages(count: int) -> list[ProsePage]:
+def sample_pages(count: int) -> list[ProsePage]:
     """`count` pages per condition (clean, degraded), each from its own paragraphs, face and density."""
-    blocks = paragraphs()
     faces = fonts.PUBLISHED_FAMILIES[::FACE_STRIDE]
-    pages = []
-    for i in range(count):
-        text = blocks[i % len(blocks) :] + blocks[: i % len(blocks)]
-        face, density = faces[i % len(faces)], DENSITIES[i % len(DENSITIES)]
-        pages += [prose_page(text, face, density, degraded, i) for degraded in (False, True)]
-    return pages
+    return prose_pages([faces[i % len(faces)] for i in range(count)], DENSITIES)
 
 
 def corrected(reading: Reading, corrector: Corrector | None) -> tuple[Reading, float]:
@@ -155,7 +105,7 @@ def main(
         "new": pipeline.corrector,
     }
     pipeline.corrector = None  # read once; the priors are applied to the same readings
-    prose = prose_pages(prose_pages_count)
+    prose = sample_pages(prose_pages_count)
     invoices = eval_pages(BENCHMARK_BASE, invoice_pages, ["level1"]) if invoice_pages else []
     results = score_priors(pipeline, [*prose, *invoices], priors)
     if tesseract:
