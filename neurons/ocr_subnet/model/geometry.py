@@ -175,9 +175,7 @@ def decode_maps(prob: Array, top: Array, bottom: Array, calibration: Calibration
     bottom_at0 = total(b - slope[k] * x) / mass
     cos = 1.0 / np.sqrt(1.0 + slope * slope)
     height = np.maximum((bottom_at0 - top_at0) * cos * calibration.height_gain, 1.0)
-    spans = ndimage.find_objects(labels)
-    x_lo = np.array([s[1].start for s in spans], dtype=np.float64) * stride
-    x_hi = np.array([s[1].stop for s in spans], dtype=np.float64) * stride
+    x_lo, x_hi = component_ends(prob, labels, calibration.threshold, stride)
     grow = (SHRINK_X + calibration.extend_x) * height / cos
     x_lo, x_hi = x_lo - grow, x_hi + grow
     cx = (x_lo + x_hi) / 2
@@ -185,6 +183,24 @@ def decode_maps(prob: Array, top: Array, bottom: Array, calibration: Calibration
     score = mass / np.maximum(cells, 1)
     rects = np.stack([cx, cy, (x_hi - x_lo) * cos, height, slope, score], axis=1)
     return rects[cells >= calibration.min_cells]
+
+
+def component_ends(prob: Array, labels: Array, threshold: float, stride: int) -> tuple[Array, Array]:
+    """Each component's left and right ends: where the probability crosses the threshold between its end cells'
+    centres and the cells just outside, interpolated. Whole cells would move an end by a stride when one cell's
+    probability wobbles across the threshold (bfloat16 against float32, a pixel of noise); this moves it by as much
+    as the probability moved."""
+    padded = np.pad(prob, ((0, 0), (1, 1)))  # a cell beyond the map's edge reads 0
+    ends = np.zeros((labels.max(initial=0), 2))
+    for i, (rows, cols) in enumerate(ndimage.find_objects(labels)):
+        mine = labels[rows, cols] == i + 1
+        for side, (col, step) in enumerate(((cols.start, -1), (cols.stop - 1, 1))):
+            present = mine[:, col - cols.start]
+            p_in = float(prob[rows, col][present].max())
+            p_out = min(float(padded[rows, col + 1 + step][present].max()), threshold)
+            reach = (p_in - threshold) / max(p_in - p_out, 1e-6)  # from the end cell's centre outwards, in cells
+            ends[i, side] = col + 0.5 + step * reach
+    return ends[:, 0] * stride, ends[:, 1] * stride
 
 
 def page_slope(rects: Array) -> float:
