@@ -17,6 +17,7 @@ from ocr_subnet.model.geometry import (
     STRIDE,
     Calibration,
     canvas,
+    component_ends,
     crop_width,
     decode_maps,
     font_sizes,
@@ -32,6 +33,7 @@ from ocr_subnet.model.geometry import (
 )
 from ocr_subnet.model.pipeline import width_chunks
 from ocr_subnet.model.targets import detector_targets
+from scipy.ndimage import label
 
 
 def box_quad(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -113,6 +115,23 @@ def test_separate_strings_decode_separately_and_noise_is_dropped() -> None:
     rects = decode_maps(kernel * 0.9, top, bottom, Calibration(min_cells=2))
     assert len(rects) == 3
     assert decode_maps(np.zeros((8, 8)), np.zeros((8, 8)), np.zeros((8, 8)), Calibration()).shape == (0, 6)
+
+
+def test_a_component_end_moves_with_the_probability_not_by_a_whole_cell() -> None:
+    def ends(outer: float) -> tuple[float, float]:
+        prob = np.zeros((5, 14), dtype=np.float32)
+        prob[1:4, 4:10] = 0.98
+        prob[2, 3] = prob[2, 10] = outer  # the cells just outside, either side of the 0.9 threshold
+        labels, _ = label(prob > 0.9, structure=np.ones((3, 3)))
+        (lo,), (hi,) = component_ends(prob, labels, 0.9, STRIDE)
+        return lo, hi
+
+    below, above = ends(0.899), ends(0.901)
+    assert below == pytest.approx(above, abs=0.05 * STRIDE)  # a whole cell (2 px) under whole-cell ends
+    assert ends(0.0)[0] == pytest.approx((4.5 - 0.08 / 0.98) * STRIDE)  # interpolated toward an empty cell
+    assert ends(0.0)[1] == pytest.approx((9.5 + 0.08 / 0.98) * STRIDE)
+    lo, hi = ends(0.5)  # a softer edge reaches further out, never past the outer cell's centre
+    assert 3.5 * STRIDE < lo < ends(0.0)[0] and ends(0.0)[1] < hi < 10.5 * STRIDE
 
 
 def test_calibration_widens_and_heightens() -> None:
