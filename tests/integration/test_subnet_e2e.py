@@ -27,7 +27,7 @@ from ocr_subnet import metric_names as names
 from ocr_subnet.backends.tesseract import TesseractBackend
 from ocr_subnet.chain.local import LocalChainClient
 from ocr_subnet.chain.port import Metagraph
-from ocr_subnet.local.procs import Child, free_port, spawn, stop_all, wait_healthy
+from ocr_subnet.local.procs import Child, spawn, stop_all, wait_healthy
 from ocr_subnet.local.up import ocr_subnet_command
 from ocr_subnet.miner.app import build_app
 from ocr_subnet.miner.config import MinerConfig
@@ -36,6 +36,7 @@ from ocr_subnet.validator.state import ValidatorState, state_from_json
 from ocr_subnet.wallets import local_wallet
 from PIL import Image
 
+from tests.support.ports import free_port
 from tests.support.tools import assert_promtool_accepts_metrics
 
 pytestmark = [

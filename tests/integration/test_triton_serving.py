@@ -25,7 +25,7 @@ import tritonclient.grpc as grpcclient
 from ocr_subnet.backends.base import BackendError
 from ocr_subnet.backends.triton import TritonBackend
 from ocr_subnet.challenge.generate import generate_challenge
-from ocr_subnet.local.procs import Child, free_port, spawn, stop_all, wait_healthy
+from ocr_subnet.local.procs import Child, spawn, stop_all, wait_healthy
 from ocr_subnet.local.up import ocr_subnet_command
 from ocr_subnet.metric_names import (
     TRITON_COMPUTE_INFER_DURATION_US,
@@ -42,6 +42,7 @@ from ocr_subnet.triton.server import STARTUP_FAILURE_EXIT_CODE
 from PIL import Image
 from tritonclient.utils import InferenceServerException
 
+from tests.support.ports import free_port
 from tests.unit.test_triton_fake import FAKE_PIPELINE, ink_box, write_fake_weights
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
