@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import subprocess
@@ -17,8 +18,10 @@ from ocr_subnet.gateway.keys import Access, KeyFile, Refused, add_key, anonymous
 from ocr_subnet.gateway.metrics import GatewayMetrics
 from ocr_subnet.gateway.organic import OrganicScore, blended_reward
 from ocr_subnet.gateway.output import OcrAnswer, page_answer, to_hocr, to_searchable_pdf, to_text
+from ocr_subnet.gateway.router import Router
 from ocr_subnet.gateway.rules import RoutingConfig, agreement, canary_reward, passes, rank_miners
 from ocr_subnet.sections import Font, Section, plain_text
+from ocr_subnet.validator.query import Outcome, QueryResult
 from PIL import Image
 from reportlab.pdfgen import canvas
 
@@ -263,3 +266,52 @@ def test_metrics_pass_promtool_with_per_key_per_stage_and_per_miner_series() -> 
     text = exposition.decode()
     assert 'ocr_subnet_gateway_pages_total{key="alice",outcome="verified"} 3.0' in text
     assert 'ocr_subnet_gateway_stage_duration_seconds_count{stage="verification"} 1.0' in text
+
+
+def test_a_page_every_miner_failed_goes_out_again_under_a_fresh_canary() -> None:
+    """Honest miners running one engine fail a hard band together; the page is not lost to that band."""
+    bodies: list[bytes] = []
+    canaries = {}
+
+    async def ask(_client, _wallet, miner: NeuronInfo, body: bytes, _deadline: float) -> QueryResult:
+        if body not in bodies:
+            bodies.append(body)
+        known = canaries[body].sections if bodies.index(body) > 0 else ()  # every miner misreads the first band
+        return QueryResult(miner.uid, miner.hotkey, Outcome.OK, 0.1, (*known, section("user text", (0, 900, 80, 910))))
+
+    verdicts: list = []
+    router = Router(None, None, RoutingConfig(hedge=2, attempts=3), 8.0, verdicts.append, print, ask=ask)  # type: ignore[arg-type]
+    prepare = router.prepare
+
+    def recording(page: Image.Image):
+        canary, body = prepare(page)
+        canaries[body] = canary
+        return canary, body
+
+    router.prepare = recording  # type: ignore[method-assign]
+    page = Image.new("L", (600, 800), 255)
+    result = asyncio.run(router.read_page(page, [neuron(i) for i in range(3)], {}))
+    assert result.verified and len(bodies) == 2
+    passed = [v.passed for v in result.verdicts]
+    assert passed[:3] == [False, False, False] and passed[3:] and all(passed[3:])  # round two: every miner again
+    assert [s.text for s in result.sections] == ["user text"]
+
+    once = Router(None, None, RoutingConfig(attempts=3, canary_rounds=1), 8.0, print, print, ask=ask)  # type: ignore[arg-type]
+    once.prepare = recording  # type: ignore[method-assign]
+    bodies.clear()
+    failed = asyncio.run(once.read_page(page, [neuron(i) for i in range(3)], {}))
+    assert not failed.verified and len(failed.verdicts) == 3
+    assert [s.text for s in failed.sections] == ["user text"]  # the best failing answer, flagged
+
+
+def test_a_page_nobody_answered_is_not_sent_again() -> None:
+    calls: list[int] = []
+
+    async def ask(_client, _wallet, miner: NeuronInfo, _body: bytes, deadline: float) -> QueryResult:
+        calls.append(miner.uid)
+        return QueryResult(miner.uid, miner.hotkey, Outcome.TIMEOUT, deadline)
+
+    router = Router(None, None, RoutingConfig(attempts=3), 8.0, print, print, ask=ask)  # type: ignore[arg-type]
+    result = asyncio.run(router.read_page(Image.new("L", (600, 800), 255), [neuron(i) for i in range(3)], {}))
+    assert not result.verified and result.miner is None and result.sections == ()
+    assert sorted(calls) == [0, 1, 2]

@@ -51,6 +51,7 @@ def serve(
     explore: float = typer.Option(0.2, min=0.0, max=1.0, help="chance a page's second miner is outside the top k"),
     hedge: int = typer.Option(2, min=1, help="miners asked at once for each page"),
     attempts: int = typer.Option(4, min=1, help="miners tried in all for one page"),
+    canary_rounds: int = typer.Option(2, min=1, help="fresh canaries tried when every answer failed the last one"),
     pass_threshold: float = typer.Option(0.3, min=0.0, max=1.0, help="canary prediction reward an answer needs"),
     canaries: bool = typer.Option(True, help="stitch a canary band above each page (off only for benchmarks)"),
     job_capacity: int = typer.Option(100, min=1, help="asynchronous jobs held in memory"),
@@ -90,7 +91,12 @@ def serve(
     config = GatewayConfig(
         limits=Limits(max_bytes=max_bytes, max_pages=max_pages, max_page_pixels=max_page_pixels, dpi=dpi),
         routing=RoutingConfig(
-            top_k=top_k, explore=explore, hedge=hedge, attempts=attempts, pass_threshold=pass_threshold
+            top_k=top_k,
+            explore=explore,
+            hedge=hedge,
+            attempts=attempts,
+            canary_rounds=canary_rounds,
+            pass_threshold=pass_threshold,
         ),
         deadline_s=deadline,
         difficulty=difficulty,

@@ -1,8 +1,11 @@
 """Sends one organic page (with its canary) to miners: hedged, verified, with fallback.
 
 The first `hedge` miners are asked at once; the first answer whose canary passes is the user's. A
-failed answer starts the next miner in the ranked list, up to `attempts`. Answers that arrive after the
-winner are still verified (organic EMA) and compared with it (agreement), off the user's path.
+failed answer starts the next miner in the ranked list, up to `attempts`. When answers came back and
+every one failed, the page goes out again under a fresh canary (up to `canary_rounds` in all): honest miners
+that read alike fail a hard band together, and one band must not lose the user's page. Answers that
+arrive after the winner are still verified (organic EMA) and compared with it (agreement), off the
+user's path.
 """
 
 from __future__ import annotations
@@ -99,12 +102,29 @@ class Router:
         )
 
     async def read_page(self, page: Image.Image, miners: Sequence[NeuronInfo], emas: dict[str, float]) -> PageResult:
+        started = time.perf_counter()
+        verdicts: list[Verdict] = []
+        verifying = 0.0
+        winner: Verdict | None = None
+        for _ in range(max(1, self.config.canary_rounds)):
+            winner, spent = await self._one_canary(page, miners, emas, verdicts)
+            verifying += spent
+            if winner is not None or not any(v.answered for v in verdicts):
+                break
+        miners_s = time.perf_counter() - started - verifying
+        chosen = winner or max((v for v in verdicts if v.answered), key=lambda v: v.reward, default=None)
+        sections = chosen.user_sections if chosen else ()
+        return PageResult(sections, chosen, winner is not None, tuple(verdicts), miners_s, verifying)
+
+    async def _one_canary(
+        self, page: Image.Image, miners: Sequence[NeuronInfo], emas: dict[str, float], verdicts: list[Verdict]
+    ) -> tuple[Verdict | None, float]:
+        """The page under one fresh canary, hedged with fallback; appends every verdict on the user's path and
+        returns (the winner or None, seconds spent verifying)."""
         canary, body = await asyncio.to_thread(self.prepare, page)
         ranked = rank_miners(miners, emas, self.config, self.rng)[: self.config.attempts]
-        started = time.perf_counter()
         pending: dict[asyncio.Task[QueryResult], NeuronInfo] = {}
         queue = list(ranked)
-        verdicts: list[Verdict] = []
         verifying = 0.0
 
         def launch() -> None:
@@ -128,12 +148,9 @@ class Router:
                     winner = verdict
                 elif not verdict.passed and queue:
                     launch()  # fallback: the next miner in the ranking
-        miners_s = time.perf_counter() - started - verifying
         if pending and winner is not None:
             self._follow(canary, list(pending), winner)
-        chosen = winner or max((v for v in verdicts if v.answered), key=lambda v: v.reward, default=None)
-        sections = chosen.user_sections if chosen else ()
-        return PageResult(sections, chosen, winner is not None, tuple(verdicts), miners_s, verifying)
+        return winner, verifying
 
     def _follow(self, canary: Canary | None, tasks: list[asyncio.Task[QueryResult]], winner: Verdict) -> None:
         """Late answers still count: their canary feeds the organic EMA, their text the agreement."""
