@@ -13,7 +13,7 @@ from ocr_subnet.challenge.render import draw_pdf, rasterize
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.model.data import DataConfig, recognizer_examples, training_sample
 from ocr_subnet.model.geometry import quad_bounds
-from ocr_subnet.model.rewrites import MIN_GAP_EM, MIN_SCALE, dashed, respace, typeset
+from ocr_subnet.model.rewrites import MIN_GAP_EM, MIN_SCALE, bracketed, dashed, respace, typeset
 from ocr_subnet.model.synth import pick_fonts
 from ocr_subnet.sections import Font
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -109,3 +109,19 @@ def test_drawn_word_spacing_moves_the_ink_as_the_advance_says(word_space: float)
     spaced = text("a fact worth it", Font(family="Helvetica", size=12.0), word_space=word_space)
     assert spaced.advance == pytest.approx(stringWidth("a fact worth it", "Helvetica", 12.0) + 3 * word_space)
     assert ink_width(word_space) - ink_width(0.0) == pytest.approx(3 * word_space * 2.0, abs=1.5)
+
+
+def test_bracketed_draws_asides_plurals_calls_slashes_paths_and_addresses() -> None:
+    rng = np.random.default_rng(1)
+    value = "Distinguished Encoding Rules apply"
+    rewritten = [bracketed(value, rng) for _ in range(400)]
+    asides = [v for v in rewritten if re.search(r"[(\[][A-Z][^)\]]*[)\]]", v)]
+    assert asides and any(re.search(r"\)[,.;:]", v) for v in asides)  # "(DER)," as manuals print it
+    assert any("(s)" in v for v in rewritten) and any(re.search(r"[a-z_]+\([a-z0-9]*\)", v) for v in rewritten)
+    slashed = [v for v in rewritten if "/" in v]
+    assert any(re.search(r"[A-Za-z]/[A-Za-z]", v) for v in slashed) and any("://" in v for v in slashed)
+    assert sum("(" in v or "[" in v for v in rewritten) > sum("/" in v for v in rewritten) > 0
+    for v in rewritten:  # the words are kept, in order, around what was added
+        kept = [w for w in value.split(" ") if w in v]
+        assert len(kept) >= 3 and v.index(kept[0]) <= v.index(kept[-1]), v
+        assert set(v) <= set(charset.ASCII)

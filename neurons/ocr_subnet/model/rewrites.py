@@ -1,10 +1,10 @@
 """Rewrites of a training page's strings into what real documents print and no generator draws.
 
 The validator's generators write plain ASCII in plain words, spaced by the face's own space. Manuals are full
-of code identifiers (`codify`); books, letters and European invoices set curly quotes, dashes and hyphens,
-bullets, accented letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and
-shrink their word spaces (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its
-advance, so it meets no neighbour and every label still matches its pixels.
+of code identifiers (`codify`); manuals, books, letters and European invoices set asides in brackets, paths,
+curly quotes, dashes and hyphens, bullets, accented letters and signs such as £, € and ° (`typeset`); justified
+and TeX-set lines stretch and shrink their word spaces (`respace`). Each rewritten string keeps its place and,
+shrunk where it grew, its advance, so it meets no neighbour and every label still matches its pixels.
 """
 
 from __future__ import annotations
@@ -145,21 +145,60 @@ def signed(value: str, rng: np.random.Generator) -> str:
     return f"{sign} {value}" if rng.random() < 0.5 else f"{value} {sign}"
 
 
-FEATURES: tuple[Callable[[str, np.random.Generator], str], ...] = (quoted, dashed, bulleted, accented, signed)
+def bracketed(value: str, rng: np.random.Generator) -> str:
+    """Brackets and slashes where manuals put them: an aside in parentheses or square brackets (often with
+    punctuation after it), a plural "(s)", a call, an either/or, a path, an address. A thin bracket beside a
+    capital ("(DER)") or a slash between letters is what a reader trained on plain words drops."""
+    words_ = value.split(" ")
+    kind = pick(rng, ("aside", "aside", "aside", "plural", "call", "either", "path", "address"))
+    i = int(rng.integers(len(words_)))
+    if kind == "aside":
+        end = int(rng.integers(i, len(words_))) + 1
+        left, right = pick(rng, ("()", "()", "()", "[]"))
+        after = pick(rng, ("", "", ",", ".", ";", ":"))
+        return " ".join([*words_[:i], left + " ".join(words_[i:end]) + right + after, *words_[end:]])
+    if kind == "plural":
+        words_[i] += "(s)"
+    elif kind == "call":
+        name = "_".join(w.lower() for w in words(rng, int(rng.integers(1, 3))))
+        argument = pick(rng, ("", "", words(rng, 1)[0].lower(), str(int(rng.integers(0, 100)))))
+        words_[i] = f"{name}({argument})"
+    elif kind == "either":
+        other = words(rng, 1)[0]
+        words_[i] = f"{words_[i]}/{other.upper() if words_[i].isupper() else other.lower()}"
+    elif kind == "path":
+        parts = [w.lower() for w in words(rng, int(rng.integers(1, 4)))]
+        words_[i] = pick(rng, ("/", "~/", "./", "")) + "/".join(parts) + pick(rng, ("", "/", ".c", ".h", ".txt"))
+    else:
+        host, page = (w.lower() for w in words(rng, 2))
+        words_[i] = f"{pick(rng, ('https://', 'http://', 'www.'))}{host}.{pick(rng, ('org', 'com', 'net'))}/{page}"
+    return " ".join(words_)
+
+
+# (feature, weight): brackets and slashes are as common in manuals as all the other features together
+FEATURES: tuple[tuple[Callable[[str, np.random.Generator], str], float], ...] = (
+    (quoted, 1.0),
+    (dashed, 1.0),
+    (bulleted, 1.0),
+    (accented, 1.0),
+    (signed, 1.0),
+    (bracketed, 3.0),
+)
 
 
 def typeset(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
     """Curly apostrophes on most such pages, and some strings given one feature (quotes, a dash, a bullet, an
-    accented word, a sign). A rewrite the string's glyph source (`fonts`: base family -> font name) cannot draw
-    is dropped, so no label names a character the pixels lack, and so is a feature that would shrink its string
-    much."""
+    accented word, a sign, brackets or a slash). A rewrite the string's glyph source (`fonts`: base family -> font
+    name) cannot draw is dropped, so no label names a character the pixels lack, and so is a feature that would
+    shrink its string much."""
     curly = rng.random() < CURLY_APOSTROPHES
     out = []
     for item in layout.texts:
         plain = item.text.replace("'", "\u2019") if curly else item.text
         value = plain
         if item.text.strip() and rng.random() < TYPESET_STRINGS:
-            value = FEATURES[int(rng.integers(len(FEATURES)))](plain, rng)
+            weights = np.array([weight for _, weight in FEATURES])
+            value = FEATURES[int(rng.choice(len(FEATURES), p=weights / weights.sum()))][0](plain, rng)
         drawable = glyphs.drawable(fonts.get(item.font.family, item.font.family)) | set(charset.ASCII)
         kept = (fitted(item, v) for v in (value, plain) if v != item.text and set(v) <= drawable)
         out.append(next((new for new in kept if new is not None), item))
