@@ -7,13 +7,17 @@ Rows measured in one run, on the same generated invoices (difficulty 1):
                  with N requests in flight (Triton's dynamic batcher forms the batches), and
                  B pages per request with one in flight
   miner+triton   signed /ocr requests through a real `ocr-subnet miner --backend triton`
-and the resident memory of the Triton server (its process tree: serve + tritonserver + backend
-stub) and of the miner. Ratios compare each row with in-process at the same concurrency/batch.
+then, per document family and density (1 px/pt, 150 and 300 dpi; clean renders of the generator's pages),
+p50 and p99 per page through Triton and for tesseract on the same pages, ms per megapixel and the ratio to
+tesseract's (no family may fall off a latency cliff); and the resident memory of the Triton server (its
+process tree: serve + tritonserver + backend stub, after the invoices and again after the families' large
+pages) and of the miner. Ratios compare each row with in-process at the same concurrency/batch.
 
     python benchmarks/bench_triton.py                       # this CPU: concurrency and batch 1, 2, 4, 8
     python benchmarks/bench_triton.py --device cuda         # a GPU: batch 1..64, p99 (repository built
                                                             # with KIND_GPU and max_batch_size 64)
     python benchmarks/bench_triton.py --json
+    python benchmarks/bench_triton.py --family-pages 0      # skip the per-family rows
 
 Without packaged weights, pass `--model-repo` (from `ocr-subnet triton repo build`).
 """
@@ -40,10 +44,13 @@ from ocr_subnet.backends.tesseract import TesseractBackend
 from ocr_subnet.backends.triton import TritonBackend
 from ocr_subnet.chain.local import HEALTH_PATH as CHAIN_HEALTH_PATH
 from ocr_subnet.chain.local import LocalChainClient
-from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.challenge.families import FAMILIES
+from ocr_subnet.challenge.generate import generate_challenge, render_page
+from ocr_subnet.challenge.levels import POINTS_PER_INCH
 from ocr_subnet.local.procs import Child, free_port, spawn, stop_all, wait_healthy
 from ocr_subnet.local.up import ocr_subnet_command
 from ocr_subnet.logs import configure_logging
+from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.protocol import HEALTH_PATH, OCR_PATH, decode_image, encode_image
 from ocr_subnet.triton import LOOPBACK, PIPELINE
 from ocr_subnet.triton.embedded import EmbeddedTriton
@@ -66,6 +73,8 @@ from rich.table import Table
 DEADLINE_S = 120.0
 CPU_LEVELS = [1, 2, 4, 8]
 GPU_BATCHES = [1, 2, 4, 8, 16, 32, 64]
+FAMILY_DENSITIES = (1.0, 150 / POINTS_PER_INCH, 300 / POINTS_PER_INCH)  # px per point
+FAMILY_SEED = 7_000  # family pages use seeds from here, apart from the invoices above
 GPU_CONFIG = ServingConfig(
     max_batch_size=64, preferred_batch_sizes=(16, 32, 64), max_queue_delay_us=1_000, instance_kind=InstanceKind.GPU
 )
@@ -81,6 +90,37 @@ class Row:
     p50_s: float  # per request
     p95_s: float
     p99_s: float
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    family: str
+    dpi: int
+    engine: str  # triton (one page per request, one in flight) | tesseract (called directly)
+    pages: int
+    megapixels: float  # per page, mean
+    p50_s: float  # per page
+    p99_s: float
+    ms_per_megapixel: float  # p50 over the mean page's megapixels
+
+
+def family_row(
+    family: str, px_per_pt: float, engine: str, pages: Sequence[np.ndarray], latencies: Sequence[float]
+) -> FamilyRow:
+    megapixels = statistics.fmean(page.size for page in pages) / 1e6
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    dpi = round(px_per_pt * POINTS_PER_INCH)
+    return FamilyRow(family, dpi, engine, len(latencies), megapixels, cuts[49], cuts[98], cuts[49] * 1e3 / megapixels)
+
+
+def family_ratios(rows: Sequence[FamilyRow]) -> list[dict[str, object]]:
+    """Triton's p50 and p99 per page over tesseract's on the same pages: below 1 is faster."""
+    tesseract = {(r.family, r.dpi): r for r in rows if r.engine == "tesseract"}
+    return [
+        {"family": r.family, "dpi": r.dpi, "p50_ratio": r.p50_s / base.p50_s, "p99_ratio": r.p99_s / base.p99_s}
+        for r in rows
+        if r.engine == "triton" and (base := tesseract.get((r.family, r.dpi))) is not None
+    ]
 
 
 def summarize(mode: str, concurrency: int, batch: int, latencies: Sequence[float], wall_s: float) -> Row:
@@ -162,6 +202,7 @@ def miner_in_front_of(triton_url: str, folder: Path) -> Iterator[tuple[Child, st
         ]
         children.append(spawn("miner", argv, folder / "miner.log"))
         wait_healthy(f"http://{LOOPBACK}:{miner_port}{HEALTH_PATH}", 120.0, children[1])
+        time.sleep(MinerConfig().auth_allowed_skew_s)  # the miner refuses what was signed that soon after its start
         yield children[1], f"http://{LOOPBACK}:{miner_port}{OCR_PATH}", validator, miner.hotkey.ss58_address
     finally:
         stop_all(children, 15.0)
@@ -177,13 +218,16 @@ def run(
     with_tesseract: bool,
     with_miner: bool,
     pipeline_spec: str,
-) -> tuple[list[Row], dict[str, float]]:
+    family_pages: int = 0,
+) -> tuple[list[Row], list[FamilyRow], dict[str, float]]:
     images = [decode_image(encode_image(generate_challenge(seed, 1).image)) for seed in range(distinct_pages)]
     pages = [np.asarray(image.convert("L")) for image in images]
     rows: list[Row] = []
+    family_rows: list[FamilyRow] = []
     memory: dict[str, float] = {}
     extra_batches = [size for size in batch_sizes if size != 1 or 1 not in concurrency_levels]  # 1x1 once
-    plan = len(concurrency_levels) * 2 + len(extra_batches) * 2 + with_tesseract + with_miner
+    cells = len(FAMILIES) * len(FAMILY_DENSITIES) if family_pages else 0
+    plan = len(concurrency_levels) * 2 + len(extra_batches) * 2 + with_tesseract + with_miner + cells
     with ExitStack() as stack, Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("benchmark", total=plan)
 
@@ -212,6 +256,19 @@ def run(
         for size in extra_batches:
             record("triton", 1, size, lambda i, size=size: backend.recognize_pages(batches(pages, size)(i)))
         memory["triton_server_rss_mib"] = tree_rss_mib(server.child.process.pid)
+        reader = TesseractBackend() if with_tesseract else None
+        for family in FAMILIES if family_pages else ():
+            for px_per_pt in FAMILY_DENSITIES:
+                progress.update(task, description=f"{family} at {px_per_pt * POINTS_PER_INCH:.0f} dpi")
+                drawn = [render_page(FAMILY_SEED + k, family, px_per_pt).raster for k in range(family_pages)]
+                timed = measure(lambda i, drawn=drawn: backend.recognize_pages([drawn[i]]), len(drawn), 1)[0]
+                family_rows.append(family_row(family, px_per_pt, "triton", drawn, timed))
+                if reader is not None:
+                    images_ = [Image.fromarray(page) for page in drawn]
+                    timed = measure(lambda i, images_=images_: reader.recognize(images_[i]), len(drawn), 1)[0]
+                    family_rows.append(family_row(family, px_per_pt, "tesseract", drawn, timed))
+                progress.advance(task)
+        memory["triton_server_peak_rss_mib"] = tree_rss_mib(server.child.process.pid)
 
         if with_miner:
             child, url, validator, hotkey = stack.enter_context(miner_in_front_of(server.grpc_url, folder))
@@ -221,11 +278,13 @@ def run(
             def through_miner(index: int) -> None:
                 body = bodies[index % len(bodies)]
                 headers = bt.http_auth.sign(validator, method="POST", path=OCR_PATH, body=body, receiver_ss58=hotkey)
-                client.post(url, content=body, headers=headers).raise_for_status()
+                response = client.post(url, content=body, headers=headers)
+                if response.status_code != 200:
+                    raise RuntimeError(f"the miner answered {response.status_code}: {response.text[:500]}")
 
             record("miner+triton", 1, 1, through_miner)
             memory["miner_rss_mib"] = tree_rss_mib(child.process.pid)
-    return rows, memory
+    return rows, family_rows, memory
 
 
 def _extra(spec: str) -> list[str]:
@@ -270,6 +329,7 @@ def main(
     miner: bool = typer.Option(True, help="include a real miner in front of Triton, and its memory"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
     pipeline: str = typer.Option(PIPELINE, hidden=True, help="module:Class of the OCR pipeline"),
+    family_pages: int = typer.Option(6, min=0, max=64, help="pages per family and density; 0 skips those rows"),
 ) -> None:
     """Measure Triton serving against the pipeline in-process and tesseract, in one run."""
     if device not in ("cpu", "cuda"):
@@ -281,12 +341,16 @@ def main(
     levels = sorted(set(concurrency or CPU_LEVELS))
     sizes = sorted(set(batch or (GPU_BATCHES if device == "cuda" else CPU_LEVELS)))
     started = time.perf_counter()
-    rows, memory = run(model_repo, device, pages, requests, levels, sizes, tesseract, miner, pipeline)
+    rows, family_rows, memory = run(
+        model_repo, device, pages, requests, levels, sizes, tesseract, miner, pipeline, family_pages
+    )
     report = {
         "device": device,
         "requests_per_row": requests,
         "rows": [asdict(r) for r in rows],
         "over_in_process": ratios(rows),
+        "families": [asdict(r) for r in family_rows],
+        "families_over_tesseract": family_ratios(family_rows),
         "memory": memory,
         "wall_s": time.perf_counter() - started,
     }
@@ -305,7 +369,24 @@ def main(
         )  # fmt: skip
     console = Console(width=max(Console().width, 100))
     console.print(table)
+    if family_rows:
+        console.print(family_table(family_rows))
     console.print(", ".join(f"{name} {value:.0f}" for name, value in memory.items()))
+
+
+def family_table(rows: Sequence[FamilyRow]) -> Table:
+    over = {(r["family"], r["dpi"]): r for r in family_ratios(rows)}
+    table = Table(title="Per family and density: seconds per page (clean renders, one page per request)")
+    for column in ("family", "dpi", "engine", "MP", "p50 s", "p99 s", "ms/MP", "p50 ÷ tess", "p99 ÷ tess"):
+        table.add_column(column, justify="left" if column in ("family", "engine") else "right", no_wrap=True)
+    for r in rows:
+        ratio = over.get((r.family, r.dpi)) if r.engine == "triton" else None
+        table.add_row(
+            r.family, str(r.dpi), r.engine, f"{r.megapixels:.1f}", f"{r.p50_s:.3f}", f"{r.p99_s:.3f}",
+            f"{r.ms_per_megapixel:.0f}", "" if ratio is None else f"{ratio['p50_ratio']:.2f}",
+            "" if ratio is None else f"{ratio['p99_ratio']:.2f}",
+        )  # fmt: skip
+    return table
 
 
 if __name__ == "__main__":

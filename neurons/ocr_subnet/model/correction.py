@@ -126,10 +126,11 @@ class Corrector:
         weighs_language = self.language is not None and self.language_weight > 0
         if weighs_language:
             text = self.correct_characters(text, log_probs)
+        windows = token_windows(log_probs)  # the greedy path's tokens: the same for both later steps
         if self.lexicon_penalty > 0:
-            text = self.correct_words(text, log_probs)
+            text = self.correct_words(text, log_probs, windows)
         if weighs_language:
-            text = self.rescore_tokens(text, log_probs)
+            text = self.rescore_tokens(text, log_probs, windows)
         return text
 
     def prior(self, text: str) -> float:
@@ -175,10 +176,10 @@ class Corrector:
                 chosen[i] = option
         return "".join(chosen).strip()
 
-    def correct_words(self, text: str, log_probs: torch.Tensor) -> str:
+    def correct_words(self, text: str, log_probs: torch.Tensor, windows: list[Window] | None = None) -> str:
         """Each out-of-vocabulary word (right to left: earlier spans stay valid) replaced by its best near
         vocabulary word, when that costs less than the word itself plus the out-of-vocabulary penalty."""
-        windows = token_windows(log_probs)
+        windows = token_windows(log_probs) if windows is None else windows
         for match in reversed(list(WORD.finditer(text))):
             word = match.group()
             token = token_around(text, match.start(), match.end())
@@ -195,10 +196,10 @@ class Corrector:
             text = texts[self.cheapest(costs, texts)]
         return text
 
-    def rescore_tokens(self, text: str, log_probs: torch.Tensor) -> str:
+    def rescore_tokens(self, text: str, log_probs: torch.Tensor, windows: list[Window] | None = None) -> str:
         """Each word token's punctuation (and, still out of vocabulary, its word) as the joint cost prefers,
         every token judged with the others as read."""
-        windows = token_windows(log_probs)
+        windows = token_windows(log_probs) if windows is None else windows
         chosen = []  # (token span, the option the joint cost prefers)
         for match in TOKEN.finditer(text):
             options = sorted(token_options(match.group(), self.lexicon))
