@@ -236,8 +236,8 @@ def run(
             rows.append(summarize(mode, concurrency, batch, *measure(call, requests, concurrency)))
             progress.advance(task)
 
-        if with_tesseract:
-            tesseract = TesseractBackend()
+        tesseract = TesseractBackend() if with_tesseract else None
+        if tesseract is not None:
             record("tesseract", 1, 1, lambda i: tesseract.recognize(images[i % len(images)]))
         repository = stack.enter_context(repository_for(model_repo, device))
         pipeline = load_pipelines(repository, pipeline_spec)[1][0]
@@ -256,16 +256,15 @@ def run(
         for size in extra_batches:
             record("triton", 1, size, lambda i, size=size: backend.recognize_pages(batches(pages, size)(i)))
         memory["triton_server_rss_mib"] = tree_rss_mib(server.child.process.pid)
-        reader = TesseractBackend() if with_tesseract else None
         for family in FAMILIES if family_pages else ():
             for px_per_pt in FAMILY_DENSITIES:
                 progress.update(task, description=f"{family} at {px_per_pt * POINTS_PER_INCH:.0f} dpi")
                 drawn = [render_page(FAMILY_SEED + k, family, px_per_pt).raster for k in range(family_pages)]
                 timed = measure(lambda i, drawn=drawn: backend.recognize_pages([drawn[i]]), len(drawn), 1)[0]
                 family_rows.append(family_row(family, px_per_pt, "triton", drawn, timed))
-                if reader is not None:
+                if tesseract is not None:
                     images_ = [Image.fromarray(page) for page in drawn]
-                    timed = measure(lambda i, images_=images_: reader.recognize(images_[i]), len(drawn), 1)[0]
+                    timed = measure(lambda i, images_=images_: tesseract.recognize(images_[i]), len(drawn), 1)[0]
                     family_rows.append(family_row(family, px_per_pt, "tesseract", drawn, timed))
                 progress.advance(task)
         memory["triton_server_peak_rss_mib"] = tree_rss_mib(server.child.process.pid)

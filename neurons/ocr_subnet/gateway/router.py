@@ -104,24 +104,31 @@ class Router:
     async def read_page(self, page: Image.Image, miners: Sequence[NeuronInfo], emas: dict[str, float]) -> PageResult:
         started = time.perf_counter()
         verdicts: list[Verdict] = []
-        verifying = 0.0
+        verifying = preparing = 0.0
         winner: Verdict | None = None
         for _ in range(max(1, self.config.canary_rounds)):
-            winner, spent = await self._one_canary(page, miners, emas, verdicts)
+            mark = time.perf_counter()
+            canary, body = await asyncio.to_thread(self.prepare, page)
+            preparing += time.perf_counter() - mark
+            winner, spent = await self._one_canary(canary, body, miners, emas, verdicts)
             verifying += spent
             if winner is not None or not any(v.answered for v in verdicts):
                 break
-        miners_s = time.perf_counter() - started - verifying
+        miners_s = time.perf_counter() - started - verifying - preparing
         chosen = winner or max((v for v in verdicts if v.answered), key=lambda v: v.reward, default=None)
         sections = chosen.user_sections if chosen else ()
         return PageResult(sections, chosen, winner is not None, tuple(verdicts), miners_s, verifying)
 
     async def _one_canary(
-        self, page: Image.Image, miners: Sequence[NeuronInfo], emas: dict[str, float], verdicts: list[Verdict]
+        self,
+        canary: Canary | None,
+        body: bytes,
+        miners: Sequence[NeuronInfo],
+        emas: dict[str, float],
+        verdicts: list[Verdict],
     ) -> tuple[Verdict | None, float]:
-        """The page under one fresh canary, hedged with fallback; appends every verdict on the user's path and
+        """The page's request under one canary, hedged with fallback; appends every verdict on the user's path and
         returns (the winner or None, seconds spent verifying)."""
-        canary, body = await asyncio.to_thread(self.prepare, page)
         ranked = rank_miners(miners, emas, self.config, self.rng)[: self.config.attempts]
         pending: dict[asyncio.Task[QueryResult], NeuronInfo] = {}
         queue = list(ranked)

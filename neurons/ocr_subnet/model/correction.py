@@ -126,7 +126,8 @@ class Corrector:
         weighs_language = self.language is not None and self.language_weight > 0
         if weighs_language:
             text = self.correct_characters(text, log_probs)
-        windows = token_windows(log_probs)  # the greedy path's tokens: the same for both later steps
+        # the greedy path's tokens, the same for both later steps; found only where one of them runs
+        windows = token_windows(log_probs) if self.lexicon_penalty > 0 or weighs_language else []
         if self.lexicon_penalty > 0:
             text = self.correct_words(text, log_probs, windows)
         if weighs_language:
