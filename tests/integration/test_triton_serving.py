@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -375,6 +376,51 @@ def test_a_request_whose_deadline_passed_in_the_queue_is_rejected_not_computed(t
         assert not marker.exists()  # nor the backend's stale one
     finally:
         client.close()
+        server.stop()
+
+
+def test_a_busy_server_stays_ready_while_its_canary_waits_behind_completing_requests(tmp_path: Path) -> None:
+    """A model busy 0.5 s a page, one page at a time, with four clients sending without pause: the canary
+    queues behind them past its 1 s timeout, but requests keep completing, so /ready stays 200 and says busy.
+    (Under load a readiness that fails takes the pod out of its Service and out of the autoscaler's count.)"""
+    health_port = free_port(HOST)
+    options = ("--health-port", str(health_port), "--canary-timeout", "1.0")
+    weights = write_fake_weights(tmp_path / "weights", delay_s=0.5)
+    config = ServingConfig(max_batch_size=1, preferred_batch_sizes=())
+    repository = build_repository(weights, tmp_path / "repository", config).path
+    server = TritonProcess(repository, tmp_path / "triton.log", extra_args=options).start()
+    url = f"http://{HOST}:{health_port}/ready"
+    stop = threading.Event()
+
+    def load() -> int:
+        engine = TritonBackend(server.grpc_url, timeout_s=60.0)
+        answered = 0
+        try:
+            while not stop.is_set():
+                engine.recognize_pages([np.zeros((8, 8), dtype=np.uint8)])
+                answered += 1
+        finally:
+            engine.close()
+        return answered
+
+    try:
+        wait_for_ready = time.monotonic() + 30.0  # the canary runs every 5 s; the first may precede Triton
+        while httpx.get(url, timeout=10).status_code != 200:
+            assert time.monotonic() < wait_for_ready, "the idle server never turned ready"
+            time.sleep(0.5)
+        with ThreadPoolExecutor(4) as pool:
+            clients = [pool.submit(load) for _ in range(4)]
+            answers = []
+            until = time.monotonic() + 16.0  # three canaries at least
+            while time.monotonic() < until:
+                answers.append(httpx.get(url, timeout=10))
+                time.sleep(0.5)
+            stop.set()
+            assert all(client.result(timeout=EXIT_TIMEOUT_S) > 0 for client in clients)
+        assert [a.text for a in answers if a.status_code != 200] == []
+        assert any("busy" in a.text for a in answers), [a.text for a in answers]
+    finally:
+        stop.set()
         server.stop()
 
 

@@ -19,7 +19,15 @@ from ocr_subnet.triton.repository import (
     build_repository,
     open_repository,
 )
-from ocr_subnet.triton.server import ModelThread, busy_ports, infer_rows, library_path, load_pipelines, run_rows
+from ocr_subnet.triton.server import (
+    ModelThread,
+    busy_ports,
+    canary_verdict,
+    infer_rows,
+    library_path,
+    load_pipelines,
+    run_rows,
+)
 
 from tests.unit.test_triton_fake import FAKE_PIPELINE, FakeOcrPipeline, write_fake_weights
 
@@ -134,3 +142,15 @@ def test_a_model_that_miscounts_its_answers_is_asked_page_by_page() -> None:
 
     results = run_rows(miscounting, [inked(3, 3), inked(4, 4)])
     assert [len(r) for r in results] == [1, 1]
+
+
+def test_a_canary_that_waited_behind_completing_requests_keeps_the_server_ready() -> None:
+    assert canary_verdict(None, False, 0, 15.0) == (True, "")
+    ready, why = canary_verdict("StatusCode.DEADLINE_EXCEEDED: Deadline Exceeded", True, 7, 15.0)
+    assert ready and "busy" in why and "finished 7 batches" in why
+    # Nothing finished while it waited: a wedged model.
+    ready, why = canary_verdict("StatusCode.DEADLINE_EXCEEDED: Deadline Exceeded", True, 0, 15.0)
+    assert not ready and why == "canary inference failed: StatusCode.DEADLINE_EXCEEDED: Deadline Exceeded"
+    # Any other failure is a failure whatever else completed.
+    ready, why = canary_verdict("StatusCode.INTERNAL: model raised", False, 3, 15.0)
+    assert not ready and "INTERNAL" in why

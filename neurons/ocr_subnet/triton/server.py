@@ -79,9 +79,16 @@ class ModelThread:
     def __init__(self, load: Callable[[], Pipeline], threads: int) -> None:
         self._executor = ThreadPoolExecutor(1, "ocr-model", initializer=_limit_threads, initargs=(threads,))
         self._pipeline = self._executor.submit(load).result()
+        self.finished = 0  # calls the model returned from: the canary's evidence that a busy model still moves
 
     def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
-        return self._executor.submit(self._pipeline, pages).result()
+        return self._executor.submit(self._run, pages).result()
+
+    def _run(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
+        try:
+            return self._pipeline(pages)
+        finally:
+            self.finished += 1  # only this one thread writes it
 
 
 @dataclass(frozen=True)
@@ -235,15 +242,43 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+def canary_verdict(error: str | None, timed_out: bool, completed: int, timeout_s: float) -> tuple[bool, str]:
+    """(ready, why) after one canary: `error` is None when it was answered; `completed` is how many model calls
+    (batches) finished while the canary waited.
+
+    A canary that waited past its timeout while other requests kept completing met a busy model, not a
+    wedged one, and a busy server stays ready: a readiness probe that fails under load takes the pod out of
+    its Service (the load moves to the other replicas, which then fail the same way) and hides the very
+    replica the autoscaler would measure (measured in the end-to-end test: a queue of 12.8 s, the pod unready,
+    the operator holding at "0/1 replicas ready"). Only a model that finished nothing in that time is wedged."""
+    if error is None:
+        return True, ""
+    if timed_out and completed:
+        return True, f"busy: the canary waited over {timeout_s:g} s while the model finished {completed} batches"
+    return False, f"canary inference failed: {error}"
+
+
 class Canary:
     """Notices a wedged model, which Triton's own /v2/health/ready does not (it reports the model
     loaded, not answering): every `period_s` one tiny page goes through Triton over gRPC with
     `timeout_s`, and an HTTP endpoint on `health_port` answers GET /ready with 200 only while the
-    latest canary was answered (503 before the first answer, and after a failed one)."""
+    latest canary was answered, or waited behind requests that completed (`canary_verdict`); 503 before
+    the first answer, and after a failed one."""
 
-    def __init__(self, host: str, grpc_port: int, health_port: int, period_s: float, timeout_s: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        grpc_port: int,
+        health_port: int,
+        period_s: float,
+        timeout_s: float,
+        finished: Callable[[], int],
+    ) -> None:
+        """`finished`: the model calls finished so far, in this process (Triton's statistics API is behind
+        PyTriton's access token)."""
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+        self.finished = finished
         self.grpc_target = f"{LOOPBACK_FOR.get(host, host)}:{grpc_port}"
         self.period_s, self.timeout_s = period_s, timeout_s
         self.ready = False
@@ -257,6 +292,8 @@ class Canary:
                     status, body = 200, "live"
                 elif self.path == "/ready":
                     status, body = (200, "ready") if canary.ready else (503, f"not ready: {canary.why}")
+                    if canary.ready and canary.why:
+                        body += f" ({canary.why})"
                 else:
                     status, body = 404, "not found"
                 data = body.encode()
@@ -291,19 +328,21 @@ class Canary:
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
         client = grpcclient.InferenceServerClient(self.grpc_target)
+        error, timed_out, before = None, False, self.finished()
         try:
-            result = client.infer(wire.MODEL_NAME, inputs, client_timeout=self.timeout_s)
-            result.as_numpy(wire.SECTIONS)
+            client.infer(wire.MODEL_NAME, inputs, client_timeout=self.timeout_s).as_numpy(wire.SECTIONS)
         except InferenceServerException as exc:
-            if self.ready:
-                log_event(logger, "triton_canary_failed", logging.WARNING, error=f"{exc.status()}: {exc.message()}")
-            self.ready, self.why = False, f"canary inference failed: {exc.status()}: {exc.message()}"
-        else:
-            if not self.ready:
-                log_event(logger, "triton_canary_answered")
-            self.ready, self.why = True, ""
+            error, timed_out = f"{exc.status()}: {exc.message()}", "DEADLINE_EXCEEDED" in str(exc.status())
         finally:
             client.close()
+        completed = self.finished() - before
+        ready, why = canary_verdict(error, timed_out, completed, self.timeout_s)
+        if (ready, bool(why)) != (self.ready, bool(self.why)):  # answered, busy or failed: a line per change
+            if not ready:
+                log_event(logger, "triton_canary_failed", logging.WARNING, error=error)
+            else:
+                log_event(logger, "triton_canary_busy" if why else "triton_canary_answered", detail=why)
+        self.ready, self.why = ready, why
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -394,7 +433,7 @@ def serve(repository_path: Path | None, options: ServeOptions) -> int:
     return 0 if stop_requested.is_set() else 1
 
 
-def _run_triton(config: ServingConfig, pipelines: Sequence[Pipeline], options: ServeOptions) -> None:
+def _run_triton(config: ServingConfig, pipelines: Sequence[ModelThread], options: ServeOptions) -> None:
     """Blocks until Triton stops: on a signal (its loop catches the KeyboardInterrupt) or on its own."""
     from pytriton.exceptions import PyTritonError
     from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy
@@ -430,7 +469,7 @@ def _run_triton(config: ServingConfig, pipelines: Sequence[Pipeline], options: S
             if options.health_port:
                 canary = Canary(
                     options.host, options.grpc_port, options.health_port, options.canary_period_s,
-                    options.canary_timeout_s,
+                    options.canary_timeout_s, lambda: sum(p.finished for p in pipelines),
                 ).start()  # fmt: skip
             try:
                 triton.serve()
