@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from ocr_subnet.model import charset
-from ocr_subnet.model.correction import Corrector, ctc_costs, greedy_slots, token_options
+from ocr_subnet.model.correction import Corrector, Slot, ctc_costs, greedy_slots, token_options, token_windows
 from ocr_subnet.model.evaluate import EvalPage, calibrate_correction
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
@@ -182,3 +182,19 @@ def test_letters_glued_to_digits_are_codes_and_keep_their_reading() -> None:
     assert Corrector(codes, None, 100.0, 0.0)(text, reading(text)) == text  # "INV" is no misread "IV"
     assert not {"IV918606", "IV-19677"} & (token_options("INV918606", codes) | token_options("INV-19677", codes))
     assert Corrector(codes, None, 100.0, 0.0)("Refrence INV", reading("Refrence INV")) == "Reference IV"  # words
+
+
+def test_a_blank_read_as_a_space_splits_the_token_windows_the_later_steps_cost_on() -> None:
+    """ "afsuch" mended to "af such" has two tokens: the word steps cost each on its own frames (split at the slot
+    that became the space), not the whole line for every candidate (the slow path when tokens do not line up)."""
+    slots = [
+        Slot(("a",), 0.0, (0, 2)),
+        Slot(("f",), 0.0, (2, 4)),
+        Slot(("", " "), 0.4, (4, 6)),
+        Slot(("s",), 0.0, (6, 8)),
+        Slot(("u",), 0.0, (8, 10)),
+    ]
+    greedy = [slot.options[0] for slot in slots]
+    assert token_windows(slots, greedy, 10) == [(0, 10, "", "")]
+    mended = [*greedy[:2], " ", *greedy[3:]]
+    assert token_windows(slots, mended, 10) == [(0, 6, "", " "), (4, 10, " ", "")]

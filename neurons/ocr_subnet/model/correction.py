@@ -124,10 +124,16 @@ class Corrector:
     def __call__(self, text: str, log_probs: torch.Tensor) -> str:
         """The corrected reading of a crop read greedily as `text` under its (T, classes) log-probabilities."""
         weighs_language = self.language is not None and self.language_weight > 0
-        if weighs_language:
-            text = self.correct_characters(text, log_probs)
-        # the greedy path's tokens, the same for both later steps; found only where one of them runs
-        windows = token_windows(log_probs) if self.lexicon_penalty > 0 or weighs_language else []
+        if not weighs_language and self.lexicon_penalty <= 0:
+            return text
+        slots = greedy_slots(log_probs, DOUBT_FLOOR if weighs_language else 1.0)
+        chosen = [slot.options[0] for slot in slots]
+        if weighs_language and "".join(chosen).strip() == text:
+            chosen = self.choose_characters(slots, chosen, log_probs)
+            text = "".join(chosen).strip()
+        # The tokens' frames as the characters now split them (a doubtful slot read as a space splits a token): the
+        # later steps cost each token on its own frames only while the text's tokens line up with these.
+        windows = token_windows(slots, chosen, len(log_probs))
         if self.lexicon_penalty > 0:
             text = self.correct_words(text, log_probs, windows)
         if weighs_language:
@@ -148,6 +154,11 @@ class Corrector:
         chosen = [slot.options[0] for slot in slots]
         if "".join(chosen).strip() != text:
             return text
+        return "".join(self.choose_characters(slots, chosen, log_probs)).strip()
+
+    def choose_characters(self, slots: list[Slot], greedy: list[str], log_probs: torch.Tensor) -> list[str]:
+        """`correct_characters` on the slots: the option chosen for each slot, starting from the greedy ones."""
+        chosen = list(greedy)
         tokens: list[list[int]] = [[]]
         for i, option in enumerate(chosen):
             if option == " ":
@@ -175,12 +186,11 @@ class Corrector:
             ]
             for i, option in changes[best].items():
                 chosen[i] = option
-        return "".join(chosen).strip()
+        return chosen
 
-    def correct_words(self, text: str, log_probs: torch.Tensor, windows: list[Window] | None = None) -> str:
+    def correct_words(self, text: str, log_probs: torch.Tensor, windows: list[Window]) -> str:
         """Each out-of-vocabulary word (right to left: earlier spans stay valid) replaced by its best near
         vocabulary word, when that costs less than the word itself plus the out-of-vocabulary penalty."""
-        windows = token_windows(log_probs) if windows is None else windows
         for match in reversed(list(WORD.finditer(text))):
             word = match.group()
             token = token_around(text, match.start(), match.end())
@@ -197,10 +207,9 @@ class Corrector:
             text = texts[self.cheapest(costs, texts)]
         return text
 
-    def rescore_tokens(self, text: str, log_probs: torch.Tensor, windows: list[Window] | None = None) -> str:
+    def rescore_tokens(self, text: str, log_probs: torch.Tensor, windows: list[Window]) -> str:
         """Each word token's punctuation (and, still out of vocabulary, its word) as the joint cost prefers,
         every token judged with the others as read."""
-        windows = token_windows(log_probs) if windows is None else windows
         chosen = []  # (token span, the option the joint cost prefers)
         for match in TOKEN.finditer(text):
             options = sorted(token_options(match.group(), self.lexicon))
@@ -237,11 +246,9 @@ class Corrector:
 Window = tuple[int, int, str, str]  # a token's frames (first, after last) and the spaces costed on their edges
 
 
-def token_windows(log_probs: torch.Tensor) -> list[Window]:
-    """Per token of the crop's greedy reading, the frames between the spaces around it (as `correct_characters`
-    costs a token), with the spaces those frames hold."""
-    slots = greedy_slots(log_probs, floor=1.0)  # no rivals needed: only the greedy path's runs
-    chosen = [slot.options[0] for slot in slots]
+def token_windows(slots: list[Slot], chosen: list[str], frames: int) -> list[Window]:
+    """Per token of the reading `chosen` spells on `slots` (a crop of `frames` columns), the frames between the
+    spaces around it (as `correct_characters` costs a token), with the spaces those frames hold."""
     windows: list[Window] = []
     token: list[int] = []
     for i, option in enumerate([*chosen, " "]):
@@ -251,7 +258,7 @@ def token_windows(log_probs: torch.Tensor) -> list[Window]:
         if "".join(chosen[j] for j in token):
             before, after = token[0] - 1, token[-1] + 1
             start = slots[before].frames[0] if before >= 0 else 0
-            end = slots[after].frames[1] if after < len(slots) else len(log_probs)
+            end = slots[after].frames[1] if after < len(slots) else frames
             windows.append((start, end, " " if before >= 0 else "", " " if after < len(slots) else ""))
         token = []
     return windows
