@@ -11,7 +11,9 @@ then, per document family and density (1 px/pt, 150 and 300 dpi; clean renders o
 p50 and p99 per page through Triton and for tesseract on the same pages, ms per megapixel and the ratio to
 tesseract's (no family may fall off a latency cliff); and the resident memory of the Triton server (its
 process tree: serve + tritonserver + backend stub, after the invoices and again after the families' large
-pages) and of the miner. Ratios compare each row with in-process at the same concurrency/batch.
+pages) and of the miner; then (`--rss-rounds`) the tree's RSS after each round of whole batches of 300-dpi
+pages (MAX_BATCH_SIZE at once), to show where it levels off. Ratios compare each row with in-process at the
+same concurrency/batch.
 
     python benchmarks/bench_triton.py                       # this CPU: concurrency and batch 1, 2, 4, 8
     python benchmarks/bench_triton.py --device cuda         # a GPU: batch 1..64, p99 (repository built
@@ -52,7 +54,7 @@ from ocr_subnet.local.up import ocr_subnet_command
 from ocr_subnet.logs import configure_logging
 from ocr_subnet.miner.config import MinerConfig
 from ocr_subnet.protocol import HEALTH_PATH, OCR_PATH, decode_image, encode_image
-from ocr_subnet.triton import LOOPBACK, PIPELINE
+from ocr_subnet.triton import LOOPBACK, MAX_BATCH_SIZE, PIPELINE
 from ocr_subnet.triton.embedded import EmbeddedTriton
 from ocr_subnet.triton.repository import (
     InstanceKind,
@@ -219,6 +221,7 @@ def run(
     with_miner: bool,
     pipeline_spec: str,
     family_pages: int = 0,
+    rss_rounds: int = 0,
 ) -> tuple[list[Row], list[FamilyRow], dict[str, float]]:
     images = [decode_image(encode_image(generate_challenge(seed, 1).image)) for seed in range(distinct_pages)]
     pages = [np.asarray(image.convert("L")) for image in images]
@@ -227,7 +230,7 @@ def run(
     memory: dict[str, float] = {}
     extra_batches = [size for size in batch_sizes if size != 1 or 1 not in concurrency_levels]  # 1x1 once
     cells = len(FAMILIES) * len(FAMILY_DENSITIES) if family_pages else 0
-    plan = len(concurrency_levels) * 2 + len(extra_batches) * 2 + with_tesseract + with_miner + cells
+    plan = len(concurrency_levels) * 2 + len(extra_batches) * 2 + with_tesseract + with_miner + cells + rss_rounds
     with ExitStack() as stack, Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("benchmark", total=plan)
 
@@ -268,6 +271,14 @@ def run(
                     family_rows.append(family_row(family, px_per_pt, "tesseract", drawn, timed))
                 progress.advance(task)
         memory["triton_server_peak_rss_mib"] = tree_rss_mib(server.child.process.pid)
+        if rss_rounds:
+            large = [render_page(FAMILY_SEED + k, FAMILIES[k % len(FAMILIES)], 300 / POINTS_PER_INCH).raster
+                     for k in range(MAX_BATCH_SIZE)]  # fmt: skip
+            for round_ in range(rss_rounds):
+                progress.update(task, description=f"RSS round {round_ + 1}: {MAX_BATCH_SIZE} 300-dpi pages at once")
+                measure(lambda i: backend.recognize_pages([large[i]]), MAX_BATCH_SIZE, MAX_BATCH_SIZE)
+                memory[f"triton_server_rss_mib_round_{round_ + 1}"] = tree_rss_mib(server.child.process.pid)
+                progress.advance(task)
 
         if with_miner:
             child, url, validator, hotkey = stack.enter_context(miner_in_front_of(server.grpc_url, folder))
@@ -329,6 +340,7 @@ def main(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
     pipeline: str = typer.Option(PIPELINE, hidden=True, help="module:Class of the OCR pipeline"),
     family_pages: int = typer.Option(6, min=0, max=64, help="pages per family and density; 0 skips those rows"),
+    rss_rounds: int = typer.Option(0, min=0, max=100, help="rounds of whole batches of 300-dpi pages, RSS after each"),
 ) -> None:
     """Measure Triton serving against the pipeline in-process and tesseract, in one run."""
     if device not in ("cpu", "cuda"):
@@ -341,7 +353,7 @@ def main(
     sizes = sorted(set(batch or (GPU_BATCHES if device == "cuda" else CPU_LEVELS)))
     started = time.perf_counter()
     rows, family_rows, memory = run(
-        model_repo, device, pages, requests, levels, sizes, tesseract, miner, pipeline, family_pages
+        model_repo, device, pages, requests, levels, sizes, tesseract, miner, pipeline, family_pages, rss_rounds
     )
     report = {
         "device": device,
