@@ -101,7 +101,7 @@ def test_the_language_model_settles_doubtful_characters_and_a_faint_comma() -> N
     clear = "Subtotal: $1,234.S6"
     assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3)(clear, reading(clear)) == clear  # no rival reaches the floor
     other = "Subtotal: $9234.S6"  # not the greedy reading of these frames: no slots to align it with
-    assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3).correct_characters(other, frames) == other
+    assert Corrector(LEXICON, LANGUAGE, 0.0, 0.3).correct_characters(other, greedy_slots(frames), frames)[0] == other
 
 
 def shipped_corrector() -> Corrector:

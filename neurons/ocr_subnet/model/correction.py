@@ -127,10 +127,10 @@ class Corrector:
         if not weighs_language and self.lexicon_penalty <= 0:
             return text
         slots = greedy_slots(log_probs, DOUBT_FLOOR if weighs_language else 1.0)
-        chosen = [slot.options[0] for slot in slots]
-        if weighs_language and "".join(chosen).strip() == text:
-            chosen = self.choose_characters(slots, chosen, log_probs)
-            text = "".join(chosen).strip()
+        if weighs_language:
+            text, chosen = self.correct_characters(text, slots, log_probs)
+        else:
+            chosen = [slot.options[0] for slot in slots]
         # The tokens' frames as the characters now split them (a doubtful slot read as a space splits a token): the
         # later steps cost each token on its own frames only while the text's tokens line up with these.
         windows = token_windows(slots, chosen, len(log_probs))
@@ -146,19 +146,14 @@ class Corrector:
             return 0.0
         return self.language_weight * self.language.log_prob(text)
 
-    def correct_characters(self, text: str, log_probs: torch.Tensor) -> str:
-        """Each token's doubtful slots (`greedy_slots`) as the joint cost prefers. Without the language model the
-        posterior alone would keep the greedy reading nearly always (measured), hence only with it. A `text` that is
-        not the greedy reading of `log_probs` has no slots to align and is returned as it is."""
-        slots = greedy_slots(log_probs)
+    def correct_characters(self, text: str, slots: list[Slot], log_probs: torch.Tensor) -> tuple[str, list[str]]:
+        """Each token's doubtful slots (`greedy_slots` of `log_probs`) as the joint cost prefers: the corrected text
+        and the option chosen for each slot. Without the language model the posterior alone would keep the greedy
+        reading nearly always (measured), hence only with it. A `text` that is not the greedy reading has no slots
+        to align and is returned as it is, with the greedy options."""
         chosen = [slot.options[0] for slot in slots]
         if "".join(chosen).strip() != text:
-            return text
-        return "".join(self.choose_characters(slots, chosen, log_probs)).strip()
-
-    def choose_characters(self, slots: list[Slot], greedy: list[str], log_probs: torch.Tensor) -> list[str]:
-        """`correct_characters` on the slots: the option chosen for each slot, starting from the greedy ones."""
-        chosen = list(greedy)
+            return text, chosen
         tokens: list[list[int]] = [[]]
         for i, option in enumerate(chosen):
             if option == " ":
@@ -186,7 +181,7 @@ class Corrector:
             ]
             for i, option in changes[best].items():
                 chosen[i] = option
-        return chosen
+        return "".join(chosen).strip(), chosen
 
     def correct_words(self, text: str, log_probs: torch.Tensor, windows: list[Window]) -> str:
         """Each out-of-vocabulary word (right to left: earlier spans stay valid) replaced by its best near
