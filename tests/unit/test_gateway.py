@@ -6,6 +6,7 @@ import asyncio
 import io
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -304,14 +305,34 @@ def test_a_page_every_miner_failed_goes_out_again_under_a_fresh_canary() -> None
     assert [s.text for s in failed.sections] == ["user text"]  # the best failing answer, flagged
 
 
-def test_a_page_nobody_answered_is_not_sent_again() -> None:
-    calls: list[int] = []
+def test_a_page_no_miner_answered_goes_out_again_after_a_pause() -> None:
+    """Every miner busy with a burst (timeouts, refusals) loses the user no page: a later round is answered."""
+    calls: list[tuple[int, float]] = []
+    rounds: list[bytes] = []
 
-    async def ask(_client, _wallet, miner: NeuronInfo, _body: bytes, deadline: float) -> QueryResult:
-        calls.append(miner.uid)
+    async def ask(_client, _wallet, miner: NeuronInfo, body: bytes, deadline: float) -> QueryResult:
+        calls.append((miner.uid, time.monotonic()))
+        if body not in rounds:
+            rounds.append(body)
+        if rounds.index(body) == 0:
+            return QueryResult(miner.uid, miner.hotkey, Outcome.TIMEOUT, deadline)
+        return QueryResult(miner.uid, miner.hotkey, Outcome.OK, 0.1, (section("user text", (0, 900, 80, 910)),))
+
+    config = RoutingConfig(attempts=3, busy_backoff_s=0.2)
+    router = Router(None, None, config, 8.0, print, print, ask=ask, canaries=False)  # type: ignore[arg-type]
+    result = asyncio.run(router.read_page(Image.new("L", (600, 800), 255), [neuron(i) for i in range(3)], {}))
+    assert result.verified and [s.text for s in result.sections] == ["user text"]
+    assert sorted(uid for uid, _ in calls[:3]) == [0, 1, 2] and len(rounds) == 2
+    assert calls[3][1] - max(t for _, t in calls[:3]) >= 0.2  # the pause before the second round
+
+    calls.clear()
+    rounds.clear()
+
+    async def down(_client, _wallet, miner: NeuronInfo, _body: bytes, deadline: float) -> QueryResult:
+        calls.append((miner.uid, time.monotonic()))
         return QueryResult(miner.uid, miner.hotkey, Outcome.TIMEOUT, deadline)
 
-    router = Router(None, None, RoutingConfig(attempts=3), 8.0, print, print, ask=ask)  # type: ignore[arg-type]
+    router = Router(None, None, config, 8.0, print, print, ask=down)  # type: ignore[arg-type]
     result = asyncio.run(router.read_page(Image.new("L", (600, 800), 255), [neuron(i) for i in range(3)], {}))
     assert not result.verified and result.miner is None and result.sections == ()
-    assert sorted(calls) == [0, 1, 2]
+    assert sorted(uid for uid, _ in calls) == [0, 0, 1, 1, 2, 2]  # canary_rounds (2) rounds, then the page fails

@@ -51,7 +51,12 @@ def serve(
     explore: float = typer.Option(0.2, min=0.0, max=1.0, help="chance a page's second miner is outside the top k"),
     hedge: int = typer.Option(2, min=1, help="miners asked at once for each page"),
     attempts: int = typer.Option(4, min=1, help="miners tried in all for one page"),
-    canary_rounds: int = typer.Option(2, min=1, help="fresh canaries tried when every answer failed the last one"),
+    canary_rounds: int = typer.Option(
+        2, min=1, help="rounds a page goes out in, each under a fresh canary, while no answer passed"
+    ),
+    busy_backoff: float = typer.Option(
+        1.0, min=0.0, max=60.0, help="seconds before a page's next round when no miner answered the last one"
+    ),
     pass_threshold: float = typer.Option(0.3, min=0.0, max=1.0, help="canary prediction reward an answer needs"),
     canaries: bool = typer.Option(True, help="stitch a canary band above each page (off only for benchmarks)"),
     job_capacity: int = typer.Option(100, min=1, help="asynchronous jobs held in memory"),
@@ -96,6 +101,7 @@ def serve(
             hedge=hedge,
             attempts=attempts,
             canary_rounds=canary_rounds,
+            busy_backoff_s=busy_backoff,
             pass_threshold=pass_threshold,
         ),
         deadline_s=deadline,

@@ -1,11 +1,11 @@
 """Sends one organic page (with its canary) to miners: hedged, verified, with fallback.
 
 The first `hedge` miners are asked at once; the first answer whose canary passes is the user's. A
-failed answer starts the next miner in the ranked list, up to `attempts`. When answers came back and
-every one failed, the page goes out again under a fresh canary (up to `canary_rounds` in all): honest miners
-that read alike fail a hard band together, and one band must not lose the user's page. Answers that
-arrive after the winner are still verified (organic EMA) and compared with it (agreement), off the
-user's path.
+failed answer starts the next miner in the ranked list, up to `attempts`. When no answer passed, the page
+goes out again under a fresh canary (up to `canary_rounds` in all): honest miners that read alike fail a
+hard band together, and miners busy with a burst (every query timed out or was refused) are free again a
+moment later; neither must lose the user's page. Answers that arrive after the winner are still verified
+(organic EMA) and compared with it (agreement), off the user's path.
 """
 
 from __future__ import annotations
@@ -106,13 +106,17 @@ class Router:
         verdicts: list[Verdict] = []
         verifying = preparing = 0.0
         winner: Verdict | None = None
-        for _ in range(max(1, self.config.canary_rounds)):
+        last_round = 0
+        for round_ in range(max(1, self.config.canary_rounds)):
+            if round_ and not any(v.answered for v in verdicts[last_round:]):
+                await asyncio.sleep(self.config.busy_backoff_s)  # every miner busy or down: let the burst drain
+            last_round = len(verdicts)
             mark = time.perf_counter()
             canary, body = await asyncio.to_thread(self.prepare, page)
             preparing += time.perf_counter() - mark
             winner, spent = await self._one_canary(canary, body, miners, emas, verdicts)
             verifying += spent
-            if winner is not None or not any(v.answered for v in verdicts):
+            if winner is not None:
                 break
         miners_s = time.perf_counter() - started - verifying - preparing
         chosen = winner or max((v for v in verdicts if v.answered), key=lambda v: v.reward, default=None)

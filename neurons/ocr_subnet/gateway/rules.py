@@ -19,7 +19,8 @@ class RoutingConfig:
     explore: float = 0.2  # chance that a page's second miner is drawn from outside the top k
     hedge: int = 2  # miners asked at once for each page
     attempts: int = 4  # miners tried in all before a page fails
-    canary_rounds: int = 2  # canaries tried in turn when every answer failed the one before: it may be a hard band
+    canary_rounds: int = 2  # rounds a page goes out in, each under a fresh canary, while no answer passed
+    busy_backoff_s: float = 1.0  # pause before the next round when no miner answered the last one
     pass_threshold: float = 0.3  # the canary's prediction reward an answer needs to be used
     organic_alpha: float = 0.1  # weight of one page's canary reward in a miner's organic EMA
 
