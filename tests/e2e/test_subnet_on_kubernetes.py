@@ -195,6 +195,31 @@ def pod_report(core: client.CoreV1Api) -> list[dict[str, Any]]:
     ]
 
 
+def failure_report(cluster: Cluster, core: client.CoreV1Api, tail_lines: int = 30) -> dict[str, Any]:
+    """What a failed run needs for its diagnosis before the release is torn down: every container's last log
+    lines and every Validator's and Miner's status. Printed as well, so CI's output holds it."""
+    logs: dict[str, str] = {}
+    for pod in core.list_namespaced_pod(NAMESPACE).items:
+        for container in pod.spec.containers:
+            try:
+                text = core.read_namespaced_pod_log(
+                    pod.metadata.name, NAMESPACE, container=container.name, tail_lines=tail_lines
+                )
+            except client.ApiException as exc:
+                text = f"(no log: {exc.status} {exc.reason})"
+            logs[f"{pod.metadata.name}/{container.name}"] = text
+    custom = client.CustomObjectsApi(cluster.api)
+    statuses = {
+        f"{kind.kind}/{item['metadata']['name']}": item.get("status", {})
+        for kind in (api.VALIDATOR, api.MINER)
+        for item in custom.list_namespaced_custom_object(api.GROUP, api.VERSION, NAMESPACE, kind.plural)["items"]
+    }
+    for name, text in logs.items():
+        print(f"--- {name} (last {tail_lines} lines)\n{text}")
+    print("--- statuses\n" + json.dumps(statuses, indent=1, default=str))
+    return {"logs": logs, "statuses": statuses}
+
+
 def gone_but_crds(cluster: Cluster, core: client.CoreV1Api) -> list[str]:
     """What the release left behind in its namespace or cluster-wide (the CRDs stay, by Helm's rule)."""
     left = [f"pod/{p.metadata.name}" for p in core.list_namespaced_pod(NAMESPACE).items]
@@ -493,6 +518,10 @@ def run_subnet(cluster: Cluster, helm: Path, prometheus: ClusterPrometheus, tmp_
     finally:
         if not uninstalled:
             summary.data.setdefault("pods", pod_report(core))
+            try:  # diagnosis must never hide the failure or skip the teardown
+                summary.data["failure"] = failure_report(cluster, core)
+            except Exception as exc:
+                summary.data["failure"] = {"report_error": f"{type(exc).__name__}: {exc}"}
             resources.delete_all()
             run_helm(helm, env, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
         cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
