@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from ocr_subnet.challenge.fonts import PUBLISHED_FAMILIES, base_family
 from ocr_subnet.challenge.generate import generate_challenge, invoice_layout, page_layout
-from ocr_subnet.challenge.invoice import Layout, text
 from ocr_subnet.model import glyphs
 from ocr_subnet.model.data import (
     DataConfig,
@@ -29,7 +28,7 @@ from ocr_subnet.model.geometry import CROP_HEIGHT, quad_bounds, quad_rects
 from ocr_subnet.model.rewrites import codify
 from ocr_subnet.model.synth import generator_sample, pick_fonts, redraw, tutorial_layout, tutorial_sample
 from ocr_subnet.model.targets import detector_targets
-from ocr_subnet.sections import FONT_FAMILIES, Font
+from ocr_subnet.sections import FONT_FAMILIES
 
 
 def test_generator_sample_labels_match_the_challenge_labels() -> None:
@@ -52,21 +51,6 @@ def test_redrawn_labels_use_the_drawn_advance_and_keep_the_base_family() -> None
         assert d.font.family == fonts[original.font.family]
         assert item.advance == d.advance
         assert (item.x, item.baseline) == (original.x, original.baseline)
-
-
-def test_ligated_lines_draw_one_glyph_per_letter_run_and_label_the_letters() -> None:
-    """As TeX and word processors set "office" and "file": the pixels hold the ligature, the label the letters."""
-    sources = glyphs.sources()
-    serif = next(name for name in sources["Times-Roman"] if name.endswith("DejaVuSerif"))
-    layout = Layout(template="t", texts=(text("office file flow", Font(family="Times-Roman", size=12.0), 40.0, 700.0),))
-    drawn, labelled = redraw(layout, {"Times-Roman": serif}, ligatures=True)
-    assert drawn.texts[0].text == "o\ufb03ce \ufb01le \ufb02ow"
-    assert labelled.texts[0].text == "office file flow" and labelled.texts[0].advance == drawn.texts[0].advance
-    plain, _ = redraw(layout, {"Times-Roman": serif})
-    assert plain.texts[0].text == "office file flow"
-    assert drawn.texts[0].advance < plain.texts[0].advance  # a ligature is narrower than its letters
-    mono = next(name for name in sources["Courier"] if name.endswith("DejaVuSansMono"))
-    assert glyphs.ligatures(mono) == () and glyphs.ligatures("Times-Roman") == ()  # monospaced; Type 1 WinAnsi
 
 
 def test_pick_fonts_mixes_sources() -> None:

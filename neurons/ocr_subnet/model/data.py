@@ -47,7 +47,6 @@ class DataConfig:
     code_share: float = 0.15  # pages whose multi-word strings may be written like code (`codify`)
     typeset_share: float = 0.3  # pages given curly quotes, dashes, accents, signs (`typeset`)
     respace_share: float = 0.3  # pages with strings set tight or loose, as justified lines are (`respace`)
-    ligature_share: float = 0.3  # pages whose proportional TrueType faces draw fi, fl, ff, ffi, ffl as one glyph
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
     jitter_ends: float = 0.15
@@ -89,7 +88,7 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
         layout = typeset(layout, fonts, rng)
     if rng.random() < config.respace_share:
         layout = respace(layout, fonts, rng)
-    return render(layout, fonts, pdfium(px_per_pt), level, rng, rng.random() < config.ligature_share)
+    return render(layout, fonts, pdfium(px_per_pt), level, rng)
 
 
 def detector_example(sample: Sample) -> DetectorExample:

@@ -130,32 +130,3 @@ def drawable(font_name: str) -> frozenset[str]:
         return font.encoding.vector[code] == winansi[code] and winansi[code] in glyph_names
 
     return frozenset(c for c in extra if draws(c))
-
-
-# Typesetters (TeX, word processors, browsers) draw these letter runs as one glyph in proportional faces; the
-# text layer still says the letters. Longest first, so "ffi" is one glyph, not "ff" and an "i".
-LIGATURES: tuple[tuple[str, str], ...] = (
-    ("ffi", "\ufb03"),
-    ("ffl", "\ufb04"),
-    ("ff", "\ufb00"),
-    ("fi", "\ufb01"),
-    ("fl", "\ufb02"),
-)
-
-
-@functools.cache
-def ligatures(font_name: str) -> tuple[tuple[str, str], ...]:
-    """The `LIGATURES` that the registered font `font_name` draws: a proportional TrueType face's character map
-    names them (a monospaced face never ligates; the Type 1 fonts' WinAnsi encoding has no code for them)."""
-    font = pdfmetrics.getFont(font_name)
-    monospaced = pdfmetrics.stringWidth("i", font_name, 1.0) == pdfmetrics.stringWidth("m", font_name, 1.0)
-    if not isinstance(font.face, TTFontFace) or monospaced:
-        return ()
-    return tuple((letters, glyph) for letters, glyph in LIGATURES if ord(glyph) in font.face.charToGlyph)
-
-
-def ligate(value: str, font_name: str) -> str:
-    """`value` as a typesetter draws it in `font_name`: each letter run it has a ligature for, one glyph."""
-    for letters, glyph in ligatures(font_name):
-        value = value.replace(letters, glyph)
-    return value

@@ -82,16 +82,14 @@ class Sample:
         ]
 
 
-def redraw(layout: Layout, fonts: dict[str, str], ligatures: bool = False) -> tuple[Layout, Layout]:
-    """The layout to draw (fonts replaced; with `ligatures`, letter runs the font ligates drawn as one glyph) and
-    the layout to label (base families, the letters, the drawn advances)."""
+def redraw(layout: Layout, fonts: dict[str, str]) -> tuple[Layout, Layout]:
+    """The layout to draw (fonts replaced) and the layout to label (base families, the drawn advances)."""
     drawn, labelled = [], []
     for item in layout.texts:
         name = fonts.get(item.font.family, item.font.family)
-        value = glyphs.ligate(item.text, name) if ligatures else item.text
-        placed = text(value, Font(family=name, size=item.font.size), item.x, item.baseline, item.word_space)
+        placed = text(item.text, Font(family=name, size=item.font.size), item.x, item.baseline, item.word_space)
         drawn.append(placed)
-        labelled.append(replace(placed, text=item.text, font=item.font))
+        labelled.append(replace(placed, font=item.font))
     return replace(layout, texts=tuple(drawn)), replace(layout, texts=tuple(labelled))
 
 
@@ -148,15 +146,10 @@ def poppler(dpi: int = TUTORIAL_DPI) -> Rasterizer:
 
 
 def render(
-    layout: Layout,
-    fonts: dict[str, str],
-    rasterizer: Rasterizer,
-    level: int,
-    rng: np.random.Generator,
-    ligatures: bool = False,
+    layout: Layout, fonts: dict[str, str], rasterizer: Rasterizer, level: int, rng: np.random.Generator
 ) -> Sample:
     """Draw `layout` with `fonts` (base family -> font name), rasterize, corrupt at `level`."""
-    drawn, labelled = redraw(layout, fonts, ligatures)
+    drawn, labelled = redraw(layout, fonts)
     return deliver(rasterizer(draw_pdf([drawn])), labelled, level, rng)
 
 
