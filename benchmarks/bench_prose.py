@@ -8,12 +8,14 @@ mean. CER and word accuracy are the real-PDF set's (`real_pdfs.page_cer`, `word_
 up untimed first, as `ocr-subnet eval real-pdfs` does; on a shared machine run it on quiet cores.
 
     python benchmarks/bench_prose.py [--face-stride 2] [--engine model --engine tesseract] [--threads 2] [--json]
+        [--weights-dir DIR]
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from statistics import fmean
 
 import numpy as np
@@ -92,6 +94,7 @@ def main(
     face_stride: int = typer.Option(2, min=1, help="Every n-th published face (2: 26 faces of 15 typefaces)."),
     engine: list[EngineName] = typer.Option(list(EngineName), help="Engines to run (tesseract is the baseline)."),
     threads: int = typer.Option(2, min=1, help="torch and onnxruntime threads."),
+    weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
     as_json: bool = typer.Option(False, "--json", help="Print every page's figures and the summary as JSON."),
 ) -> None:
     """CER, word accuracy and time per page of every engine on prose pages in the published faces."""
@@ -100,7 +103,7 @@ def main(
     rows: list[dict] = []
     with Progress(transient=True, disable=as_json) as progress:
         for name in dict.fromkeys(engine):
-            rows += read_pages(name, load_engine(name, threads), pages, progress)
+            rows += read_pages(name, load_engine(name, threads, weights_dir), pages, progress)
     results = {"faces": len(faces), "summary": summary(rows), "pages": rows}
     if as_json:
         typer.echo(json.dumps(results, indent=2))
