@@ -6,7 +6,6 @@ import asyncio
 import io
 import random
 import subprocess
-import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -305,13 +304,20 @@ def test_a_page_every_miner_failed_goes_out_again_under_a_fresh_canary() -> None
     assert [s.text for s in failed.sections] == ["user text"]  # the best failing answer, flagged
 
 
-def test_a_page_no_miner_answered_goes_out_again_after_a_pause() -> None:
+def test_a_page_no_miner_answered_goes_out_again_after_a_pause(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every miner busy with a burst (timeouts, refusals) loses the user no page: a later round is answered."""
-    calls: list[tuple[int, float]] = []
+    events: list[object] = []  # miners' uids as they are asked, ("pause", seconds) for each pause
     rounds: list[bytes] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded_sleep(delay: float, *args: object) -> None:
+        events.append(("pause", delay))
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recorded_sleep)
 
     async def ask(_client, _wallet, miner: NeuronInfo, body: bytes, deadline: float) -> QueryResult:
-        calls.append((miner.uid, time.monotonic()))
+        events.append(miner.uid)
         if body not in rounds:
             rounds.append(body)
         if rounds.index(body) == 0:
@@ -321,18 +327,19 @@ def test_a_page_no_miner_answered_goes_out_again_after_a_pause() -> None:
     config = RoutingConfig(attempts=3, busy_backoff_s=0.2)
     router = Router(None, None, config, 8.0, print, print, ask=ask, canaries=False)  # type: ignore[arg-type]
     result = asyncio.run(router.read_page(Image.new("L", (600, 800), 255), [neuron(i) for i in range(3)], {}))
-    assert result.verified and [s.text for s in result.sections] == ["user text"]
-    assert sorted(uid for uid, _ in calls[:3]) == [0, 1, 2] and len(rounds) == 2
-    assert calls[3][1] - max(t for _, t in calls[:3]) >= 0.2  # the pause before the second round
+    assert result.verified and [s.text for s in result.sections] == ["user text"] and len(rounds) == 2
+    assert sorted(events[:3]) == [0, 1, 2] and events[3] == ("pause", 0.2)  # the pause before the second round
+    assert all(isinstance(e, int) for e in events[4:])
 
-    calls.clear()
-    rounds.clear()
+    events.clear()
 
     async def down(_client, _wallet, miner: NeuronInfo, _body: bytes, deadline: float) -> QueryResult:
-        calls.append((miner.uid, time.monotonic()))
+        events.append(miner.uid)
         return QueryResult(miner.uid, miner.hotkey, Outcome.TIMEOUT, deadline)
 
     router = Router(None, None, config, 8.0, print, print, ask=down)  # type: ignore[arg-type]
     result = asyncio.run(router.read_page(Image.new("L", (600, 800), 255), [neuron(i) for i in range(3)], {}))
     assert not result.verified and result.miner is None and result.sections == ()
-    assert sorted(uid for uid, _ in calls) == [0, 0, 1, 1, 2, 2]  # canary_rounds (2) rounds, then the page fails
+    asked = [e for e in events if isinstance(e, int)]
+    assert sorted(asked) == [0, 0, 1, 1, 2, 2]  # canary_rounds (2) rounds, then the page fails
+    assert events[3] == ("pause", 0.2) and events.count(("pause", 0.2)) == 1  # between the rounds, none after
