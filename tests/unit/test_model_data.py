@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from ocr_subnet.challenge.fonts import PUBLISHED_FAMILIES, base_family
@@ -131,6 +133,17 @@ def test_training_pages_draw_the_open_families_at_scan_densities() -> None:
     mixed = [training_sample(seed, DataConfig()) for seed in range(20)]
     opened = sum(not set(s.families) <= set(FONT_FAMILIES) for s in mixed)
     assert 6 <= opened <= 18  # DataConfig().open_share of them, give or take
+
+
+def test_training_crops_are_squeezed_into_the_recipes_columns() -> None:
+    """Training keeps the shipped weights' recipe (crops squeezed into `crop_columns`), so the README's commands still
+    reproduce them, while inference reads every line at its own aspect ratio."""
+    config = DataConfig(open_share=1.0, open_native_share=0.0, open_range=(3.0, 3.0))
+    sample = training_sample(3, config)
+    natural = max(c.crop.shape[1] for c in recognizer_examples(sample, np.random.default_rng(0), config))
+    squeezed = replace(config, crop_columns=natural // 2)
+    widths = [c.crop.shape[1] for c in recognizer_examples(sample, np.random.default_rng(0), squeezed)]
+    assert natural > 200 and max(widths) == natural // 2
 
 
 @pytest.mark.parametrize(

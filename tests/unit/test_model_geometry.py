@@ -164,8 +164,12 @@ def test_point_size_snaps_to_whole_points() -> None:
 
 
 def test_crop_width_keeps_the_aspect_ratio() -> None:
-    quads = np.concatenate([box_quad(0, 0, 100, 10), box_quad(0, 0, 1, 10), box_quad(0, 0, 1e5, 10)])
-    np.testing.assert_array_equal(crop_width(quads), [CROP_HEIGHT * 10, 8, 1024])
+    # a full line across a recognition source's 1600 px (a 300-dpi page's prose) is not squeezed: squeezing it
+    # into 1024 columns ran its words and sentences together (lost spaces, periods read as commas)
+    quads = np.concatenate(
+        [box_quad(0, 0, 100, 10), box_quad(0, 0, 1, 10), box_quad(0, 0, 1600, 20), box_quad(0, 0, 1e5, 10)]
+    )
+    np.testing.assert_array_equal(crop_width(quads), [CROP_HEIGHT * 10, 8, CROP_HEIGHT * 80, 4096])
 
 
 def test_ctc_collapse_merges_repeats_and_drops_blanks() -> None:

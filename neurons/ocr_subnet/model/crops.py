@@ -16,7 +16,16 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from ocr_subnet.model.geometry import CROP_HEIGHT, CROP_PAD_X, CROP_PAD_Y, Canvas, canvas, crop_width, rect_corners
+from ocr_subnet.model.geometry import (
+    CROP_HEIGHT,
+    CROP_PAD_X,
+    CROP_PAD_Y,
+    MAX_CROP_WIDTH,
+    Canvas,
+    canvas,
+    crop_width,
+    rect_corners,
+)
 
 Raster = npt.NDArray[np.uint8]
 MAX_RECOGNITION_WIDTH = 1600  # ~2.6 px/pt: larger pages are shrunk before cropping (crops are ~2.5 px/pt)
@@ -73,11 +82,13 @@ def normalize(crop: torch.Tensor) -> torch.Tensor:
     return ((crop - paper) / max(top - paper, CONTRAST_FLOOR)).clamp(-1.0, 1.5)
 
 
-def sample_crops(source: torch.Tensor, quads: npt.NDArray[np.float64]) -> list[torch.Tensor]:
+def sample_crops(
+    source: torch.Tensor, quads: npt.NDArray[np.float64], most: int = MAX_CROP_WIDTH
+) -> list[torch.Tensor]:
     """(H, W) ink source + (n, 4, 2) crop quads (TL, TR, BR, BL in source pixels) -> n normalized crops.
 
-    Each crop is CROP_HEIGHT tall and as wide as its quad's aspect ratio asks; pixels are sampled
-    bilinearly on the quad's own axes, and anything outside the page reads as paper. (One small
+    Each crop is CROP_HEIGHT tall and as wide as its quad's aspect ratio asks (`most` columns at most); pixels are
+    sampled bilinearly on the quad's own axes, and anything outside the page reads as paper. (One small
     `grid_sample` per crop: measured faster than one call over all crops plus masked quantiles.)
     """
     if len(quads) == 0:
@@ -86,7 +97,7 @@ def sample_crops(source: torch.Tensor, quads: npt.NDArray[np.float64]) -> list[t
     image = source[None, None]
     t = (torch.arange(CROP_HEIGHT, dtype=torch.float32) + 0.5) / CROP_HEIGHT
     crops = []
-    for quad, w in zip(torch.from_numpy(quads).float(), crop_width(quads).tolist(), strict=True):
+    for quad, w in zip(torch.from_numpy(quads).float(), crop_width(quads, most=most).tolist(), strict=True):
         s = (torch.arange(w, dtype=torch.float32) + 0.5) / w
         top = quad[0] + (quad[1] - quad[0]) * s[:, None]  # (w, 2)
         bottom = quad[3] + (quad[2] - quad[3]) * s[:, None]

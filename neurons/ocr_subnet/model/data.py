@@ -50,6 +50,7 @@ class DataConfig:
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
     jitter_ends: float = 0.15
+    crop_columns: int = 1024  # recognizer crops wider are squeezed: the shipped weights trained so (inference is not)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -116,7 +117,7 @@ def recognizer_examples(sample: Sample, rng: np.random.Generator, config: DataCo
     """Every labelled string of the page as a recognizer crop, from its jittered label rectangle."""
     source, scale = recognition_source(sample.image)
     rects = jitter(quad_rects(sample.quads), rng, config)
-    crops = sample_crops(source, crop_quads(rects, scale))
+    crops = sample_crops(source, crop_quads(rects, scale), config.crop_columns)
     return [
         RecognizerExample(crop.half(), tuple(charset.encode(text)), FAMILY_INDEX[base_family(family)])
         for crop, text, family in zip(crops, sample.texts, sample.families, strict=True)

@@ -32,7 +32,10 @@ MAX_CANONICAL_HEIGHT = 960  # tall images shrink further so the detector's cost 
 ALIGN = 16  # the detector's total downsampling
 CROP_HEIGHT = 32  # recognizer input height, covering the label box plus CROP_PAD_Y on each side
 CROP_PAD_Y, CROP_PAD_X = 0.125, 0.25  # in label-box heights
-MIN_CROP_WIDTH, MAX_CROP_WIDTH = 8, 1024
+# Crops keep their aspect ratio up to 4096 columns (128 heights): a full line of a manual's prose is 1,000-1,300, and
+# squeezing it into 1,024 ran words and sentences together (spaces lost, periods read as commas, a line's last "I"
+# dropped); only absurd boxes are capped.
+MIN_CROP_WIDTH, MAX_CROP_WIDTH = 8, 4096
 RECT_FIELDS = ("cx", "cy", "length", "height", "slope", "score")
 POOL_TOLERANCE = 0.08  # relative height difference still taken for the page's body size
 
@@ -249,9 +252,9 @@ def page_families(probs: Array, prior: float) -> npt.NDArray[np.int64]:
     return np.argmax(np.log(probs + 1e-9) + prior * np.log(page + 1e-9), axis=1)
 
 
-def crop_width(quads: Array, height: int = CROP_HEIGHT) -> npt.NDArray[np.int64]:
-    """Recognizer input width of each crop quad: its aspect ratio at the fixed height."""
+def crop_width(quads: Array, height: int = CROP_HEIGHT, most: int = MAX_CROP_WIDTH) -> npt.NDArray[np.int64]:
+    """Recognizer input width of each crop quad: its aspect ratio at the fixed height, `most` columns at most."""
     length = np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1)
     tall = np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
     width = np.round(height * length / np.maximum(tall, 1e-6))
-    return np.clip(width, MIN_CROP_WIDTH, MAX_CROP_WIDTH).astype(np.int64)
+    return np.clip(width, MIN_CROP_WIDTH, most).astype(np.int64)
