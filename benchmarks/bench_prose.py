@@ -8,7 +8,10 @@ mean. CER and word accuracy are the real-PDF set's (`real_pdfs.page_cer`, `word_
 up untimed first, as `ocr-subnet eval real-pdfs` does; on a shared machine run it on quiet cores.
 
     python benchmarks/bench_prose.py [--face-stride 2] [--engine model --engine tesseract] [--threads 2] [--json]
-        [--weights-dir DIR]
+        [--weights-dir DIR] [--spread]
+
+`--spread` reads each page beside its continuation, one landscape image (a two-page spread), as a scanned book or a
+PDF's landscape page arrives.
 """
 
 from __future__ import annotations
@@ -95,11 +98,12 @@ def main(
     engine: list[EngineName] = typer.Option(list(EngineName), help="Engines to run (tesseract is the baseline)."),
     threads: int = typer.Option(2, min=1, help="torch and onnxruntime threads."),
     weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
+    spread: bool = typer.Option(False, help="Read two-page spreads (landscape images) instead of single pages."),
     as_json: bool = typer.Option(False, "--json", help="Print every page's figures and the summary as JSON."),
 ) -> None:
     """CER, word accuracy and time per page of every engine on prose pages in the published faces."""
     faces = fonts.PUBLISHED_FAMILIES[::face_stride]
-    pages = prose_pages(faces, DENSITIES)
+    pages = prose_pages(faces, DENSITIES, spread=spread)
     rows: list[dict] = []
     with Progress(transient=True, disable=as_json) as progress:
         for name in dict.fromkeys(engine):

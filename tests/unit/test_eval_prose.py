@@ -30,3 +30,17 @@ def test_each_face_gets_a_clean_and_a_degraded_page_of_the_held_out_text_at_its_
         for section in clean.labels:  # every label box holds ink
             x0, y0, x1, y1 = (int(v) for v in section.position)
             assert clean.image[y0:y1, x0:x1].min() < 128
+
+
+def test_a_spread_is_each_page_beside_its_continuation_with_both_pages_labels() -> None:
+    single = prose_pages(["Helvetica"], (1.0,), (Variant.CLEAN,))[0]
+    spread = prose_pages(["Helvetica"], (1.0,), (Variant.CLEAN,), spread=True)[0]
+    height, width = single.image.shape
+    assert spread.image.shape == (height, 2 * width)
+    np.testing.assert_array_equal(spread.image[:, :width], single.image)
+    right = spread.labels[len(single.labels) :]
+    assert spread.labels[: len(single.labels)] == single.labels and right
+    assert normalise(plain_text(list(right))).startswith(normalise(paragraphs()[3])[:100])  # 3 paragraphs on
+    for section in right:  # the right page's labels moved onto its ink
+        x0, y0, x1, y1 = (int(v) for v in section.position)
+        assert x0 >= width and spread.image[y0:y1, x0:x1].min() < 128

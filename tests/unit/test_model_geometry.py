@@ -13,6 +13,8 @@ from ocr_subnet.model.geometry import (
     CANONICAL_WIDTH,
     CROP_HEIGHT,
     MAX_CANONICAL_HEIGHT,
+    MAX_CANVAS_SIDE,
+    MAX_LANDSCAPE_AREA,
     SHRINK_Y,
     STRIDE,
     Calibration,
@@ -21,10 +23,12 @@ from ocr_subnet.model.geometry import (
     crop_width,
     decode_maps,
     font_sizes,
+    is_landscape,
     kernel_quads,
     label_quad,
     page_families,
     page_slope,
+    page_width,
     point_size,
     px_per_point,
     quad_bounds,
@@ -45,13 +49,29 @@ def rotated_quad(cx: float, cy: float, length: float, height: float, degrees: fl
     return rect_corners(np.array([[cx, cy, length, height, slope, 1.0]]))
 
 
-@pytest.mark.parametrize(("width", "height"), [(631, 816), (8, 8), (4000, 5000), (10_000, 10), (10, 10_000), (1, 1)])
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(631, 816), (8, 8), (4000, 5000), (10_000, 10), (10, 10_000), (1, 1), (1224, 792), (1920, 1080), (7344, 2376)],
+)
 def test_canvas_fits_the_budget_and_aligns(width: int, height: int) -> None:
     c = canvas(width, height)
-    assert c.width <= CANONICAL_WIDTH and c.height <= MAX_CANONICAL_HEIGHT
+    if is_landscape(width, height):
+        assert c.width * c.height <= MAX_LANDSCAPE_AREA * 1.01 and c.width <= MAX_CANVAS_SIDE
+    else:
+        assert c.width <= CANONICAL_WIDTH and c.height <= MAX_CANONICAL_HEIGHT
     assert c.padded_width % ALIGN == 0 and c.padded_height % ALIGN == 0
     assert c.padded_width >= c.width >= 1 and c.padded_height >= c.height >= 1
     assert c.width == round(width * c.scale) or c.width == 1
+
+
+def test_a_landscape_page_is_read_at_a_portrait_pages_pixels_per_point() -> None:
+    """A page turned or a two-page spread keeps its text as tall in the canvas as a portrait page's (scaled by its
+    width, a spread's 11 px text became 6 px); a strip of lines cut from a page still spans the page's width."""
+    assert canvas(792, 612).scale == pytest.approx(canvas(612, 792).scale)  # a letter page turned
+    assert canvas(1224, 792).scale > 1.5 * canvas(1224, 1584).scale  # a spread against a portrait page as wide
+    assert canvas(1224, 57).scale == canvas(1224, 1584).scale  # three lines of a 2 px/pt page: as wide as the page
+    assert (page_width(1224, 792), page_width(612, 792), page_width(1224, 57)) == (792, 612, 1224)
+    assert not is_landscape(792, 792) and is_landscape(793, 792) and not is_landscape(3000, 999)
 
 
 def test_label_quad_flips_points_into_pixels() -> None:

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 import torch
 from ocr_subnet.challenge.generate import generate_challenge
+from ocr_subnet.evaluation import Variant
+from ocr_subnet.evaluation.prose import prose_pages, side_by_side
+from ocr_subnet.evaluation.real_pdfs import page_cer
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.nets import DETECTOR_OUTPUTS, Detector, DetectorConfig, Recognizer, RecognizerConfig
 from ocr_subnet.model.pipeline import (
@@ -23,7 +26,7 @@ from ocr_subnet.model.pipeline import (
     resolve_precision,
 )
 from ocr_subnet.scoring.cer import character_error_rate
-from ocr_subnet.sections import FONT_FAMILIES, Section
+from ocr_subnet.sections import FONT_FAMILIES, Section, plain_text
 from PIL import Image
 
 SMALL_DETECTOR = DetectorConfig(widths=(4, 4, 4, 4), neck=4)
@@ -185,3 +188,14 @@ def test_a_page_reads_the_same_alone_or_batched_with_other_pages(shipped: OcrPip
     for batched, single in zip(together, alone, strict=True):
         assert [(s.text, s.font) for s in batched] == [(s.text, s.font) for s in single]
         np.testing.assert_allclose([s.position for s in batched], [s.position for s in single], atol=0.05)
+
+
+def test_shipped_weights_read_a_two_page_spread_as_well_as_its_pages(shipped: OcrPipeline) -> None:
+    """A landscape image (two 1 px/pt prose pages side by side) is read at a portrait page's scale: scaled by its
+    width, its 11 px text became 6 px in the detector's canvas and half of the spread went unread."""
+    left, right = prose_pages(["Times-Roman", "Helvetica"], (1.0,), (Variant.CLEAN,))
+    spread = side_by_side(left, right)
+    assert spread.image.shape == (792, 1224)
+    (sections,) = shipped([spread.image])
+    read, truth = plain_text(sections), plain_text(list(spread.labels))
+    assert page_cer(truth, read) < 0.02

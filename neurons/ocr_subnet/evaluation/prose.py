@@ -66,15 +66,39 @@ def prose_page(text: Sequence[str], face: str, px_per_pt: float, variant: Varian
     return ProsePage(variant, face, px_per_pt, np.asarray(raster, dtype=np.uint8), page_labels)
 
 
+def side_by_side(left: ProsePage, right: ProsePage) -> ProsePage:
+    """Two pages of one face, density and variant as one landscape image (a two-page spread), labels carried over."""
+    width = left.image.shape[1]
+    moved = tuple(
+        label.model_copy(update={"position": (x0 + width, y0, x1 + width, y1)})
+        for label in right.labels
+        for x0, y0, x1, y1 in [label.position]
+    )
+    image = np.concatenate([left.image, right.image], axis=1)
+    return ProsePage(left.variant, left.face, left.px_per_pt, image, left.labels + moved)
+
+
 def prose_pages(
-    faces: Sequence[str], densities: Sequence[float], variants: Sequence[Variant] = tuple(Variant)
+    faces: Sequence[str],
+    densities: Sequence[float],
+    variants: Sequence[Variant] = tuple(Variant),
+    spread: bool = False,
 ) -> list[ProsePage]:
     """One page per face and variant: page i in `faces[i]`, at `densities` cycled, from the paragraphs rotated by
-    i (so each face reads other text)."""
+    i (so each face reads other text); with `spread`, beside it the page that starts 3 paragraphs later."""
     blocks = paragraphs()
     pages = []
     for i, face in enumerate(faces):
-        text = blocks[i % len(blocks) :] + blocks[: i % len(blocks)]
         density = densities[i % len(densities)]
-        pages += [prose_page(text, face, density, variant, i) for variant in variants]
+        for variant in variants:
+            page = prose_page(rotated(blocks, i), face, density, variant, i)
+            if spread:
+                page = side_by_side(page, prose_page(rotated(blocks, i + 3), face, density, variant, i + len(faces)))
+            pages.append(page)
     return pages
+
+
+def rotated(blocks: Sequence[str], start: int) -> list[str]:
+    """The paragraphs from the `start`-th (cyclically) on."""
+    start %= len(blocks)
+    return [*blocks[start:], *blocks[:start]]

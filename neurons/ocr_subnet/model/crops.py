@@ -24,11 +24,13 @@ from ocr_subnet.model.geometry import (
     Canvas,
     canvas,
     crop_width,
+    is_landscape,
     rect_corners,
 )
 
 Raster = npt.NDArray[np.uint8]
 MAX_RECOGNITION_WIDTH = 1600  # ~2.6 px/pt: larger pages are shrunk before cropping (crops are ~2.5 px/pt)
+MAX_RECOGNITION_AREA = 2 * 1600 * 2070  # a landscape source's pixels at most: two portrait letter pages' worth
 CONTRAST_FLOOR = 0.2  # a crop with less ink contrast than this is not stretched into noise
 INK_QUANTILE = 0.98  # the crop's ink level: its darkest 2% may be specks
 
@@ -45,9 +47,10 @@ def resize(image: Raster, width: int, height: int) -> Raster:
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
 
 
-def detector_batch(pages: Sequence[Raster]) -> tuple[torch.Tensor, list[Canvas]]:
-    """Pages -> one (B, 1, H, W) canvas batch (each page resized, padded with paper to the largest) + geometry."""
-    canvases = [canvas(page.shape[1], page.shape[0]) for page in pages]
+def detector_batch(pages: Sequence[Raster], shrink: float = 1.0) -> tuple[torch.Tensor, list[Canvas]]:
+    """Pages -> one (B, 1, H, W) canvas batch (each page resized, padded with paper to the largest) + geometry;
+    canvases `shrink` times the canonical."""
+    canvases = [canvas(page.shape[1], page.shape[0], shrink) for page in pages]
     height = max(c.padded_height for c in canvases)
     width = max(c.padded_width for c in canvases)
     batch = np.zeros((len(pages), 1, height, width), dtype=np.float32)
@@ -59,7 +62,10 @@ def detector_batch(pages: Sequence[Raster]) -> tuple[torch.Tensor, list[Canvas]]
 def recognition_source(page: Raster) -> tuple[torch.Tensor, float]:
     """The page crops are sampled from (shrunk if huge) as an ink tensor, and its scale from the page."""
     height, width = page.shape
-    scale = min(1.0, MAX_RECOGNITION_WIDTH / max(width, 1))
+    if is_landscape(width, height):  # by its height, as its canvas is, within a bounded area
+        scale = min(1.0, MAX_RECOGNITION_WIDTH / height, math.sqrt(MAX_RECOGNITION_AREA / (width * height)))
+    else:
+        scale = min(1.0, MAX_RECOGNITION_WIDTH / max(width, 1))
     if scale < 1.0:
         page = resize(page, max(1, round(width * scale)), max(1, round(height * scale)))
     return torch.from_numpy(ink(page)), scale

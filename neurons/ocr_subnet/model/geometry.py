@@ -29,6 +29,9 @@ STRIDE = 2  # detector map cell, in canonical pixels
 SHRINK_X, SHRINK_Y = 0.1, 0.25  # kernel = label box minus this many font sizes per side
 CANONICAL_WIDTH = 640  # ~1 px per point for a letter page: 8 pt text is still 8 px tall
 MAX_CANONICAL_HEIGHT = 960  # tall images shrink further so the detector's cost stays bounded
+MAX_LANDSCAPE_AREA = 2 * CANONICAL_WIDTH * MAX_CANONICAL_HEIGHT  # canvas pixels of a landscape image, at most
+MAX_CANVAS_SIDE = 4 * CANONICAL_WIDTH
+MAX_LANDSCAPE_ASPECT = 3.0  # width / height of the widest image still read as a landscape page
 ALIGN = 16  # the detector's total downsampling
 CROP_HEIGHT = 32  # recognizer input height, covering the label box plus CROP_PAD_Y on each side
 CROP_PAD_Y, CROP_PAD_X = 0.125, 0.25  # in label-box heights
@@ -67,9 +70,32 @@ class Calibration:
     language_weight: float = 0.0  # weight of the language model's log-probability (`correction`); 0: unused
 
 
-def canvas(width: int, height: int) -> Canvas:
-    """Resize to `CANONICAL_WIDTH` (shrinking tall images further), pad to a multiple of `ALIGN`."""
-    scale = min(CANONICAL_WIDTH / max(width, 1), MAX_CANONICAL_HEIGHT / max(height, 1))
+def is_landscape(width: int, height: int) -> bool:
+    """Whether an image is a landscape page (wider than tall, up to `MAX_LANDSCAPE_ASPECT`), not a strip of lines."""
+    return height < width <= MAX_LANDSCAPE_ASPECT * height
+
+
+def page_width(width: int, height: int) -> int:
+    """The image side a page's 612 pt span: a portrait page's (or a strip's) width, a landscape page's height."""
+    return height if is_landscape(width, height) else width
+
+
+def canvas(width: int, height: int, shrink: float = 1.0) -> Canvas:
+    """Resize to `CANONICAL_WIDTH` (shrinking tall images further), then by `shrink`; pad to a multiple of `ALIGN`.
+
+    The canonical width assumes a portrait page. A landscape page (a page turned, a two-page spread, a screenshot: up
+    to `MAX_LANDSCAPE_ASPECT` times as wide as tall) is scaled by its height instead, within `MAX_LANDSCAPE_AREA` and
+    `MAX_CANVAS_SIDE`: scaled by its width, a spread's 11 px text became 6 px and half of it went unread. A wider strip
+    is a few lines cut from a page, whose width still spans the page."""
+    if not is_landscape(width, height):
+        scale = min(CANONICAL_WIDTH / max(width, 1), MAX_CANONICAL_HEIGHT / max(height, 1))
+    else:
+        scale = min(
+            CANONICAL_WIDTH / height,
+            math.sqrt(MAX_LANDSCAPE_AREA / (width * height)),
+            MAX_CANVAS_SIDE / width,
+        )
+    scale *= shrink
     w, h = max(1, round(width * scale)), max(1, round(height * scale))
     return Canvas(scale, w, h, -(-w // ALIGN) * ALIGN, -(-h // ALIGN) * ALIGN)
 

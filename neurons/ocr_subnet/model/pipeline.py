@@ -37,12 +37,14 @@ from ocr_subnet.model.geometry import (
     decode_maps,
     font_sizes,
     page_families,
+    page_width,
     quad_bounds,
     rect_corners,
 )
 from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import OFFSET_SCALE
+from ocr_subnet.model.scales import reading_confidence, settle_scales, suspects, too_tall
 from ocr_subnet.protocol import MAX_SECTIONS
 from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
 
@@ -52,6 +54,7 @@ DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
 LEXICON_FILE = "lexicon.txt"
 LANGUAGE_FILE = "language.json.gz"
+COARSE_SHRINKS = (0.5, 0.25, 0.125)  # coarser detector canvases, for strings up to ~8x `scales.LARGE_TEXT` tall
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
 RECOGNIZER_CALL_COLUMNS = 512  # one recognizer call costs about as much CPU time as this many more padded columns
@@ -90,6 +93,24 @@ class Reading:
     family_probs: npt.NDArray[np.float32]  # (n, len(FONT_FAMILIES))
     log_probs: tuple[torch.Tensor, ...] = ()  # per crop, the recognizer's (T, classes) CTC log-probabilities
 
+    def plus(self, other: Reading) -> Reading:
+        """This page's strings followed by `other`'s."""
+        return Reading(
+            np.concatenate([self.rects, other.rects]),
+            [*self.texts, *other.texts],
+            np.concatenate([self.family_probs, other.family_probs]),
+            (*self.log_probs, *other.log_probs),
+        )
+
+    def pick(self, indices: Sequence[int]) -> Reading:
+        """The strings at `indices`, in that order."""
+        return Reading(
+            self.rects[list(indices)],
+            [self.texts[i] for i in indices],
+            self.family_probs[list(indices)],
+            tuple(self.log_probs[i] for i in indices),
+        )
+
 
 def as_page(page: np.ndarray) -> npt.NDArray[np.uint8]:
     """Any 2-D (or H x W x C) array -> uint8 greyscale; the contract is uint8 H x W, this keeps odd input alive."""
@@ -108,7 +129,7 @@ def to_sections(reading: Reading, width: int, height: int, calibration: Calibrat
     boxes = quad_bounds(rect_corners(reading.rects))
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    sizes = font_sizes(reading.rects, width, calibration)
+    sizes = font_sizes(reading.rects, page_width(width, height), calibration)
     families = page_families(reading.family_probs, calibration.family_prior)
     sections = []
     for box, text, family, size in zip(boxes, reading.texts, families, sizes, strict=True):
@@ -236,16 +257,16 @@ class OcrPipeline:
         return batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def detector_maps(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Maps]:
+    def detector_maps(self, pages: Sequence[npt.NDArray[np.uint8]], shrink: float = 1.0) -> list[Maps]:
         """Pages -> per page its kernel probability and edge distances (canvas pixels), cut to the page;
-        one detector call per canvas size."""
+        one detector call per canvas size (`shrink` times the canonical canvas)."""
         groups: dict[tuple[int, int], list[int]] = {}
         for i, page in enumerate(pages):
-            c = canvas(page.shape[1], page.shape[0])
+            c = canvas(page.shape[1], page.shape[0], shrink)
             groups.setdefault((c.padded_height, c.padded_width), []).append(i)
         maps: dict[int, Maps] = {}
         for members in groups.values():
-            batch, canvases = detector_batch([pages[i] for i in members])
+            batch, canvases = detector_batch([pages[i] for i in members], shrink)
             out = self.detector(self.network_input(batch)).float().cpu()
             prob = torch.sigmoid(out[:, 0]).numpy()
             offsets = (out[:, 1:] * OFFSET_SCALE).numpy()
@@ -258,7 +279,19 @@ class OcrPipeline:
     def detect(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.float64]]:
         """Pages -> per page (n, 6) rectangles in that page's pixels, the surest MAX_SECTIONS at most."""
         rects = [maps.rects(self.calibration) for maps in self.detector_maps(pages)]
-        return [r if len(r) <= MAX_SECTIONS else r[np.argsort(-r[:, 5])[:MAX_SECTIONS]] for r in rects]
+        return [r[surest(r[:, 5])] for r in rects]
+
+    def detect_tall(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.float64]]:
+        """Pages -> per page the rectangles of strings too tall for the canonical canvas, from passes on coarser
+        ones (`COARSE_SHRINKS`, finest first; `scales`)."""
+        finer = [canvas(page.shape[1], page.shape[0]).scale for page in pages]
+        found: list[list[npt.NDArray[np.float64]]] = [[] for _ in pages]
+        for k, shrink in enumerate(COARSE_SHRINKS):
+            for i, maps in enumerate(self.detector_maps(pages, shrink)):
+                rects = maps.rects(self.calibration)
+                found[i].append(rects[too_tall(rects, finer[i], maps.scale, k == len(COARSE_SHRINKS) - 1)])
+                finer[i] = maps.scale
+        return [np.concatenate(rects) for rects in found]
 
     @torch.inference_mode()
     def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], list[torch.Tensor], npt.NDArray[np.float32]]:
@@ -279,13 +312,32 @@ class OcrPipeline:
         return texts, columns, probs
 
     def read(self, pages: Sequence[npt.NDArray[np.uint8]]) -> list[Reading]:
-        """Detect on the pages (batched by canvas size), then recognize each page's crops."""
+        """Detect on the pages (batched by canvas size), then recognize each page's crops. Where the canonical canvas
+        read tall strings unsurely (the fragments of a heading too large for it, `scales.suspects`), the page's
+        coarse detections are read too, and each replaces the fragments it holds where it reads more surely."""
         readings = []
         for page, found in zip(pages, self.detect(pages), strict=True):
             source, scale = recognition_source(page)
-            texts, log_probs, probs = self.recognize(sample_crops(source, crop_quads(found, scale)))
-            readings.append(Reading(found, texts, probs, tuple(log_probs)))
+            reading = self.read_crops(source, scale, found)
+            sure = [reading_confidence(columns) for columns in reading.log_probs]
+            suspect = suspects(found, sure, canvas(page.shape[1], page.shape[0]).scale)
+            if suspect.any():
+                tall = self.read_crops(source, scale, self.detect_tall([page])[0])
+                both = reading.plus(tall)
+                keep = settle_scales(both.rects, suspect, [*sure, *map(reading_confidence, tall.log_probs)])
+                reading = both.pick([keep[i] for i in surest(both.rects[keep, 5])])
+            readings.append(reading)
         return readings
+
+    def read_crops(self, source: torch.Tensor, scale: float, rects: npt.NDArray[np.float64]) -> Reading:
+        """One page's rectangles read from its recognition source (at `scale` of the page)."""
+        texts, log_probs, probs = self.recognize(sample_crops(source, crop_quads(rects, scale)))
+        return Reading(rects, texts, probs, tuple(log_probs))
+
+
+def surest(scores: npt.NDArray[np.float64]) -> list[int]:
+    """The indices of the MAX_SECTIONS highest detection scores (all of them, in order, where there are no more)."""
+    return list(range(len(scores))) if len(scores) <= MAX_SECTIONS else np.argsort(-scores)[:MAX_SECTIONS].tolist()
 
 
 def width_chunks(

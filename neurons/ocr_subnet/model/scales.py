@@ -1,0 +1,75 @@
+"""Text too tall for the detector's canonical canvas: which coarser detections to read, and which reading to keep.
+
+The canonical canvas puts a letter page's body text at ~1 px per point, where the detector learned its strings. A
+string much taller than `LARGE_TEXT` there (a 40 pt title, a slide's heading, a poster) comes out in fragments, which
+read as junk ("Annual Report" at 40 px read "PllllllGl I63OID"). Coarser passes (the canvas halved, quartered) see
+such a string at a height the detector knows. They also see small text as blobs that swallow whole paragraphs, so they
+run only on pages whose canonical reading holds suspects (tall strings read unsurely), and the recognizer arbitrates:
+a coarse string replaces the finer strings whose centres it holds only where those include a suspect and it reads
+more surely than they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ocr_subnet.model import charset
+from ocr_subnet.model.geometry import quad_bounds, rect_corners
+
+Array = npt.NDArray[np.float64]
+
+LARGE_TEXT = 22.0  # canvas px: taller strings the detector finds only in fragments (its boxes stop at ~25 px)
+SUSPECT_HEIGHT = 14.0  # canvas px: a canonical string taller than body text, read unsurely, may be a fragment
+SURE = 0.8  # mean character probability of a sure reading: a coarse string must reach it to be kept
+MARGIN = 0.05  # and read this much more surely than the finer strings it replaces
+
+
+def too_tall(rects: Array, finer: float, scale: float, coarsest: bool) -> npt.NDArray[np.bool_]:
+    """Which rectangles (page px) of a coarse pass at `scale` (canvas px per page px) hold a string too tall for the
+    finer pass at `finer`, and not too tall for this one (unless no coarser pass follows)."""
+    tall = rects[:, 3] * finer > LARGE_TEXT
+    return tall & (coarsest | (rects[:, 3] * scale <= LARGE_TEXT))
+
+
+def reading_confidence(log_probs: torch.Tensor) -> float:
+    """The mean probability of the characters a crop's greedy path emits (0 where it emits none)."""
+    if not len(log_probs):
+        return 0.0
+    best, path = log_probs.max(dim=-1)
+    emitted = (path != charset.BLANK) & torch.cat([torch.ones(1, dtype=torch.bool), path[1:] != path[:-1]])
+    return float(best[emitted].exp().mean()) if bool(emitted.any()) else 0.0
+
+
+def suspects(rects: Array, confidence: Sequence[float], scale: float) -> npt.NDArray[np.bool_]:
+    """Which strings of the canonical pass (page px; the canvas at `scale`) may be fragments of a taller one: tall
+    there (over `SUSPECT_HEIGHT`) and read unsurely (under `SURE`). Body text is neither, so most pages never run the
+    coarse passes."""
+    return (rects[:, 3] * scale > SUSPECT_HEIGHT) & (np.asarray(confidence, dtype=np.float64) < SURE)
+
+
+def settle_scales(rects: Array, suspect: npt.NDArray[np.bool_], confidence: Sequence[float]) -> list[int]:
+    """The indices of the strings to keep: the first `len(suspect)` from the canonical pass, the rest from coarser
+    passes (finest first), each with its reading's confidence. A coarse string that reads at least `SURE`ly and holds
+    the centre of a suspect (or of no string kept so far) is weighed against the strings kept so far whose centres
+    it holds (their mean confidence, weighted by length); it replaces them where it reads more surely by `MARGIN`.
+    A coarse string over surely read lines alone (a paragraph seen as one blob) never displaces them."""
+    kept = list(range(len(suspect)))
+    doubtful = set(np.flatnonzero(suspect).tolist())
+    for j in range(len(suspect), len(rects)):
+        if confidence[j] < SURE:
+            continue
+        x0, y0, x1, y1 = quad_bounds(rect_corners(rects[j : j + 1]))[0]
+        inside = [i for i in kept if x0 <= rects[i, 0] <= x1 and y0 <= rects[i, 1] <= y1]
+        if inside and not doubtful.intersection(inside):
+            continue
+        if inside:
+            rival = float(np.average([confidence[i] for i in inside], weights=[rects[i, 2] for i in inside]))
+            if confidence[j] <= rival + MARGIN:
+                continue
+        kept = [i for i in kept if i not in inside] + [j]
+        doubtful.add(j)
+    return kept

@@ -1,0 +1,90 @@
+"""Text too tall for the canonical canvas: coarse detections, the recognizer's arbitration, and the shipped model
+reading headings from body size up to poster size."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from ocr_subnet.model import charset
+from ocr_subnet.model.pipeline import OcrPipeline
+from ocr_subnet.model.scales import LARGE_TEXT, SURE, reading_confidence, settle_scales, suspects, too_tall
+from ocr_subnet.sections import plain_text
+from PIL import Image, ImageDraw, ImageFont
+
+SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+
+
+def rect(cx: float, cy: float, length: float, height: float) -> list[float]:
+    return [cx, cy, length, height, 0.0, 1.0]
+
+
+def test_a_coarse_pass_keeps_only_strings_too_tall_for_the_finer_one() -> None:
+    rects = np.array([rect(100, 100, 200, h) for h in (20, 50, 100, 200)])
+    # finer canvas at 1.0, this one at 0.2: 50 and 100 px are too tall for the finer, not for this one (<= 110 px)
+    np.testing.assert_array_equal(too_tall(rects, 1.0, 0.2, coarsest=False), [False, True, True, False])
+    np.testing.assert_array_equal(too_tall(rects, 1.0, 0.2, coarsest=True), [False, True, True, True])
+    assert not too_tall(np.array([rect(0, 0, 10, LARGE_TEXT)]), 1.0, 0.5, coarsest=True)[0]
+
+
+def test_suspects_are_tall_strings_read_unsurely() -> None:
+    rects = np.array([rect(0, 0, 100, h) for h in (12, 20, 20, 40)])
+    np.testing.assert_array_equal(suspects(rects, [0.3, 0.95, 0.5, 0.79], 1.0), [False, False, True, True])
+    np.testing.assert_array_equal(suspects(rects, [0.3, 0.95, 0.5, 0.79], 0.5), [False, False, False, True])
+
+
+def test_a_coarse_string_replaces_the_fragments_it_holds_only_where_it_reads_more_surely() -> None:
+    fragments = [rect(60, 50, 40, 20), rect(140, 50, 40, 20)]
+    line_below = rect(100, 200, 200, 12)
+    heading = rect(100, 50, 200, 60)
+    rects = np.array([*fragments, line_below, heading])
+    doubtful = np.array([True, True, False])
+    assert settle_scales(rects, doubtful, [0.4, 0.5, 0.99, 0.95]) == [2, 3]  # junk fragments give way, the line stays
+    assert settle_scales(rects, doubtful, [0.4, 0.5, 0.99, SURE - 0.01]) == [0, 1, 2]  # an unsure heading does not
+    assert settle_scales(rects, doubtful, [0.76, 0.78, 0.99, SURE]) == [0, 1, 2]  # nor one within the margin
+    assert settle_scales(rects, np.zeros(3, bool), [0.97, 0.96, 0.99, 0.99]) == [0, 1, 2]  # no suspect: kept
+    blob = rect(100, 200, 220, 80)  # a coarse box swallowing a paragraph's lines, however surely it reads
+    assert settle_scales(np.array([line_below, blob]), np.array([False]), [0.9, 0.99]) == [0]
+    alone = np.array([rect(300, 300, 100, 60)])
+    none = np.zeros(0, bool)
+    assert settle_scales(alone, none, [SURE]) == [0] and settle_scales(alone, none, [SURE - 0.01]) == []
+
+
+def test_reading_confidence_is_the_mean_probability_of_the_emitted_characters() -> None:
+    a, b = charset.encode("ab")
+    probs = torch.full((5, charset.NUM_CLASSES), 1e-6)
+    for frame, (index, p) in enumerate([(a, 0.9), (a, 0.8), (charset.BLANK, 0.99), (b, 0.5), (charset.BLANK, 0.7)]):
+        probs[frame, index] = p
+    assert reading_confidence(probs.log()) == pytest.approx((0.9 + 0.5) / 2)  # each character at its first frame
+    silent = torch.full((3, charset.NUM_CLASSES), -math.inf)
+    silent[:, charset.BLANK] = 0.0
+    assert reading_confidence(silent) == 0.0
+    assert reading_confidence(torch.empty(0, charset.NUM_CLASSES)) == 0.0
+
+
+@pytest.fixture(scope="module")
+def shipped() -> OcrPipeline:
+    return OcrPipeline.load()
+
+
+@pytest.mark.parametrize(
+    ("size", "heading"),
+    [(12, "Annual Report"), (30, "Annual Report"), (50, "Annual Report"), (80, "Report"), (150, "Report")],
+)
+def test_shipped_weights_read_a_heading_at_any_size_and_the_body_below_it(
+    shipped: OcrPipeline, size: int, heading: str
+) -> None:
+    """On a 1 px/pt page the canonical canvas reads body text; a heading over ~35 px came out as fragments
+    ("PllllllGl I63OID") before the coarse passes."""
+    image = Image.new("L", (612, 792), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 60), heading, font=ImageFont.truetype(SERIF, size), fill=0)
+    body = ["The quick brown fox jumps over the lazy dog again.", "Pack my box with five dozen liquor jugs today."]
+    y = 60 + int(size * 1.6)
+    for line in body:
+        draw.text((40, y), line, font=ImageFont.truetype(SERIF, 11), fill=0)
+        y += 16
+    (sections,) = shipped([np.asarray(image)])
+    assert plain_text(sections).split("\n") == [heading, *body]
