@@ -44,6 +44,14 @@ from ocr_subnet.model.geometry import (
 from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import OFFSET_SCALE
+from ocr_subnet.model.orientation import (
+    TURN_CONFIDENCE,
+    light_paper,
+    may_be_turned,
+    page_confidence,
+    surest_turn,
+    unturn_box,
+)
 from ocr_subnet.model.scales import reading_confidence, settle_scales, suspects, too_tall
 from ocr_subnet.protocol import MAX_SECTIONS
 from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
@@ -54,6 +62,7 @@ DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
 LEXICON_FILE = "lexicon.txt"
 LANGUAGE_FILE = "language.json.gz"
+TURNS = (1, 3)  # quarter turns (counter-clockwise) a sideways page is read in
 COARSE_SHRINKS = (0.5, 0.25, 0.125)  # coarser detector canvases, for strings up to ~8x `scales.LARGE_TEXT` tall
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
@@ -247,11 +256,35 @@ class OcrPipeline:
         results: list[list[Section]] = [[] for _ in arrays]
         if not live:
             return results
+        arrays = [light_paper(a) if a.size else a for a in arrays]
         readings = self.read([arrays[i] for i in live])
         for i, reading in zip(live, readings, strict=True):
-            height, width = arrays[i].shape
-            results[i] = to_sections(reading, width, height, self.calibration)
+            results[i] = self.page_sections(arrays[i], reading)
         return results
+
+    def page_sections(self, page: npt.NDArray[np.uint8], reading: Reading) -> list[Section]:
+        """A page's reading as sections. A page read unsurely whose detector finds its lines only when it is turned
+        a quarter (`orientation.may_be_turned`) is also read turned either way, and the surest reading is kept, its
+        boxes turned back into the page's pixels."""
+        height, width = page.shape
+        confidence = page_confidence(reading.log_probs, reading.texts)
+        if confidence < TURN_CONFIDENCE and may_be_turned(confidence, reading.rects, self.detect([np.rot90(page)])[0]):
+            turns = [np.ascontiguousarray(np.rot90(page, quarters)) for quarters in TURNS]
+            options = [reading, *self.read(turns)]
+            best = surest_turn([page_confidence(option.log_probs, option.texts) for option in options])
+            if best:
+                turned = turns[best - 1]
+                return [
+                    section.model_copy(
+                        update={
+                            "position": tuple(
+                                round(float(v), 2) for v in unturn_box(section.position, TURNS[best - 1], width, height)
+                            )
+                        }
+                    )
+                    for section in to_sections(options[best], turned.shape[1], turned.shape[0], self.calibration)
+                ]
+        return to_sections(reading, width, height, self.calibration)
 
     def network_input(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)

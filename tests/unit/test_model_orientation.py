@@ -1,0 +1,81 @@
+"""Pages as the networks learned them: polarity, quarter turns, and the shipped model reading inverted and sideways
+pages as well as upright ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ocr_subnet.evaluation import Variant
+from ocr_subnet.evaluation.prose import prose_pages
+from ocr_subnet.evaluation.real_pdfs import word_accuracy
+from ocr_subnet.model.orientation import (
+    TURN_CONFIDENCE,
+    TURN_MARGIN,
+    light_paper,
+    line_length,
+    may_be_turned,
+    surest_turn,
+    unturn_box,
+)
+from ocr_subnet.model.pipeline import OcrPipeline
+from ocr_subnet.sections import plain_text
+
+
+def rect(length: float, height: float) -> list[float]:
+    return [100.0, 100.0, length, height, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("quarters", [0, 1, 2, 3, 5])
+def test_a_box_found_on_a_turned_page_turns_back_onto_the_same_pixels(quarters: int) -> None:
+    page = np.zeros((50, 80), np.uint8)
+    page[10:20, 30:70] = 1
+    turned = np.rot90(page, quarters)
+    rows, cols = np.nonzero(turned)
+    box = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    np.testing.assert_array_equal(unturn_box(box, quarters, 80, 50), [30, 10, 70, 20])
+
+
+def test_only_a_page_whose_paper_is_dark_is_inverted() -> None:
+    page = np.full((100, 100), 240, np.uint8)
+    page[10:90:10, 10:90] = 20  # lines of dark ink
+    np.testing.assert_array_equal(light_paper(page), page)
+    np.testing.assert_array_equal(light_paper(255 - page), page)  # white text on black
+    grey = (page * 0.5 + 60).astype(np.uint8)  # grey paper, still lighter than its ink
+    np.testing.assert_array_equal(light_paper(grey), grey)
+    blank = np.full((10, 10), 0, np.uint8)
+    np.testing.assert_array_equal(light_paper(blank), blank)
+
+
+def test_a_page_is_worth_turning_only_when_unsure_and_its_lines_show_turned() -> None:
+    lines = np.array([rect(400, 12)] * 5)
+    fragments = np.array([rect(20, 12)] * 40)  # short: not lines, however many
+    assert line_length(lines) == 2000 and line_length(fragments) == 0
+    assert may_be_turned(TURN_CONFIDENCE - 0.1, fragments, lines)
+    assert not may_be_turned(TURN_CONFIDENCE, fragments, lines)  # read surely as it came
+    assert not may_be_turned(0.3, lines, lines)  # as many lines either way: a poor scan, not a turned page
+    assert surest_turn([0.5, 0.98, 0.8]) == 1
+    assert surest_turn([0.5, 0.5 + TURN_MARGIN, 0.3]) == 0  # within the margin: as it came
+
+
+@pytest.fixture(scope="module")
+def shipped() -> OcrPipeline:
+    return OcrPipeline.load()
+
+
+@pytest.mark.parametrize("change", ["inverted", "turned left", "turned right"])
+def test_shipped_weights_read_an_inverted_or_sideways_page_like_the_upright_one(
+    shipped: OcrPipeline, change: str
+) -> None:
+    """Read as they came, such pages lost 74-90% of their characters."""
+    (page,) = prose_pages(["Helvetica"], (1.0,), (Variant.CLEAN,))
+    image = {
+        "inverted": 255 - page.image,
+        "turned left": np.rot90(page.image, 1),
+        "turned right": np.rot90(page.image, 3),
+    }[change]
+    (sections,) = shipped([np.ascontiguousarray(image)])
+    assert word_accuracy(plain_text(list(page.labels)), plain_text(sections)) > 0.97
+    ink = light_paper(np.ascontiguousarray(image))
+    for section in sections:  # every box lies on the given page's ink
+        x0, y0, x1, y1 = (int(v) for v in section.position)
+        assert ink[y0:y1, x0:x1].min() < 128
