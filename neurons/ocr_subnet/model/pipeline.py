@@ -101,6 +101,7 @@ class Reading:
     texts: list[str]
     family_probs: npt.NDArray[np.float32]  # (n, len(FONT_FAMILIES))
     log_probs: tuple[torch.Tensor, ...] = ()  # per crop, the recognizer's (T, classes) CTC log-probabilities
+    sure: tuple[float, ...] = ()  # per crop, how surely it reads (`scales.reading_confidence`)
 
     def plus(self, other: Reading) -> Reading:
         """This page's strings followed by `other`'s."""
@@ -109,6 +110,7 @@ class Reading:
             [*self.texts, *other.texts],
             np.concatenate([self.family_probs, other.family_probs]),
             (*self.log_probs, *other.log_probs),
+            (*self.sure, *other.sure),
         )
 
     def pick(self, indices: Sequence[int]) -> Reading:
@@ -118,6 +120,7 @@ class Reading:
             [self.texts[i] for i in indices],
             self.family_probs[list(indices)],
             tuple(self.log_probs[i] for i in indices),
+            tuple(self.sure[i] for i in indices),
         )
 
 
@@ -267,11 +270,11 @@ class OcrPipeline:
         a quarter (`orientation.may_be_turned`) is also read turned either way, and the surest reading is kept, its
         boxes turned back into the page's pixels."""
         height, width = page.shape
-        confidence = page_confidence(reading.log_probs, reading.texts)
+        confidence = page_confidence(reading.sure, reading.texts)
         if confidence < TURN_CONFIDENCE and may_be_turned(confidence, reading.rects, self.detect([np.rot90(page)])[0]):
             turns = [np.ascontiguousarray(np.rot90(page, quarters)) for quarters in TURNS]
             options = [reading, *self.read(turns)]
-            best = surest_turn([page_confidence(option.log_probs, option.texts) for option in options])
+            best = surest_turn([page_confidence(option.sure, option.texts) for option in options])
             if best:
                 turned = turns[best - 1]
                 return [
@@ -352,12 +355,11 @@ class OcrPipeline:
         for page, found in zip(pages, self.detect(pages), strict=True):
             source, scale = recognition_source(page)
             reading = self.read_crops(source, scale, found)
-            sure = [reading_confidence(columns) for columns in reading.log_probs]
-            suspect = suspects(found, sure, canvas(page.shape[1], page.shape[0]).scale)
+            suspect = suspects(found, reading.sure, canvas(page.shape[1], page.shape[0]).scale)
             if suspect.any():
                 tall = self.read_crops(source, scale, self.detect_tall([page])[0])
                 both = reading.plus(tall)
-                keep = settle_scales(both.rects, suspect, [*sure, *map(reading_confidence, tall.log_probs)])
+                keep = settle_scales(both.rects, suspect, both.sure)
                 reading = both.pick([keep[i] for i in surest(both.rects[keep, 5])])
             readings.append(reading)
         return readings
@@ -365,7 +367,7 @@ class OcrPipeline:
     def read_crops(self, source: torch.Tensor, scale: float, rects: npt.NDArray[np.float64]) -> Reading:
         """One page's rectangles read from its recognition source (at `scale` of the page)."""
         texts, log_probs, probs = self.recognize(sample_crops(source, crop_quads(rects, scale)))
-        return Reading(rects, texts, probs, tuple(log_probs))
+        return Reading(rects, texts, probs, tuple(log_probs), tuple(map(reading_confidence, log_probs)))
 
 
 def surest(scores: npt.NDArray[np.float64]) -> list[int]:
