@@ -1,9 +1,10 @@
 """Pages as the networks learned them: dark ink on light paper, lines running left to right.
 
 Scans and screenshots arrive otherwise: white text on a dark ground (a dark-mode screenshot, a negative), or a page
-turned a quarter (a landscape table scanned upright, a phone photo). Read as they come, both lose nearly everything
-(90% CER on an inverted prose page, 85-89% on a turned one). Polarity is a pixel statistic; a quarter turn shows in
-the detector, which finds whole lines only across the text's own direction, and in how surely the recognizer reads.
+turned a quarter (a landscape table scanned upright, a phone photo) or upside down (a sheet fed the wrong way). Read as
+they come, all of them lose every word. Polarity is a pixel statistic; a quarter turn shows in the detector, which
+finds whole lines only across the text's own direction; upside down shows in where a line's ink lies around its
+x-height band; each turn is then confirmed by how much more surely the recognizer reads the page turned back.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from ocr_subnet.model.geometry import quad_bounds, rect_corners
+
 Array = npt.NDArray[np.float64]
 Page = npt.NDArray[np.uint8]
 
@@ -23,6 +26,9 @@ LINE_ASPECT = 4.0  # a detection at least this many heights long is a line, not 
 TURN_CONFIDENCE = 0.7  # a page read less surely than this (mean character probability) may be turned
 TURN_EVIDENCE = 2.0  # a quarter turn must show this many times the line length the page shows as it came
 TURN_MARGIN = 0.1  # and read this much more surely
+FLIP_CONFIDENCE = 0.9  # an upside-down page reads less surely than this (0.67-0.85 measured; upright 0.84-0.98)
+FLIP_EVIDENCE = -0.6  # `ascender_balance` under this: upside down (clean print: +0.7..+1.8 upright, mirrored flipped)
+BAND = 0.5  # a line's x-height band: its rows with at least this share of its densest row's ink
 
 
 def light_paper(page: Page) -> Page:
@@ -51,6 +57,24 @@ def may_be_turned(confidence: float, upright: Array, turned: Array) -> bool:
     """Whether a page read at `confidence` is worth reading turned a quarter: unsure, and with `TURN_EVIDENCE` times
     the line length in the turned page's detections (`turned`) as in its own (`upright`)."""
     return confidence < TURN_CONFIDENCE and line_length(turned) > TURN_EVIDENCE * max(line_length(upright), 1.0)
+
+
+def ascender_balance(page: Page, rects: Array) -> float:
+    """Log ratio of the ink above its lines' x-height bands to the ink below them, over the page's line-like
+    detections (page px): Latin print has more ascenders (b d f h k l t, capitals) than descenders (g j p q y), so
+    upright text is positive and text upside down negative. Scan noise pulls both towards 0 (measured: 0.1-0.4 on
+    degraded pages either way up), so only a clearly negative balance says anything."""
+    above = below = 0.0
+    lines = rects[rects[:, 2] >= LINE_ASPECT * rects[:, 3]]
+    for x0, y0, x1, y1 in quad_bounds(rect_corners(lines, 0.0, 0.15)).astype(int):
+        ink = 255.0 - page[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1]
+        profile = ink.sum(axis=1)
+        if not profile.size or profile.max() <= 0:
+            continue
+        band = np.flatnonzero(profile >= BAND * profile.max())
+        above += float(profile[: band[0]].sum())
+        below += float(profile[band[-1] + 1 :].sum())
+    return math.log((above + 1.0) / (below + 1.0))
 
 
 def surest_turn(confidences: Sequence[float]) -> int:

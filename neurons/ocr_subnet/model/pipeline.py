@@ -45,7 +45,10 @@ from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import OFFSET_SCALE
 from ocr_subnet.model.orientation import (
+    FLIP_CONFIDENCE,
+    FLIP_EVIDENCE,
     TURN_CONFIDENCE,
+    ascender_balance,
     light_paper,
     may_be_turned,
     page_confidence,
@@ -62,7 +65,6 @@ DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
 LEXICON_FILE = "lexicon.txt"
 LANGUAGE_FILE = "language.json.gz"
-TURNS = (1, 3)  # quarter turns (counter-clockwise) a sideways page is read in
 COARSE_SHRINKS = (0.5, 0.25, 0.125)  # coarser detector canvases, for strings up to ~8x `scales.LARGE_TEXT` tall
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
@@ -266,28 +268,35 @@ class OcrPipeline:
         return results
 
     def page_sections(self, page: npt.NDArray[np.uint8], reading: Reading) -> list[Section]:
-        """A page's reading as sections. A page read unsurely whose detector finds its lines only when it is turned
-        a quarter (`orientation.may_be_turned`) is also read turned either way, and the surest reading is kept, its
-        boxes turned back into the page's pixels."""
+        """A page's reading as sections. A page that may have been turned (`turns_to_try`) is also read turned back,
+        and the surest reading is kept, its boxes turned back into the page's pixels."""
         height, width = page.shape
-        confidence = page_confidence(reading.sure, reading.texts)
-        if confidence < TURN_CONFIDENCE and may_be_turned(confidence, reading.rects, self.detect([np.rot90(page)])[0]):
-            turns = [np.ascontiguousarray(np.rot90(page, quarters)) for quarters in TURNS]
-            options = [reading, *self.read(turns)]
+        turns = self.turns_to_try(page, reading)
+        if turns:
+            turned = [np.ascontiguousarray(np.rot90(page, quarters)) for quarters in turns]
+            options = [reading, *self.read(turned)]
             best = surest_turn([page_confidence(option.sure, option.texts) for option in options])
             if best:
-                turned = turns[best - 1]
+                image = turned[best - 1]
+                sections = to_sections(options[best], image.shape[1], image.shape[0], self.calibration)
+                boxes = [unturn_box(section.position, turns[best - 1], width, height) for section in sections]
                 return [
-                    section.model_copy(
-                        update={
-                            "position": tuple(
-                                round(float(v), 2) for v in unturn_box(section.position, TURNS[best - 1], width, height)
-                            )
-                        }
-                    )
-                    for section in to_sections(options[best], turned.shape[1], turned.shape[0], self.calibration)
+                    section.model_copy(update={"position": tuple(round(float(v), 2) for v in box)})
+                    for section, box in zip(sections, boxes, strict=True)
                 ]
         return to_sections(reading, width, height, self.calibration)
+
+    def turns_to_try(self, page: npt.NDArray[np.uint8], reading: Reading) -> tuple[int, ...]:
+        """The quarter turns (counter-clockwise) worth reading a page in besides its own: either way a quarter where it
+        reads unsurely and its lines show only turned (`orientation.may_be_turned`), upside down where it reads
+        unsurely and its lines carry their ink below their x-height band rather than above (`orientation.
+        ascender_balance`), none otherwise."""
+        confidence = page_confidence(reading.sure, reading.texts)
+        if confidence >= FLIP_CONFIDENCE:
+            return ()
+        if confidence < TURN_CONFIDENCE and may_be_turned(confidence, reading.rects, self.detect([np.rot90(page)])[0]):
+            return (1, 3)
+        return (2,) if ascender_balance(page, reading.rects) < FLIP_EVIDENCE else ()
 
     def network_input(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
