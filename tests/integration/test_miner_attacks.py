@@ -50,14 +50,21 @@ def miner_wallet(wallets_dir: Path, chain_url: str) -> bt.Wallet:
 
 @pytest.fixture
 def miner(
-    chain_url: str, wallets_dir: Path, validator: bt.Wallet, miner_wallet: bt.Wallet, tmp_path: Path
+    chain_url: str,
+    wallets_dir: Path,
+    validator: bt.Wallet,
+    miner_wallet: bt.Wallet,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[RunningMiner]:
-    """A fresh miner per test, so each memory high-water mark belongs to one attack."""
+    """A fresh miner per test, so each memory high-water mark belongs to one attack (a test may add options to its
+    command line through `indirect` parametrization)."""
     port = free_port()
     command = ocr_subnet_command(
         "miner",
         "--network", chain_url, "--wallet-name", "miner", "--wallet-path", str(wallets_dir),
         "--host", HOST, "--port", str(port), "--backend", "tesseract", "--no-serve-axon",
+        *getattr(request, "param", ()),
     )  # fmt: skip
     log = tmp_path / "miner.log"
     with log.open("wb") as stderr:
@@ -105,17 +112,21 @@ def assert_still_serves(miner: RunningMiner, validator: bt.Wallet) -> None:
 # --- 1. connection starvation -----------------------------------------------------------------------
 
 
+# The head deadline (5 s by default) closes the flood's connections together, and on a loaded machine they did not all
+# come back before it closed them again (50 open at the end of one CI run, a peak of 492 in a rerun): 30 s keeps the
+# 550 held while the validator is served, which is what this test is about. Closing slow heads is tested on its own.
+@pytest.mark.parametrize("miner", [("--header-timeout", "30")], indirect=True)
 def test_a_validator_is_served_while_500_idle_and_50_slowloris_connections_are_open(
     miner: RunningMiner, validator: bt.Wallet
 ) -> None:
     with ConnectionFlood(HOST, miner.port, idle=500, slow=50) as flood:
         health = Counter(status_of(lambda: httpx.get(f"{miner.url}/healthz", timeout=10)) for _ in range(30))
         answer = signed_post(miner, validator, page_body("during-the-flood"))
-        open_during = flood.open_now
+        held = flood.peak
     assert health == {"200": 30}
     assert answer.status_code == 200, answer.text[:300]
     assert answer.json()["sections"]
-    assert open_during >= 500  # the flood was on while the validator was served (reopened as they close)
+    assert held >= 500  # the flood held 500+ open while the validator was served (reopened as the miner closed them)
 
 
 # --- 2. memory ------------------------------------------------------------------------------------

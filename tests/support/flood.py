@@ -9,7 +9,9 @@ import time
 
 class ConnectionFlood:
     """`idle` connections that never send a byte and `slow` ones that send a header byte a second,
-    each reopened whenever the server closes it, on an event loop of its own."""
+    each reopened whenever the server closes it, on an event loop of its own. `peak` is the most held open at once
+    since the flood was up: the server closes a head that has not arrived within its deadline, and the flood's
+    connections, opened together, expire and reopen together, so the count at any one instant may be a trough."""
 
     HEAD = b"POST /ocr HTTP/1.1\r\nHost: miner\r\nContent-Type: application/json\r\n" + b"X-Pad: a\r\n" * 200
 
@@ -18,6 +20,7 @@ class ConnectionFlood:
         self.idle, self.slow = idle, slow
         self.opened = 0
         self.open_now = 0
+        self.peak = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
@@ -30,6 +33,7 @@ class ConnectionFlood:
                 continue
             self.opened += 1
             self.open_now += 1
+            self.peak = max(self.peak, self.open_now)
             try:
                 if trickle:
                     for byte in self.HEAD:
@@ -59,6 +63,7 @@ class ConnectionFlood:
         while self.opened < self.wanted:
             assert time.monotonic() < deadline, f"only {self.opened} of {self.wanted} connections opened"
             time.sleep(0.05)
+        self.peak = self.open_now  # from here on: what was held while the caller worked
         return self
 
     def __exit__(self, *_: object) -> None:
