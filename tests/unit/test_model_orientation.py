@@ -9,14 +9,16 @@ from ocr_subnet.evaluation import Variant
 from ocr_subnet.evaluation.prose import prose_pages
 from ocr_subnet.evaluation.real_pdfs import word_accuracy
 from ocr_subnet.model.orientation import (
+    FLIP_CONFIDENCE,
     FLIP_EVIDENCE,
     TURN_CONFIDENCE,
     TURN_MARGIN,
     ascender_balance,
     light_paper,
     line_length,
-    may_be_turned,
+    shows_turned,
     surest_turn,
+    turns_to_try,
     unturn_box,
 )
 from ocr_subnet.model.pipeline import OcrPipeline
@@ -52,9 +54,21 @@ def test_a_page_is_worth_turning_only_when_unsure_and_its_lines_show_turned() ->
     lines = np.array([rect(400, 12)] * 5)
     fragments = np.array([rect(20, 12)] * 40)  # short: not lines, however many
     assert line_length(lines) == 2000 and line_length(fragments) == 0
-    assert may_be_turned(TURN_CONFIDENCE - 0.1, fragments, lines)
-    assert not may_be_turned(TURN_CONFIDENCE, fragments, lines)  # read surely as it came
-    assert not may_be_turned(0.3, lines, lines)  # as many lines either way: a poor scan, not a turned page
+    assert shows_turned(fragments, lines)
+    assert turns_to_try(TURN_CONFIDENCE - 0.1, lambda: shows_turned(fragments, lines), lambda: 0.0) == (1, 3)
+    # read surely as it came: not turned a quarter, however its lines look turned
+    assert turns_to_try(TURN_CONFIDENCE, lambda: shows_turned(fragments, lines), lambda: 0.0) == ()
+    assert not shows_turned(lines, lines)  # as many lines either way: a poor scan, not a turned page
+    assert turns_to_try(0.3, lambda: shows_turned(lines, lines), lambda: 0.0) == ()
+
+
+def test_a_page_is_read_upside_down_only_when_unsure_and_its_ascenders_point_down() -> None:
+    def never() -> bool:
+        raise AssertionError("a sure page costs no detector pass")
+
+    assert turns_to_try(FLIP_CONFIDENCE - 0.1, lambda: False, lambda: FLIP_EVIDENCE - 0.1) == (2,)
+    assert turns_to_try(FLIP_CONFIDENCE - 0.1, lambda: False, lambda: FLIP_EVIDENCE + 0.1) == ()
+    assert turns_to_try(FLIP_CONFIDENCE, never, lambda: FLIP_EVIDENCE - 1.0) == ()
     assert surest_turn([0.5, 0.98, 0.8]) == 1
     assert surest_turn([0.5, 0.5 + TURN_MARGIN, 0.3]) == 0  # within the margin: as it came
 

@@ -69,13 +69,12 @@ def prose_page(text: Sequence[str], face: str, px_per_pt: float, variant: Varian
 def side_by_side(left: ProsePage, right: ProsePage) -> ProsePage:
     """Two pages of one face, density and variant as one landscape image (a two-page spread), labels carried over."""
     width = left.image.shape[1]
-    moved = tuple(
-        label.model_copy(update={"position": (x0 + width, y0, x1 + width, y1)})
-        for label in right.labels
-        for x0, y0, x1, y1 in [label.position]
-    )
+    moved = []
+    for label in right.labels:
+        x0, y0, x1, y1 = label.position
+        moved.append(label.model_copy(update={"position": (x0 + width, y0, x1 + width, y1)}))
     image = np.concatenate([left.image, right.image], axis=1)
-    return ProsePage(left.variant, left.face, left.px_per_pt, image, left.labels + moved)
+    return ProsePage(left.variant, left.face, left.px_per_pt, image, (*left.labels, *moved))
 
 
 def prose_pages(

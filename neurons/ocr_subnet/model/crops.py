@@ -25,6 +25,7 @@ from ocr_subnet.model.geometry import (
     canvas,
     crop_width,
     is_landscape,
+    landscape_scale,
     rect_corners,
 )
 
@@ -62,8 +63,8 @@ def detector_batch(pages: Sequence[Raster], shrink: float = 1.0) -> tuple[torch.
 def recognition_source(page: Raster) -> tuple[torch.Tensor, float]:
     """The page crops are sampled from (shrunk if huge) as an ink tensor, and its scale from the page."""
     height, width = page.shape
-    if is_landscape(width, height):  # by its height, as its canvas is, within a bounded area
-        scale = min(1.0, MAX_RECOGNITION_WIDTH / height, math.sqrt(MAX_RECOGNITION_AREA / (width * height)))
+    if is_landscape(width, height):  # by its height, as its canvas is
+        scale = min(1.0, landscape_scale(width, height, MAX_RECOGNITION_WIDTH, MAX_RECOGNITION_AREA))
     else:
         scale = min(1.0, MAX_RECOGNITION_WIDTH / max(width, 1))
     if scale < 1.0:

@@ -80,6 +80,12 @@ def page_width(width: int, height: int) -> int:
     return height if is_landscape(width, height) else width
 
 
+def landscape_scale(width: int, height: int, side: float, area: float) -> float:
+    """The scale that takes a landscape page's height to `side` pixels, as a portrait page's width is taken, within
+    `area` pixels in all (the canvas and the recognition source share this rule, each with its own sizes)."""
+    return min(side / height, math.sqrt(area / (width * height)))
+
+
 def canvas(width: int, height: int, shrink: float = 1.0) -> Canvas:
     """Resize to `CANONICAL_WIDTH` (shrinking tall images further), then by `shrink`; pad to a multiple of `ALIGN`.
 
@@ -90,11 +96,7 @@ def canvas(width: int, height: int, shrink: float = 1.0) -> Canvas:
     if not is_landscape(width, height):
         scale = min(CANONICAL_WIDTH / max(width, 1), MAX_CANONICAL_HEIGHT / max(height, 1))
     else:
-        scale = min(
-            CANONICAL_WIDTH / height,
-            math.sqrt(MAX_LANDSCAPE_AREA / (width * height)),
-            MAX_CANVAS_SIDE / width,
-        )
+        scale = min(landscape_scale(width, height, CANONICAL_WIDTH, MAX_LANDSCAPE_AREA), MAX_CANVAS_SIDE / width)
     scale *= shrink
     w, h = max(1, round(width * scale)), max(1, round(height * scale))
     return Canvas(scale, w, h, -(-w // ALIGN) * ALIGN, -(-h // ALIGN) * ALIGN)

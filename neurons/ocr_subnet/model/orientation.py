@@ -10,7 +10,7 @@ x-height band; each turn is then confirmed by how much more surely the recognize
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -46,17 +46,33 @@ def page_confidence(sure: Sequence[float], texts: Sequence[str]) -> float:
     return float(np.average(sure, weights=weights)) if sum(weights) else 0.0
 
 
+def line_like(rects: Array) -> Array:
+    """A page's detections at least `LINE_ASPECT` heights long: lines, not fragments. A page's lines show as long
+    boxes only when the detector sees them run left to right."""
+    return rects[rects[:, 2] >= LINE_ASPECT * rects[:, 3]]
+
+
 def line_length(rects: Array) -> float:
-    """The total length of a page's line-like detections (at least `LINE_ASPECT` heights long), in its pixels: a
-    page's lines show as long boxes only when the detector sees them run left to right."""
-    lines = rects[:, 2] >= LINE_ASPECT * rects[:, 3]
-    return float(rects[lines, 2].sum())
+    """The total length of a page's line-like detections, in its pixels."""
+    return float(line_like(rects)[:, 2].sum())
 
 
-def may_be_turned(confidence: float, upright: Array, turned: Array) -> bool:
-    """Whether a page read at `confidence` is worth reading turned a quarter: unsure, and with `TURN_EVIDENCE` times
-    the line length in the turned page's detections (`turned`) as in its own (`upright`)."""
-    return confidence < TURN_CONFIDENCE and line_length(turned) > TURN_EVIDENCE * max(line_length(upright), 1.0)
+def shows_turned(upright: Array, turned: Array) -> bool:
+    """Whether a page's detections turned a quarter (`turned`) hold `TURN_EVIDENCE` times the line length of its
+    own (`upright`): its lines run up or down the page."""
+    return line_length(turned) > TURN_EVIDENCE * max(line_length(upright), 1.0)
+
+
+def turns_to_try(confidence: float, lines_turned: Callable[[], bool], balance: Callable[[], float]) -> tuple[int, ...]:
+    """The quarter turns (counter-clockwise) worth reading a page in besides its own, for a page read at `confidence`:
+    either way a quarter where it reads under `TURN_CONFIDENCE` and its lines show only turned (`lines_turned`:
+    `shows_turned`, which costs a detector pass), upside down where it reads under `FLIP_CONFIDENCE` and its
+    `ascender_balance` is under `FLIP_EVIDENCE`; none otherwise. The evidence is asked for only where needed."""
+    if confidence >= FLIP_CONFIDENCE:
+        return ()
+    if confidence < TURN_CONFIDENCE and lines_turned():
+        return (1, 3)
+    return (2,) if balance() < FLIP_EVIDENCE else ()
 
 
 def ascender_balance(page: Page, rects: Array) -> float:
@@ -65,8 +81,7 @@ def ascender_balance(page: Page, rects: Array) -> float:
     upright text is positive and text upside down negative. Scan noise pulls both towards 0 (measured: 0.1-0.4 on
     degraded pages either way up), so only a clearly negative balance says anything."""
     above = below = 0.0
-    lines = rects[rects[:, 2] >= LINE_ASPECT * rects[:, 3]]
-    for x0, y0, x1, y1 in quad_bounds(rect_corners(lines, 0.0, 0.15)).astype(int):
+    for x0, y0, x1, y1 in quad_bounds(rect_corners(line_like(rects), 0.0, 0.15)).astype(int):
         ink = 255.0 - page[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1]
         profile = ink.sum(axis=1)
         if not profile.size or profile.max() <= 0:

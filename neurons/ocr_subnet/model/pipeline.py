@@ -45,14 +45,12 @@ from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon
 from ocr_subnet.model.nets import OFFSET_SCALE
 from ocr_subnet.model.orientation import (
-    FLIP_CONFIDENCE,
-    FLIP_EVIDENCE,
-    TURN_CONFIDENCE,
     ascender_balance,
     light_paper,
-    may_be_turned,
     page_confidence,
+    shows_turned,
     surest_turn,
+    turns_to_try,
     unturn_box,
 )
 from ocr_subnet.model.scales import reading_confidence, settle_scales, suspects, too_tall
@@ -268,10 +266,14 @@ class OcrPipeline:
         return results
 
     def page_sections(self, page: npt.NDArray[np.uint8], reading: Reading) -> list[Section]:
-        """A page's reading as sections. A page that may have been turned (`turns_to_try`) is also read turned back,
-        and the surest reading is kept, its boxes turned back into the page's pixels."""
+        """A page's reading as sections. A page that may have been turned (`orientation.turns_to_try`) is also read
+        turned back, and the surest reading is kept, its boxes turned back into the page's pixels."""
         height, width = page.shape
-        turns = self.turns_to_try(page, reading)
+        turns = turns_to_try(
+            page_confidence(reading.sure, reading.texts),
+            lambda: shows_turned(reading.rects, self.detect([np.rot90(page)])[0]),
+            lambda: ascender_balance(page, reading.rects),
+        )
         if turns:
             turned = [np.ascontiguousarray(np.rot90(page, quarters)) for quarters in turns]
             options = [reading, *self.read(turned)]
@@ -285,18 +287,6 @@ class OcrPipeline:
                     for section, box in zip(sections, boxes, strict=True)
                 ]
         return to_sections(reading, width, height, self.calibration)
-
-    def turns_to_try(self, page: npt.NDArray[np.uint8], reading: Reading) -> tuple[int, ...]:
-        """The quarter turns (counter-clockwise) worth reading a page in besides its own: either way a quarter where it
-        reads unsurely and its lines show only turned (`orientation.may_be_turned`), upside down where it reads
-        unsurely and its lines carry their ink below their x-height band rather than above (`orientation.
-        ascender_balance`), none otherwise."""
-        confidence = page_confidence(reading.sure, reading.texts)
-        if confidence >= FLIP_CONFIDENCE:
-            return ()
-        if confidence < TURN_CONFIDENCE and may_be_turned(confidence, reading.rects, self.detect([np.rot90(page)])[0]):
-            return (1, 3)
-        return (2,) if ascender_balance(page, reading.rects) < FLIP_EVIDENCE else ()
 
     def network_input(self, batch: torch.Tensor) -> torch.Tensor:
         return batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
