@@ -7,13 +7,23 @@ import string
 
 import numpy as np
 import pytest
+from ocr_subnet.challenge.fonts import MONOSPACE
 from ocr_subnet.challenge.generate import page_layout
 from ocr_subnet.challenge.invoice import Layout, text
 from ocr_subnet.challenge.render import draw_pdf, rasterize
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.model.data import DataConfig, recognizer_examples, training_sample
 from ocr_subnet.model.geometry import quad_bounds
-from ocr_subnet.model.rewrites import MIN_GAP_EM, MIN_SCALE, bracketed, dashed, respace, typeset
+from ocr_subnet.model.rewrites import (
+    MIN_GAP_EM,
+    MIN_SCALE,
+    bracketed,
+    command_lines,
+    commanded,
+    dashed,
+    respace,
+    typeset,
+)
 from ocr_subnet.model.synth import pick_fonts
 from ocr_subnet.sections import Font
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -125,3 +135,52 @@ def test_bracketed_draws_asides_plurals_calls_slashes_paths_and_addresses() -> N
         kept = [w for w in value.split(" ") if w in v]
         assert len(kept) >= 3 and v.index(kept[0]) <= v.index(kept[-1]), v
         assert set(v) <= set(charset.ASCII)
+
+
+def test_commanded_prints_long_and_short_options_values_compiler_flags_and_the_end_of_options() -> None:
+    rng = np.random.default_rng(2)
+    value = "structures management and more"
+    rewritten = [commanded(value, rng) for _ in range(300)]
+    tokens = {t for v in rewritten for t in v.split(" ") if t.startswith("-") or "=" in t}
+    assert "--" in tokens and any(re.fullmatch(r"-[A-Za-z0-9]", t) for t in tokens)
+    assert any(re.fullmatch(r"--[a-z0-9]+(-[a-z0-9]+)*", t) for t in tokens)
+    assert any(re.fullmatch(r"(--)?[a-z0-9-]+=[a-z0-9]+", t) for t in tokens)
+    assert any(re.fullmatch(r"-[WOfDIlm](no-)?[a-z0-9-]+", t) for t in tokens)
+    lists = [v for v in rewritten if "structures" not in v]  # "-L --license -V --version": options alone
+    assert lists and all(t.startswith("-") or "=" in t for v in lists for t in v.split(" "))
+    for v in rewritten:
+        assert set(v) <= set(string.ascii_letters + string.digits + "-= "), v
+        if "structures" in v:  # the words are kept, in order, with options among them
+            assert [w for w in v.split(" ") if w in value.split(" ")] == value.split(" "), v
+
+
+def test_command_lines_set_most_commands_in_typewriter_type_within_their_place() -> None:
+    proportional, mono = 0, 0
+    for seed in range(10):
+        original = page_layout(seed, ("letter", "columns", "table", "form", "receipt")[seed % 5])
+        rewritten = command_lines(original, np.random.default_rng(seed))
+        for before, after in zip(original.texts, rewritten.texts, strict=True):
+            assert (after.x, after.baseline) == (before.x, before.baseline)
+            assert after.advance <= before.advance + 1e-6
+            assert after.font.size >= MIN_SCALE * before.font.size - 1e-9
+            if after.text == before.text:
+                assert after.font == before.font
+                continue
+            assert re.search(r"(^| )(--?[A-Za-z0-9]|--( |$)|[a-z0-9-]+=)", after.text), after.text
+            if before.font.family in MONOSPACE:
+                assert after.font.family == before.font.family
+                continue
+            proportional += 1
+            if after.font.family != before.font.family:
+                mono += 1
+                assert after.font.family in MONOSPACE
+                assert ("Bold" in after.font.family) == ("Bold" in before.font.family)
+    assert proportional > 20 and 0.5 < mono / proportional < 0.9  # MONO_COMMANDS of them in typewriter type
+
+
+def test_command_pages_keep_ink_inside_their_labels() -> None:
+    sample = training_sample(4, DataConfig(command_share=1.0, open_share=1.0))
+    assert any(re.search(r"(^| )--?[A-Za-z0-9]", t) for t in sample.texts)
+    for box in quad_bounds(sample.quads).astype(int):
+        x0, y0, x1, y1 = box
+        assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180

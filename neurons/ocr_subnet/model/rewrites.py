@@ -1,20 +1,23 @@
 """Rewrites of a training page's strings into what real documents print and no generator draws.
 
 The validator's generators write plain ASCII in plain words, spaced by the face's own space. Manuals are full
-of code identifiers (`codify`); manuals, books, letters and European invoices set asides in brackets, paths,
-curly quotes, dashes and hyphens, bullets, accented letters and signs such as £, € and ° (`typeset`); justified
-and TeX-set lines stretch and shrink their word spaces (`respace`). Each rewritten string keeps its place and,
-shrunk where it grew, its advance, so it meets no neighbour and every label still matches its pixels.
+of code identifiers (`codify`) and of command lines set in typewriter type (`command_lines`); manuals, books,
+letters and European invoices set asides in brackets, paths, curly quotes, dashes and hyphens, bullets, accented
+letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and
+shrink their word spaces (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its advance,
+so it meets no neighbour and every label still matches its pixels.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from ocr_subnet.challenge.fonts import MONOSPACE
 from ocr_subnet.challenge.invoice import Layout, Text, text
 from ocr_subnet.challenge.words import accented_vocabulary, pick, words
 from ocr_subnet.model import charset, glyphs
@@ -22,6 +25,8 @@ from ocr_subnet.sections import Font
 
 CODE_STRINGS = 0.3  # of a code page's multi-word strings, those rewritten
 CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
+COMMAND_STRINGS = 0.4  # of a command page's strings, those given command-line options
+MONO_COMMANDS = 0.7  # of those, the ones set in typewriter type, as manuals set commands
 TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
 MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
 CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as word processors set them
@@ -63,6 +68,54 @@ def codify(layout: Layout, rng: np.random.Generator) -> Layout:
         gaps = ["_" if rng.random() < CODE_JOINS else " " for _ in words_[1:]]
         joined = words_[0] + "".join(gap + word for gap, word in zip(gaps, words_[1:], strict=True))
         out.append(refit(item, joined.lower() if rng.random() < 0.5 else joined))
+    return replace(layout, texts=tuple(out))
+
+
+def option(rng: np.random.Generator) -> str:
+    """One command-line argument as manuals print it: a long option (perhaps with a value), a short one, a
+    compiler's flag, or the "--" that ends the options."""
+    name = "-".join("".join(c for c in w.lower() if c.isalnum()) for w in words(rng, int(rng.integers(1, 4))))
+    kind = pick(rng, ("long", "long", "assign", "short", "short", "compiler", "end"))
+    if kind == "long":
+        return f"--{name}"
+    if kind == "assign":
+        value = pick(rng, ("yes", "no", str(int(rng.integers(0, 1000))), name.split("-")[0]))
+        return f"{pick(rng, ('--', '--', ''))}{name}={value}"
+    if kind == "short":
+        return "-" + pick(rng, tuple(string.ascii_letters + string.digits))
+    if kind == "compiler":
+        return "-" + pick(rng, tuple("WOfDIlm")) + pick(rng, (name, f"no-{name}", str(int(rng.integers(0, 4)))))
+    return "--"
+
+
+def commanded(value: str, rng: np.random.Generator) -> str:
+    """`value` with options among its words, or replaced by a list of options ("-L --license -V --version")."""
+    if rng.random() < 0.3:
+        return " ".join(option(rng) for _ in range(int(rng.integers(1, 5))))
+    words_ = value.split(" ")
+    for _ in range(int(rng.integers(1, 3))):
+        words_.insert(int(rng.integers(len(words_) + 1)), option(rng))
+    return " ".join(words_)
+
+
+def command_lines(layout: Layout, rng: np.random.Generator) -> Layout:
+    """Some strings given command-line options, most of them set in typewriter type (the page's Courier glyph
+    source), in the same place and within the same advance. Thin typewriter hyphens, "--" and "=" are what a
+    reader trained on prose drops or reads as dashes."""
+    out = []
+    for item in layout.texts:
+        if not item.text.strip() or rng.random() >= COMMAND_STRINGS:
+            out.append(item)
+            continue
+        family = item.font.family
+        if family not in MONOSPACE and rng.random() < MONO_COMMANDS:
+            family = "Courier-Bold" if "Bold" in family else "Courier"
+        face = replace(item, font=Font(family=family, size=item.font.size))
+        value, plain = commanded(item.text, rng).split(" "), set(item.text.split(" "))
+        while len(value) > 1 and fitted(face, " ".join(value)) is None:  # typewriter type is wide: the string's
+            kept = [i for i, word in enumerate(value) if word in plain]  # last words are left out, options last
+            value.pop(kept[-1] if kept else -1)
+        out.append(fitted(face, " ".join(value)) or item)
     return replace(layout, texts=tuple(out))
 
 
