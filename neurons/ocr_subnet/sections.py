@@ -86,22 +86,31 @@ def rows(sections: Sequence[Section]) -> list[list[Section]]:
 
 
 def blocks(sections: Sequence[Section]) -> list[list[Section]]:
-    """The page cut into blocks that are read one after another (an XY cut): a region is cut at a gutter between
-    two columns of prose where it has one, else at its widest band of white from side to side, until neither
-    is left. Only prose makes columns: the cells of a table or a form are short, so its rows stay whole."""
+    """The page cut into blocks that are read one after another (an XY cut). A region is cut at the gutters
+    between its columns of prose where it has them (`column_cut`); else into its bands (white from side to side
+    between them), and consecutive bands that keep a gutter open between them (the rows of two columns whose
+    lines align, under a title that spans both) are tried as columns together, else each on its own. Only prose
+    makes columns: a table's cells stand apart within their rows, so its rows stay whole. Each section is looked
+    at a bounded number of times, so a page of many sections costs O(n log n)."""
     if not sections:
         return []
     heights = sorted(s.position[3] - s.position[1] for s in sections)
     gutter = MIN_GUTTER * heights[len(heights) // 2]
     done: list[list[Section]] = []
-    todo = [list(sections)]  # a stack, the next region to read last
+    todo: list[tuple[list[Section], bool]] = [(list(sections), True)]  # a stack: (region, may hold several bands)
     while todo:
-        region = todo.pop()
-        parts = column_cut(region, gutter) or band_cut(region)
-        if parts is None:
-            done.append(region)
+        region, banded = todo.pop()
+        columns = column_cut(region, gutter)
+        if columns:
+            todo.extend((column, True) for column in reversed(columns))
+        elif banded and len(bands := band_cut(region)) > 1:
+            for run in reversed(gutter_runs(bands, gutter)):
+                joined = [section for band in run for section in band]
+                parts = column_cut(joined, gutter) if len(run) > 1 else None
+                todo.extend((part, True) for part in reversed(parts or []))
+                todo.extend((band, False) for band in reversed(run if not parts else []))
         else:
-            todo.extend(reversed(parts))
+            done.append(region)
     return done
 
 
@@ -120,7 +129,8 @@ def white(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
 def column_cut(region: Sequence[Section], gutter: float) -> list[list[Section]] | None:
     """The region's columns of prose, left to right, or None where it has no two side by side. The region is
     split at every gutter (white from top to bottom, at least `gutter` wide) into strips; a gutter parts two
-    strips only where both are prose (`is_column`), so a table's columns stay together and are read in rows."""
+    strips only where both are prose (`is_column`) side by side (`side_by_side`), so a table's columns stay
+    together and are read in rows."""
     if len(region) < 2 * MIN_COLUMN_LINES:
         return None
     cuts = [
@@ -133,12 +143,21 @@ def column_cut(region: Sequence[Section], gutter: float) -> list[list[Section]] 
         strips[bisect.bisect(cuts, section.position[0])].append(section)
     prose = [is_column(strip, gutter) for strip in strips]
     parts = [strips[0]]
-    for strip, left, right in zip(strips[1:], prose[:-1], prose[1:], strict=True):
-        if left and right:
-            parts.append(strip)
+    for i in range(1, len(strips)):
+        if prose[i - 1] and prose[i] and side_by_side(strips[i - 1], strips[i]):
+            parts.append(strips[i])
         else:
-            parts[-1] = parts[-1] + strip
+            parts[-1] = parts[-1] + strips[i]
     return parts if len(parts) > 1 else None
+
+
+def side_by_side(left: Sequence[Section], right: Sequence[Section]) -> bool:
+    """Whether two strips share most of their height, as columns do; an address block beside and below a
+    letterhead does not."""
+    top = [min(s.position[1] for s in strip) for strip in (left, right)]
+    bottom = [max(s.position[3] for s in strip) for strip in (left, right)]
+    shared = min(bottom) - max(top)
+    return shared >= 0.5 * min(b - t for t, b in zip(top, bottom, strict=True))
 
 
 def is_column(sections: Sequence[Section], gutter: float) -> bool:
@@ -164,14 +183,57 @@ def is_column(sections: Sequence[Section], gutter: float) -> bool:
     )
 
 
-def band_cut(region: Sequence[Section]) -> list[list[Section]] | None:
-    """The region above and below its widest band of white from side to side; None where it has none."""
-    gaps = white([(s.position[1], s.position[3]) for s in region])
-    if not gaps:
-        return None
-    start, end = max(gaps, key=lambda gap: gap[1] - gap[0])
-    middle = (start + end) / 2
-    return [[s for s in region if s.position[3] <= middle], [s for s in region if s.position[1] >= middle]]
+def band_cut(region: Sequence[Section]) -> list[list[Section]]:
+    """The region's bands, top to bottom: cut at every band of white from side to side."""
+    cuts = [(start + end) / 2 for start, end in white([(s.position[1], s.position[3]) for s in region])]
+    bands: list[list[Section]] = [[] for _ in range(len(cuts) + 1)]
+    for section in region:
+        bands[bisect.bisect(cuts, section.position[1])].append(section)
+    return bands
+
+
+def gutter_runs(bands: Sequence[Sequence[Section]], gutter: float) -> list[list[Sequence[Section]]]:
+    """Consecutive `bands` grouped while they keep the same gutters (white at least `gutter` wide between
+    sections): each of a band's gutters lies in white left open down through the run so far, and each of the
+    run's gutters in white the band leaves open. Open white is measured across the whole region, so a column's
+    short line (its last, or its first where the other column starts lower) leaves the gutters open beside it,
+    and a title that crosses a gutter starts a run of its own."""
+    left = min(s.position[0] for band in bands for s in band)
+    right = max(s.position[2] for band in bands for s in band)
+
+    def wide(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [(a, b) for a, b in white(spans) if b - a >= gutter]
+
+    def meets(gap: tuple[float, float], whites: list[tuple[float, float]]) -> bool:
+        return any(min(gap[1], d) - max(gap[0], c) >= gutter for c, d in whites)
+
+    runs: list[list[Sequence[Section]]] = []
+    opened: list[tuple[float, float]] = []  # white open down through the whole run
+    inner: list[tuple[float, float]] = []  # the run's gutters, merged
+    for band in bands:
+        spans = sorted((s.position[0], s.position[2]) for s in band)
+        gutters, band_open = wide(spans), wide([(left, left), *spans, (right, right)])
+        if runs and all(meets(g, opened) for g in gutters) and all(meets(g, band_open) for g in inner):
+            runs[-1].append(band)
+            opened = [
+                (max(a, c), min(b, d)) for a, b in opened for c, d in band_open if min(b, d) - max(a, c) >= gutter
+            ]
+            inner = merged([*inner, *gutters])
+        else:
+            runs.append([band])
+            opened, inner = band_open, gutters
+    return runs
+
+
+def merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """`spans` with overlapping ones joined, in order."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def reading_order(sections: Sequence[Section]) -> list[Section]:

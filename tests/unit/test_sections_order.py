@@ -88,3 +88,28 @@ def test_every_section_is_read_once_whatever_the_layout() -> None:
             )
         read = [s.text for line in lines(sections) for s in line]
         assert sorted(read) == sorted(s.text for s in sections)
+
+
+def test_a_block_below_a_letterhead_is_read_after_it_though_they_stand_side_by_side() -> None:
+    letterhead = [section(text, 290, 280 + i * 10, 360) for i, text in enumerate(("Hall LLC", "584 Brandon Well"))]
+    letterhead += [section(text, 270, 300 + i * 10, 355) for i, text in enumerate(("Pierceport, UT 34175", "838 758"))]
+    client = ["Reference: #59202", "Client:", "Charles Bell", "5572 Tiffany Plains Apt. 427", "Matthewberg, WA 03877"]
+    block = [section(text, 70, 327 + i * 11, 70 + 4.5 * len(text)) for i, text in enumerate(client)]
+    date = section("Invoice Date: Nov 23, 2022", 440, 327, 540)
+    read = plain_text([date, *block, *letterhead]).split("\n")
+    assert read[:4] == [s.text for s in letterhead]
+    assert read[4] == f"{client[0]} {date.text}" and read[5:] == client[1:]
+
+
+def test_two_columns_whose_lines_do_not_align_are_read_one_after_the_other() -> None:
+    left = [section(f"left line {i} has several words", 0, i * 14.0, 300) for i in range(6)]
+    right = [section(f"right line {i} has several words", 320, 5 + i * 17.0, 620) for i in range(5)]
+    assert plain_text([*right, *left]).split("\n") == [s.text for s in [*left, *right]]
+
+
+def test_a_column_that_starts_lower_leaves_the_gutter_open_beside_the_other_ones_first_line() -> None:
+    title = section("A title across the whole page", 100, 0, 520)
+    left = [section(f"left line {i} has several words", 0, (2 + i) * LINE, 300) for i in range(5)]
+    right = [section(f"right line {i} has several words", 320, (3 + i) * LINE, 620) for i in range(4)]
+    read = plain_text([*right, title, *left]).split("\n")
+    assert read == [title.text, *(s.text for s in left), *(s.text for s in right)]
