@@ -8,6 +8,7 @@ size in points). See DESIGN.md, "Contracts that several parts share".
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -103,12 +104,13 @@ def blocks(sections: Sequence[Section]) -> list[list[Section]]:
         columns = column_cut(region, gutter)
         if columns:
             todo.extend((column, True) for column in reversed(columns))
-        elif banded and len(bands := band_cut(region)) > 1:
+        elif banded and len(bands := split(region, 1)) > 1:
             for run in reversed(gutter_runs(bands, gutter)):
-                joined = [section for band in run for section in band]
-                parts = column_cut(joined, gutter) if len(run) > 1 else None
-                todo.extend((part, True) for part in reversed(parts or []))
-                todo.extend((band, False) for band in reversed(run if not parts else []))
+                parts = column_cut([section for band in run for section in band], gutter) if len(run) > 1 else None
+                if parts:
+                    todo.extend((part, True) for part in reversed(parts))
+                else:
+                    todo.extend((band, False) for band in reversed(run))
         else:
             done.append(region)
     return done
@@ -116,14 +118,19 @@ def blocks(sections: Sequence[Section]) -> list[list[Section]]:
 
 def white(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """The white intervals between `spans` (start, end) once overlapping ones are merged."""
-    gaps = []
-    ordered = sorted(spans)
-    reach = ordered[0][1]
-    for start, end in ordered[1:]:
-        if start > reach:
-            gaps.append((reach, start))
-        reach = max(reach, end)
-    return gaps
+    inked = merged(spans)
+    return [(before[1], after[0]) for before, after in itertools.pairwise(inked)]
+
+
+def split(region: Sequence[Section], axis: int, least: float = 0.0) -> list[list[Section]]:
+    """`region` cut in the middle of each white interval at least `least` wide along `axis` (0: across, into
+    strips; 1: down, into bands), in order."""
+    spans = [(s.position[axis], s.position[axis + 2]) for s in region]
+    cuts = [(start + end) / 2 for start, end in white(spans) if end - start >= least]
+    parts: list[list[Section]] = [[] for _ in range(len(cuts) + 1)]
+    for section in region:
+        parts[bisect.bisect(cuts, section.position[axis])].append(section)
+    return parts
 
 
 def column_cut(region: Sequence[Section], gutter: float) -> list[list[Section]] | None:
@@ -133,14 +140,7 @@ def column_cut(region: Sequence[Section], gutter: float) -> list[list[Section]] 
     together and are read in rows."""
     if len(region) < 2 * MIN_COLUMN_LINES:
         return None
-    cuts = [
-        (start + end) / 2
-        for start, end in white([(s.position[0], s.position[2]) for s in region])
-        if end - start >= gutter
-    ]
-    strips: list[list[Section]] = [[] for _ in range(len(cuts) + 1)]
-    for section in region:
-        strips[bisect.bisect(cuts, section.position[0])].append(section)
+    strips = split(region, 0, gutter)
     prose = [is_column(strip, gutter) for strip in strips]
     parts = [strips[0]]
     for i in range(1, len(strips)):
@@ -183,15 +183,6 @@ def is_column(sections: Sequence[Section], gutter: float) -> bool:
     )
 
 
-def band_cut(region: Sequence[Section]) -> list[list[Section]]:
-    """The region's bands, top to bottom: cut at every band of white from side to side."""
-    cuts = [(start + end) / 2 for start, end in white([(s.position[1], s.position[3]) for s in region])]
-    bands: list[list[Section]] = [[] for _ in range(len(cuts) + 1)]
-    for section in region:
-        bands[bisect.bisect(cuts, section.position[1])].append(section)
-    return bands
-
-
 def gutter_runs(bands: Sequence[Sequence[Section]], gutter: float) -> list[list[Sequence[Section]]]:
     """Consecutive `bands` grouped while they keep the same gutters (white at least `gutter` wide between
     sections): each of a band's gutters lies in white left open down through the run so far, and each of the
@@ -204,8 +195,8 @@ def gutter_runs(bands: Sequence[Sequence[Section]], gutter: float) -> list[list[
     def wide(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
         return [(a, b) for a, b in white(spans) if b - a >= gutter]
 
-    def meets(gap: tuple[float, float], whites: list[tuple[float, float]]) -> bool:
-        return any(min(gap[1], d) - max(gap[0], c) >= gutter for c, d in whites)
+    def shared(these: list[tuple[float, float]], those: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [(max(a, c), min(b, d)) for a, b in these for c, d in those if min(b, d) - max(a, c) >= gutter]
 
     runs: list[list[Sequence[Section]]] = []
     opened: list[tuple[float, float]] = []  # white open down through the whole run
@@ -213,11 +204,9 @@ def gutter_runs(bands: Sequence[Sequence[Section]], gutter: float) -> list[list[
     for band in bands:
         spans = sorted((s.position[0], s.position[2]) for s in band)
         gutters, band_open = wide(spans), wide([(left, left), *spans, (right, right)])
-        if runs and all(meets(g, opened) for g in gutters) and all(meets(g, band_open) for g in inner):
+        if runs and all(shared([g], opened) for g in gutters) and all(shared([g], band_open) for g in inner):
             runs[-1].append(band)
-            opened = [
-                (max(a, c), min(b, d)) for a, b in opened for c, d in band_open if min(b, d) - max(a, c) >= gutter
-            ]
+            opened = shared(opened, band_open)
             inner = merged([*inner, *gutters])
         else:
             runs.append([band])
@@ -234,10 +223,6 @@ def merged(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             out.append((start, end))
     return out
-
-
-def reading_order(sections: Sequence[Section]) -> list[Section]:
-    return [section for line in lines(sections) for section in line]
 
 
 def lines_text(grouped: Sequence[Sequence[Section]]) -> str:

@@ -16,7 +16,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from ocr_subnet.gateway.documents import POINTS_PER_INCH, Document
-from ocr_subnet.sections import Section, plain_text, reading_order
+from ocr_subnet.sections import Section, lines, lines_text
 
 TEXT_LAYER_FONT = "Helvetica"
 _PDFIUM = threading.Lock()
@@ -47,14 +47,15 @@ def page_answer(
     number: int, image: Image.Image, sections: Sequence[Section], confidence: float, uid: int | None, verified: bool
 ) -> PageAnswer:
     """`verified` false: no answer passed its canary; the best-scoring one is returned, flagged, or none."""
-    ordered = reading_order(sections)
+    grouped = lines(sections)  # the reading order, found once for the sections and the text
+    ordered = [section for line in grouped for section in line]
     words = [Word(text=s.text, position=s.position, confidence=round(confidence, 4)) for s in ordered]
     return PageAnswer(
         number=number,
         width=image.width,
         height=image.height,
         sections=ordered,
-        text=plain_text(ordered),
+        text=lines_text(grouped),
         words=words,
         verified=verified,
         miner_uid=uid,

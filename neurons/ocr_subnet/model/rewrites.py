@@ -3,9 +3,9 @@
 The validator's generators write plain ASCII in plain words, spaced by the face's own space. Manuals are full
 of code identifiers (`codify`) and of command lines set in typewriter type (`command_lines`); manuals, books,
 letters and European invoices set asides in brackets, paths, curly quotes, dashes and hyphens, bullets, accented
-letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and
-shrink their word spaces (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its advance,
-so it meets no neighbour and every label still matches its pixels.
+letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and shrink their word spaces
+(`respace`). Each rewritten string keeps its place and, shrunk where it grew, its advance, so it meets no neighbour
+and every label still matches its pixels.
 """
 
 from __future__ import annotations
@@ -112,10 +112,12 @@ def command_lines(layout: Layout, rng: np.random.Generator) -> Layout:
             family = "Courier-Bold" if "Bold" in family else "Courier"
         face = replace(item, font=Font(family=family, size=item.font.size))
         value, plain = commanded(item.text, rng).split(" "), set(item.text.split(" "))
-        while len(value) > 1 and fitted(face, " ".join(value)) is None:  # typewriter type is wide: the string's
-            kept = [i for i, word in enumerate(value) if word in plain]  # last words are left out, options last
+        new = fitted(face, " ".join(value))
+        while new is None and len(value) > 1:  # typewriter type is wide: the last plain words go first, options last
+            kept = [i for i, word in enumerate(value) if word in plain]
             value.pop(kept[-1] if kept else -1)
-        out.append(fitted(face, " ".join(value)) or item)
+            new = fitted(face, " ".join(value))
+        out.append(new or item)
     return replace(layout, texts=tuple(out))
 
 
