@@ -37,6 +37,7 @@ from ocr_subnet.model.evaluate import (
     EvalPage,
     corrected_cer,
     eval_pages,
+    label_scored,
     page_metrics,
     summarize,
 )
@@ -100,8 +101,7 @@ def correction_effect(pipeline: OcrPipeline, pages: Sequence[EvalPage]) -> dict[
     corrector = pipeline.corrector
     if corrector is None:
         return {}
-    networks = (pipeline.detector, pipeline.recognizer)
-    uncorrected = OcrPipeline(*networks, pipeline.calibration, str(pipeline.device), pipeline.dtype)
+    uncorrected = pipeline.uncorrected()
     readings = [(uncorrected.read([page.image])[0], page) for page in pages]
     stages = {
         "uncorrected": Corrector(corrector.lexicon, None, 0.0, 0.0),
@@ -110,7 +110,9 @@ def correction_effect(pipeline: OcrPipeline, pages: Sequence[EvalPage]) -> dict[
     }
     return {
         source: {
-            stage: corrected_cer([r for r in readings if r[1].source == source], fix, pipeline.calibration)
+            stage: corrected_cer(
+                label_scored([r for r in readings if r[1].source == source]), fix, pipeline.calibration
+            )
             for stage, fix in stages.items()
         }
         for source in dict.fromkeys(page.source for page in pages)

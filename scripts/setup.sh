@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tesseract-ocr prometheus poppler-utils fonts-urw-base35 lmodern fonts-crosextra-carlito fonts-crosextra-caladea fonts-liberation fonts-freefont-ttf fonts-dejavu-core fonts-dejavu-extra wamerican libtasn1-doc bzip2-doc nettle-dev valgrind shared-mime-info fontconfig)
+APT_PACKAGES=(tesseract-ocr prometheus poppler-utils fonts-urw-base35 lmodern fonts-crosextra-carlito fonts-crosextra-caladea fonts-liberation fonts-freefont-ttf fonts-dejavu-core fonts-dejavu-extra wamerican libtasn1-doc bzip2-doc nettle-dev valgrind shared-mime-info fontconfig flex-doc libgcrypt20-doc libmpfr-doc gprolog-doc xorg-docs)
 # A stock Debian python3 makes virtual environments only with python3-venv.
 python3 -c 'import ensurepip' 2>/dev/null || APT_PACKAGES+=(python3-venv)
 missing=()

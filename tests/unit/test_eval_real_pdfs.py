@@ -11,6 +11,7 @@ import pytest
 from ocr_subnet.cli import app
 from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import (
+    CALIBRATION_DOCUMENTS,
     DOCUMENTS,
     MissingDocuments,
     PageResult,
@@ -49,7 +50,7 @@ def test_the_set_lists_text_pages_of_at_least_five_documents() -> None:
     ]
 
 
-@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: d.package)
+@pytest.mark.parametrize("document", (*DOCUMENTS, *CALIBRATION_DOCUMENTS), ids=lambda d: d.package)
 def test_every_listed_page_is_a_text_page(document: SourceDocument) -> None:
     with opened(document) as (path, _):
         for page in document.pages:
@@ -157,7 +158,7 @@ def test_setup_installs_every_package_of_the_set() -> None:
     setup = (Path(__file__).parents[2] / "scripts" / "setup.sh").read_text()
     (line,) = [line for line in setup.splitlines() if line.startswith("APT_PACKAGES=(")]
     installed = set(line.removeprefix("APT_PACKAGES=(").removesuffix(")").split())
-    assert {d.package for d in DOCUMENTS} | {"poppler-utils", "tesseract-ocr"} <= installed
+    assert {d.package for d in (*DOCUMENTS, *CALIBRATION_DOCUMENTS)} | {"poppler-utils", "tesseract-ocr"} <= installed
 
 
 def test_ppocr_lines_become_sections_bounded_by_their_corners() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ocr_subnet.cli import app
+from ocr_subnet.evaluation.real_pdfs import CALIBRATION_DOCUMENTS, DOCUMENTS
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
 from ocr_subnet.model.lexicon import Lexicon
@@ -22,7 +23,15 @@ from ocr_subnet.model.pipeline import (
     ModelLoadError,
     load_corrector,
 )
-from ocr_subnet.model.prior import EVALUATION_PACKAGES, HELD_OUT, general_files, general_lines, normalized, prior_words
+from ocr_subnet.model.prior import (
+    DOCS,
+    HELD_OUT,
+    HELD_OUT_PACKAGES,
+    general_files,
+    general_lines,
+    normalized,
+    prior_words,
+)
 from typer.testing import CliRunner
 
 LATE_FEE = "Late payments incur a 1.5% monthly fee"  # a line the invoice templates repeat
@@ -82,12 +91,15 @@ def test_fit_prior_is_reproducible_and_records_itself_in_the_manifest(tmp_path: 
     assert fitted.log_prob("than the cost of distribution") > fitted.log_prob("Chan Le Cost o distribution")
 
 
-def test_the_general_text_holds_out_the_benchmark_licence_and_the_evaluation_packages(tmp_path: Path) -> None:
+def test_the_general_text_holds_out_the_benchmark_licence_and_the_real_pdf_packages(tmp_path: Path) -> None:
     held_out = normalized(HELD_OUT.read_text())
     quoted = tmp_path / "quoted"
     quoted.write_text("A line of our own, long enough.\n" + HELD_OUT.read_text())  # a licence quoted in a file
     assert general_lines([quoted], held_out, 10**6) == ["A line of our own, long enough"]
-    assert not [p for p in general_files() if EVALUATION_PACKAGES.search(str(p.parent.name)) or p == HELD_OUT]
+    assert not [p for p in general_files() if HELD_OUT_PACKAGES.search(str(p.parent.name)) or p == HELD_OUT]
+    for document in (*DOCUMENTS, *CALIBRATION_DOCUMENTS):  # each PDF's package folder, as the doc tree names it
+        assert HELD_OUT_PACKAGES.search(document.path.relative_to(DOCS).parts[0]), document
+    assert not {d.package for d in DOCUMENTS} & {d.package for d in CALIBRATION_DOCUMENTS}
     assert len(general_lines([quoted], "", 200)) < len(general_lines([quoted], "", 10**6))  # capped in characters
 
 

@@ -64,7 +64,7 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     out = tmp_path / "run"
     common = ["train", "--out", str(out), "--minutes", "5", "--threads", "1"]
     pages = ["--validation-pages", "1", "--final-pages", "1", "--calibration-pages", "1", "--validate-minutes", "5"]
-    pages += ["--prior-pages", "2"]
+    pages += ["--prior-pages", "2", "--calibration-pdf-pages", "0"]  # `ocr-subnet calibrate`'s test reads them
     result = CliRunner().invoke(app, [*common, "--steps", "2", *pages])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "weights" / "manifest.json").read_text())
@@ -72,6 +72,8 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     assert manifest["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     assert manifest["prior"]["config"]["family_pages"] == 2 and manifest["prior"]["fit"]["lexicon_words"] > 100_000
     assert set(manifest["validation"]) == {"level0", "level1", "level2", "level3", "level4", "tutorial"}
+    correction = manifest["calibration_fit"]["correction"]
+    assert correction["command"] == manifest["command"] and list(correction["cer"]) == ["generator"]
     for name, digest in manifest["sha256"].items():
         assert file_sha256(out / "weights" / name) == digest
     pipeline = OcrPipeline.load(out / "weights")

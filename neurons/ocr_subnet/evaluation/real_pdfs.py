@@ -61,6 +61,16 @@ DOCUMENTS: tuple[SourceDocument, ...] = (
     SourceDocument("fontconfig", Path("/usr/share/doc/fontconfig/fontconfig-user.pdf.gz"), (2, 5, 7)),
 )
 
+# Other documents from other packages, other typesetters (texinfo, LaTeX, DocBook through FOP), for calibration
+# alone (`ocr-subnet calibrate`): what the corrections are tuned on is never what they are judged on.
+CALIBRATION_DOCUMENTS: tuple[SourceDocument, ...] = (
+    SourceDocument("flex-doc", Path("/usr/share/doc/flex-doc/flex.pdf.gz"), (14, 40)),
+    SourceDocument("libgcrypt20-doc", Path("/usr/share/doc/libgcrypt20-doc/gcrypt.pdf.gz"), (12, 60)),
+    SourceDocument("libmpfr-doc", Path("/usr/share/doc/libmpfr-doc/mpfr.pdf.gz"), (6, 12)),
+    SourceDocument("gprolog-doc", Path("/usr/share/doc/gprolog-doc/gprolog.pdf"), (30, 60)),
+    SourceDocument("xorg-docs", Path("/usr/share/doc/xorg-docs/icccm/icccm.pdf.gz"), (8, 40)),
+)
+
 
 class MissingDocuments(RuntimeError):
     """A document of the set is not on this machine: the message names the apt packages that install it."""
@@ -76,6 +86,18 @@ class Truth:
     @property
     def text(self) -> str:
         return plain_text(self.lines)
+
+
+@dataclass(frozen=True)
+class RealPage:
+    """One planned page at one resolution and variant, with its text layer's text."""
+
+    document: SourceDocument
+    page: int
+    dpi: int
+    variant: Variant
+    truth: str
+    image: Image.Image
 
 
 @dataclass(frozen=True)
@@ -238,6 +260,25 @@ def text_layer(path: Path, page: int, width_px: int, height_px: int) -> Truth:
     if done.returncode != 0:
         raise RuntimeError(f"pdftotext failed on {path} page {page}: {done.stderr.strip()[-300:]}")
     return parse_bbox_layout(done.stdout, width_px, height_px)
+
+
+def real_pages(
+    documents: Sequence[SourceDocument], per_document: int, dpis: Sequence[int], variants: Sequence[Variant]
+) -> Iterator[RealPage]:
+    """The first `per_document` listed pages of each document at every resolution and variant, in that order
+    (pdftotext runs once a page: the text does not depend on the density)."""
+    check_installed(documents)
+    plan = page_plan(documents, per_document)
+    for document in dict.fromkeys(d for d, _ in plan):
+        with opened(document) as (path, pdf):
+            for page in (p for d, p in plan if d == document):
+                truth = ""
+                for dpi in dpis:
+                    clean = rasterize(pdf, page, dpi)
+                    truth = truth or text_layer(path, page, clean.shape[1], clean.shape[0]).text
+                    for variant in variants:
+                        image = variant_raster(clean, variant, document.package, page, dpi)
+                        yield RealPage(document, page, dpi, variant, truth, image)
 
 
 def degrade(raster: npt.NDArray[np.uint8], dpi: int, seed: int) -> npt.NDArray[np.uint8]:

@@ -14,13 +14,8 @@ from ocr_subnet.evaluation.real_pdfs import (
     TEXT_LAYER_FAMILY,
     PageResult,
     SourceDocument,
-    check_installed,
-    opened,
     page_cer,
-    page_plan,
-    rasterize,
-    text_layer,
-    variant_raster,
+    real_pages,
     word_accuracy,
 )
 from ocr_subnet.sections import Font, Section, plain_text
@@ -107,28 +102,19 @@ def evaluate(
     on_page: Callable[[], None] = lambda: None,
 ) -> list[PageResult]:
     """Every engine on every planned page, each warmed up first (`warm_up`); `on_page` after each reading."""
-    check_installed(documents)
-    plan = page_plan(documents, per_document)
     warm: set[tuple[EngineName, tuple[int, int]]] = set()
     results = []
-    for document in dict.fromkeys(d for d, _ in plan):
-        with opened(document) as (path, pdf):
-            for page in (p for d, p in plan if d == document):
-                truth = ""
-                for dpi in dpis:
-                    clean = rasterize(pdf, page, dpi)
-                    # The text does not depend on the density: pdftotext runs once a page.
-                    truth = truth or text_layer(path, page, clean.shape[1], clean.shape[0]).text
-                    for variant in variants:
-                        image = variant_raster(clean, variant, document.package, page, dpi)
-                        for name, engine in engines.items():
-                            if (name, image.size) not in warm:
-                                warm_up(engine, image, first=not any(n == name for n, _ in warm))
-                                warm.add((name, image.size))
-                            start = time.perf_counter()
-                            read = plain_text(engine(image))
-                            seconds = time.perf_counter() - start
-                            cer, found = page_cer(truth, read), word_accuracy(truth, read)
-                            results.append(PageResult(name, dpi, variant, document.package, page, cer, found, seconds))
-                            on_page()
+    for page in real_pages(documents, per_document, dpis, variants):
+        for name, engine in engines.items():
+            if (name, page.image.size) not in warm:
+                warm_up(engine, page.image, first=not any(n == name for n, _ in warm))
+                warm.add((name, page.image.size))
+            start = time.perf_counter()
+            read = plain_text(engine(page.image))
+            seconds = time.perf_counter() - start
+            cer, found = page_cer(page.truth, read), word_accuracy(page.truth, read)
+            results.append(
+                PageResult(name, page.dpi, page.variant, page.document.package, page.page, cer, found, seconds)
+            )
+            on_page()
     return results

@@ -1,5 +1,5 @@
 """`ocr-subnet train`: train the OCR model and export its weights with a manifest; `ocr-subnet fit-prior`: refit
-its language prior alone."""
+its language prior alone; `ocr-subnet calibrate`: refit its corrections' knobs alone."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
         final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
         calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
+        calibration_pdf_pages: int | None = typer.Option(
+            None, help="Pages per real-PDF calibration document the corrections are also fitted on (default 2)."
+        ),
         real_pdf_pages: int | None = typer.Option(
             None, help="Pages per document of the real-PDF set read with the exported weights (default 1; 0: none)."
         ),
@@ -67,6 +70,7 @@ def register(app: typer.Typer) -> None:
             validation_pages=validation_pages,
             final_pages=final_pages,
             calibration_pages=calibration_pages,
+            calibration_pdf_pages=calibration_pdf_pages,
             prior_pages=prior_pages,
             real_pdf_pages=real_pdf_pages,
         )
@@ -109,6 +113,34 @@ def register(app: typer.Typer) -> None:
         lexicon, language, fit = fit_prior(config)
         record = prior_record(shlex.join(["ocr-subnet", *sys.argv[1:]]), config, fit)
         install(weights_dir, lexicon, language, record)
+        if as_json:
+            typer.echo(json.dumps(record))
+        else:
+            Console().print_json(data=record)
+
+    @app.command("calibrate")
+    def calibrate_command(
+        weights_dir: Path = typer.Option(..., help="Exported weights folder (its manifest records the fit)."),
+        pages: int = typer.Option(10, min=1, max=256, help="Generated calibration pages per source."),
+        pdf_pages: int = typer.Option(2, min=0, max=2, help="Pages per real-PDF calibration document (0: none)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the record as JSON only."),
+    ) -> None:
+        """Refit the corrections' out-of-vocabulary penalty and language weight on generated pages and on pages of
+        Debian PDFs the real-PDF evaluation never reads, keeping the networks and the prior."""
+        from rich.console import Console
+
+        from ocr_subnet.evaluation.real_pdfs import MissingDocuments
+        from ocr_subnet.model.calibrate import recalibrate
+        from ocr_subnet.model.pipeline import MANIFEST, ModelLoadError
+
+        if not (weights_dir / MANIFEST).is_file():
+            raise typer.BadParameter(f"no {MANIFEST} in {weights_dir}: export weights with `ocr-subnet train`")
+        try:
+            manifest = recalibrate(weights_dir, pages, pdf_pages, shlex.join(["ocr-subnet", *sys.argv[1:]]))
+        except (MissingDocuments, ModelLoadError) as exc:
+            Console(stderr=True).print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        record = {"calibration": manifest["calibration"], "correction": manifest["calibration_fit"]["correction"]}
         if as_json:
             typer.echo(json.dumps(record))
         else:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from statistics import fmean
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ocr_subnet.challenge.generate import derive_seeds, generate_challenge
 from ocr_subnet.challenge.levels import LEVELS
+from ocr_subnet.evaluation.real_pdfs import page_cer
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.geometry import Calibration, font_sizes, page_families, quad_bounds, rect_corners
 from ocr_subnet.model.language import CharNgram
@@ -30,7 +33,7 @@ from ocr_subnet.scoring import matrices
 from ocr_subnet.scoring.cer import character_error_rate
 from ocr_subnet.scoring.reward import score
 from ocr_subnet.scoring.tutorial import tutorial_reward
-from ocr_subnet.sections import Section
+from ocr_subnet.sections import Section, plain_text
 
 VALIDATION_BASE, CALIBRATION_BASE, BENCHMARK_BASE = 0x0C5_0001, 0x0C5_0002, 0x0C5_0003
 LEXICON_PENALTIES = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0)  # nats; 0 turns the lexicon off
@@ -182,29 +185,71 @@ def calibrate_fonts(readings: Sequence[tuple[Reading, EvalPage]], base: Calibrat
     return best, {"size_ratio": sizing[(snap, pool)], "family_accuracy": families[prior]}
 
 
-def corrected_cer(readings: Sequence[tuple[Reading, EvalPage]], corrector: Corrector, base: Calibration) -> float:
+GENERATOR, REAL_PDFS = "generator", "real_pdfs"  # the domains the corrections are calibrated on
+CER_FLOOR = 1e-3  # a domain read (nearly) perfectly uncorrected: its corrections' cost is judged against this
+
+
+@dataclass(frozen=True)
+class ScoredReading:
+    """A page read once without corrections, and the CER of a reading of it: the validator's against a generated
+    page's labels, or the real-PDF set's against a PDF's text layer."""
+
+    reading: Reading
+    width: int
+    height: int
+    cer: Callable[[list[Section]], float]
+
+
+def label_scored(readings: Sequence[tuple[Reading, EvalPage]]) -> list[ScoredReading]:
+    """Generated pages' readings, scored as the validator scores them."""
+    return [
+        ScoredReading(reading, page.image.shape[1], page.image.shape[0], partial(character_error_rate, page.labels))
+        for reading, page in readings
+    ]
+
+
+def text_cer(truth: str, sections: list[Section]) -> float:
+    """A real page's CER: its text layer against the sections' plain text, in reading order."""
+    return page_cer(truth, plain_text(sections))
+
+
+def corrected_cer(pages: Sequence[ScoredReading], corrector: Corrector, base: Calibration) -> float:
     """Mean page CER of uncorrected readings (with their log-probabilities) once `corrector` has run."""
     rates = []
-    for reading, page in readings:
+    for page in pages:
+        reading = page.reading
         texts = [corrector(text, columns) for text, columns in zip(reading.texts, reading.log_probs, strict=True)]
-        height, width = page.image.shape
-        rates.append(character_error_rate(page.labels, to_sections(replace(reading, texts=texts), width, height, base)))
+        rates.append(page.cer(to_sections(replace(reading, texts=texts), page.width, page.height, base)))
     return float(np.mean(rates))
 
 
 def calibrate_correction(
-    readings: Sequence[tuple[Reading, EvalPage]], lexicon: Lexicon, language: CharNgram, base: Calibration
-) -> tuple[Calibration, dict[str, float]]:
-    """The out-of-vocabulary penalty, then the language model's weight, each with the lowest mean CER over
-    uncorrected readings (read once; only the corrections are re-run)."""
+    domains: Mapping[str, Sequence[ScoredReading]], lexicon: Lexicon, language: CharNgram | None, base: Calibration
+) -> tuple[Calibration, dict[str, dict[str, float]]]:
+    """The out-of-vocabulary penalty, then the language model's weight, each with the lowest mean over `domains` of
+    the domain's mean CER relative to its uncorrected one (read once; only the corrections are re-run). Relative,
+    so that a domain read at 10% CER (small, blurred invoice text) does not drown one read at 1% (a manual's page):
+    a penalty that mends invoices by turning a manual's own words into dictionary ones is judged by both."""
 
-    def cer(penalty: float, weight: float) -> float:
-        return corrected_cer(readings, Corrector(lexicon, language, penalty, weight), base)
+    def rates(penalty: float, weight: float) -> dict[str, float]:
+        corrector = Corrector(lexicon, language, penalty, weight)
+        return {name: corrected_cer(pages, corrector, base) for name, pages in domains.items()}
 
-    by_penalty = {penalty: cer(penalty, 0.0) for penalty in LEXICON_PENALTIES}
-    penalty = min(by_penalty, key=by_penalty.__getitem__)
-    by_weight = {weight: cer(penalty, weight) for weight in LANGUAGE_WEIGHTS}
-    weight = min(by_weight, key=by_weight.__getitem__)
-    fit = {"cer_uncorrected": by_penalty[0.0], "cer_with_lexicon": by_penalty[penalty]}
-    fit["cer_corrected"] = by_weight[weight]
+    by_penalty = {penalty: rates(penalty, 0.0) for penalty in LEXICON_PENALTIES}
+    raw = by_penalty[0.0]
+
+    def relative(cers: dict[str, float]) -> float:
+        return fmean(cers[name] / max(raw[name], CER_FLOOR) for name in cers)
+
+    penalty = min(by_penalty, key=lambda p: relative(by_penalty[p]))
+    by_weight = {weight: rates(penalty, weight) for weight in LANGUAGE_WEIGHTS}
+    weight = min(by_weight, key=lambda w: relative(by_weight[w]))
+    fit = {
+        name: {
+            "uncorrected": raw[name],
+            "with_lexicon": by_penalty[penalty][name],
+            "corrected": by_weight[weight][name],
+        }
+        for name in domains
+    }
     return replace(base, lexicon_penalty=penalty, language_weight=weight), fit

@@ -1,9 +1,8 @@
-"""A character n-gram language model of invoice strings (Witten-Bell interpolation).
+"""A character n-gram language model of general text (Witten-Bell interpolation).
 
-Invoices come from templates: "Apt." always has its period, a city is followed by a comma and a
-state code, money reads "$1,234.56". A character model fitted on the strings of training invoices
-knows these shapes, word boundaries included, which a word list cannot; the correction step
-(`correction`) weighs it against the recognizer's own CTC posterior.
+A character model knows the shapes of a language, word boundaries, punctuation and numbers included ("Apt." has
+its period, money reads "$1,234.56"), which a word list cannot; the correction step (`correction`) weighs it
+against the recognizer's own CTC posterior. `prior` fits it on general English and the open families' strings.
 """
 
 from __future__ import annotations
@@ -16,6 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 START, END = "\x02", "\x03"  # padding before a string's first character; the character after its last
+# Curly quotes are typography, not spelling: the model counts and scores them as the straight ones, so it never
+# argues a page's curly apostrophe into a straight one (the recognizer's posterior alone tells the two apart).
+TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 PROBABILITY_CACHE = 1 << 18  # (context, character) probabilities kept; bounds memory in a long-running server
 TEXT_CACHE = 1 << 14  # whole-text log-probabilities kept
 
@@ -37,7 +39,7 @@ class CharNgram:
     def fit(cls, texts: Iterable[str], order: int = 5) -> CharNgram:
         counts: dict[str, dict[str, int]] = {}
         for text in texts:
-            padded = START * (order - 1) + text + END
+            padded = START * (order - 1) + text.translate(TYPOGRAPHY) + END
             for i in range(order - 1, len(padded)):
                 for length in range(order):
                     following = counts.setdefault(padded[i - length : i], {})
@@ -57,7 +59,7 @@ class CharNgram:
 
     def _log_prob(self, text: str) -> float:
         """Natural-log probability of `text` as a whole string (its end included)."""
-        padded = START * (self.order - 1) + text + END
+        padded = START * (self.order - 1) + text.translate(TYPOGRAPHY) + END
         n = self.order - 1
         return sum(math.log(self.probability(padded[i - n : i], padded[i])) for i in range(n, len(padded)))
 

@@ -189,21 +189,27 @@ def load_corrector(directory: Path, calibration: Calibration) -> Corrector | Non
     asks for none. A file the calibration needs that is missing or damaged fails the load."""
     if calibration.lexicon_penalty <= 0 and calibration.language_weight <= 0:
         return None
+    lexicon, language = load_prior(directory, "the calibration corrects readings", calibration.language_weight > 0)
+    return Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
+
+
+def load_prior(directory: Path, why: str, with_language: bool = True) -> tuple[Lexicon, CharNgram | None]:
+    """The exported lexicon and (`with_language`) character model; a missing, damaged or empty file fails the
+    load, its message led by `why` the prior is needed."""
     path = directory / LEXICON_FILE
     try:
         lexicon = Lexicon.load(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"the calibration corrects readings, but the lexicon {path} is unreadable: {exc}") from exc
+        raise ModelLoadError(f"{why}, but the lexicon {path} is unreadable: {exc}") from exc
     if not lexicon.words:
-        raise ModelLoadError(f"the calibration corrects readings, but the lexicon {path} is empty")
-    language = None
-    if calibration.language_weight > 0:
-        path = directory / LANGUAGE_FILE
-        try:
-            language = CharNgram.load(path)
-        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
-            raise ModelLoadError(f"the calibration weighs a language model, but {path} is unreadable: {exc}") from exc
-    return Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
+        raise ModelLoadError(f"{why}, but the lexicon {path} is empty")
+    if not with_language:
+        return lexicon, None
+    path = directory / LANGUAGE_FILE
+    try:
+        return lexicon, CharNgram.load(path)
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{why} and weighs a language model, but {path} is unreadable: {exc}") from exc
 
 
 class OcrPipeline:
@@ -251,6 +257,11 @@ class OcrPipeline:
             except Exception as exc:  # torch raises RuntimeError, ValueError or zip errors for a damaged file
                 raise ModelLoadError(f"model weights {path} are unreadable: {exc}") from exc
         return cls(modules[0], modules[1], calibration, device, dtype, load_corrector(directory, calibration))
+
+    def uncorrected(self) -> OcrPipeline:
+        """The same networks and calibration without the corrections: readings keep their greedy texts, for
+        calibrating and measuring the corrections on them."""
+        return OcrPipeline(self.detector, self.recognizer, self.calibration, str(self.device), self.dtype)
 
     def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
         """uint8 greyscale H x W pages of any size -> one list of sections per page, in that page's pixels."""

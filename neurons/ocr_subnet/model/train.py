@@ -32,6 +32,7 @@ from ocr_subnet.evaluation import EngineName
 from ocr_subnet.evaluation.run import load_engine
 from ocr_subnet.evaluation.validation import model_validation, record
 from ocr_subnet.model import evaluate
+from ocr_subnet.model.calibrate import correction_domains, correction_record
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.data import DataConfig, Pools, produce
 from ocr_subnet.model.geometry import Calibration
@@ -65,7 +66,8 @@ MIN_POOL_PAGES = 16
 # Settings a resumed run may change: how long to go on, with what resources, how much to validate and calibrate.
 BUDGET = frozenset(
     {"minutes", "steps", "threads", "workers", "validate_minutes", "checkpoint_minutes"}
-    | {"validation_pages", "final_pages", "calibration_pages", "prior_pages", "real_pdf_pages"}
+    | {"validation_pages", "final_pages", "calibration_pages", "calibration_pdf_pages"}
+    | {"prior_pages", "real_pdf_pages"}
 )
 
 
@@ -93,6 +95,7 @@ class TrainConfig:
     validation_pages: int = 4  # per source, during training
     final_pages: int = 8  # per source, after calibration
     calibration_pages: int = 6  # per source
+    calibration_pdf_pages: int = 2  # per document of the real-PDF calibration set the corrections are also fitted on
     prior_pages: int = PriorConfig.family_pages  # pages per open family whose strings join the language prior
     real_pdf_pages: int = 1  # per document of the real-PDF set, read with the exported weights (0: none)
     data: DataConfig = field(default_factory=DataConfig)
@@ -384,10 +387,13 @@ def run(
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
     prior_config = PriorConfig(seed=config.seed, family_pages=config.prior_pages)
     lexicon, language, prior_fit = fit_prior(prior_config)
-    calibration, correction_fit = evaluate.calibrate_correction(readings, lexicon, language, calibration)
-    fit |= correction_fit | {
-        "detection_quality": detection_quality,
-    }
+    pdf_pages = config.calibration_pdf_pages
+    domains = correction_domains(
+        pipeline, readings, pdf_pages, lambda why: console.log(f"corrections fitted on generated pages alone: {why}")
+    )
+    calibration, correction_fit = evaluate.calibrate_correction(domains, lexicon, language, calibration)
+    correction = correction_record(command, config.calibration_pages, pdf_pages, correction_fit)
+    fit |= {"detection_quality": detection_quality, "correction": correction}
     console.log(f"calibration {calibration} ({fit})")
     corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
