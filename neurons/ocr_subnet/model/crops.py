@@ -31,6 +31,7 @@ from ocr_subnet.model.geometry import (
 
 Raster = npt.NDArray[np.uint8]
 MAX_RECOGNITION_WIDTH = 1600  # ~2.6 px/pt: larger pages are shrunk before cropping (crops are ~2.5 px/pt)
+LINE_PX = 15.0  # a page is shrunk until its median text line is about this tall before crops are sampled
 MAX_RECOGNITION_AREA = 2 * 1600 * 2070  # a landscape source's pixels at most: two portrait letter pages' worth
 CONTRAST_FLOOR = 0.2  # a crop with less ink contrast than this is not stretched into noise
 INK_QUANTILE = 0.98  # the crop's ink level: its darkest 2% may be specks
@@ -60,13 +61,18 @@ def detector_batch(pages: Sequence[Raster], shrink: float = 1.0) -> tuple[torch.
     return torch.from_numpy(batch), canvases
 
 
-def recognition_source(page: Raster) -> tuple[torch.Tensor, float]:
-    """The page crops are sampled from (shrunk if huge) as an ink tensor, and its scale from the page."""
+def recognition_source(page: Raster, line_heights: npt.NDArray[np.float64]) -> tuple[torch.Tensor, float]:
+    """The page crops are sampled from, as an ink tensor, and its scale from the page. A page whose median text
+    line (`line_heights`, in its pixels) is taller than LINE_PX is shrunk (antialiased) until it is not: the
+    recognizer reads a 300-dpi page's lines best from a source where they are ~15 px, not from the sharp
+    full-size render (real PDFs, measured). Never enlarged; a huge page shrinks to the size caps regardless."""
     height, width = page.shape
     if is_landscape(width, height):  # by its height, as its canvas is
         scale = min(1.0, landscape_scale(width, height, MAX_RECOGNITION_WIDTH, MAX_RECOGNITION_AREA))
     else:
         scale = min(1.0, MAX_RECOGNITION_WIDTH / max(width, 1))
+    if len(line_heights):
+        scale = min(scale, LINE_PX / max(float(np.median(line_heights)), 1.0))
     if scale < 1.0:
         page = resize(page, max(1, round(width * scale)), max(1, round(height * scale)))
     return torch.from_numpy(ink(page)), scale

@@ -118,8 +118,9 @@ def jitter(rects: npt.NDArray[np.float64], rng: np.random.Generator, config: Dat
 
 def recognizer_examples(sample: Sample, rng: np.random.Generator, config: DataConfig) -> list[RecognizerExample]:
     """Every labelled string of the page as a recognizer crop, from its jittered label rectangle."""
-    source, scale = recognition_source(sample.image)
-    rects = jitter(quad_rects(sample.quads), rng, config)
+    labels = quad_rects(sample.quads)
+    source, scale = recognition_source(sample.image, labels[:, 3])
+    rects = jitter(labels, rng, config)
     crops = sample_crops(source, crop_quads(rects, scale), config.crop_columns)
     return [
         RecognizerExample(crop.half(), tuple(charset.encode(text)), FAMILY_INDEX[base_family(family)])

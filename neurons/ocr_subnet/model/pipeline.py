@@ -363,7 +363,7 @@ class OcrPipeline:
         coarse detections are read too, and each replaces the fragments it holds where it reads more surely."""
         readings = []
         for page, found in zip(pages, self.detect(pages), strict=True):
-            source, scale = recognition_source(page)
+            source, scale = recognition_source(page, found[:, 3])
             reading = self.read_crops(source, scale, found)
             suspect = suspects(found, reading.sure, canvas(page.shape[1], page.shape[0]).scale)
             if suspect.any():
