@@ -18,8 +18,17 @@ import numpy as np
 
 from ocr_subnet.evaluation import DPIS, Variant
 from ocr_subnet.evaluation.real_pdfs import CALIBRATION_DOCUMENTS, MissingDocuments, real_pages
-from ocr_subnet.model import evaluate
-from ocr_subnet.model.evaluate import GENERATOR, REAL_PDFS, EvalPage, ScoredReading, label_scored, text_cer
+from ocr_subnet.model.evaluate import (
+    CALIBRATION_BASE,
+    GENERATOR,
+    REAL_PDFS,
+    EvalPage,
+    ScoredReading,
+    calibrate_correction,
+    eval_pages,
+    label_scored,
+    text_cer,
+)
 from ocr_subnet.model.orientation import light_paper
 from ocr_subnet.model.pipeline import MANIFEST, OcrPipeline, Reading, load_prior
 
@@ -76,9 +85,9 @@ def recalibrate(weights_dir: Path, pages_per_source: int, pdf_pages: int, comman
     in their manifest; the networks, the prior and every other knob stay as they are."""
     pipeline = OcrPipeline.load(weights_dir).uncorrected()
     lexicon, language = load_prior(weights_dir, "calibrating the corrections needs the exported prior")
-    pages = evaluate.eval_pages(evaluate.CALIBRATION_BASE, pages_per_source)
+    pages = eval_pages(CALIBRATION_BASE, pages_per_source)
     domains = correction_domains(pipeline, [(pipeline.read([p.image])[0], p) for p in pages], pdf_pages)
-    calibration, fit = evaluate.calibrate_correction(domains, lexicon, language, pipeline.calibration)
+    calibration, fit = calibrate_correction(domains, lexicon, language, pipeline.calibration)
     path = weights_dir / MANIFEST
     manifest = json.loads(path.read_text())
     manifest["calibration"] |= {

@@ -135,10 +135,12 @@ def register(app: typer.Typer) -> None:
 
         if not (weights_dir / MANIFEST).is_file():
             raise typer.BadParameter(f"no {MANIFEST} in {weights_dir}: export weights with `ocr-subnet train`")
+        console = Console(stderr=True)
         try:
-            manifest = recalibrate(weights_dir, pages, pdf_pages, shlex.join(["ocr-subnet", *sys.argv[1:]]))
+            with console.status("reading the calibration pages once, then refitting the corrections on them"):
+                manifest = recalibrate(weights_dir, pages, pdf_pages, shlex.join(["ocr-subnet", *sys.argv[1:]]))
         except (MissingDocuments, ModelLoadError) as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc
         record = {"calibration": manifest["calibration"], "correction": manifest["calibration_fit"]["correction"]}
         if as_json:
