@@ -102,20 +102,21 @@ def correction_effect(pipeline: OcrPipeline, pages: Sequence[EvalPage]) -> dict[
     if corrector is None:
         return {}
     uncorrected = pipeline.uncorrected()
-    readings = [(uncorrected.read([page.image])[0], page) for page in pages]
+    readings = label_scored([(uncorrected.read([page.image])[0], page) for page in pages])
     stages = {
         "uncorrected": Corrector(corrector.lexicon, None, 0.0, 0.0),
         "lexicon": Corrector(corrector.lexicon, None, corrector.lexicon_penalty, 0.0),
         "lexicon + language model": corrector,
     }
+    sources = [page.source for page in pages]
     return {
         source: {
             stage: corrected_cer(
-                label_scored([r for r in readings if r[1].source == source]), fix, pipeline.calibration
+                [r for r, s in zip(readings, sources, strict=True) if s == source], fix, pipeline.calibration
             )
             for stage, fix in stages.items()
         }
-        for source in dict.fromkeys(page.source for page in pages)
+        for source in dict.fromkeys(sources)
     }
 
 
