@@ -22,6 +22,8 @@ from ocr_subnet.model.rewrites import (
     commanded,
     dashed,
     respace,
+    snippet,
+    source_code,
     typeset,
 )
 from ocr_subnet.model.synth import pick_fonts
@@ -184,3 +186,54 @@ def test_command_pages_keep_ink_inside_their_labels() -> None:
     for box in quad_bounds(sample.quads).astype(int):
         x0, y0, x1, y1 = box
         assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
+
+
+def test_snippets_print_the_symbols_of_source_code_in_the_recognizers_alphabet() -> None:
+    rng = np.random.default_rng(3)
+    pieces = [snippet(rng) for _ in range(2000)]
+    printed = set("".join(pieces))
+    assert set("*%#<>{}=+$&|;[]()!~^/\\'\"_") <= printed  # what manuals' code prints and prose never does
+    assert printed <= set(charset.ALPHABET)
+    assert any(p.startswith("#include <") and p.endswith(".h>") for p in pieces)
+    assert any(re.fullmatch(r"[A-Z_]+ := \$\([A-Z_]+\).*", p) for p in pieces)  # a makefile's variables
+    assert any(re.fullmatch(r"(char|int|FILE|void|const char|size_t) \*[a-z0-9_]+[;,)]?", p) for p in pieces)
+
+
+def test_source_code_sets_most_code_lines_in_typewriter_type_within_their_place() -> None:
+    proportional, mono, inline = 0, 0, 0  # strings in a proportional face; set as code lines; given code inline
+    for seed in range(10):
+        original = page_layout(seed, ("letter", "columns", "table", "form", "receipt")[seed % 5])
+        rewritten = source_code(original, np.random.default_rng(seed))
+        for before, after in zip(original.texts, rewritten.texts, strict=True):
+            assert (after.x, after.baseline) == (before.x, before.baseline)
+            assert after.advance <= before.advance + 1e-6
+            assert after.font.size >= MIN_SCALE * before.font.size - 1e-9
+            assert set(after.text) <= set(charset.ALPHABET)
+            if after.font.family == before.font.family:
+                inline += after.text != before.text
+                continue
+            assert before.font.family not in MONOSPACE and after.font.family in MONOSPACE
+            assert re.search(r"[^A-Za-z0-9 ]|\b0x[0-9a-f]{4}\b", after.text), after.text  # a line of code
+            assert ("Bold" in after.font.family) == ("Bold" in before.font.family)
+            mono += 1
+        proportional += sum(t.font.family not in MONOSPACE and bool(t.text.strip()) for t in original.texts)
+    assert inline > 10 and mono > 10
+    assert mono / proportional > 0.05  # short strings (dates, labels) have no room for a line of code
+
+
+def test_source_code_pages_keep_ink_inside_their_labels() -> None:
+    sample = training_sample(4, DataConfig(source_share=1.0, open_share=1.0))
+    assert any(set(t) & set("*%#<>{}=$&|") for t in sample.texts)
+    for box in quad_bounds(sample.quads).astype(int):
+        x0, y0, x1, y1 = box
+        assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
+
+
+def test_pages_without_source_code_are_the_pages_drawn_before_it() -> None:
+    """The rewrite draws from its own random streams, so a config without it draws the earlier runs' pages."""
+    plain = training_sample(5, DataConfig(source_share=0.0))
+    assert plain.texts == training_sample(5, DataConfig(source_share=0.0)).texts
+    coded = [training_sample(seed, DataConfig(source_share=1.0, open_share=1.0)) for seed in range(3)]
+    bare = [training_sample(seed, DataConfig(source_share=0.0, open_share=1.0)) for seed in range(3)]
+    assert any(c.texts != b.texts for c, b in zip(coded, bare, strict=True))
+    assert all(c.image.shape == b.image.shape for c, b in zip(coded, bare, strict=True))

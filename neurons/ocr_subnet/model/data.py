@@ -27,7 +27,7 @@ from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import STRIDE, quad_rects
 from ocr_subnet.model.nets import FAMILY_INDEX
-from ocr_subnet.model.rewrites import codify, command_lines, respace, typeset
+from ocr_subnet.model.rewrites import codify, command_lines, respace, source_code, typeset
 from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
 from ocr_subnet.model.targets import detector_targets
 
@@ -46,6 +46,7 @@ class DataConfig:
     open_range: tuple[float, float] = (0.9, 4.2)  # px/pt: up to 300-dpi scans
     code_share: float = 0.15  # pages whose multi-word strings may be written like code (`codify`)
     command_share: float = 0.15  # pages whose strings may carry command-line options (`command_lines`)
+    source_share: float = 0.15  # pages whose strings may become source code (`source_code`)
     typeset_share: float = 0.3  # pages given curly quotes, dashes, accents, signs (`typeset`)
     respace_share: float = 0.3  # pages with strings set tight or loose, as justified lines are (`respace`)
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
@@ -88,6 +89,8 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
         layout = codify(layout, rng)
     if rng.random() < config.command_share:
         layout = command_lines(layout, rng)
+    if np.random.default_rng([seed, 12]).random() < config.source_share:  # its own stream: 0 keeps earlier pages
+        layout = source_code(layout, np.random.default_rng([seed, 13]))
     if rng.random() < config.typeset_share:
         layout = typeset(layout, fonts, rng)
     if rng.random() < config.respace_share:

@@ -1,7 +1,8 @@
 """Rewrites of a training page's strings into what real documents print and no generator draws.
 
 The validator's generators write plain ASCII in plain words, spaced by the face's own space. Manuals are full
-of code identifiers (`codify`) and of command lines set in typewriter type (`command_lines`); manuals, books,
+of code identifiers (`codify`), of command lines (`command_lines`) and of source code (`source_code`) set in
+typewriter type, whose symbols (* % # < > { } = + $ & |) prose never prints; manuals, books,
 letters and European invoices set asides in brackets, paths, curly quotes, dashes and hyphens, bullets, accented
 letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and shrink their word spaces
 (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its advance, so it meets no neighbour
@@ -27,6 +28,8 @@ CODE_STRINGS = 0.3  # of a code page's multi-word strings, those rewritten
 CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
 COMMAND_STRINGS = 0.4  # of a command page's strings, those given command-line options
 MONO_COMMANDS = 0.7  # of those, the ones set in typewriter type, as manuals set commands
+SOURCE_STRINGS = 0.4  # of a source-code page's strings, those turned into code
+MONO_SOURCE = 0.7  # of those, the ones that become a line of code in typewriter type (the rest quote code inline)
 TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
 MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
 CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as word processors set them
@@ -117,6 +120,87 @@ def command_lines(layout: Layout, rng: np.random.Generator) -> Layout:
             kept = [i for i, word in enumerate(value) if word in plain]
             value.pop(kept[-1] if kept else -1)
             new = fitted(face, " ".join(value))
+        out.append(new or item)
+    return replace(layout, texts=tuple(out))
+
+
+def identifier(rng: np.random.Generator) -> str:
+    """A C identifier: words joined by underscores, lower case, a macro's upper case or a prefixed function's."""
+    parts = ["".join(c for c in w.lower() if c.isalnum()) for w in words(rng, int(rng.integers(1, 3)))]
+    kind = pick(rng, ("lower", "lower", "macro", "prefixed"))
+    if kind == "macro":
+        return "_".join(parts).upper()
+    if kind == "prefixed":
+        return f"{parts[0][:4]}_{'_'.join(parts[1:] or parts)}"
+    return "_".join(parts)
+
+
+def snippet(rng: np.random.Generator) -> str:
+    """One piece of source code as manuals print it: a declaration, an assignment, a condition, an include, a
+    macro reference, a comment, a directive, markup, an operator between operands."""
+    a, b = identifier(rng), identifier(rng)
+    n = str(int(rng.integers(0, 1000)))
+    kind = pick(
+        rng,
+        ("include", "pointer", "array", "assign", "compare", "call", "member", "make", "comment", "directive", "tag",
+         "operator", "block", "literal"),
+    )  # fmt: skip
+    if kind == "include":
+        header = b.lower()
+        return "#include " + pick(rng, (f"<{header}.h>", f'"{header}.h"'))
+    if kind == "pointer":
+        kind = pick(rng, ("char", "int", "FILE", "void", "const char", "size_t"))
+        return f"{kind} *{a}{pick(rng, ('', ';', ',', ')'))}"
+    if kind == "array":
+        return f"{pick(rng, ('char', 'int', 'unsigned'))} {a}[{pick(rng, (n, b.upper()))}];"
+    if kind == "assign":
+        op = pick(rng, ("=", "+=", "-=", "|=", "&=", ":=", "?="))
+        return f"{a} {op} {pick(rng, (b, n, f'{b} + {n}', f'{b} * {n}'))};"
+    if kind == "compare":
+        op = pick(rng, ("==", "!=", "<=", ">=", "<", ">", "&&", "||"))
+        return f"{pick(rng, ('if (', 'while (', '('))}{a} {op} {pick(rng, (b, n, 'NULL'))}) {{"
+    if kind == "call":
+        return f"{a}({pick(rng, ('', b, f'&{b}', f'*{b}', f'{b}, {n}'))}){pick(rng, (';', '', ' {'))}"
+    if kind == "member":
+        return f"{a}{pick(rng, ('->', '.', '::'))}{b}{pick(rng, ('', '++', '--', ' = 0;'))}"
+    if kind == "make":
+        return f"{a.upper()} {pick(rng, ('=', '+=', ':='))} {pick(rng, ('$({})', '${{{}}}', '$({}) -l{}'))}".format(
+            b.upper(), a.split("_")[0]
+        )
+    if kind == "comment":
+        body = " ".join(words(rng, int(rng.integers(1, 5)))).lower()
+        return pick(rng, (f"/* {body} */", f"// {body}", f"# {body}", f"; {body}", f"-- {body}"))
+    if kind == "directive":
+        return pick(rng, (f"%{a}", "%{", "%}", "%%", f"%{a} {n}", f"#define {a.upper()} {n}", f"@{a}", f"\\{a}"))
+    if kind == "tag":
+        return pick(rng, (f"<{a}>", f"</{a}>", f'<{a} {b}="{n}">', f"<{a.upper()}>/{b}", "->", "=>"))
+    if kind == "operator":
+        return f"{a} {pick(rng, ('+', '-', '*', '/', '%', '^', '|', '&', '<<', '>>', '?', '~'))} {pick(rng, (b, n))}"
+    if kind == "block":
+        return pick(rng, ("{", "}", "};", "} else {", f"[{a}]", f"{{ {a} }}", f"({a})", f"[{n}]"))
+    return pick(rng, (f"'{a[:1]}'", f'"{b}"', f"0x{int(rng.integers(0, 65536)):04x}", f"`{a}`", f"~{a}", f"!{a}"))
+
+
+def source_code(layout: Layout, rng: np.random.Generator) -> Layout:
+    """Some strings turned into source code: most become a line of code set in typewriter type (the page's
+    Courier glyph source), the rest keep their face and carry a piece of code among their words, as manuals
+    quote code in running text. Each keeps its place and advance (`fitted`), losing pieces that do not fit."""
+    out = []
+    for item in layout.texts:
+        if not item.text.strip() or rng.random() >= SOURCE_STRINGS:
+            out.append(item)
+            continue
+        if rng.random() < MONO_SOURCE and item.font.family not in MONOSPACE:
+            family = "Courier-Bold" if "Bold" in item.font.family else "Courier"
+            face = replace(item, font=Font(family=family, size=item.font.size))
+            pieces = [snippet(rng) for _ in range(int(rng.integers(1, 4)))]
+        else:
+            face, pieces = item, item.text.split(" ")
+            pieces.insert(int(rng.integers(len(pieces) + 1)), snippet(rng))
+        new = fitted(face, " ".join(pieces))
+        while new is None and len(pieces) > 1:
+            pieces.pop()
+            new = fitted(face, " ".join(pieces))
         out.append(new or item)
     return replace(layout, texts=tuple(out))
 
