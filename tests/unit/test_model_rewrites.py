@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 from ocr_subnet.challenge.fonts import MONOSPACE
 from ocr_subnet.challenge.generate import page_layout
-from ocr_subnet.challenge.invoice import Layout, text
+from ocr_subnet.challenge.invoice import Layout, Text, text
 from ocr_subnet.challenge.render import draw_pdf, rasterize
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.model.data import DataConfig, recognizer_examples, training_sample
@@ -156,27 +157,34 @@ def test_commanded_prints_long_and_short_options_values_compiler_flags_and_the_e
             assert [w for w in v.split(" ") if w in value.split(" ")] == value.split(" "), v
 
 
-def test_command_lines_set_most_commands_in_typewriter_type_within_their_place() -> None:
-    proportional, mono = 0, 0
+def rewritten_in_place(rewrite: Callable[[Layout, np.random.Generator], Layout]) -> Iterator[tuple[Text, Text]]:
+    """Each string of ten open-family pages before and after `rewrite`, checked to keep its place, to take no more
+    than its advance and to shrink no more than `MIN_SCALE`."""
     for seed in range(10):
         original = page_layout(seed, ("letter", "columns", "table", "form", "receipt")[seed % 5])
-        rewritten = command_lines(original, np.random.default_rng(seed))
+        rewritten = rewrite(original, np.random.default_rng(seed))
         for before, after in zip(original.texts, rewritten.texts, strict=True):
             assert (after.x, after.baseline) == (before.x, before.baseline)
             assert after.advance <= before.advance + 1e-6
             assert after.font.size >= MIN_SCALE * before.font.size - 1e-9
-            if after.text == before.text:
-                assert after.font == before.font
-                continue
-            assert re.search(r"(^| )(--?[A-Za-z0-9]|--( |$)|[a-z0-9-]+=)", after.text), after.text
-            if before.font.family in MONOSPACE:
-                assert after.font.family == before.font.family
-                continue
-            proportional += 1
-            if after.font.family != before.font.family:
-                mono += 1
-                assert after.font.family in MONOSPACE
-                assert ("Bold" in after.font.family) == ("Bold" in before.font.family)
+            yield before, after
+
+
+def test_command_lines_set_most_commands_in_typewriter_type_within_their_place() -> None:
+    proportional, mono = 0, 0
+    for before, after in rewritten_in_place(command_lines):
+        if after.text == before.text:
+            assert after.font == before.font
+            continue
+        assert re.search(r"(^| )(--?[A-Za-z0-9]|--( |$)|[a-z0-9-]+=)", after.text), after.text
+        if before.font.family in MONOSPACE:
+            assert after.font.family == before.font.family
+            continue
+        proportional += 1
+        if after.font.family != before.font.family:
+            mono += 1
+            assert after.font.family in MONOSPACE
+            assert ("Bold" in after.font.family) == ("Bold" in before.font.family)
     assert proportional > 20 and 0.5 < mono / proportional < 0.9  # MONO_COMMANDS of them in typewriter type
 
 
@@ -201,22 +209,16 @@ def test_snippets_print_the_symbols_of_source_code_in_the_recognizers_alphabet()
 
 def test_source_code_sets_most_code_lines_in_typewriter_type_within_their_place() -> None:
     proportional, mono, inline = 0, 0, 0  # strings in a proportional face; set as code lines; given code inline
-    for seed in range(10):
-        original = page_layout(seed, ("letter", "columns", "table", "form", "receipt")[seed % 5])
-        rewritten = source_code(original, np.random.default_rng(seed))
-        for before, after in zip(original.texts, rewritten.texts, strict=True):
-            assert (after.x, after.baseline) == (before.x, before.baseline)
-            assert after.advance <= before.advance + 1e-6
-            assert after.font.size >= MIN_SCALE * before.font.size - 1e-9
-            assert set(after.text) <= set(charset.ALPHABET)
-            if after.font.family == before.font.family:
-                inline += after.text != before.text
-                continue
-            assert before.font.family not in MONOSPACE and after.font.family in MONOSPACE
-            assert re.search(r"[^A-Za-z0-9 ]|\b0x[0-9a-f]{4}\b", after.text), after.text  # a line of code
-            assert ("Bold" in after.font.family) == ("Bold" in before.font.family)
-            mono += 1
-        proportional += sum(t.font.family not in MONOSPACE and bool(t.text.strip()) for t in original.texts)
+    for before, after in rewritten_in_place(source_code):
+        assert set(after.text) <= set(charset.ALPHABET)
+        proportional += before.font.family not in MONOSPACE and bool(before.text.strip())
+        if after.font.family == before.font.family:
+            inline += after.text != before.text
+            continue
+        assert before.font.family not in MONOSPACE and after.font.family in MONOSPACE
+        assert re.search(r"[^A-Za-z0-9 ]|\b0x[0-9a-f]{4}\b", after.text), after.text  # a line of code
+        assert ("Bold" in after.font.family) == ("Bold" in before.font.family)
+        mono += 1
     assert inline > 10 and mono > 10
     assert mono / proportional > 0.05  # short strings (dates, labels) have no room for a line of code
 

@@ -74,6 +74,12 @@ def codify(layout: Layout, rng: np.random.Generator) -> Layout:
     return replace(layout, texts=tuple(out))
 
 
+def typewriter(item: Text) -> Text:
+    """`item` in typewriter type (the page's Courier glyph source), bold where it was, at its size."""
+    family = "Courier-Bold" if "Bold" in item.font.family else "Courier"
+    return replace(item, font=Font(family=family, size=item.font.size))
+
+
 def option(rng: np.random.Generator) -> str:
     """One command-line argument as manuals print it: a long option (perhaps with a value), a short one, a
     compiler's flag, or the "--" that ends the options."""
@@ -110,10 +116,7 @@ def command_lines(layout: Layout, rng: np.random.Generator) -> Layout:
         if not item.text.strip() or rng.random() >= COMMAND_STRINGS:
             out.append(item)
             continue
-        family = item.font.family
-        if family not in MONOSPACE and rng.random() < MONO_COMMANDS:
-            family = "Courier-Bold" if "Bold" in family else "Courier"
-        face = replace(item, font=Font(family=family, size=item.font.size))
+        face = typewriter(item) if item.font.family not in MONOSPACE and rng.random() < MONO_COMMANDS else item
         value, plain = commanded(item.text, rng).split(" "), set(item.text.split(" "))
         new = fitted(face, " ".join(value))
         while new is None and len(value) > 1:  # typewriter type is wide: the last plain words go first, options last
@@ -191,8 +194,7 @@ def source_code(layout: Layout, rng: np.random.Generator) -> Layout:
             out.append(item)
             continue
         if rng.random() < MONO_SOURCE and item.font.family not in MONOSPACE:
-            family = "Courier-Bold" if "Bold" in item.font.family else "Courier"
-            face = replace(item, font=Font(family=family, size=item.font.size))
+            face = typewriter(item)
             pieces = [snippet(rng) for _ in range(int(rng.integers(1, 4)))]
         else:
             face, pieces = item, item.text.split(" ")
