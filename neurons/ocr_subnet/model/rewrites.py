@@ -152,8 +152,8 @@ def snippet(rng: np.random.Generator) -> str:
         header = b.lower()
         return "#include " + pick(rng, (f"<{header}.h>", f'"{header}.h"'))
     if kind == "pointer":
-        kind = pick(rng, ("char", "int", "FILE", "void", "const char", "size_t"))
-        return f"{kind} *{a}{pick(rng, ('', ';', ',', ')'))}"
+        declared = pick(rng, ("char", "int", "FILE", "void", "const char", "size_t"))
+        return f"{declared} *{a}{pick(rng, ('', ';', ',', ')'))}"
     if kind == "array":
         return f"{pick(rng, ('char', 'int', 'unsigned'))} {a}[{pick(rng, (n, b.upper()))}];"
     if kind == "assign":
@@ -167,9 +167,9 @@ def snippet(rng: np.random.Generator) -> str:
     if kind == "member":
         return f"{a}{pick(rng, ('->', '.', '::'))}{b}{pick(rng, ('', '++', '--', ' = 0;'))}"
     if kind == "make":
-        return f"{a.upper()} {pick(rng, ('=', '+=', ':='))} {pick(rng, ('$({})', '${{{}}}', '$({}) -l{}'))}".format(
-            b.upper(), a.split("_")[0]
-        )
+        name, library = b.upper(), a.split("_")[0]
+        op = pick(rng, ("=", "+=", ":="))
+        return f"{a.upper()} {op} {pick(rng, (f'$({name})', f'${{{name}}}', f'$({name}) -l{library}'))}"
     if kind == "comment":
         body = " ".join(words(rng, int(rng.integers(1, 5)))).lower()
         return pick(rng, (f"/* {body} */", f"// {body}", f"# {body}", f"; {body}", f"-- {body}"))
