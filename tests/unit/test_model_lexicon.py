@@ -29,6 +29,7 @@ from ocr_subnet.model.prior import (
     HELD_OUT_PACKAGES,
     general_files,
     general_lines,
+    manual_files,
     normalized,
     prior_words,
 )
@@ -101,6 +102,27 @@ def test_the_general_text_holds_out_the_benchmark_licence_and_the_real_pdf_packa
         assert HELD_OUT_PACKAGES.search(document.path.relative_to(DOCS).parts[0]), document
     assert not {d.package for d in DOCUMENTS} & {d.package for d in CALIBRATION_DOCUMENTS}
     assert len(general_lines([quoted], "", 200)) < len(general_lines([quoted], "", 10**6))  # capped in characters
+
+
+def test_the_training_text_reads_gzipped_manuals_but_the_evaluated_ones_and_skips_node_headers(
+    tmp_path: Path,
+) -> None:
+    info, licences = tmp_path / "info", tmp_path / "licences"
+    info.mkdir()
+    licences.mkdir()
+    for name in ("coreutils.info.gz", "bzip2.info.gz", "gcrypt.info-1.gz", "mpfr.info.gz", "nettle.info.gz"):
+        body = f"File: {name}, Node: Top, Next: Intro, Up: (dir)\nA sentence of {name}, to be read.\n"
+        (info / name).write_bytes(gzip.compress(body.encode()))
+    (info / "broken.info.gz").write_bytes(b"not gzip at all")
+    (licences / "GPL-3").write_text("Everyone is permitted to copy and distribute it.\n")
+    files = manual_files(info, licences)
+    assert [p.name for p in files] == ["GPL-3", "broken.info.gz", "coreutils.info.gz"]
+    assert general_lines(files, "", 10**6) == [
+        "Everyone is permitted to copy and distribute it",
+        "A sentence of coreutils.info.gz, to be read",
+    ]
+    evaluated = ("bzip2", "gcrypt", "mpfr", "nettle", "libtasn1", "flex", "gprolog", "fontconfig", "valgrind")
+    assert not [p for p in manual_files() if p.name.split(".")[0] in evaluated]
 
 
 def test_fit_prior_refuses_a_folder_without_a_manifest(tmp_path: Path) -> None:

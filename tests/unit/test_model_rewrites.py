@@ -15,6 +15,7 @@ from ocr_subnet.challenge.render import draw_pdf, rasterize
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.model.data import DataConfig, recognizer_examples, training_sample
 from ocr_subnet.model.geometry import quad_bounds
+from ocr_subnet.model.prior import manual_lines
 from ocr_subnet.model.rewrites import (
     MIN_GAP_EM,
     MIN_SCALE,
@@ -22,6 +23,7 @@ from ocr_subnet.model.rewrites import (
     command_lines,
     commanded,
     dashed,
+    prose,
     respace,
     snippet,
     source_code,
@@ -188,14 +190,6 @@ def test_command_lines_set_most_commands_in_typewriter_type_within_their_place()
     assert proportional > 20 and 0.5 < mono / proportional < 0.9  # MONO_COMMANDS of them in typewriter type
 
 
-def test_command_pages_keep_ink_inside_their_labels() -> None:
-    sample = training_sample(4, DataConfig(command_share=1.0, open_share=1.0))
-    assert any(re.search(r"(^| )--?[A-Za-z0-9]", t) for t in sample.texts)
-    for box in quad_bounds(sample.quads).astype(int):
-        x0, y0, x1, y1 = box
-        assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
-
-
 def test_snippets_print_the_symbols_of_source_code_in_the_recognizers_alphabet() -> None:
     rng = np.random.default_rng(3)
     pieces = [snippet(rng) for _ in range(2000)]
@@ -223,9 +217,18 @@ def test_source_code_sets_most_code_lines_in_typewriter_type_within_their_place(
     assert mono / proportional > 0.05  # short strings (dates, labels) have no room for a line of code
 
 
-def test_source_code_pages_keep_ink_inside_their_labels() -> None:
-    sample = training_sample(4, DataConfig(source_share=1.0, open_share=1.0))
-    assert any(set(t) & set("*%#<>{}=$&|") for t in sample.texts)
+@pytest.mark.parametrize(
+    ("config", "rewritten"),
+    [
+        (DataConfig(command_share=1.0, open_share=1.0), r"(^| )--?[A-Za-z0-9]"),
+        (DataConfig(source_share=1.0, open_share=1.0), r"[*%#<>{}=$&|]"),
+        (DataConfig(prose_share=1.0, open_share=1.0), r"^[a-z]+ [a-z]+ [a-z]+"),
+    ],
+    ids=["commands", "source code", "prose"],
+)
+def test_rewritten_pages_keep_ink_inside_their_labels(config: DataConfig, rewritten: str) -> None:
+    sample = training_sample(4, config)
+    assert any(re.search(rewritten, t) for t in sample.texts)
     for box in quad_bounds(sample.quads).astype(int):
         x0, y0, x1, y1 = box
         assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
@@ -239,3 +242,43 @@ def test_pages_without_source_code_are_the_pages_drawn_before_it() -> None:
     bare = [training_sample(seed, DataConfig(source_share=0.0, open_share=1.0)) for seed in range(3)]
     assert any(c.texts != b.texts for c, b in zip(coded, bare, strict=True))
     assert all(c.image.shape == b.image.shape for c, b in zip(coded, bare, strict=True))
+
+
+LINES = (
+    "the default, i.e., what you get when you don't say otherwise",
+    "See \u2018--help\u2019 (or \u201cinfo grep\u201d) for the options you can use.",
+    "e.g., \u2018~/.config/app.conf\u2019 or C++ sources",
+)
+
+
+def test_prose_sets_runs_of_real_lines_in_place() -> None:
+    changed, lower = 0, 0
+    for before, after in rewritten_in_place(lambda layout, rng: prose(layout, LINES, {}, rng)):
+        assert after.font == before.font or after.font.size < before.font.size  # its face, shrunk at most
+        if after.text == before.text:
+            continue
+        assert " " in before.text.strip()
+        assert any(f" {after.text} " in f" {line} " for line in LINES), after.text  # whole words of one line
+        changed += 1
+        lower += after.text[0].islower()
+    assert changed > 20 and lower / changed > 0.5  # runs start anywhere in a line, mostly mid-sentence
+
+
+def test_prose_leaves_a_string_whose_run_its_glyph_source_cannot_draw() -> None:
+    original = page_layout(4, "letter")
+    families = {t.font.family for t in original.texts}
+    curly = (" ".join(f"\u201c{word}\u201d" for word in ("every", "word", "is", "quoted", "in", "curly", "quotes")),)
+    rewritten = prose(original, curly, dict.fromkeys(families, "ZapfDingbats"), np.random.default_rng(4))
+    assert rewritten == original
+    assert prose(original, (), {}, np.random.default_rng(4)) == original  # no text on this machine: no rewrite
+
+
+def test_prose_pages_print_runs_of_the_manuals_and_pages_without_it_none() -> None:
+    manuals = "\n".join(f" {line} " for line in manual_lines())
+
+    def runs(config: DataConfig) -> list[str]:
+        samples = [training_sample(seed, config) for seed in range(4)]
+        return [t for s in samples for t in s.texts if len(t) > 20 and f" {t} " in manuals]
+
+    assert len(runs(DataConfig(prose_share=1.0, open_share=1.0))) > 5
+    assert runs(DataConfig(prose_share=0.0, open_share=1.0)) == []

@@ -27,7 +27,8 @@ from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import STRIDE, quad_rects
 from ocr_subnet.model.nets import FAMILY_INDEX
-from ocr_subnet.model.rewrites import codify, command_lines, respace, source_code, typeset
+from ocr_subnet.model.prior import manual_lines
+from ocr_subnet.model.rewrites import codify, command_lines, prose, respace, source_code, typeset
 from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
 from ocr_subnet.model.targets import detector_targets
 
@@ -44,6 +45,7 @@ class DataConfig:
     open_share: float = 0.6  # pages of a family drawn from the open mix (the rest: invoices, tutorial's or ours)
     open_native_share: float = 0.3  # open pages at the generator's density, else uniform in `open_range`
     open_range: tuple[float, float] = (0.9, 4.2)  # px/pt: up to 300-dpi scans
+    prose_share: float = 0.25  # pages whose multi-word strings may become real text (`prose`)
     code_share: float = 0.15  # pages whose multi-word strings may be written like code (`codify`)
     command_share: float = 0.15  # pages whose strings may carry command-line options (`command_lines`)
     source_share: float = 0.15  # pages whose strings may become source code (`source_code`)
@@ -85,6 +87,8 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
         layout = tutorial_layout(seed) if rng.random() < config.tutorial_share else invoice_layout(seed)
         native, span = rng.random() < config.native_resolution_share, config.resolution_range
     px_per_pt = RENDER_PX_PER_PT if native else float(rng.uniform(*span))
+    if np.random.default_rng([seed, 14]).random() < config.prose_share:  # its own streams, as `source_code`'s
+        layout = prose(layout, manual_lines(), fonts, np.random.default_rng([seed, 15]))
     if rng.random() < config.code_share:
         layout = codify(layout, rng)
     if rng.random() < config.command_share:

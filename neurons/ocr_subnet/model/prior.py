@@ -15,6 +15,8 @@ and calibration read are skipped whole. The corpus is sorted and capped, so one 
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import json
 import re
@@ -37,6 +39,11 @@ HELD_OUT_PACKAGES = re.compile(
     r"tasn1|bzip2|bz2|nettle|valgrind|shared-mime-info|zlib|fontconfig"
     r"|flex-doc|libgcrypt20-doc|libmpfr-doc|gprolog-doc|xorg-docs"
 )
+# Their info manuals too, named for the library rather than the package.
+HELD_OUT_MANUALS = re.compile(HELD_OUT_PACKAGES.pattern + r"|gcrypt|mpfr")
+INFO = Path("/usr/share/info")
+INFO_NODE = re.compile(r"File: \S+, +Node: ")  # an info manual's node header: navigation, not text
+MANUAL_CHARS = 4_000_000  # training text at most: every manual on a stock Debian system fits
 OPEN_FAMILIES = ("letter", "receipt", "columns", "table", "form")
 LANGUAGE_ORDER = 5
 MIN_LINE = 12  # characters: shorter lines (headings, rules, lone names) teach little
@@ -73,18 +80,37 @@ def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]
     total = 0
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            raw_bytes = path.read_bytes()
+            text = (gzip.decompress(raw_bytes) if path.suffix == ".gz" else raw_bytes).decode("utf-8", "replace")
+        except (OSError, gzip.BadGzipFile, EOFError):
             continue
         for raw in text.splitlines():
             line = normalized(raw.strip(" .*#-=|"))
             if len(line) < MIN_LINE or line in seen or not PLAIN.fullmatch(line) or line in held_out:
+                continue
+            if INFO_NODE.match(line):
                 continue
             seen[line] = None
             total += len(line) + 1
             if total >= limit:
                 return list(seen)
     return list(seen)
+
+
+def manual_files(info: Path = INFO, licenses: Path = LICENSES) -> list[Path]:
+    """The common licences but the held-out one, then the GNU info manuals (gzipped) but those of the evaluation
+    and calibration packages, in name order."""
+    texts = sorted(p for p in licenses.glob("*") if p.is_file() and p.name != HELD_OUT.name)
+    return texts + sorted(p for p in info.glob("*.info*") if p.is_file() and not HELD_OUT_MANUALS.search(p.name))
+
+
+@functools.cache
+def manual_lines() -> tuple[str, ...]:
+    """Real English as manuals write it, line by line, for training pages (`rewrites.prose`): abbreviations,
+    contractions, quotes, options, paths and the word frequencies of running text, which the generators' word
+    list (every word equally likely) never gives. Held out as the prior's text is."""
+    held_out = normalized(HELD_OUT.read_text()) if HELD_OUT.is_file() else ""
+    return tuple(general_lines(manual_files(), held_out, MANUAL_CHARS))
 
 
 def family_lines(seed: int, pages: int) -> list[str]:

@@ -1,6 +1,8 @@
 """Rewrites of a training page's strings into what real documents print and no generator draws.
 
-The validator's generators write plain ASCII in plain words, spaced by the face's own space. Manuals are full
+The validator's generators write plain ASCII in plain words, spaced by the face's own space, every word of their
+list as likely as any other. Real text is mostly short common words, abbreviations ("i.e.,"), contractions,
+quotes and lower-case line starts (`prose`, from real lines). Manuals are full
 of code identifiers (`codify`), of command lines (`command_lines`) and of source code (`source_code`) set in
 typewriter type, whose symbols (* % # < > { } = + $ & |) prose never prints; manuals, books,
 letters and European invoices set asides in brackets, paths, curly quotes, dashes and hyphens, bullets, accented
@@ -12,7 +14,7 @@ and every label still matches its pixels.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -29,6 +31,7 @@ CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
 COMMAND_STRINGS = 0.4  # of a command page's strings, those given command-line options
 MONO_COMMANDS = 0.7  # of those, the ones set in typewriter type, as manuals set commands
 SOURCE_STRINGS = 0.4  # of a source-code page's strings, those turned into code
+PROSE_STRINGS = 0.6  # of a prose page's multi-word strings, those replaced by real text
 MONO_SOURCE = 0.7  # of those, the ones that become a line of code in typewriter type (the rest quote code inline)
 TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
 MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
@@ -57,6 +60,34 @@ def fitted(item: Text, value: str, word_space: float | None = None) -> Text | No
     """`value` refitted in `item`'s place, or None where that would shrink it below `MIN_SCALE`."""
     new = refit(item, value, word_space)
     return new if new.font.size >= MIN_SCALE * item.font.size else None
+
+
+def drawable_by(item: Text, fonts: Mapping[str, str]) -> set[str]:
+    """What `item`'s glyph source (`fonts`: base family -> font name) draws, ASCII always."""
+    return set(glyphs.drawable(fonts.get(item.font.family, item.font.family))) | set(charset.ASCII)
+
+
+def prose(layout: Layout, lines: Sequence[str], fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
+    """Some multi-word strings replaced by a run of words from a real line of text (`prior.manual_lines`), from
+    any word of it, so most start in lower case mid-sentence, about as long as the string. Each keeps its place,
+    face and advance (`fitted`), losing words that do not fit; a run the glyph source cannot draw is left out."""
+    out = []
+    for item in layout.texts:
+        if not lines or " " not in item.text.strip() or rng.random() >= PROSE_STRINGS:
+            out.append(item)
+            continue
+        words_ = lines[int(rng.integers(len(lines)))].split(" ")
+        start = int(rng.integers(len(words_)))
+        end = start + 1
+        while end < len(words_) and len(" ".join(words_[start:end])) < len(item.text):
+            end += 1
+        pieces = words_[start:end] if set(" ".join(words_[start:end])) <= drawable_by(item, fonts) else []
+        new = None
+        while pieces and new is None:
+            new = fitted(item, " ".join(pieces))
+            pieces.pop()
+        out.append(new or item)
+    return replace(layout, texts=tuple(out))
 
 
 def codify(layout: Layout, rng: np.random.Generator) -> Layout:
@@ -340,7 +371,7 @@ def typeset(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) 
         if item.text.strip() and rng.random() < TYPESET_STRINGS:
             weights = np.array([weight for _, weight in FEATURES])
             value = FEATURES[int(rng.choice(len(FEATURES), p=weights / weights.sum()))][0](plain, rng)
-        drawable = glyphs.drawable(fonts.get(item.font.family, item.font.family)) | set(charset.ASCII)
+        drawable = drawable_by(item, fonts)
         kept = (fitted(item, v) for v in (value, plain) if v != item.text and set(v) <= drawable)
         out.append(next((new for new in kept if new is not None), item))
     return replace(layout, texts=tuple(out))
