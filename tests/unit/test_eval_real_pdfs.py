@@ -154,6 +154,19 @@ def test_cli_json_reads_one_page_with_tesseract() -> None:
     assert (page["package"], page["page"]) == ("libtasn1-doc", LIBTASN1.pages[0])
 
 
+def test_cli_reads_the_calibration_set_on_request_and_never_records_it(tmp_path: Path) -> None:
+    arguments = ["eval", "real-pdfs", "--engine", "tesseract", "--dpi", "150", "--variant", "clean", "--pages", "1"]
+    result = CliRunner().invoke(app, [*arguments, "--set", "calibration", "--document", "flex-doc", "--json"])
+    assert result.exit_code == 0, result.output
+    (page,) = json.loads(result.stdout)["pages"]
+    assert (page["package"], page["page"]) == ("flex-doc", CALIBRATION_DOCUMENTS[0].pages[0])
+    refused = CliRunner().invoke(app, [*arguments, "--document", "flex-doc"])  # the evaluation set, by default
+    assert refused.exit_code == 2 and "flex-doc" in refused.output
+    record = ["--engine", "model", "--set", "calibration", "--weights-dir", str(tmp_path), "--record"]
+    result = CliRunner().invoke(app, [*arguments, *record], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "calibration set is tuned on" in result.output
+
+
 def test_setup_installs_every_package_of_the_set() -> None:
     setup = (Path(__file__).parents[2] / "scripts" / "setup.sh").read_text()
     (line,) = [line for line in setup.splitlines() if line.startswith("APT_PACKAGES=(")]

@@ -15,4 +15,9 @@ class Variant(enum.StrEnum):
     DEGRADED = "degraded"  # the challenge's level-2 scan marks, blur and JPEG, without geometry
 
 
+class DocumentSet(enum.StrEnum):
+    EVALUATION = "evaluation"  # the held-out manuals whose figures the README reports
+    CALIBRATION = "calibration"  # the manuals the corrections are tuned on: for diagnosis, never reported as held out
+
+
 DPIS = (150, 300)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from ocr_subnet.evaluation import DPIS, EngineName, Variant
+from ocr_subnet.evaluation import DPIS, DocumentSet, EngineName, Variant
 
 
 def real_pdfs(
@@ -19,6 +19,9 @@ def real_pdfs(
     variant: list[Variant] = typer.Option(list(Variant), help="clean, or degraded: level-2 scan marks, blur, JPEG."),
     pages: int = typer.Option(3, min=1, help="Listed pages per document (the first N of each)."),
     document: list[str] = typer.Option([], help="Only the documents of these Debian packages (default: all)."),
+    document_set: DocumentSet = typer.Option(
+        DocumentSet.EVALUATION, "--set", help="The held-out evaluation manuals, or the calibration ones (diagnosis)."
+    ),
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
     weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and every page's figures as JSON."),
@@ -33,6 +36,7 @@ def real_pdfs(
     from rich.table import Table
 
     from ocr_subnet.evaluation.real_pdfs import (
+        CALIBRATION_DOCUMENTS,
         DOCUMENTS,
         MissingDocuments,
         check_installed,
@@ -42,12 +46,16 @@ def real_pdfs(
     )
     from ocr_subnet.evaluation.run import EngineUnavailable, evaluate, load_engine
 
+    documents_of_set = DOCUMENTS if document_set is DocumentSet.EVALUATION else CALIBRATION_DOCUMENTS
     try:
-        documents = select(DOCUMENTS, document)
+        documents = select(documents_of_set, document)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="document") from exc
     if record and EngineName.MODEL not in engine:
         raise typer.BadParameter("--record writes the model's figures: run the model engine too", param_hint="record")
+    if record and document_set is not DocumentSet.EVALUATION:
+        why = "--record keeps held-out figures; the calibration set is tuned on"
+        raise typer.BadParameter(why, param_hint="record")
     console = Console(stderr=True)
     try:  # before the model loads: a missing package or engine fails at once
         check_installed(documents)
@@ -72,7 +80,8 @@ def real_pdfs(
         out = {"command": command, "rows": rows, "pages": [asdict(r) for r in results]}
         typer.echo(json.dumps(out, indent=2))
         return
-    table = Table(title=f"real PDFs: {len({r.package for r in results})} documents, {pages} page(s) each")
+    title = f"real PDFs ({document_set} set): {len({r.package for r in results})} documents, {pages} page(s) each"
+    table = Table(title=title)
     for column in ("engine", "dpi", "variant", "CER", "word accuracy", "s/page", "pages"):
         table.add_column(column, justify="left" if column in ("engine", "variant") else "right")
     for row in rows:
