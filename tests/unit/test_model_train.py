@@ -12,6 +12,7 @@ from ocr_subnet.cli import app
 from ocr_subnet.model.data import DataConfig, Pools, detector_example, recognizer_examples, training_sample
 from ocr_subnet.model.nets import DetectorConfig, RecognizerConfig
 from ocr_subnet.model.pipeline import OcrPipeline
+from ocr_subnet.model.prior import manual_record
 from ocr_subnet.model.train import TrainConfig, Trainer, file_sha256, with_overrides
 from typer.testing import CliRunner
 
@@ -71,6 +72,7 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     assert manifest["steps"] == 2 and manifest["seed"] == 0 and manifest["command"].startswith("ocr-subnet")
     assert manifest["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     assert manifest["prior"]["config"]["family_pages"] == 2 and manifest["prior"]["fit"]["lexicon_words"] > 100_000
+    assert manifest["training_text"] == manual_record()  # what `prose` set, from this machine's manuals
     assert set(manifest["validation"]) == {"level0", "level1", "level2", "level3", "level4", "tutorial"}
     correction = manifest["calibration_fit"]["correction"]
     assert correction["command"] == manifest["command"] and list(correction["cer"]) == ["generator"]

@@ -88,7 +88,7 @@ def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]
             line = normalized(raw.strip(" .*#-=|"))
             if len(line) < MIN_LINE or line in seen or not PLAIN.fullmatch(line) or line in held_out:
                 continue
-            if INFO_NODE.match(line):
+            if INFO_NODE.match(line):  # checked last: rare, so the common case pays nothing
                 continue
             seen[line] = None
             total += len(line) + 1
@@ -111,6 +111,17 @@ def manual_lines() -> tuple[str, ...]:
     list (every word equally likely) never gives. Held out as the prior's text is."""
     held_out = normalized(HELD_OUT.read_text()) if HELD_OUT.is_file() else ""
     return tuple(general_lines(manual_files(), held_out, MANUAL_CHARS))
+
+
+def manual_record() -> dict[str, object]:
+    """What the training text was on this machine (for the manifest): the manuals' names, its size and digest."""
+    lines = manual_lines()
+    return {
+        "files": [p.name for p in manual_files()],
+        "lines": len(lines),
+        "characters": sum(len(line) for line in lines),
+        "sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+    }
 
 
 def family_lines(seed: int, pages: int) -> list[str]:

@@ -56,7 +56,7 @@ from ocr_subnet.model.pipeline import (
     RECOGNIZER_FILE,
     OcrPipeline,
 )
-from ocr_subnet.model.prior import PriorConfig, fit_prior, prior_record
+from ocr_subnet.model.prior import PriorConfig, fit_prior, manual_record, prior_record
 
 CHECKPOINT = "checkpoint.pt"
 INIT_BATCHES = 8  # batches of each kind that measure the rebuilt batch norms when starting from shipped weights
@@ -417,6 +417,7 @@ def run(
         "validation_pages_per_source": config.final_pages,
         "calibration_fit": fit,
         "prior": prior_record(command, prior_config, prior_fit),  # `ocr-subnet fit-prior` may refit it alone
+        "training_text": manual_record(),  # the real lines `prose` set on the training pages, from this machine
         "history": trainer.history,
     }
     full = export(trainer, calibration, lexicon, language, weights_dir, manifest)
