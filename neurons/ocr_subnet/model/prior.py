@@ -64,13 +64,22 @@ def normalized(text: str) -> str:
     return " ".join(text.split())
 
 
+def held_out_text() -> str:
+    """The held-out licence, whitespace normalized: no line of it is fitted or trained on, wherever it is quoted."""
+    return normalized(HELD_OUT.read_text()) if HELD_OUT.is_file() else ""
+
+
+def licence_files(licenses: Path = LICENSES) -> list[Path]:
+    """The common licences but the held-out one, in name order."""
+    return sorted(p for p in licenses.glob("*") if p.is_file() and p.name != HELD_OUT.name)
+
+
 def general_files(docs: Path = DOCS, licenses: Path = LICENSES) -> list[Path]:
     """The common licences but the held-out one, then every package's copyright file but the evaluation
     packages', in name order."""
-    texts = sorted(p for p in licenses.glob("*") if p.is_file() and p.name != HELD_OUT.name)
     packages = (p for p in docs.glob("*") if not HELD_OUT_PACKAGES.search(p.name))
     copyrights = sorted(p / "copyright" for p in packages if (p / "copyright").is_file())
-    return texts + copyrights
+    return licence_files(licenses) + copyrights
 
 
 def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]:
@@ -86,9 +95,9 @@ def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]
             continue
         for raw in text.splitlines():
             line = normalized(raw.strip(" .*#-=|"))
-            if len(line) < MIN_LINE or line in seen or not PLAIN.fullmatch(line) or line in held_out:
+            if len(line) < MIN_LINE or line in seen or not PLAIN.fullmatch(line) or INFO_NODE.match(line):
                 continue
-            if INFO_NODE.match(line):  # checked last: rare, so the common case pays nothing
+            if line in held_out:
                 continue
             seen[line] = None
             total += len(line) + 1
@@ -100,8 +109,8 @@ def general_lines(files: Iterable[Path], held_out: str, limit: int) -> list[str]
 def manual_files(info: Path = INFO, licenses: Path = LICENSES) -> list[Path]:
     """The common licences but the held-out one, then the GNU info manuals (gzipped) but those of the evaluation
     and calibration packages, in name order."""
-    texts = sorted(p for p in licenses.glob("*") if p.is_file() and p.name != HELD_OUT.name)
-    return texts + sorted(p for p in info.glob("*.info*") if p.is_file() and not HELD_OUT_MANUALS.search(p.name))
+    manuals = sorted(p for p in info.glob("*.info*") if p.is_file() and not HELD_OUT_MANUALS.search(p.name))
+    return licence_files(licenses) + manuals
 
 
 @functools.cache
@@ -109,8 +118,7 @@ def manual_lines() -> tuple[str, ...]:
     """Real English as manuals write it, line by line, for training pages (`rewrites.prose`): abbreviations,
     contractions, quotes, options, paths and the word frequencies of running text, which the generators' word
     list (every word equally likely) never gives. Held out as the prior's text is."""
-    held_out = normalized(HELD_OUT.read_text()) if HELD_OUT.is_file() else ""
-    return tuple(general_lines(manual_files(), held_out, MANUAL_CHARS))
+    return tuple(general_lines(manual_files(), held_out_text(), MANUAL_CHARS))
 
 
 def manual_record() -> dict[str, object]:
@@ -139,8 +147,7 @@ def prior_words() -> list[str]:
 
 def fit_prior(config: PriorConfig) -> tuple[Lexicon, CharNgram, dict[str, object]]:
     """The lexicon and the character model, and what they were fitted on (for the manifest)."""
-    held_out = normalized(HELD_OUT.read_text()) if HELD_OUT.is_file() else ""
-    general = general_lines(general_files(), held_out, config.general_chars)
+    general = general_lines(general_files(), held_out_text(), config.general_chars)
     families = family_lines(config.seed, config.family_pages)
     texts = general + families
     language = CharNgram.fit(texts, config.order)

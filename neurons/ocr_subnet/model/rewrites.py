@@ -64,7 +64,7 @@ def fitted(item: Text, value: str, word_space: float | None = None) -> Text | No
 
 def drawable_by(item: Text, fonts: Mapping[str, str]) -> set[str]:
     """What `item`'s glyph source (`fonts`: base family -> font name) draws, ASCII always."""
-    return set(glyphs.drawable(fonts.get(item.font.family, item.font.family))) | set(charset.ASCII)
+    return set(charset.ASCII).union(glyphs.drawable(fonts.get(item.font.family, item.font.family)))
 
 
 def prose(layout: Layout, lines: Sequence[str], fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
@@ -78,10 +78,14 @@ def prose(layout: Layout, lines: Sequence[str], fonts: Mapping[str, str], rng: n
             continue
         words_ = lines[int(rng.integers(len(lines)))].split(" ")
         start = int(rng.integers(len(words_)))
-        end = start + 1
-        while end < len(words_) and len(" ".join(words_[start:end])) < len(item.text):
-            end += 1
-        pieces = words_[start:end] if set(" ".join(words_[start:end])) <= drawable_by(item, fonts) else []
+        pieces, length = [words_[start]], len(words_[start])
+        for word in words_[start + 1 :]:
+            if length >= len(item.text):
+                break
+            pieces.append(word)
+            length += 1 + len(word)
+        if not set("".join(pieces)) <= drawable_by(item, fonts):
+            pieces = []
         new = None
         while pieces and new is None:
             new = fitted(item, " ".join(pieces))
