@@ -17,11 +17,13 @@ from ocr_subnet.model.data import DataConfig, recognizer_examples, training_samp
 from ocr_subnet.model.geometry import quad_bounds
 from ocr_subnet.model.prior import manual_lines
 from ocr_subnet.model.rewrites import (
+    BULLET,
     MIN_GAP_EM,
     MIN_SCALE,
     bracketed,
     command_lines,
     commanded,
+    curled,
     dashed,
     prose,
     respace,
@@ -252,16 +254,37 @@ LINES = (
 
 
 def test_prose_sets_runs_of_real_lines_in_place() -> None:
-    changed, lower = 0, 0
+    changed, lower, curly, bulleted = 0, 0, 0, 0
     for before, after in rewritten_in_place(lambda layout, rng: prose(layout, LINES, {}, rng)):
         assert after.font == before.font or after.font.size < before.font.size  # its face, shrunk at most
         if after.text == before.text:
             continue
         assert " " in before.text.strip()
-        assert any(f" {after.text} " in f" {line} " for line in LINES), after.text  # whole words of one line
+        run = after.text.removeprefix(f"{BULLET} ")
+        # whole words of one line, as written or typeset
+        assert any(f" {run} " in f" {line} " or f" {run} " in f" {curled(line)} " for line in LINES), after.text
         changed += 1
-        lower += after.text[0].islower()
+        lower += run[0].islower()
+        curly += "don\u2019t" in run
+        bulleted += after.text.startswith(f"{BULLET} ")
     assert changed > 20 and lower / changed > 0.5  # runs start anywhere in a line, mostly mid-sentence
+    assert curly and bulleted  # some runs set as typesetters print them, some opening a list's item
+
+
+@pytest.mark.parametrize(
+    ("plain", "typeset_"),
+    [
+        ("when you don't say", "when you don\u2019t say"),
+        ("'foo' and 'bar'", "\u2018foo\u2019 and \u2018bar\u2019"),
+        ('The key words "MUST", "SHALL"', "The key words \u201cMUST\u201d, \u201cSHALL\u201d"),
+        ('use `ls\' (or "dir")', "use \u2018ls\u2019 (or \u201cdir\u201d)"),
+        ("the users' files", "the users\u2019 files"),
+        ("no quotes at all", "no quotes at all"),
+    ],
+)
+def test_curled_sets_quotes_as_typesetters_print_them(plain: str, typeset_: str) -> None:
+    assert curled(plain) == typeset_
+    assert len(curled(plain)) == len(plain)  # one character for one: the run keeps its words
 
 
 def test_prose_leaves_a_string_whose_run_its_glyph_source_cannot_draw() -> None:

@@ -45,7 +45,7 @@ class DataConfig:
     open_share: float = 0.6  # pages of a family drawn from the open mix (the rest: invoices, tutorial's or ours)
     open_native_share: float = 0.3  # open pages at the generator's density, else uniform in `open_range`
     open_range: tuple[float, float] = (0.9, 4.2)  # px/pt: up to 300-dpi scans
-    prose_share: float = 0.25  # pages whose multi-word strings may become real text (`prose`)
+    prose_share: float = 0.35  # pages whose multi-word strings may become real text (`prose`)
     code_share: float = 0.15  # pages whose multi-word strings may be written like code (`codify`)
     command_share: float = 0.15  # pages whose strings may carry command-line options (`command_lines`)
     source_share: float = 0.15  # pages whose strings may become source code (`source_code`)

@@ -32,6 +32,9 @@ COMMAND_STRINGS = 0.4  # of a command page's strings, those given command-line o
 MONO_COMMANDS = 0.7  # of those, the ones set in typewriter type, as manuals set commands
 SOURCE_STRINGS = 0.4  # of a source-code page's strings, those turned into code
 PROSE_STRINGS = 0.6  # of a prose page's multi-word strings, those replaced by real text
+CURLED_RUNS = 0.5  # of those runs, the ones set with typographic quotes, as TeX and word processors print them
+BULLETED_RUNS = 0.06  # of those runs, the ones that open a bulleted list's item
+BULLET = "\u2022"
 MONO_SOURCE = 0.7  # of those, the ones that become a line of code in typewriter type (the rest quote code inline)
 TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
 MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
@@ -69,8 +72,9 @@ def drawable_by(item: Text, fonts: Mapping[str, str]) -> set[str]:
 
 def prose(layout: Layout, lines: Sequence[str], fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
     """Some multi-word strings replaced by a run of words from a real line of text (`prior.manual_lines`), from
-    any word of it, so most start in lower case mid-sentence, about as long as the string. Each keeps its place,
-    face and advance (`fitted`), losing words that do not fit; a run the glyph source cannot draw is left out."""
+    any word of it, so most start in lower case mid-sentence, about as long as the string; half of them with
+    typographic quotes (`curled`), a few opening a bulleted item. Each keeps its place, face and advance
+    (`fitted`), losing words that do not fit; a run the glyph source cannot draw is left out (dressed, then plain)."""
     out = []
     for item in layout.texts:
         if not lines or " " not in item.text.strip() or rng.random() >= PROSE_STRINGS:
@@ -84,14 +88,32 @@ def prose(layout: Layout, lines: Sequence[str], fonts: Mapping[str, str], rng: n
                 break
             pieces.append(word)
             length += 1 + len(word)
-        if not set("".join(pieces)) <= drawable_by(item, fonts):
-            pieces = []
+        dressed = curled(" ".join(pieces)).split(" ") if rng.random() < CURLED_RUNS else pieces
+        dressed = [BULLET, *dressed] if rng.random() < BULLETED_RUNS else dressed
+        drawable = drawable_by(item, fonts)
+        pieces = next((list(run) for run in (dressed, pieces) if set("".join(run)) <= drawable), [])
         new = None
-        while pieces and new is None:
+        while new is None and set(pieces) - {BULLET}:  # a bullet alone is no run
             new = fitted(item, " ".join(pieces))
             pieces.pop()
         out.append(new or item)
     return replace(layout, texts=tuple(out))
+
+
+def curled(value: str) -> str:
+    """Straight quotes as typesetters print them: a left quote where one opens (at the start, after a space, an
+    opening bracket or a dash), a right quote elsewhere, so an apostrophe within a word is a right single quote;
+    the grave accent of GNU's old `quote' style opens too. Real PDFs print a curly "you'll"; plain text does not."""
+    out = []
+    for i, char in enumerate(value):
+        opens = i == 0 or value[i - 1] in " ([{<\u2013\u2014"
+        if char == "'":
+            out.append("\u2018" if opens else "\u2019")
+        elif char == '"':
+            out.append("\u201c" if opens else "\u201d")
+        else:
+            out.append("\u2018" if char == "`" else char)
+    return "".join(out)
 
 
 def codify(layout: Layout, rng: np.random.Generator) -> Layout:
