@@ -31,18 +31,17 @@ CODE_JOINS = 0.6  # of their word gaps, those joined by an underscore
 COMMAND_STRINGS = 0.4  # of a command page's strings, those given command-line options
 MONO_COMMANDS = 0.7  # of those, the ones set in typewriter type, as manuals set commands
 SOURCE_STRINGS = 0.4  # of a source-code page's strings, those turned into code
+MONO_SOURCE = 0.7  # of those, the ones that become a line of code in typewriter type (the rest quote code inline)
 PROSE_STRINGS = 0.6  # of a prose page's multi-word strings, those replaced by real text
 CURLED_RUNS = 0.5  # of those runs, the ones set with typographic quotes, as TeX and word processors print them
 BULLETED_RUNS = 0.06  # of those runs, the ones that open a bulleted list's item
-BULLET = "\u2022"
-MONO_SOURCE = 0.7  # of those, the ones that become a line of code in typewriter type (the rest quote code inline)
 TYPESET_STRINGS = 0.35  # of a typeset page's strings, those given one typographic feature
 MIN_SCALE = 0.75  # a feature that would shrink its string's font below this share of its size is left out
 CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as word processors set them
 RESPACE_STRINGS = 0.5  # of a respaced page's multi-word strings, those set tight or loose
 WORD_SPACE_EM = (-0.15, 0.35)  # points added at each space, in font sizes: TeX shrinks and justified lines stretch
 MIN_GAP_EM = 0.12  # no gap between words narrower than this share of the font size
-EN_DASH, EM_DASH = "\u2013", "\u2014"
+EN_DASH, EM_DASH, BULLET = "\u2013", "\u2014", "\u2022"
 UPPER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.isupper())
 LOWER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.islower())
 
@@ -106,7 +105,7 @@ def curled(value: str) -> str:
     the grave accent of GNU's old `quote' style opens too. Real PDFs print a curly "you'll"; plain text does not."""
     out = []
     for i, char in enumerate(value):
-        opens = i == 0 or value[i - 1] in " ([{<\u2013\u2014"
+        opens = i == 0 or value[i - 1] in f" ([{{<{EN_DASH}{EM_DASH}"
         if char == "'":
             out.append("\u2018" if opens else "\u2019")
         elif char == '"':
@@ -298,7 +297,7 @@ def dashed(value: str, rng: np.random.Generator) -> str:
 
 
 def bulleted(value: str, rng: np.random.Generator) -> str:
-    return pick(rng, ("\u2022 ", "\u2022 ", "\u00b7 ", "\u00a7 ", "\u00b6 ")) + value
+    return pick(rng, (f"{BULLET} ", f"{BULLET} ", "\u00b7 ", "\u00a7 ", "\u00b6 ")) + value
 
 
 def accented(value: str, rng: np.random.Generator) -> str:
