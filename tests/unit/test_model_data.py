@@ -26,8 +26,9 @@ from ocr_subnet.model.evaluate import (
     page_metrics,
     source_seeds,
 )
-from ocr_subnet.model.geometry import CROP_HEIGHT, quad_bounds, quad_rects
+from ocr_subnet.model.geometry import CROP_HEIGHT, canvas, quad_bounds, quad_rects
 from ocr_subnet.model.rewrites import codify
+from ocr_subnet.model.scales import LARGE_TEXT, landing_shrink
 from ocr_subnet.model.synth import generator_sample, pick_fonts, redraw, tutorial_layout, tutorial_sample
 from ocr_subnet.model.targets import detector_targets
 from ocr_subnet.sections import FONT_FAMILIES
@@ -171,10 +172,26 @@ def test_detector_example_and_recognizer_examples() -> None:
     sample = training_sample(4, DataConfig())
     example = detector_example(sample)
     h, w = example.page.shape
-    assert example.kernel.shape == (h // 2, w // 2) and example.kernel.any()
+    assert example.kernel.shape == example.care.shape == (h // 2, w // 2) and example.kernel.any()
+    assert example.care.all()  # an ordinary page's strings are all the detector's targets
     crops = recognizer_examples(sample, np.random.default_rng(0), DataConfig())
     assert len(crops) == len(sample.texts)
     assert all(c.crop.shape[0] == CROP_HEIGHT and c.target for c in crops)
+
+
+def test_a_headline_page_trains_the_detector_on_the_coarse_canvas_its_headline_lands_on() -> None:
+    """Inference finds a huge string on a shrunk canvas (`scales.COARSE_SHRINKS`); training shows it there, the
+    headline a target, the body text shrunk to a texture masked out of the loss rather than called background."""
+    sample = training_sample(3, DataConfig(headline_share=1.0, open_share=1.0))
+    example = detector_example(sample)
+    canonical = canvas(sample.image.shape[1], sample.image.shape[0])
+    tallest = float(quad_rects(sample.quads)[:, 3].max()) * canonical.scale
+    shrink = landing_shrink(tallest)
+    assert shrink < 1 and tallest * shrink <= LARGE_TEXT < tallest * shrink * 2
+    coarse = canvas(sample.image.shape[1], sample.image.shape[0], shrink)
+    assert example.page.shape == (coarse.padded_height, coarse.padded_width)
+    assert example.kernel.any() and not example.care.all()
+    assert not (example.kernel.astype(bool) & ~example.care.astype(bool)).any()  # targets are cared about
 
 
 def test_detector_targets_measure_edges_from_cell_centres() -> None:
@@ -200,8 +217,8 @@ def test_pools_batches_respect_the_column_budget() -> None:
     for seed in (1, 2):
         sample = training_sample(seed, DataConfig())
         pools.add((detector_example(sample), recognizer_examples(sample, rng, DataConfig())))
-    pages, kernel, top, bottom = pools.detector_batch(3, 128)
-    assert pages.shape == (3, 1, 128, 128) and kernel.shape == top.shape == bottom.shape == (3, 64, 64)
+    pages, kernel, care, top, bottom = pools.detector_batch(3, 128)
+    assert pages.shape == (3, 1, 128, 128) and kernel.shape == care.shape == top.shape == bottom.shape == (3, 64, 64)
     for _ in range(20):
         crops, widths, targets, lengths, families = pools.recognizer_batch(32, 2000)
         assert (widths <= crops.shape[-1]).all()

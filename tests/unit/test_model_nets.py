@@ -66,7 +66,23 @@ def test_detector_loss_prefers_the_right_maps() -> None:
     kernel, top, bottom = (torch.from_numpy(m)[None] for m in detector_targets(quads, 32, 32))
     right = torch.stack([kernel * 20 - 10, top / 8, bottom / 8], 1)
     wrong = torch.stack([-kernel * 20 + 10, top / 4, bottom / 16], 1)
-    assert detector_loss(right, kernel, top, bottom) < 0.1 < detector_loss(wrong, kernel, top, bottom)
+    care = torch.ones_like(kernel)
+    assert detector_loss(right, kernel, care, top, bottom) < 0.1 < detector_loss(wrong, kernel, care, top, bottom)
+
+
+def test_detector_loss_ignores_cells_it_does_not_care_about() -> None:
+    """Masked cells (a string too small or too tall for the canvas) cost nothing whatever the maps say there."""
+    quads = np.array([[[8, 8], [56, 8], [56, 18], [8, 18]]], dtype=np.float64)
+    kernel, top, bottom = (torch.from_numpy(m)[None] for m in detector_targets(quads, 32, 32))
+    right = torch.stack([kernel * 20 - 10, top / 8, bottom / 8], 1)
+    care = torch.ones_like(kernel)
+    care[:, 20:, :] = 0
+    noisy = right.clone()
+    noisy[:, :, 20:, :] = torch.randn_like(noisy[:, :, 20:, :]) * 30
+    assert detector_loss(noisy, kernel, care, top, bottom) == pytest.approx(
+        float(detector_loss(right, kernel, care, top, bottom))
+    )
+    assert detector_loss(noisy, kernel, torch.ones_like(kernel), top, bottom) > 1
 
 
 def test_recognizer_loss_is_finite_even_for_impossible_alignments() -> None:
@@ -94,7 +110,7 @@ def test_tiny_overfit_reduces_both_losses() -> None:
     def losses() -> tuple[torch.Tensor, torch.Tensor]:
         logits, family_logits = recognizer(crops, widths)
         ctc, font = recognizer_loss(logits, family_logits, widths, targets, lengths, families)
-        return detector_loss(detector(page), kernel, top, bottom), ctc + font
+        return detector_loss(detector(page), kernel, torch.ones_like(kernel), top, bottom), ctc + font
 
     first = [float(v) for v in losses()]
     for _ in range(40):

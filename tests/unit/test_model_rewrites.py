@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from ocr_subnet.challenge.families import OPEN_FAMILIES
 from ocr_subnet.challenge.fonts import MONOSPACE
 from ocr_subnet.challenge.generate import page_layout
-from ocr_subnet.challenge.invoice import Layout, Text, text
+from ocr_subnet.challenge.invoice import PAGE_HEIGHT, PAGE_WIDTH, Layout, Text, text
 from ocr_subnet.challenge.render import draw_pdf, rasterize
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.model.data import DataConfig, recognizer_examples, training_sample
@@ -18,6 +19,7 @@ from ocr_subnet.model.geometry import quad_bounds
 from ocr_subnet.model.prior import manual_lines
 from ocr_subnet.model.rewrites import (
     BULLET,
+    HEADLINE_PT,
     MIN_GAP_EM,
     MIN_SCALE,
     bracketed,
@@ -25,6 +27,7 @@ from ocr_subnet.model.rewrites import (
     commanded,
     curled,
     dashed,
+    headline,
     prose,
     respace,
     snippet,
@@ -305,3 +308,34 @@ def test_prose_pages_print_runs_of_the_manuals_and_pages_without_it_none() -> No
 
     assert len(runs(DataConfig(prose_share=1.0, open_share=1.0))) > 5
     assert runs(DataConfig(prose_share=0.0, open_share=1.0)) == []
+
+
+def test_a_headline_grows_in_place_and_takes_the_strings_it_would_cover_off_the_page() -> None:
+    grown = 0
+    for seed in range(12):
+        layout = page_layout(seed, OPEN_FAMILIES[seed % len(OPEN_FAMILIES)])
+        after = headline(layout, np.random.default_rng(seed))
+        big = [item for item in after.texts if item.font.size >= HEADLINE_PT[0]]
+        if not big:
+            assert after == layout  # nothing short enough to fit: the page as it was
+            continue
+        grown += 1
+        (head,) = big
+        assert set(after.texts) - {head} <= set(layout.texts)  # the others untouched, some taken off
+        assert head.font.size <= HEADLINE_PT[1] and head.text in {t.text.strip() for t in layout.texts} | {
+            t.text.split()[0] for t in layout.texts if t.text.split()
+        }
+        x0, y0, x1, y1 = head.box
+        assert x0 >= 0 and x1 <= PAGE_WIDTH and y0 >= 0 and y1 <= PAGE_HEIGHT
+        for other in set(after.texts) - {head}:
+            ox0, oy0, ox1, oy1 = other.box
+            assert ox1 <= x0 or x1 <= ox0 or oy1 <= y0 or y1 <= oy0, other
+    assert grown >= 9
+
+
+def test_headline_pages_keep_ink_inside_their_labels() -> None:
+    sample = training_sample(3, DataConfig(headline_share=1.0, open_share=1.0))
+    assert sample.sizes.max() >= HEADLINE_PT[0]
+    for box in quad_bounds(sample.quads).astype(int):
+        x0, y0, x1, y1 = box
+        assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180

@@ -10,7 +10,15 @@ import pytest
 import torch
 from ocr_subnet.model import charset
 from ocr_subnet.model.pipeline import OcrPipeline
-from ocr_subnet.model.scales import LARGE_TEXT, SURE, reading_confidence, settle_scales, suspects, too_tall
+from ocr_subnet.model.scales import (
+    LARGE_TEXT,
+    SURE,
+    landing_shrink,
+    reading_confidence,
+    settle_scales,
+    suspects,
+    too_tall,
+)
 from ocr_subnet.sections import plain_text
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
@@ -28,6 +36,15 @@ def test_a_coarse_pass_keeps_only_strings_too_tall_for_the_finer_one() -> None:
     np.testing.assert_array_equal(too_tall(rects, 1.0, 0.2, coarsest=False), [False, True, True, False])
     np.testing.assert_array_equal(too_tall(rects, 1.0, 0.2, coarsest=True), [False, True, True, True])
     assert not too_tall(np.array([rect(0, 0, 10, LARGE_TEXT)]), 1.0, 0.5, coarsest=True)[0]
+
+
+@pytest.mark.parametrize(
+    ("height", "shrink"), [(10, 1.0), (22, 1.0), (30, 0.5), (44, 0.5), (60, 0.25), (150, 0.125), (400, 0.125)]
+)
+def test_a_string_lands_on_the_finest_canvas_that_shows_it_no_taller_than_large_text(
+    height: float, shrink: float
+) -> None:
+    assert landing_shrink(height) == shrink
 
 
 def test_suspects_are_tall_strings_read_unsurely() -> None:

@@ -25,12 +25,15 @@ from ocr_subnet.challenge.generate import derive_seeds, invoice_layout, page_lay
 from ocr_subnet.challenge.levels import RENDER_PX_PER_PT
 from ocr_subnet.model import charset
 from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_source, sample_crops
-from ocr_subnet.model.geometry import STRIDE, quad_rects
+from ocr_subnet.model.geometry import STRIDE, canvas, quad_rects
 from ocr_subnet.model.nets import FAMILY_INDEX
 from ocr_subnet.model.prior import manual_lines
-from ocr_subnet.model.rewrites import codify, command_lines, prose, respace, source_code, typeset
+from ocr_subnet.model.rewrites import codify, command_lines, headline, prose, respace, source_code, typeset
+from ocr_subnet.model.scales import LARGE_TEXT, landing_shrink
 from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
-from ocr_subnet.model.targets import detector_targets
+from ocr_subnet.model.targets import detector_targets, rasterize_owners
+
+TARGET_PX = (4.0, 2 * LARGE_TEXT)  # detector canvas px: strings outside these heights are neither text nor background
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class DataConfig:
     source_share: float = 0.15  # pages whose strings may become source code (`source_code`)
     typeset_share: float = 0.3  # pages given curly quotes, dashes, accents, signs (`typeset`)
     respace_share: float = 0.3  # pages with strings set tight or loose, as justified lines are (`respace`)
+    headline_share: float = 0.1  # pages given one huge string (`headline`), drawn for the detector on a coarse canvas
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
     jitter_ends: float = 0.15
@@ -64,6 +68,7 @@ class DataConfig:
 class DetectorExample:
     page: npt.NDArray[np.uint8]  # canvas, ink as 0..255
     kernel: npt.NDArray[np.uint8]
+    care: npt.NDArray[np.uint8]  # 0 where the loss ignores the maps: around strings outside `TARGET_PX`
     top: npt.NDArray[np.float16]
     bottom: npt.NDArray[np.float16]
 
@@ -99,16 +104,32 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
         layout = typeset(layout, fonts, rng)
     if rng.random() < config.respace_share:
         layout = respace(layout, fonts, rng)
+    if np.random.default_rng([seed, 16]).random() < config.headline_share:  # its own streams: 0 keeps earlier pages
+        layout = headline(layout, np.random.default_rng([seed, 17]))
     return render(layout, fonts, pdfium(px_per_pt), level, rng)
 
 
 def detector_example(sample: Sample) -> DetectorExample:
-    batch, (canvas,) = detector_batch([sample.image])
-    kernel, top, bottom = detector_targets(
-        sample.quads * canvas.scale, canvas.padded_height // STRIDE, canvas.padded_width // STRIDE
-    )
+    """The page on the canvas its detector pass sees: the canonical one, or where a string is far too tall for that
+    (a headline), the coarse canvas that string lands on (`scales.landing_shrink`), as inference's coarse passes
+    draw it. Strings the canvas shows outside `TARGET_PX` (a headline's fragments on the canonical canvas, body text
+    shrunk to a texture on a coarse one) are masked out of the loss, a stride around them."""
+    height, width = sample.image.shape
+    heights = quad_rects(sample.quads)[:, 3] * canvas(width, height).scale if len(sample.quads) else np.zeros(0)
+    tallest = float(heights.max(initial=0.0))
+    shrink = landing_shrink(tallest) if tallest > TARGET_PX[1] else 1.0
+    batch, (page_canvas,) = detector_batch([sample.image], shrink)
+    quads = sample.quads * page_canvas.scale
+    shown = heights * shrink
+    target = (shown >= TARGET_PX[0]) & (shown <= TARGET_PX[1])
+    rows, cols = page_canvas.padded_height // STRIDE, page_canvas.padded_width // STRIDE
+    kernel, top, bottom = detector_targets(quads[target], rows, cols)
+    grown = quads[~target] + np.array([(-1, -1), (1, -1), (1, 1), (-1, 1)]) * STRIDE
+    care = rasterize_owners(grown / STRIDE, rows, cols) == 0
     page = np.round(batch[0, 0].numpy() * 255).astype(np.uint8)
-    return DetectorExample(page, kernel.astype(np.uint8), top.astype(np.float16), bottom.astype(np.float16))
+    return DetectorExample(
+        page, kernel.astype(np.uint8), care.astype(np.uint8), top.astype(np.float16), bottom.astype(np.float16)
+    )
 
 
 def jitter(rects: npt.NDArray[np.float64], rng: np.random.Generator, config: DataConfig) -> npt.NDArray[np.float64]:
@@ -175,8 +196,9 @@ class Pools:
         self.pages_seen += 1
 
     def detector_batch(self, size: int, crop: int) -> tuple[torch.Tensor, ...]:
-        """`size` random page crops (crop x crop canvas pixels), each centred near a random string half the time."""
-        pages, kernels, tops, bottoms = [], [], [], []
+        """`size` random page crops (crop x crop canvas pixels), each centred near a random string half the time: pages,
+        kernels, care masks, top and bottom distances. Beyond the page a crop is blank and counted as background."""
+        pages, kernels, cares, tops, bottoms = [], [], [], [], []
         for index in self.rng.integers(0, len(self.pages), size):
             ex = self.pages[index]
             h, w = ex.page.shape
@@ -192,12 +214,12 @@ class Pools:
             window = ex.page[y0 : y0 + crop, x0 : x0 + crop]
             page[: window.shape[0], : window.shape[1]] = window
             pages.append(page)
-            for store, source in ((kernels, ex.kernel), (tops, ex.top), (bottoms, ex.bottom)):
-                m = np.zeros((crop // STRIDE, crop // STRIDE), np.float32)
+            for store, source in ((kernels, ex.kernel), (cares, ex.care), (tops, ex.top), (bottoms, ex.bottom)):
+                m = np.full((crop // STRIDE, crop // STRIDE), float(store is cares), np.float32)
                 part = source[y0 // STRIDE : (y0 + crop) // STRIDE, x0 // STRIDE : (x0 + crop) // STRIDE]
                 m[: part.shape[0], : part.shape[1]] = part
                 store.append(m)
-        as_tensor = [torch.from_numpy(np.stack(x)) for x in (pages, kernels, tops, bottoms)]
+        as_tensor = [torch.from_numpy(np.stack(x)) for x in (pages, kernels, cares, tops, bottoms)]
         return as_tensor[0][:, None].float() / 255.0, *as_tensor[1:]
 
     def recognizer_batch(self, size: int, columns: int) -> tuple[torch.Tensor, ...]:

@@ -53,7 +53,7 @@ from ocr_subnet.model.orientation import (
     turns_to_try,
     unturn_box,
 )
-from ocr_subnet.model.scales import reading_confidence, settle_scales, suspects, too_tall
+from ocr_subnet.model.scales import COARSE_SHRINKS, reading_confidence, settle_scales, suspects, too_tall
 from ocr_subnet.protocol import MAX_SECTIONS
 from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
 
@@ -63,7 +63,6 @@ DETECTOR_FILE = "detector.pt"
 RECOGNIZER_FILE = "recognizer.pt"
 LEXICON_FILE = "lexicon.txt"
 LANGUAGE_FILE = "language.json.gz"
-COARSE_SHRINKS = (0.5, 0.25, 0.125)  # coarser detector canvases, for strings up to ~8x `scales.LARGE_TEXT` tall
 RECOGNIZER_CHUNK = 64  # crops per recognizer call at most
 RECOGNIZER_COLUMNS = 3000  # padded crop columns per call at most (bounds memory; a single long crop may exceed it)
 RECOGNIZER_CALL_COLUMNS = 512  # one recognizer call costs about as much CPU time as this many more padded columns

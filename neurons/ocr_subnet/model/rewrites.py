@@ -8,7 +8,8 @@ typewriter type, whose symbols (* % # < > { } = + $ & |) prose never prints; man
 letters and European invoices set asides in brackets, paths, curly quotes, dashes and hyphens, bullets, accented
 letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and shrink their word spaces
 (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its advance, so it meets no neighbour
-and every label still matches its pixels.
+and every label still matches its pixels. Title pages, slides and posters print a word or two far larger than any
+body text (`headline`): that string grows in place and the strings it would cover are taken off the page.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ocr_subnet.challenge.fonts import MONOSPACE
-from ocr_subnet.challenge.invoice import Layout, Text, text
+from ocr_subnet.challenge.invoice import PAGE_HEIGHT, PAGE_WIDTH, Layout, Text, text
 from ocr_subnet.challenge.words import accented_vocabulary, pick, words
 from ocr_subnet.model import charset, glyphs
 from ocr_subnet.sections import Font
@@ -41,6 +42,9 @@ CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as wor
 RESPACE_STRINGS = 0.5  # of a respaced page's multi-word strings, those set tight or loose
 WORD_SPACE_EM = (-0.15, 0.35)  # points added at each space, in font sizes: TeX shrinks and justified lines stretch
 MIN_GAP_EM = 0.12  # no gap between words narrower than this share of the font size
+HEADLINE_PT = (36.0, 160.0)  # a headline's font size: up to ~8x `scales.LARGE_TEXT` at the canonical ~1 px/pt
+HEADLINE_WORDS = 3  # headlines are strings of at most this many words
+HEADLINE_MARGIN = 12.0  # points a headline keeps from the page's edges
 EN_DASH, EM_DASH, BULLET = "\u2013", "\u2014", "\u2022"
 UPPER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.isupper())
 LOWER_LETTERS = "".join(c for c in charset.LATIN1_LETTERS if c.islower())
@@ -415,3 +419,46 @@ def respace(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) 
         word_space = float(rng.uniform(max(WORD_SPACE_EM[0], MIN_GAP_EM - space_em), WORD_SPACE_EM[1]))
         out.append(fitted(item, item.text, word_space * item.font.size) or item)
     return replace(layout, texts=tuple(out))
+
+
+def overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], gap: float) -> bool:
+    """Whether two boxes (x0, y0, x1, y1) come within `gap` of each other."""
+    return a[0] - gap < b[2] and b[0] - gap < a[2] and a[1] - gap < b[3] and b[1] - gap < a[3]
+
+
+def headline(layout: Layout, rng: np.random.Generator) -> Layout:
+    """One short string (`HEADLINE_WORDS` words at most) set at a headline's size (`HEADLINE_PT`), or as large as
+    the page's width allows, its first word alone where the string does not fit at the smallest; it keeps its start
+    and baseline, moved only to stay on the page. Strings and rules it would touch are taken off the page, so every
+    label still matches its pixels. A page with no such string, or none that fits, is returned as it was."""
+    short = [i for i, item in enumerate(layout.texts) if 0 < len(item.text.split()) <= HEADLINE_WORDS]
+    if not short:
+        return layout
+    chosen = layout.texts[short[int(rng.integers(len(short)))]]
+    drawn = float(rng.uniform(*HEADLINE_PT))
+    for value in dict.fromkeys((chosen.text.strip(), chosen.text.split()[0])):
+        per_point = text(value, Font(family=chosen.font.family, size=1.0)).advance
+        size = min(drawn, (PAGE_WIDTH - 2 * HEADLINE_MARGIN) / max(per_point, 1e-6))
+        if size >= HEADLINE_PT[0]:
+            break
+    else:
+        return layout
+    x = min(max(chosen.x, HEADLINE_MARGIN), PAGE_WIDTH - HEADLINE_MARGIN - per_point * size)
+    big = text(value, Font(family=chosen.font.family, size=size), x, chosen.baseline)
+    _, y0, _, y1 = big.box
+    shift = min(0.0, PAGE_HEIGHT - HEADLINE_MARGIN - y1) + max(0.0, HEADLINE_MARGIN - y0)
+    big = replace(big, baseline=big.baseline + shift)
+    gap = 0.15 * size
+    texts = tuple(
+        big if item is chosen else item
+        for item in layout.texts
+        if item is chosen or not overlaps(item.box, big.box, gap)
+    )
+    rules = tuple(
+        rule
+        for rule in layout.rules
+        if not overlaps(
+            (min(rule.x0, rule.x1), min(rule.y0, rule.y1), max(rule.x0, rule.x1), max(rule.y0, rule.y1)), big.box, gap
+        )
+    )
+    return replace(layout, texts=texts, rules=rules)

@@ -23,6 +23,7 @@ from ocr_subnet.model.geometry import quad_bounds, rect_corners
 Array = npt.NDArray[np.float64]
 
 LARGE_TEXT = 22.0  # canvas px: taller strings the detector finds only in fragments (its boxes stop at ~25 px)
+COARSE_SHRINKS = (0.5, 0.25, 0.125)  # coarser detector canvases, for strings up to ~8x `LARGE_TEXT` tall
 SUSPECT_HEIGHT = 14.0  # canvas px: a canonical string taller than body text, read unsurely, may be a fragment
 SURE = 0.8  # mean character probability of a sure reading: a coarse string must reach it to be kept
 MARGIN = 0.05  # and read this much more surely than the finer strings it replaces
@@ -33,6 +34,16 @@ def too_tall(rects: Array, finer: float, scale: float, coarsest: bool) -> npt.ND
     finer pass at `finer`, and not too tall for this one (unless no coarser pass follows)."""
     tall = rects[:, 3] * finer > LARGE_TEXT
     return tall & (coarsest | (rects[:, 3] * scale <= LARGE_TEXT))
+
+
+def landing_shrink(height: float) -> float:
+    """The canvas (1, or one of `COARSE_SHRINKS`) whose pass finds a string `height` canonical canvas px tall
+    (`too_tall`): the canonical one up to `LARGE_TEXT`, else the finest coarse one where it is no taller, else the
+    coarsest. Training draws a page with a headline on this canvas, so the detector learns the regime it meets there."""
+    for shrink in (1.0, *COARSE_SHRINKS):
+        if height * shrink <= LARGE_TEXT:
+            return shrink
+    return COARSE_SHRINKS[-1]
 
 
 def reading_confidence(log_probs: torch.Tensor) -> float:

@@ -114,13 +114,16 @@ def learning_rate(base: float, step: int, progress: float, warmup_steps: int) ->
     return base * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def detector_loss(out: torch.Tensor, kernel: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor) -> torch.Tensor:
-    """BCE + dice on the kernel (text is a few % of the cells), smooth L1 on the edge distances inside boxes."""
+def detector_loss(
+    out: torch.Tensor, kernel: torch.Tensor, care: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor
+) -> torch.Tensor:
+    """BCE + dice on the kernel (text is a few % of the cells), smooth L1 on the edge distances inside boxes; cells
+    where `care` is 0 count for nothing (`data.TARGET_PX`)."""
     logits = out[:, 0]
-    bce = F.binary_cross_entropy_with_logits(logits, kernel)
-    prob = torch.sigmoid(logits)
+    bce = (F.binary_cross_entropy_with_logits(logits, kernel, reduction="none") * care).sum() / care.sum().clamp(min=1)
+    prob = torch.sigmoid(logits) * care
     dice = 1 - (2 * (prob * kernel).sum() + 1) / (prob.sum() + kernel.sum() + 1)
-    inside = top > 0
+    inside = (top > 0) & (care > 0)
     if not inside.any():
         return bce + dice
     target = torch.stack([top, bottom], 1)[inside[:, None].expand(-1, 2, -1, -1)] / OFFSET_SCALE
@@ -237,10 +240,10 @@ class Trainer:
         # on a GPU the networks run in bf16 (autocast keeps the losses in float32); CPU training stays float32
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             if self.step % self.config.detector_every == 0:
-                pages, kernel, top, bottom = self.on_device(
+                pages, *maps = self.on_device(
                     pools.detector_batch(self.config.detector_batch, self.config.data.detector_crop)
                 )
-                det = detector_loss(self.detector(pages), kernel, top, bottom)
+                det = detector_loss(self.detector(pages), *maps)
             batch = pools.recognizer_batch(self.config.recognizer_batch, self.config.recognizer_columns)
             crops, widths, targets, lengths, families = self.on_device(batch)
             logits, family_logits = self.recognizer(crops, widths)
