@@ -14,6 +14,7 @@ from ocr_subnet.model.scales import (
     LARGE_TEXT,
     SURE,
     landing_shrink,
+    line_heights,
     reading_confidence,
     settle_scales,
     suspects,
@@ -32,10 +33,13 @@ def rect(cx: float, cy: float, length: float, height: float) -> list[float]:
 
 def test_a_coarse_pass_keeps_only_strings_too_tall_for_the_finer_one() -> None:
     rects = np.array([rect(100, 100, 200, h) for h in (20, 50, 100, 200)])
-    # finer canvas at 1.0, this one at 0.2: 50 and 100 px are too tall for the finer, not for this one (<= 110 px)
+    # finer canvas at 1.0, this one at 0.2: 50 and 100 px are too tall for the finer, not for this one (<= 165 px)
     np.testing.assert_array_equal(too_tall(rects, 1.0, 0.2, coarsest=False), [False, True, True, False])
     np.testing.assert_array_equal(too_tall(rects, 1.0, 0.2, coarsest=True), [False, True, True, True])
     assert not too_tall(np.array([rect(0, 0, 10, LARGE_TEXT)]), 1.0, 0.5, coarsest=True)[0]
+    # a string a little over LARGE_TEXT on the quartered canvas is kept there and by the eighthed pass after it
+    heading = np.array([rect(100, 100, 300, 1.1 * LARGE_TEXT / 0.25)])
+    assert too_tall(heading, 0.5, 0.25, coarsest=False)[0] and too_tall(heading, 0.25, 0.125, coarsest=True)[0]
 
 
 @pytest.mark.parametrize(
@@ -45,6 +49,15 @@ def test_a_string_lands_on_the_finest_canvas_that_shows_it_no_taller_than_large_
     height: float, shrink: float
 ) -> None:
     assert landing_shrink(height) == shrink
+
+
+def test_the_recognition_source_is_set_by_the_strings_the_canonical_canvas_holds_whole() -> None:
+    """A title slide: seven fragments of a heading outnumber two body lines; the body lines set the source's scale."""
+    fragments = [rect(100, 100, 40, h) for h in (26, 47, 25, 46, 33, 29, 37)]
+    body = [rect(200, 200, 300, 12), rect(200, 216, 300, 13)]
+    np.testing.assert_array_equal(line_heights(np.array([*fragments, *body]), 1.0), [12, 13])
+    np.testing.assert_array_equal(line_heights(np.array(fragments), 1.0), [26, 47, 25, 46, 33, 29, 37])  # all tall
+    assert len(line_heights(np.array([*fragments, *body]), 0.4)) == 9  # on a canvas at 0.4 every string is whole
 
 
 def test_suspects_are_tall_strings_read_unsurely() -> None:
@@ -65,6 +78,8 @@ def test_a_coarse_string_replaces_the_fragments_it_holds_only_where_it_reads_mor
     assert settle_scales(rects, np.zeros(3, bool), [0.97, 0.96, 0.99, 0.99]) == [0, 1, 2]  # no suspect: kept
     blob = rect(100, 200, 220, 80)  # a coarse box swallowing a paragraph's lines, however surely it reads
     assert settle_scales(np.array([line_below, blob]), np.array([False]), [0.9, 0.99]) == [0]
+    crossing = rect(line_below[0] - line_below[2] / 2, line_below[1], 60, 40)  # a blob over the line's left end
+    assert settle_scales(np.array([line_below, crossing]), np.array([False]), [0.9, 0.9]) == [0]
     alone = np.array([rect(300, 300, 100, 60)])
     none = np.zeros(0, bool)
     assert settle_scales(alone, none, [SURE]) == [0] and settle_scales(alone, none, [SURE - 0.01]) == []

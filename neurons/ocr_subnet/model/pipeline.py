@@ -53,7 +53,14 @@ from ocr_subnet.model.orientation import (
     turns_to_try,
     unturn_box,
 )
-from ocr_subnet.model.scales import COARSE_SHRINKS, reading_confidence, settle_scales, suspects, too_tall
+from ocr_subnet.model.scales import (
+    COARSE_SHRINKS,
+    line_heights,
+    reading_confidence,
+    settle_scales,
+    suspects,
+    too_tall,
+)
 from ocr_subnet.protocol import MAX_SECTIONS
 from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
 
@@ -362,9 +369,10 @@ class OcrPipeline:
         coarse detections are read too, and each replaces the fragments it holds where it reads more surely."""
         readings = []
         for page, found in zip(pages, self.detect(pages), strict=True):
-            source, scale = recognition_source(page, found[:, 3])
+            page_scale = canvas(page.shape[1], page.shape[0]).scale
+            source, scale = recognition_source(page, line_heights(found, page_scale))
             reading = self.read_crops(source, scale, found)
-            suspect = suspects(found, reading.sure, canvas(page.shape[1], page.shape[0]).scale)
+            suspect = suspects(found, reading.sure, page_scale)
             if suspect.any():
                 tall = self.read_crops(source, scale, self.detect_tall([page])[0])
                 both = reading.plus(tall)

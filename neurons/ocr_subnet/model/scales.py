@@ -23,6 +23,7 @@ from ocr_subnet.model.geometry import quad_bounds, rect_corners
 Array = npt.NDArray[np.float64]
 
 LARGE_TEXT = 22.0  # canvas px: taller strings the detector finds only in fragments (its boxes stop at ~25 px)
+COARSE_CEILING = 1.5 * LARGE_TEXT  # canvas px: the tallest string a coarse pass keeps (unless it is the coarsest)
 COARSE_SHRINKS = (0.5, 0.25, 0.125)  # coarser detector canvases, for strings up to ~8x `LARGE_TEXT` tall
 SUSPECT_HEIGHT = 14.0  # canvas px: a canonical string taller than body text, read unsurely, may be a fragment
 SURE = 0.8  # mean character probability of a sure reading: a coarse string must reach it to be kept
@@ -31,9 +32,22 @@ MARGIN = 0.05  # and read this much more surely than the finer strings it replac
 
 def too_tall(rects: Array, finer: float, scale: float, coarsest: bool) -> npt.NDArray[np.bool_]:
     """Which rectangles (page px) of a coarse pass at `scale` (canvas px per page px) hold a string too tall for the
-    finer pass at `finer`, and not too tall for this one (unless no coarser pass follows)."""
+    finer pass at `finer`, and not too tall for this one (`COARSE_CEILING`, unless no coarser pass follows). The
+    windows of successive passes overlap: a box measured a little taller on one canvas than on the next (an 80 px
+    heading at 23 px on the quartered canvas, 22 px on the eighthed one's scale) is kept by both, never dropped
+    between them, and `settle_scales` keeps the surer copy."""
     tall = rects[:, 3] * finer > LARGE_TEXT
-    return tall & (coarsest | (rects[:, 3] * scale <= LARGE_TEXT))
+    return tall & (coarsest | (rects[:, 3] * scale <= COARSE_CEILING))
+
+
+def line_heights(rects: Array, scale: float) -> Array:
+    """The heights (page px) that set a page's recognition source (`crops.recognition_source`): those of the strings
+    the canonical canvas (at `scale`) holds whole, no taller than `LARGE_TEXT` there, or all where none is. A title
+    slide's heading comes out in many tall fragments, which otherwise outnumber two lines of body text and shrink
+    the source until those lines are a few pixels tall ("The quick" read as "The qaik")."""
+    heights = rects[:, 3]
+    whole = heights * scale <= LARGE_TEXT
+    return heights[whole] if whole.any() else heights
 
 
 def landing_shrink(height: float) -> float:
@@ -67,15 +81,20 @@ def settle_scales(rects: Array, suspect: npt.NDArray[np.bool_], confidence: Sequ
     passes (finest first), each with its reading's confidence. A coarse string that reads at least `SURE`ly and holds
     the centre of a suspect (or of no string kept so far) is weighed against the strings kept so far whose centres
     it holds (their mean confidence, weighted by length); it replaces them where it reads more surely by `MARGIN`.
-    A coarse string over surely read lines alone (a paragraph seen as one blob) never displaces them."""
+    A coarse string over surely read lines alone (a paragraph seen as one blob) never displaces them, nor does one
+    that cuts across half the height of a surely read line whose centre it does not hold (a blob of that line's
+    text on a coarse canvas, read as "---")."""
+    bounds = quad_bounds(rect_corners(rects)) if len(rects) else np.zeros((0, 4))
     kept = list(range(len(suspect)))
     doubtful = set(np.flatnonzero(suspect).tolist())
     for j in range(len(suspect), len(rects)):
         if confidence[j] < SURE:
             continue
-        x0, y0, x1, y1 = quad_bounds(rect_corners(rects[j : j + 1]))[0]
+        x0, y0, x1, y1 = bounds[j]
         inside = [i for i in kept if x0 <= rects[i, 0] <= x1 and y0 <= rects[i, 1] <= y1]
         if inside and not doubtful.intersection(inside):
+            continue
+        if any(crosses(bounds[j], bounds[i]) for i in kept if i not in inside and i not in doubtful):
             continue
         if inside:
             rival = float(np.average([confidence[i] for i in inside], weights=[rects[i, 2] for i in inside]))
@@ -84,3 +103,10 @@ def settle_scales(rects: Array, suspect: npt.NDArray[np.bool_], confidence: Sequ
         kept = [i for i in kept if i not in inside] + [j]
         doubtful.add(j)
     return kept
+
+
+def crosses(box: Array, line: Array) -> bool:
+    """Whether `box` (x0, y0, x1, y1) overlaps `line` across the line's width at all and half its height."""
+    overlap_x = min(box[2], line[2]) - max(box[0], line[0])
+    overlap_y = min(box[3], line[3]) - max(box[1], line[1])
+    return overlap_x > 0 and overlap_y >= 0.5 * (line[3] - line[1])
