@@ -72,17 +72,24 @@ def test_a_coarse_string_replaces_the_fragments_it_holds_only_where_it_reads_mor
     heading = rect(100, 50, 200, 60)
     rects = np.array([*fragments, line_below, heading])
     doubtful = np.array([True, True, False])
-    assert settle_scales(rects, doubtful, [0.4, 0.5, 0.99, 0.95]) == [2, 3]  # junk fragments give way, the line stays
-    assert settle_scales(rects, doubtful, [0.4, 0.5, 0.99, SURE - 0.01]) == [0, 1, 2]  # an unsure heading does not
-    assert settle_scales(rects, doubtful, [0.76, 0.78, 0.99, SURE]) == [0, 1, 2]  # nor one within the margin
-    assert settle_scales(rects, np.zeros(3, bool), [0.97, 0.96, 0.99, 0.99]) == [0, 1, 2]  # no suspect: kept
+    texts = ["PllI", "G1", "The line below", "Annual Report"]
+    assert settle_scales(rects, doubtful, [0.4, 0.5, 0.99, 0.95], texts) == [2, 3]  # junk gives way, the line stays
+    assert settle_scales(rects, doubtful, [0.4, 0.5, 0.99, SURE - 0.01], texts) == [0, 1, 2]  # an unsure heading not
+    assert settle_scales(rects, doubtful, [0.76, 0.78, 0.99, SURE], texts) == [0, 1, 2]  # nor one within the margin
+    assert settle_scales(rects, np.zeros(3, bool), [0.97, 0.96, 0.99, 0.99], texts) == [0, 1, 2]  # no suspect: kept
     blob = rect(100, 200, 220, 80)  # a coarse box swallowing a paragraph's lines, however surely it reads
-    assert settle_scales(np.array([line_below, blob]), np.array([False]), [0.9, 0.99]) == [0]
+    assert settle_scales(np.array([line_below, blob]), np.array([False]), [0.9, 0.99], ["line", "blob"]) == [0]
     crossing = rect(line_below[0] - line_below[2] / 2, line_below[1], 60, 40)  # a blob over the line's left end
-    assert settle_scales(np.array([line_below, crossing]), np.array([False]), [0.9, 0.9]) == [0]
+    assert settle_scales(np.array([line_below, crossing]), np.array([False]), [0.9, 0.9], ["line", "---"]) == [0]
     alone = np.array([rect(300, 300, 100, 60)])
     none = np.zeros(0, bool)
-    assert settle_scales(alone, none, [SURE]) == [0] and settle_scales(alone, none, [SURE - 0.01]) == []
+    assert settle_scales(alone, none, [SURE], ["Go"]) == [0] and settle_scales(alone, none, [SURE - 0.01], ["Go"]) == []
+    # a heading read whole on the canonical canvas, flanked by fragments, and read the same on a coarse one
+    flanked = np.array([rect(100, 50, 150, 50), rect(20, 52, 10, 46), rect(182, 50, 6, 24), rect(100, 50, 180, 50)])
+    reads = ["INVOICE", "1", "-", "INVOICE"]
+    assert settle_scales(flanked, np.array([False, True, True]), [0.979, 0.757, 0.796, 0.991], reads) == [3]
+    reads[3] = "INVOIC8"  # read otherwise, the coarse string must beat the margin, and does not
+    assert settle_scales(flanked, np.array([False, True, True]), [0.979, 0.757, 0.796, 0.991], reads) == [0, 1, 2]
 
 
 def test_reading_confidence_is_the_mean_probability_of_the_emitted_characters() -> None:

@@ -376,7 +376,7 @@ class OcrPipeline:
             if suspect.any():
                 tall = self.read_crops(source, scale, self.detect_tall([page])[0])
                 both = reading.plus(tall)
-                keep = settle_scales(both.rects, suspect, both.sure)
+                keep = settle_scales(both.rects, suspect, both.sure, both.texts)
                 reading = both.pick([keep[i] for i in surest(both.rects[keep, 5])])
             readings.append(reading)
         return readings

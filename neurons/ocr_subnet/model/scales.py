@@ -76,11 +76,15 @@ def suspects(rects: Array, confidence: Sequence[float], scale: float) -> npt.NDA
     return (rects[:, 3] * scale > SUSPECT_HEIGHT) & (np.asarray(confidence, dtype=np.float64) < SURE)
 
 
-def settle_scales(rects: Array, suspect: npt.NDArray[np.bool_], confidence: Sequence[float]) -> list[int]:
+def settle_scales(
+    rects: Array, suspect: npt.NDArray[np.bool_], confidence: Sequence[float], texts: Sequence[str]
+) -> list[int]:
     """The indices of the strings to keep: the first `len(suspect)` from the canonical pass, the rest from coarser
     passes (finest first), each with its reading's confidence. A coarse string that reads at least `SURE`ly and holds
     the centre of a suspect (or of no string kept so far) is weighed against the strings kept so far whose centres
-    it holds (their mean confidence, weighted by length); it replaces them where it reads more surely by `MARGIN`.
+    it holds (their mean confidence, weighted by length); it replaces them where it reads more surely by `MARGIN`, or
+    where it reads as the sure strings it holds read together (a heading read whole on both canvases, flanked by
+    fragments on the finer one: "1 INVOICE - 2").
     A coarse string over surely read lines alone (a paragraph seen as one blob) never displaces them, nor does one
     that cuts across half the height of a surely read line whose centre it does not hold (a blob of that line's
     text on a coarse canvas, read as "---")."""
@@ -96,13 +100,19 @@ def settle_scales(rects: Array, suspect: npt.NDArray[np.bool_], confidence: Sequ
             continue
         if any(crosses(bounds[j], bounds[i]) for i in kept if i not in inside and i not in doubtful):
             continue
-        if inside:
+        whole = sorted((i for i in inside if i not in doubtful), key=lambda i: rects[i, 0])
+        if inside and not (whole and same_text(" ".join(texts[i] for i in whole), texts[j])):
             rival = float(np.average([confidence[i] for i in inside], weights=[rects[i, 2] for i in inside]))
             if confidence[j] <= rival + MARGIN:
                 continue
         kept = [i for i in kept if i not in inside] + [j]
         doubtful.add(j)
     return kept
+
+
+def same_text(a: str, b: str) -> bool:
+    """Whether two readings differ at most in their spaces."""
+    return "".join(a.split()) == "".join(b.split())
 
 
 def crosses(box: Array, line: Array) -> bool:
