@@ -19,46 +19,35 @@ from statistics import fmean
 import numpy as np
 import typer
 from ocr_subnet.evaluation import EngineName
+from ocr_subnet.evaluation.headings import BODY, DEJAVU_SERIF, LEFT, PAGE, TRUETYPE, heading_page, heading_width
 from ocr_subnet.evaluation.real_pdfs import page_cer
 from ocr_subnet.evaluation.run import load_engine, warm_up
 from ocr_subnet.sections import plain_text
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
-TRUETYPE = Path("/usr/share/fonts/truetype")
 FACES = {
-    "DejaVu Serif": TRUETYPE / "dejavu/DejaVuSerif.ttf",
+    "DejaVu Serif": DEJAVU_SERIF,
     "Liberation Sans": TRUETYPE / "liberation/LiberationSans-Regular.ttf",
     "Liberation Sans Bold": TRUETYPE / "liberation/LiberationSans-Bold.ttf",
     "Liberation Serif": TRUETYPE / "liberation/LiberationSerif-Regular.ttf",
 }
 HEADINGS = ("Report", "Annual Report", "Chapter 3", "INVOICE", "Welcome")
 SIZES = (40, 60, 80, 110, 150)  # px
-BODY = ("The quick brown fox jumps over the lazy dog again.", "Pack my box with five dozen liquor jugs today.")
-PAGE = (612, 792)
-LEFT = 40
 
 
 def heading_pages() -> list[tuple[str, int, str, Image.Image]]:
     """(face, size, heading, page) for every heading that fits the page's width at that size."""
-    body = ImageFont.truetype(str(FACES["Liberation Serif"]), 11)
-    pages = []
-    for face, path in FACES.items():
-        for size in SIZES:
-            font = ImageFont.truetype(str(path), size)
-            for heading in HEADINGS:
-                image = Image.new("L", PAGE, 255)
-                draw = ImageDraw.Draw(image)
-                if LEFT + draw.textlength(heading, font=font) > PAGE[0] - 12:
-                    continue
-                draw.text((LEFT, 60), heading, font=font, fill=0)
-                for k, line in enumerate(BODY):
-                    draw.text((LEFT, 60 + int(size * 1.6) + 16 * k), line, font=body, fill=0)
-                pages.append((face, size, heading, image))
-    return pages
+    return [
+        (face, size, heading, heading_page(heading, size, path, FACES["Liberation Serif"]))
+        for face, path in FACES.items()
+        for size in SIZES
+        for heading in HEADINGS
+        if LEFT + heading_width(heading, size, path) <= PAGE[0] - 12
+    ]
 
 
 @app.command()

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from ocr_subnet.evaluation.headings import BODY, heading_page
 from ocr_subnet.model import charset
 from ocr_subnet.model.pipeline import OcrPipeline
 from ocr_subnet.model.scales import (
@@ -21,10 +22,7 @@ from ocr_subnet.model.scales import (
     too_tall,
 )
 from ocr_subnet.sections import plain_text
-from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
-
-SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 
 
 def rect(cx: float, cy: float, length: float, height: float) -> list[float]:
@@ -109,21 +107,6 @@ def shipped() -> OcrPipeline:
     return OcrPipeline.load()
 
 
-BODY = ("The quick brown fox jumps over the lazy dog again.", "Pack my box with five dozen liquor jugs today.")
-
-
-def heading_page(heading: str, size: int) -> np.ndarray:
-    """A 1 px/pt page: `heading` at `size` px over two lines of 11 px body text."""
-    image = Image.new("L", (612, 792), 255)
-    draw = ImageDraw.Draw(image)
-    draw.text((40, 60), heading, font=ImageFont.truetype(SERIF, size), fill=0)
-    y = 60 + int(size * 1.6)
-    for line in BODY:
-        draw.text((40, y), line, font=ImageFont.truetype(SERIF, 11), fill=0)
-        y += 16
-    return np.asarray(image)
-
-
 @pytest.mark.parametrize(
     ("size", "heading"),
     [(12, "Annual Report"), (30, "Annual Report"), (50, "Annual Report"), (80, "Report"), (150, "Report")],
@@ -135,7 +118,7 @@ def test_shipped_weights_read_a_heading_at_any_size_and_the_body_below_it(
     ("PllllllGl I63OID") before the coarse passes, and the passes must not cost the body its lines. The body is
     held to a character a line: at 11 px the sixth fine-tune reads this line's last period as a colon on some
     renderings (it reads such body text at 1.5% CER where the fourth read 1.7%)."""
-    (sections,) = shipped([heading_page(heading, size)])
+    (sections,) = shipped([np.asarray(heading_page(heading, size))])
     read = plain_text(sections).split("\n")
     assert read[0] == heading and len(read) == 1 + len(BODY), read
     assert all(Levenshtein.distance(line, truth) <= 1 for line, truth in zip(read[1:], BODY, strict=True)), read
