@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 SECONDS=0
 # Inside the node's namespace nothing can be downloaded: Helm comes first.
 bash scripts/install-helm.sh >/dev/null
+# Every run starts on a fresh cluster: a node left up (KEEP_NODE=1, a run that was killed) still holds the
+# last run's Helm release, and `helm install` would refuse the name.
+bash scripts/node.sh down
 kubeconfig="$(bash scripts/node.sh up)"
 [ "${KEEP_NODE:-0}" = 1 ] || trap 'bash scripts/node.sh down' EXIT
 echo "e2e: node up (${SECONDS}s)" >&2

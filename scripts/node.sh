@@ -370,6 +370,11 @@ node_ready() {
   kubectl_node get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' | grep -qx True
 }
 
+# The cluster itself (etcd's data, certificates, credentials, volumes); the image store stays for the next `up`.
+forget_cluster() {
+  rm -rf "$STATE"/{etcd,kubelet,pki,dns,cni/ipam,sysctl,volumes} "$STATE"/tokens.csv "$STATE"/*.kubeconfig
+}
+
 up() {
   [ "$(id -u)" = 0 ] || die "needs root (network and mount namespaces, cgroups, containerd)"
   [ -d /sys/fs/cgroup/memory ] || die "needs cgroup v1 (kubelet 1.20): /sys/fs/cgroup/memory is missing"
@@ -379,6 +384,14 @@ up() {
   k8s_bin >/dev/null
   bin="$K8S_BIN"
   mkdir -p "$STATE"/{ns,logs,pids}
+  # A run killed before `down` (a CI job stopped, a machine restored from a snapshot) leaves etcd's data
+  # behind with no etcd running: the next cluster would wake with that run's Helm releases and pods.
+  # Only a node whose etcd is alive is reused.
+  if ! alive etcd && [ -d "$STATE/etcd" ]; then
+    log "a previous node was not shut down: starting a fresh cluster"
+    down >/dev/null
+    mkdir -p "$STATE"/{ns,logs,pids}
+  fi
   make_netns
   make_mntns
   make_cgroups
@@ -444,8 +457,7 @@ down() {
   for dir in /run/containerd /var/lib/cni; do
     [ -d "$dir" ] && find "$dir" -depth -type d -empty -delete 2>/dev/null
   done
-  # The cluster itself goes; the image store stays for the next `up` unless --purge.
-  rm -rf "$STATE"/{etcd,kubelet,pki,dns,cni/ipam,sysctl,volumes} "$STATE"/tokens.csv "$STATE"/*.kubeconfig
+  forget_cluster
   if [ "${1:-}" = --purge ]; then rm -rf "$STATE"; fi
   local left=()
   [ -e "/run/netns/$NETNS" ] && left+=("network namespace $NETNS")
