@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 from subnet_operator import cli as operator_cli
+from subnet_operator.monitoring import cli as monitoring_cli
 
 from ocr_subnet.chain import cli as chain_cli
 from ocr_subnet.challenge import cli as challenge_cli
@@ -16,7 +17,6 @@ from ocr_subnet.gateway import cli as gateway_cli
 from ocr_subnet.local import cli as local_cli
 from ocr_subnet.miner import cli as miner_cli
 from ocr_subnet.model import cli as model_cli
-from ocr_subnet.monitoring import cli as monitoring_cli
 from ocr_subnet.scoring import cli as scoring_cli
 from ocr_subnet.triton import cli as triton_cli
 from ocr_subnet.validator import cli as validator_cli

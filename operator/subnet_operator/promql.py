@@ -3,7 +3,7 @@
 A resource's pods are found by the `namespace` and `pod` labels every Kubernetes scrape config
 attaches (kubernetes_sd relabeling, ServiceMonitor/PodMonitor): pod names are `<deployment>-<hash>-<id>`.
 Several expressions go out as one query, each tagged with a `q` label, to keep requests per tick low.
-Expressions shared with the alerts and the dashboard come from `ocr_subnet.monitoring.queries`.
+Expressions shared with the alerts and the dashboard come from `subnet_operator.monitoring.queries`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ocr_subnet import metric_names as names
-from ocr_subnet.monitoring import queries
 
 from subnet_operator.health import ScoreSample, WeightsSample
+from subnet_operator.monitoring import queries
 from subnet_operator.prometheus import Sample
 from subnet_operator.scaling import Observation
 

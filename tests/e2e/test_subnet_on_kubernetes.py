@@ -37,11 +37,11 @@ from ocr_subnet import metric_names as names
 from ocr_subnet.backends.triton import TritonBackend
 from ocr_subnet.challenge.generate import render_page
 from ocr_subnet.gateway.keys import add_key
-from ocr_subnet.monitoring import rules, scrape
 from PIL import Image, ImageDraw, ImageFont
 from subnet_operator import api
 from subnet_operator.builders import triton
 from subnet_operator.builders.gateway import GATEWAY_COMPONENT
+from subnet_operator.monitoring import rules, scrape
 
 from tests.e2e.conftest import ClusterPrometheus, cluster_kind
 from tests.integration.operator_harness import Resources

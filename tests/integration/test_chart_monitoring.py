@@ -21,11 +21,11 @@ from ocr_subnet.gateway.metrics import GatewayMetrics
 from ocr_subnet.miner.gate import PriorityGate
 from ocr_subnet.miner.metrics import MinerMetrics
 from ocr_subnet.miner.policy import Outcome
-from ocr_subnet.monitoring import dashboard, rules, scrape
 from ocr_subnet.validator.metrics import ValidatorMetrics
 from ocr_subnet.validator.policy import MinerScore
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from subnet_operator.metrics import OperatorMetrics
+from subnet_operator.monitoring import dashboard, rules, scrape
 
 from tests.support.prometheus import Prometheus, start_prometheus
 

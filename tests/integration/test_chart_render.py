@@ -20,9 +20,9 @@ import pytest
 import typer
 import yaml
 from ocr_subnet.cli import app
-from ocr_subnet.monitoring import dashboard, rules, scrape
 from subnet_operator import rbac
 from subnet_operator.builders.common import RUN_AS
+from subnet_operator.monitoring import dashboard, rules, scrape
 
 from tests.support.helm import REGISTRY_VALUES
 

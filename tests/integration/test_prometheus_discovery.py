@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ocr_subnet.monitoring import scrape
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from subnet_operator.monitoring import scrape
 
 from tests.support.ports import free_port
 from tests.support.prometheus import Prometheus, start_prometheus

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocr_subnet import metric_names as names
-from ocr_subnet.monitoring import dashboard, scrape
+from subnet_operator.monitoring import dashboard, scrape
 
 REQUIRED = {
     "EMA per miner and validator": names.VALIDATOR_MINER_EMA,

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from ocr_subnet import metric_names as names
 from ocr_subnet.cli import app
-from ocr_subnet.monitoring import dashboard, render, rules
+from subnet_operator.monitoring import dashboard, render, rules
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]

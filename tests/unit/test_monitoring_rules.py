@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from ocr_subnet import metric_names as names
-from ocr_subnet.monitoring import render, rules, scrape
+from subnet_operator.monitoring import render, rules, scrape
 
 from tests.support.tools import require_tool
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ocr_subnet.monitoring import scrape
 from subnet_operator import api, crds
 from subnet_operator.builders import gateway, miner, triton, validator
 from subnet_operator.builders.common import Owner
+from subnet_operator.monitoring import scrape
 from subnet_operator.schema import apply_defaults
 
 COMMON = {"image": "ocr-subnet:test", "wallet": {"secretName": "hotkey"}, "chain": {"netuid": 1}}

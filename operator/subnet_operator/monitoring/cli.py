@@ -14,7 +14,7 @@ def render(
     check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if the files differ from a fresh render"),
 ) -> None:
     """Write alert-rules.yaml, grafana-dashboard.json and scrape.yaml, built from metric_names."""
-    from ocr_subnet.monitoring import render as rendering
+    from subnet_operator.monitoring import render as rendering
 
     if check:
         stale = rendering.stale(out)
@@ -38,8 +38,8 @@ def prometheus_config(
     alert rules: for a Prometheus without the Prometheus Operator, inside the cluster or beside it."""
     import yaml
 
-    from ocr_subnet.monitoring import render as rendering
-    from ocr_subnet.monitoring import scrape
+    from subnet_operator.monitoring import render as rendering
+    from subnet_operator.monitoring import scrape
 
     discovery = None
     if targets_file is not None:
@@ -70,7 +70,7 @@ def discover(
 
     from kubernetes import client, config
 
-    from ocr_subnet.monitoring import scrape
+    from subnet_operator.monitoring import scrape
 
     if kubeconfig is not None:
         config.load_kube_config(str(kubeconfig))

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocr_subnet import metric_names as names
-from ocr_subnet.monitoring import queries as q
-from ocr_subnet.monitoring import scrape
-from ocr_subnet.monitoring.rules import Thresholds
+
+from subnet_operator.monitoring import queries as q
+from subnet_operator.monitoring import scrape
+from subnet_operator.monitoring.rules import Thresholds
 
 UID = "ocr-subnet"
 TITLE = "OCR subnet"

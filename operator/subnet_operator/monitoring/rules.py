@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocr_subnet import metric_names as names
-from ocr_subnet.monitoring import queries as q
-from ocr_subnet.monitoring import scrape
+
+from subnet_operator import crds
+from subnet_operator.monitoring import queries as q
+from subnet_operator.monitoring import scrape
+from subnet_operator.schema import apply_defaults
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,6 @@ class Thresholds:
     @classmethod
     def from_operator_defaults(cls, triton_queue_factor: float = 4.0) -> Thresholds:
         """Triton's alert sits `triton_queue_factor` times above the queue time the scaler aims for."""
-        from subnet_operator import crds
-        from subnet_operator.schema import apply_defaults
-
         weights = apply_defaults(crds.validator_spec(), {})["health"]["weights"]
         score = apply_defaults(crds.miner_spec(), {})["health"]["score"]
         triton = apply_defaults(crds.triton_spec(), {})
