@@ -4,7 +4,8 @@
 # scripts/build-control-plane.sh from Debian's source, cached), containerd + runc, a CNI bridge, and a
 # cluster DNS (dnsmasq answering for the Services, synced from the API every 2 s).
 #
-#   scripts/node.sh up                  start it (idempotent); prints the admin kubeconfig's path
+#   scripts/node.sh up                  start it (idempotent while it runs; after a crash, a fresh cluster);
+#                                       prints the admin kubeconfig's path
 #   scripts/node.sh down [--purge]      stop everything it started, by PID; leaves no mounts, namespaces or
 #                                       cgroups. --purge also drops the image store
 #   scripts/node.sh status [--json]     daemons, node readiness, pods
@@ -43,7 +44,11 @@ VOLUMES=8
 log() { echo "node: $*" >&2; }
 die() { log "$*"; exit 1; }
 pidfile() { echo "$STATE/pids/$1.pid"; }
-alive() { [ -f "$(pidfile "$1")" ] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
+# Running, not a zombie: a daemon killed moments ago answers kill -0 until its parent reaps it.
+alive() {
+  local state
+  [ -f "$(pidfile "$1")" ] && state="$(ps -o stat= -p "$(cat "$(pidfile "$1")")")" && [[ $state != Z* ]]
+}
 innet() { nsenter --net="/run/netns/$NETNS" -- "$@"; }
 innode() { nsenter --net="/run/netns/$NETNS" --mount="$MNTNS" -- "$@"; }
 ctr_node() { ctr -a "$SOCK" -n k8s.io "$@"; }
