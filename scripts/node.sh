@@ -388,15 +388,14 @@ up() {
   local bin started=$SECONDS
   k8s_bin >/dev/null
   bin="$K8S_BIN"
-  mkdir -p "$STATE"/{ns,logs,pids}
   # A run killed before `down` (a CI job stopped, a machine restored from a snapshot) leaves etcd's data
   # behind with no etcd running: the next cluster would wake with that run's Helm releases and pods.
   # Only a node whose etcd is alive is reused.
   if ! alive etcd && [ -d "$STATE/etcd" ]; then
     log "a previous node was not shut down: starting a fresh cluster"
     down >/dev/null
-    mkdir -p "$STATE"/{ns,logs,pids}
   fi
+  mkdir -p "$STATE"/{ns,logs,pids}
   make_netns
   make_mntns
   make_cgroups
