@@ -22,6 +22,7 @@ from ocr_subnet.evaluation.real_pdfs import (
     opened,
     page_cer,
     page_plan,
+    parse_bbox_layout,
     rasterize,
     select,
     summary_rows,
@@ -75,6 +76,22 @@ def test_text_layer_of_a_real_page_lies_on_its_ink() -> None:
     x0, y0, x1, y1 = (round(v) for v in title.position)
     assert raster[y0:y1, x0:x1].min() < 64  # the title's ink is inside its box
     assert raster[y0:y1, x1 + 40 : x1 + 200].min() == 255  # and the paper beside it is blank
+
+
+def test_a_glyph_with_no_character_is_dropped_not_a_parse_error() -> None:
+    """pdftotext writes a formula's unmapped glyph as a raw U+0001, which XML forbids (zlib's crc-doc, page 5)."""
+    words = "".join(
+        f'<word xMin="{x0}" yMin="10" xMax="{x1}" yMax="20">{text}</word>'
+        for x0, x1, text in ((10, 30, "x\x01y"), (40, 50, "\x01"), (60, 90, "CRC"))
+    )
+    xhtml = (
+        '<html xmlns="http://www.w3.org/1999/xhtml"><body><doc><page width="100" height="100"><flow><block>'
+        f'<line xMin="10" yMin="10" xMax="90" yMax="20">{words}</line></block></flow></page></doc></body></html>'
+    )
+    truth = parse_bbox_layout(xhtml, 200, 200)
+    assert [w.text for w in truth.words] == ["xy", "CRC"]
+    assert truth.text == "xy CRC"
+    assert truth.words[1].position == (120.0, 20.0, 180.0, 40.0)
 
 
 def test_gzipped_documents_are_unpacked_and_read() -> None:

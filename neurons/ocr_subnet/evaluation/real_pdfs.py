@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 import tempfile
@@ -40,6 +41,9 @@ DEGRADE_LEVEL = 2  # the challenge level whose photometry the scan-degraded vari
 TEXT_LAYER_FAMILY = ""  # pdftotext reports no font: truth sections carry only their line's height
 PDFTOTEXT_TIMEOUT_S = 60.0
 XHTML = "{http://www.w3.org/1999/xhtml}"
+# Control characters XML 1.0 forbids: pdftotext writes them raw for glyphs its font maps to no character (crc-doc's
+# formulas give U+0001), and the whole page then failed to parse.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -185,8 +189,9 @@ def summary_rows(results: Sequence[PageResult]) -> list[dict[str, float | int | 
 
 
 def parse_bbox_layout(xhtml: str, width_px: int, height_px: int) -> Truth:
-    """`pdftotext -bbox-layout` of one page -> its words and lines in pixels of a width_px x height_px raster."""
-    root = ET.fromstring(xhtml)
+    """`pdftotext -bbox-layout` of one page -> its words and lines in pixels of a width_px x height_px raster. A
+    glyph with no character (`NOT_XML`) is no text: a word of nothing else is dropped."""
+    root = ET.fromstring(NOT_XML.sub("", xhtml))
     page = root.find(f".//{XHTML}page")
     if page is None:
         raise ValueError("pdftotext printed no page")
