@@ -28,6 +28,7 @@ from ocr_subnet.model.geometry import (
     landscape_scale,
     rect_corners,
 )
+from ocr_subnet.model.ruling import erase_rules
 
 Raster = npt.NDArray[np.uint8]
 MAX_RECOGNITION_WIDTH = 1600  # ~2.6 px/pt: larger pages are shrunk before cropping (crops are ~2.5 px/pt)
@@ -65,7 +66,8 @@ def recognition_source(page: Raster, line_heights: npt.NDArray[np.float64]) -> t
     """The page crops are sampled from, as an ink tensor, and its scale from the page. A page whose median text
     line (`line_heights`, in its pixels) is taller than LINE_PX is shrunk (antialiased) until it is not: the
     recognizer reads a 300-dpi page's lines best from a source where they are ~15 px, not from the sharp
-    full-size render (real PDFs, measured). Never enlarged; a huge page shrinks to the size caps regardless."""
+    full-size render (real PDFs, measured). Never enlarged; a huge page shrinks to the size caps regardless. Ruling
+    lines are erased from it (`ruling`), so no crop reads a table's rule as a letter."""
     height, width = page.shape
     if is_landscape(width, height):  # by its height, as its canvas is
         scale = min(1.0, landscape_scale(width, height, MAX_RECOGNITION_WIDTH, MAX_RECOGNITION_AREA))
@@ -75,7 +77,10 @@ def recognition_source(page: Raster, line_heights: npt.NDArray[np.float64]) -> t
         scale = min(scale, LINE_PX / max(float(np.median(line_heights)), 1.0))
     if scale < 1.0:
         page = resize(page, max(1, round(width * scale)), max(1, round(height * scale)))
-    return torch.from_numpy(ink(page)), scale
+    source = ink(page)
+    if len(line_heights):
+        source = erase_rules(source, float(np.median(line_heights)) * scale)
+    return torch.from_numpy(source), scale
 
 
 def normalize(crop: torch.Tensor) -> torch.Tensor:
