@@ -26,6 +26,7 @@ from ocr_subnet.model.geometry import (
     crop_width,
     is_landscape,
     landscape_scale,
+    quad_bounds,
     rect_corners,
 )
 from ocr_subnet.model.ruling import erase_rules
@@ -62,12 +63,15 @@ def detector_batch(pages: Sequence[Raster], shrink: float = 1.0) -> tuple[torch.
     return torch.from_numpy(batch), canvases
 
 
-def recognition_source(page: Raster, line_heights: npt.NDArray[np.float64]) -> tuple[torch.Tensor, float]:
+def recognition_source(
+    page: Raster, line_heights: npt.NDArray[np.float64], text_rects: npt.NDArray[np.float64]
+) -> tuple[torch.Tensor, float]:
     """The page crops are sampled from, as an ink tensor, and its scale from the page. A page whose median text
     line (`line_heights`, in its pixels) is taller than LINE_PX is shrunk (antialiased) until it is not: the
     recognizer reads a 300-dpi page's lines best from a source where they are ~15 px, not from the sharp
     full-size render (real PDFs, measured). Never enlarged; a huge page shrinks to the size caps regardless. Ruling
-    lines are erased from it (`ruling`), so no crop reads a table's rule as a letter."""
+    lines are erased from it (`ruling`), so no crop reads a table's rule as a letter; the strokes inside the page's
+    strings (`text_rects`, RECT_FIELDS in its pixels) are never taken for rules."""
     height, width = page.shape
     if is_landscape(width, height):  # by its height, as its canvas is
         scale = min(1.0, landscape_scale(width, height, MAX_RECOGNITION_WIDTH, MAX_RECOGNITION_AREA))
@@ -79,7 +83,8 @@ def recognition_source(page: Raster, line_heights: npt.NDArray[np.float64]) -> t
         page = resize(page, max(1, round(width * scale)), max(1, round(height * scale)))
     source = ink(page)
     if len(line_heights):
-        source = erase_rules(source, float(np.median(line_heights)) * scale)
+        boxes = quad_bounds(rect_corners(text_rects)) * scale if len(text_rects) else np.zeros((0, 4))
+        source = erase_rules(source, float(np.median(line_heights)) * scale, boxes)
     return torch.from_numpy(source), scale
 
 

@@ -147,7 +147,7 @@ def jitter(rects: npt.NDArray[np.float64], rng: np.random.Generator, config: Dat
 def recognizer_examples(sample: Sample, rng: np.random.Generator, config: DataConfig) -> list[RecognizerExample]:
     """Every labelled string of the page as a recognizer crop, from its jittered label rectangle."""
     labels = quad_rects(sample.quads)
-    source, scale = recognition_source(sample.image, labels[:, 3])
+    source, scale = recognition_source(sample.image, labels[:, 3], labels)
     rects = jitter(labels, rng, config)
     crops = sample_crops(source, crop_quads(rects, scale), config.crop_columns)
     return [

@@ -370,7 +370,7 @@ class OcrPipeline:
         readings = []
         for page, found in zip(pages, self.detect(pages), strict=True):
             page_scale = canvas(page.shape[1], page.shape[0]).scale
-            source, scale = recognition_source(page, line_heights(found, page_scale))
+            source, scale = recognition_source(page, line_heights(found, page_scale), found)
             reading = self.read_crops(source, scale, found)
             suspect = suspects(found, reading.sure, page_scale)
             if suspect.any():
