@@ -28,6 +28,7 @@ import numpy.typing as npt
 import torch
 
 from ocr_subnet.model import Precision, charset
+from ocr_subnet.model.bands import light_bands
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.crops import crop_quads, detector_batch, pad_batch, recognition_source, sample_crops
 from ocr_subnet.model.geometry import (
@@ -276,7 +277,7 @@ class OcrPipeline:
         results: list[list[Section]] = [[] for _ in arrays]
         if not live:
             return results
-        arrays = [light_paper(a) if a.size else a for a in arrays]
+        arrays = [light_bands(light_paper(a)) if a.size else a for a in arrays]
         readings = self.read([arrays[i] for i in live])
         for i, reading in zip(live, readings, strict=True):
             results[i] = self.page_sections(arrays[i], reading)
