@@ -86,8 +86,7 @@ def holds_letters(light: npt.NDArray[np.bool_]) -> bool:
     areas = np.bincount(islands.ravel(), minlength=count + 1)[1:]
     if np.count_nonzero(areas >= MIN_HOLE_AREA) < MIN_HOLES:
         return False
-    filled = ndimage.binary_fill_holes(islands > 0)
-    counters, found = ndimage.label(filled & ~(islands > 0))
+    counters, found = ndimage.label(ndimage.binary_fill_holes(light) & ~light)
     return bool(found) and bool((np.bincount(counters.ravel())[1:] >= MIN_HOLE_AREA).any())
 
 

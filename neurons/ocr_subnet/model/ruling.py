@@ -40,6 +40,7 @@ def opened(dark: npt.NDArray[np.uint8], axis: int, length: int) -> npt.NDArray[n
 
 
 def paper_level(source: Ink) -> float:
+    """The paper's ink level: the median of a sparse grid (text covers well under half a page)."""
     return float(np.median(source[::PAPER_STEP, ::PAPER_STEP]))
 
 
@@ -55,11 +56,12 @@ def rule_mask(source: Ink, line_px: float, paper: float) -> npt.NDArray[np.bool_
     dark = (source > paper + CONTRAST).view(np.uint8)
     across = max(2, math.ceil(THIN * line_px) + 1)
 
-    def lines_along(ink: npt.NDArray[np.uint8], axis: int, run: float) -> npt.NDArray[np.uint8]:
+    def lines_along(ground: npt.NDArray[np.uint8], axis: int, run: float) -> npt.NDArray[np.uint8]:
+        """Long runs along `axis` of dark pixels thin across it, thickness measured on `ground`."""
         length = max(3, math.ceil(run * line_px)) | 1
         if not ndimage.minimum_filter1d(dark, length, axis=axis).any():
             return np.zeros_like(dark)
-        thin = dark & (1 - opened(ink, 1 - axis, across))
+        thin = dark & (1 - opened(ground, 1 - axis, across))
         return opened(thin, axis, length)
 
     horizontal = lines_along(dark, 1, HORIZONTAL_RUN)
