@@ -18,14 +18,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from ocr_subnet.model.geometry import PAGE_WIDTH_PT, page_width
+
 Page = npt.NDArray[np.uint8]
 Component = tuple[int, tuple[slice, slice]]  # a label and its bounding box
 
 MIN_FILL = 0.5  # dark share of a band's bounding box (white text covers well under half a bar)
 MIN_HOLES = 3  # light islands inside it: letters, where "B", "8" or "%" has two at most
-MIN_HOLE_AREA = 12  # px: an island smaller than this is a speck of a scan's noise, not a letter
-MIN_SIDE = 8  # px: a band is at least this tall and wide (smaller dark blobs are glyphs or specks)
-MIN_AREA = 400  # dark px: a band holding three letters is larger than any glyph of body text
+# Sizes in points (px at 1 px/pt), scaled by the page's density (`px_per_point`), so a 300-dpi page's bold body
+# glyphs (36 x 32 px) are not each traced as a candidate band, as they were when these were pixels (0.2 s a page).
+MIN_HOLE_AREA = 12.0  # pt^2: an island smaller than this is a speck of a scan's noise, not a letter
+MIN_SIDE = 8.0  # pt: a band is at least this tall and wide (smaller dark blobs are glyphs or specks)
+MIN_AREA = 300.0  # dark pt^2: a band holding three letters is larger than any glyph of body text
 SEARCH_PIXELS = 500_000  # a page is searched for bands at about this size (a 1-px/pt letter page: as it is)
 SAMPLE = 20_000  # pixels of the sparse grid the page's dark threshold is read from
 INK_PERCENTILE = 1.0  # the page's ink level: its darkest 1% of pixels
@@ -38,17 +42,24 @@ def dark_threshold(page: Page) -> float:
     return float(ink + paper) / 2.0
 
 
-def large_and_solid(dark: npt.NDArray[np.bool_], factor: int = 1) -> tuple[npt.NDArray[np.int32], list[Component]]:
-    """`dark`'s component labels, and the components (label, box) that could be bands on a page `factor` times
-    `dark`'s size: MIN_AREA dark pixels, MIN_SIDE each way and MIN_FILL solid."""
+def px_per_point(page: Page) -> float:
+    """The page's density, taking its shorter side for a letter page's 612 pt (as the detector's canvas does)."""
+    return page_width(page.shape[1], page.shape[0]) / PAGE_WIDTH_PT
+
+
+def large_and_solid(
+    dark: npt.NDArray[np.bool_], density: float, factor: int = 1
+) -> tuple[npt.NDArray[np.int32], list[Component]]:
+    """`dark`'s component labels, and the components (label, box) that could be bands on a page of `density` px/pt,
+    `factor` times `dark`'s size: MIN_AREA dark, MIN_SIDE each way and MIN_FILL solid."""
     labels, count = ndimage.label(dark)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     boxes = ndimage.find_objects(labels)
     picked = []
-    for index in np.flatnonzero(sizes[1:] * factor * factor >= MIN_AREA) + 1:
+    for index in np.flatnonzero(sizes[1:] * factor * factor >= MIN_AREA * density**2) + 1:
         box = boxes[index - 1]
         height, width = box[0].stop - box[0].start, box[1].stop - box[1].start
-        if min(height, width) * factor >= MIN_SIDE and sizes[index] >= MIN_FILL * height * width:
+        if min(height, width) * factor >= MIN_SIDE * density and sizes[index] >= MIN_FILL * height * width:
             picked.append((int(index), box))
     return labels, picked
 
@@ -58,36 +69,37 @@ def band_mask(page: Page) -> npt.NDArray[np.bool_]:
     `SEARCH_PIXELS` (a band is large; the page's glyphs are thousands of components a full-size pass would label),
     and each one found there is traced at full size inside its box, so its edge is exact."""
     dark = page < dark_threshold(page)
+    density = px_per_point(page)
     factor = max(1, math.isqrt(page.size // SEARCH_PIXELS))
     windows = [(slice(None), slice(None))]
     if factor > 1:
-        _, coarse = large_and_solid(dark[::factor, ::factor], factor)
+        _, coarse = large_and_solid(dark[::factor, ::factor], density, factor)
         windows = [
             tuple(slice(max(0, (s.start - 1) * factor), (s.stop + 1) * factor) for s in box) for _, box in coarse
         ]
     mask = np.zeros(page.shape, dtype=bool)
     for window in windows:
-        labels, picked = large_and_solid(dark[window])
+        labels, picked = large_and_solid(dark[window], density)
         for index, box in picked:
             if touches_edge(page.shape, window, box):
                 continue
             region = labels[box] == index
             solid = ndimage.binary_fill_holes(region)
-            if holds_letters(solid & ~dark[window][box]):
+            if holds_letters(solid & ~dark[window][box], MIN_HOLE_AREA * density**2):
                 mask[window][box] |= solid
     return mask
 
 
-def holds_letters(light: npt.NDArray[np.bool_]) -> bool:
-    """Whether the light pixels inside a dark region are white letters: MIN_HOLES islands of at least MIN_HOLE_AREA,
+def holds_letters(light: npt.NDArray[np.bool_], least: float) -> bool:
+    """Whether the light pixels inside a dark region are white letters: MIN_HOLES islands of at least `least` px,
     one with a dark counter of its own ("O", "e", "4"). The counters of dark glyphs run together by a scan's blur
     ("88", "pe" in bold) are islands too, but plain ones: nothing dark sits inside them."""
     islands, count = ndimage.label(light)
     areas = np.bincount(islands.ravel(), minlength=count + 1)[1:]
-    if np.count_nonzero(areas >= MIN_HOLE_AREA) < MIN_HOLES:
+    if np.count_nonzero(areas >= least) < MIN_HOLES:
         return False
     counters, found = ndimage.label(ndimage.binary_fill_holes(light) & ~light)
-    return bool(found) and bool((np.bincount(counters.ravel())[1:] >= MIN_HOLE_AREA).any())
+    return bool(found) and bool((np.bincount(counters.ravel())[1:] >= least).any())
 
 
 def touches_edge(shape: tuple[int, ...], window: tuple[slice, slice], box: tuple[slice, slice]) -> bool:
