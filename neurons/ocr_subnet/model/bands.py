@@ -30,7 +30,7 @@ MIN_HOLES = 3  # light islands inside it: letters, where "B", "8" or "%" has two
 MIN_HOLE_AREA = 12.0  # pt^2: an island smaller than this is a speck of a scan's noise, not a letter
 MIN_SIDE = 8.0  # pt: a band is at least this tall and wide (smaller dark blobs are glyphs or specks)
 MIN_AREA = 300.0  # dark pt^2: a band holding three letters is larger than any glyph of body text
-SEARCH_PIXELS = 500_000  # a page is searched for bands at about this size (a 1-px/pt letter page: as it is)
+SEARCH_PIXELS = 500_000  # a page is searched for bands on a grid of about this size (every other pixel at least)
 SAMPLE = 20_000  # pixels of the sparse grid the page's dark threshold is read from
 INK_PERCENTILE = 1.0  # the page's ink level: its darkest 1% of pixels
 
@@ -65,18 +65,14 @@ def large_and_solid(
 
 
 def band_mask(page: Page) -> npt.NDArray[np.bool_]:
-    """The pixels of the page's dark bands, their light islands included. Bands are sought on a sparse grid of about
+    """The pixels of the page's dark bands, their light islands included. Bands are sought on a sparse grid of at most
     `SEARCH_PIXELS` (a band is large; the page's glyphs are thousands of components a full-size pass would label),
     and each one found there is traced at full size inside its box, so its edge is exact."""
     dark = page < dark_threshold(page)
     density = px_per_point(page)
-    factor = max(1, math.isqrt(page.size // SEARCH_PIXELS))
-    windows = [(slice(None), slice(None))]
-    if factor > 1:
-        _, coarse = large_and_solid(dark[::factor, ::factor], density, factor)
-        windows = [
-            tuple(slice(max(0, (s.start - 1) * factor), (s.stop + 1) * factor) for s in box) for _, box in coarse
-        ]
+    factor = max(2, math.isqrt(page.size // SEARCH_PIXELS))
+    _, coarse = large_and_solid(dark[::factor, ::factor], density, factor)
+    windows = [tuple(slice(max(0, (s.start - 1) * factor), (s.stop + 1) * factor) for s in box) for _, box in coarse]
     mask = np.zeros(page.shape, dtype=bool)
     for window in windows:
         labels, picked = large_and_solid(dark[window], density)
