@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from ocr_subnet.model.geometry import PAGE_WIDTH_PT, page_width
+from ocr_subnet.model.orientation import sparse_grid
 
 Page = npt.NDArray[np.uint8]
 Component = tuple[int, tuple[slice, slice]]  # a label and its bounding box
@@ -37,8 +38,7 @@ INK_PERCENTILE = 1.0  # the page's ink level: its darkest 1% of pixels
 
 def dark_threshold(page: Page) -> float:
     """Midway between the page's paper (its median) and its ink (its darkest percentile), on a sparse grid."""
-    step = max(1, math.isqrt(page.size // SAMPLE))
-    ink, paper = np.percentile(page[::step, ::step], [INK_PERCENTILE, 50.0])
+    ink, paper = np.percentile(sparse_grid(page, SAMPLE), [INK_PERCENTILE, 50.0])
     return float(ink + paper) / 2.0
 
 

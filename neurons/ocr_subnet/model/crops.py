@@ -83,7 +83,7 @@ def recognition_source(
         page = resize(page, max(1, round(width * scale)), max(1, round(height * scale)))
     source = ink(page)
     if len(line_heights):
-        boxes = quad_bounds(rect_corners(text_rects)) * scale if len(text_rects) else np.zeros((0, 4))
+        boxes = quad_bounds(rect_corners(text_rects)) * scale
         source = erase_rules(source, float(np.median(line_heights)) * scale, boxes)
     return torch.from_numpy(source), scale
 

@@ -31,11 +31,17 @@ FLIP_EVIDENCE = -0.6  # `ascender_balance` under this: upside down (clean print:
 BAND = 0.5  # a line's x-height band: its rows with at least this share of its densest row's ink
 
 
+def sparse_grid(page: Page, sample: int) -> Page:
+    """A regular grid of the page's pixels, `sample` of them at least: as telling as the page for its percentiles,
+    and free on a 300-dpi page."""
+    step = max(1, math.isqrt(page.size // sample))
+    return page[::step, ::step]
+
+
 def light_paper(page: Page) -> Page:
     """The page with its paper light: inverted where the median pixel (the paper: text covers well under half a
     page) lies nearer the dark tail than the light one, as white text on a dark ground does."""
-    step = max(1, math.isqrt(page.size // SAMPLE))  # a sparse grid of the page: as telling, and free on 300 dpi
-    dark, middle, light = np.percentile(page[::step, ::step], [TAIL, 50.0, 100.0 - TAIL])
+    dark, middle, light = np.percentile(sparse_grid(page, SAMPLE), [TAIL, 50.0, 100.0 - TAIL])
     return 255 - page if middle - dark < light - middle else page
 
 
