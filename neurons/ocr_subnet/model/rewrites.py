@@ -470,7 +470,8 @@ def leaders(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) 
         value = None
         if item.text.strip() and rng.random() < LEADER_STRINGS:
             font = fonts.get(item.font.family, item.font.family)
-            value = led(item.text.strip(), font, item.font.size, line_stop(item, layout) - item.x, rng)
+            overhang_end = item.box[2] - item.advance  # where an advance of 0 would end: x plus an italic's overhang
+            value = led(item.text.strip(), font, item.font.size, line_stop(item, layout) - overhang_end, rng)
         out.append(item if value is None else text(value, item.font, item.x, item.baseline))
     return replace(layout, texts=tuple(out))
 
