@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ocr_subnet.cli import app
 from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import (
     CALIBRATION_DOCUMENTS,
+    CONTENTS_DOCUMENTS,
     DOCUMENTS,
     MissingDocuments,
     PageResult,
@@ -57,6 +59,15 @@ def test_every_listed_page_is_a_text_page(document: SourceDocument) -> None:
         for page in document.pages:
             truth = text_layer(path, page, 1000, 1000)
             assert len(truth.words) >= 150 and len(truth.lines) >= 15, (document.package, page)
+
+
+@pytest.mark.parametrize("document", CONTENTS_DOCUMENTS, ids=lambda d: f"{d.path.name}:{d.pages[0]}")
+def test_every_contents_page_leads_its_titles_with_dots(document: SourceDocument) -> None:
+    with opened(document) as (path, _):
+        (page,) = document.pages
+        lines = text_layer(path, page, 1000, 1000).lines
+    led = [line.text for line in lines if re.search(r"(\.{6}|(\. ){5}\.) *\S*$", line.text)]
+    assert len(led) >= 5, (document.path.name, page, [line.text for line in lines][:5])
 
 
 def test_text_layer_of_a_real_page_lies_on_its_ink() -> None:
@@ -188,7 +199,8 @@ def test_setup_installs_every_package_of_the_set() -> None:
     setup = (Path(__file__).parents[2] / "scripts" / "setup.sh").read_text()
     (line,) = [line for line in setup.splitlines() if line.startswith("APT_PACKAGES=(")]
     installed = set(line.removeprefix("APT_PACKAGES=(").removesuffix(")").split())
-    assert {d.package for d in (*DOCUMENTS, *CALIBRATION_DOCUMENTS)} | {"poppler-utils", "tesseract-ocr"} <= installed
+    packages = {d.package for d in (*DOCUMENTS, *CALIBRATION_DOCUMENTS, *CONTENTS_DOCUMENTS)}
+    assert packages | {"poppler-utils", "tesseract-ocr"} <= installed
 
 
 def test_ppocr_lines_become_sections_bounded_by_their_corners() -> None:

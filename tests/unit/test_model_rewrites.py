@@ -22,6 +22,7 @@ from ocr_subnet.model.rewrites import (
     HEADLINE_PT,
     LEADER_GAP_EM,
     LEADER_MARGIN,
+    LEADER_MAX_EM,
     LEADER_MIN_EM,
     MIN_GAP_EM,
     MIN_SCALE,
@@ -381,8 +382,10 @@ def test_a_leader_is_tight_or_spaced_and_ends_in_a_number_a_price_or_nothing() -
     ends = {r.rsplit(" ", 1)[-1] for r in rows}
     assert any(e.isdigit() for e in ends) and any(e in {"i", "ii", "iii", "iv", "v", "x"} for e in ends)
     assert any(re.fullmatch(r"\$?[\d,]+\.\d\d", e) for e in ends) and any(set(e) == {"."} for e in ends)
-    for r in rows:
+    for r in rows:  # within the room, and no row of dots longer than LEADER_MAX_EM: a line is never all dots
         assert stringWidth(r, "Times-Roman", 10.0) <= 300.0
+        row = re.search(r"\.[. ]*\.", r)
+        assert row is not None and stringWidth(row.group(), "Times-Roman", 10.0) <= LEADER_MAX_EM * 10.0
     short = stringWidth("Introduction ", "Times-Roman", 10.0) + (LEADER_MIN_EM - 0.5) * 10.0
     assert all(led("Introduction", "Times-Roman", 10.0, short, rng) is None for _ in range(20))
 

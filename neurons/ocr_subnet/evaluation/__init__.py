@@ -18,6 +18,7 @@ class Variant(enum.StrEnum):
 class DocumentSet(enum.StrEnum):
     EVALUATION = "evaluation"  # the held-out manuals whose figures the README reports
     CALIBRATION = "calibration"  # the manuals the corrections are tuned on: for diagnosis, never reported as held out
+    CONTENTS = "contents"  # tables of contents (rows of dot leaders): a page kind the evaluation set leaves out
 
 
 DPIS = (150, 300)

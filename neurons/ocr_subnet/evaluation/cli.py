@@ -20,7 +20,9 @@ def real_pdfs(
     pages: int = typer.Option(3, min=1, help="Listed pages per document (the first N of each)."),
     document: list[str] = typer.Option([], help="Only the documents of these Debian packages (default: all)."),
     document_set: DocumentSet = typer.Option(
-        DocumentSet.EVALUATION, "--set", help="The held-out evaluation manuals, or the calibration ones (diagnosis)."
+        DocumentSet.EVALUATION,
+        "--set",
+        help="The held-out evaluation manuals, the calibration ones (diagnosis), or tables of contents.",
     ),
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
     weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
@@ -36,8 +38,7 @@ def real_pdfs(
     from rich.table import Table
 
     from ocr_subnet.evaluation.real_pdfs import (
-        CALIBRATION_DOCUMENTS,
-        DOCUMENTS,
+        DOCUMENT_SETS,
         MissingDocuments,
         check_installed,
         page_plan,
@@ -46,15 +47,14 @@ def real_pdfs(
     )
     from ocr_subnet.evaluation.run import EngineUnavailable, evaluate, load_engine
 
-    documents_of_set = DOCUMENTS if document_set is DocumentSet.EVALUATION else CALIBRATION_DOCUMENTS
     try:
-        documents = select(documents_of_set, document)
+        documents = select(DOCUMENT_SETS[document_set], document)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="document") from exc
     if record and EngineName.MODEL not in engine:
         raise typer.BadParameter("--record writes the model's figures: run the model engine too", param_hint="record")
     if record and document_set is not DocumentSet.EVALUATION:
-        why = "--record keeps held-out figures; the calibration set is tuned on"
+        why = "--record keeps the evaluation set's figures; the calibration set is tuned on"
         raise typer.BadParameter(why, param_hint="record")
     console = Console(stderr=True)
     try:  # before the model loads: a missing package or engine fails at once

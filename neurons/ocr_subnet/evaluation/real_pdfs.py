@@ -33,7 +33,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ocr_subnet.challenge import corrupt, levels
 from ocr_subnet.challenge.generate import scan_marks
-from ocr_subnet.evaluation import Variant
+from ocr_subnet.evaluation import DocumentSet, Variant
 from ocr_subnet.sections import Font, Section, plain_text
 
 POINTS_PER_INCH = 72.0
@@ -74,6 +74,28 @@ CALIBRATION_DOCUMENTS: tuple[SourceDocument, ...] = (
     SourceDocument("gprolog-doc", Path("/usr/share/doc/gprolog-doc/gprolog.pdf"), (30, 60)),
     SourceDocument("xorg-docs", Path("/usr/share/doc/xorg-docs/icccm/icccm.pdf.gz"), (8, 40)),
 )
+
+
+# Tables of contents, their titles led by rows of dots to page numbers: tight dots as DocBook through FOP sets them
+# (xorg-docs, valgrind), spaced ones as Texinfo and LaTeX do. Pages no other set lists.
+CONTENTS_DOCUMENTS: tuple[SourceDocument, ...] = (
+    SourceDocument("xorg-docs", Path("/usr/share/doc/xorg-docs/xlfd/xlfd.pdf.gz"), (3,)),
+    SourceDocument("xorg-docs", Path("/usr/share/doc/xorg-docs/ReleaseNotes.pdf.gz"), (2,)),
+    SourceDocument("xorg-docs", Path("/usr/share/doc/xorg-docs/fonts/fonts.pdf.gz"), (2,)),
+    SourceDocument("xorg-docs", Path("/usr/share/doc/xorg-docs/ctext/ctext.pdf.gz"), (2,)),
+    SourceDocument("valgrind", Path("/usr/share/doc/valgrind/valgrind_manual.pdf.gz"), (2,)),
+    SourceDocument("flex-doc", Path("/usr/share/doc/flex-doc/flex.pdf.gz"), (3,)),
+    SourceDocument("libmpfr-doc", Path("/usr/share/doc/libmpfr-doc/mpfr.pdf.gz"), (3,)),
+    SourceDocument("bzip2-doc", Path("/usr/share/doc/bzip2/manual.pdf.gz"), (3,)),
+    SourceDocument("nettle-dev", Path("/usr/share/doc/nettle-dev/nettle.pdf.gz"), (3,)),
+    SourceDocument("gprolog-doc", Path("/usr/share/doc/gprolog-doc/gprolog.pdf"), (3,)),
+)
+
+DOCUMENT_SETS: dict[DocumentSet, tuple[SourceDocument, ...]] = {
+    DocumentSet.EVALUATION: DOCUMENTS,
+    DocumentSet.CALIBRATION: CALIBRATION_DOCUMENTS,
+    DocumentSet.CONTENTS: CONTENTS_DOCUMENTS,
+}
 
 
 class MissingDocuments(RuntimeError):

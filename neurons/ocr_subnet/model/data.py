@@ -54,7 +54,7 @@ class DataConfig:
     source_share: float = 0.15  # pages whose strings may become source code (`source_code`)
     typeset_share: float = 0.3  # pages given curly quotes, dashes, accents, signs (`typeset`)
     respace_share: float = 0.3  # pages with strings set tight or loose, as justified lines are (`respace`)
-    leader_share: float = 0.12  # pages whose strings may lead with dots to a page number (`leaders`)
+    leader_share: float = 0.08  # pages whose strings may lead with dots to a page number (`leaders`)
     headline_share: float = 0.1  # pages given one huge string (`headline`), drawn for the detector on a coarse canvas
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights

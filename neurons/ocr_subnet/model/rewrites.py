@@ -47,6 +47,7 @@ WORD_SPACE_EM = (-0.15, 0.35)  # points added at each space, in font sizes: TeX 
 MIN_GAP_EM = 0.12  # no gap between words narrower than this share of the font size
 LEADER_STRINGS = 0.5  # of a leader page's strings, those that lead to the next thing on their line
 LEADER_MIN_EM = 3.0  # a leader is this many font sizes long at least, or not drawn
+LEADER_MAX_EM = 16.0  # and at most this long: a line of nothing but dots taught a reader to see dots in prose
 LEADER_GAP_EM = 0.6  # a leader's end keeps this far (in font sizes) from the next string or rule on its line
 LEADER_MARGIN = 36.0  # points a leader with nothing after it on its line stops short of the page's right edge
 HEADLINE_PT = (36.0, 160.0)  # a headline's font size: up to ~8x `scales.LARGE_TEXT` at the canonical ~1 px/pt
@@ -441,8 +442,9 @@ def line_stop(item: Text, layout: Layout) -> float:
 
 
 def led(value: str, font: str, size: float, room: float, rng: np.random.Generator) -> str | None:
-    """`value` led by dots across `room` points (in glyph source `font`) to what ends its line: a page number, a
-    roman one, a price or nothing (a form's blank). Dots tight or spaced, with a space before and after the row."""
+    """`value` led by dots across `room` points (in glyph source `font`), `LEADER_MAX_EM` at most, to what ends
+    its line: a page number, a roman one, a price or nothing (a form's blank). Dots tight or spaced, with a space
+    before and after the row."""
     end = pick(rng, ("page", "page", "page", "roman", "price", "blank"))
     if end == "page":
         after = str(int(rng.integers(1, 400)))
@@ -456,7 +458,7 @@ def led(value: str, font: str, size: float, room: float, rng: np.random.Generato
     head = f"{value} "
     tail = f" {after}" if after else ""
     spare = room - stringWidth(head + tail, font, size)
-    count = int(spare // stringWidth(unit, font, size))
+    count = int(min(spare, LEADER_MAX_EM * size) // stringWidth(unit, font, size))
     if count * stringWidth(unit, font, size) < LEADER_MIN_EM * size:
         return None
     return head + (unit * count).rstrip() + tail
