@@ -14,6 +14,7 @@ from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import (
     CALIBRATION_DOCUMENTS,
     CONTENTS_DOCUMENTS,
+    DOCUMENT_SETS,
     DOCUMENTS,
     MissingDocuments,
     PageResult,
@@ -199,7 +200,7 @@ def test_setup_installs_every_package_of_the_set() -> None:
     setup = (Path(__file__).parents[2] / "scripts" / "setup.sh").read_text()
     (line,) = [line for line in setup.splitlines() if line.startswith("APT_PACKAGES=(")]
     installed = set(line.removeprefix("APT_PACKAGES=(").removesuffix(")").split())
-    packages = {d.package for d in (*DOCUMENTS, *CALIBRATION_DOCUMENTS, *CONTENTS_DOCUMENTS)}
+    packages = {d.package for documents in DOCUMENT_SETS.values() for d in documents}
     assert packages | {"poppler-utils", "tesseract-ocr"} <= installed
 
 
