@@ -23,7 +23,9 @@ from ocr_subnet.model.pipeline import (
     WEIGHTS_DIR,
     ModelLoadError,
     OcrPipeline,
+    Reading,
     resolve_precision,
+    to_sections,
 )
 from ocr_subnet.scoring.cer import character_error_rate
 from ocr_subnet.sections import FONT_FAMILIES, Section, plain_text
@@ -199,3 +201,18 @@ def test_shipped_weights_read_a_two_page_spread_as_well_as_its_pages(shipped: Oc
     (sections,) = shipped([spread.image])
     read, truth = plain_text(sections), plain_text(list(spread.labels))
     assert page_cer(truth, read) < 0.02
+
+
+def test_sections_come_in_reading_order_whatever_order_they_were_found_in() -> None:
+    # a table's header row found right to left, its cells a pixel apart in height, a line below found first
+    rects = np.array(
+        [
+            [300.0, 60.0, 80.0, 12.0, 0.0, 1.0],
+            [400.0, 20.0, 40.0, 12.0, 0.0, 1.0],
+            [220.0, 19.0, 60.0, 12.0, 0.0, 1.0],
+            [80.0, 21.0, 50.0, 12.0, 0.0, 1.0],
+        ]
+    )
+    texts = ["Total", "Price", "Quantity", "Item"]
+    reading = Reading(rects, texts, np.full((4, len(FONT_FAMILIES)), 1 / len(FONT_FAMILIES), np.float32))
+    assert [s.text for s in to_sections(reading, 612, 792, Calibration())] == ["Item", "Quantity", "Price", "Total"]

@@ -20,6 +20,10 @@ from ocr_subnet.model.prior import manual_lines
 from ocr_subnet.model.rewrites import (
     BULLET,
     HEADLINE_PT,
+    LEADER_GAP_EM,
+    LEADER_MARGIN,
+    LEADER_MAX_EM,
+    LEADER_MIN_EM,
     MIN_GAP_EM,
     MIN_SCALE,
     bracketed,
@@ -28,6 +32,8 @@ from ocr_subnet.model.rewrites import (
     curled,
     dashed,
     headline,
+    leaders,
+    led,
     prose,
     respace,
     snippet,
@@ -228,8 +234,9 @@ def test_source_code_sets_most_code_lines_in_typewriter_type_within_their_place(
         (DataConfig(command_share=1.0, open_share=1.0), r"(^| )--?[A-Za-z0-9]"),
         (DataConfig(source_share=1.0, open_share=1.0), r"[*%#<>{}=$&|]"),
         (DataConfig(prose_share=1.0, open_share=1.0), r"^[a-z]+ [a-z]+ [a-z]+"),
+        (DataConfig(leader_share=1.0, open_share=1.0), r" (\.{3,}|(\. ){2,}\.)( |$)"),
     ],
-    ids=["commands", "source code", "prose"],
+    ids=["commands", "source code", "prose", "leaders"],
 )
 def test_rewritten_pages_keep_ink_inside_their_labels(config: DataConfig, rewritten: str) -> None:
     sample = training_sample(4, config)
@@ -339,3 +346,55 @@ def test_headline_pages_keep_ink_inside_their_labels() -> None:
     for box in quad_bounds(sample.quads).astype(int):
         x0, y0, x1, y1 = box
         assert sample.image[max(y0, 0) : y1, max(x0, 0) : x1].min() < 180
+
+
+LEADER_ROW = re.compile(r" (\.+|(\. )+\.)( (\$?[\d,]+(\.\d\d)?|[ivx]+))?$")
+
+
+def test_leaders_grow_strings_rightward_into_their_lines_free_room_only() -> None:
+    led_strings = 0
+    for seed in range(12):
+        layout = page_layout(seed, OPEN_FAMILIES[seed % len(OPEN_FAMILIES)])
+        after = leaders(layout, {}, np.random.default_rng(seed))
+        assert len(after.texts) == len(layout.texts)
+        rules = [(min(r.x0, r.x1), min(r.y0, r.y1), max(r.x0, r.x1), max(r.y0, r.y1)) for r in layout.rules]
+        for before, item in zip(layout.texts, after.texts, strict=True):
+            if item == before:
+                continue
+            led_strings += 1
+            assert (item.x, item.baseline, item.font) == (before.x, before.baseline, before.font)
+            assert item.text.startswith(before.text.strip() + " ") and LEADER_ROW.search(item.text), item.text
+            _, y0, x1, y1 = item.box
+            assert x1 <= PAGE_WIDTH - LEADER_MARGIN + 1e-6
+            gap = LEADER_GAP_EM * item.font.size - 1e-6
+            for other in [o.box for o in after.texts if o is not item] + rules:
+                ox0, oy0, ox1, oy1 = other
+                beside = oy0 <= y1 and y0 <= oy1 and ox1 > before.box[2]
+                assert not beside or x1 <= ox0 - gap, (item.text, other)
+    assert led_strings >= 20
+
+
+def test_a_leader_is_tight_or_spaced_and_ends_in_a_number_a_price_or_nothing() -> None:
+    rng = np.random.default_rng(0)
+    rows = [led("Introduction", "Times-Roman", 10.0, 300.0, rng) for _ in range(60)]
+    assert all(r is not None and r.startswith("Introduction ") for r in rows)
+    assert any(" ...." in r for r in rows) and any(" . . . ." in r for r in rows)
+    ends = {r.rsplit(" ", 1)[-1] for r in rows}
+    assert any(e.isdigit() for e in ends) and any(e in {"i", "ii", "iii", "iv", "v", "x"} for e in ends)
+    assert any(re.fullmatch(r"\$?[\d,]+\.\d\d", e) for e in ends) and any(set(e) == {"."} for e in ends)
+    for r in rows:  # within the room, and no row of dots longer than LEADER_MAX_EM: a line is never all dots
+        assert stringWidth(r, "Times-Roman", 10.0) <= 300.0
+        row = re.search(r"\.[. ]*\.", r)
+        assert row is not None and stringWidth(row.group(), "Times-Roman", 10.0) <= LEADER_MAX_EM * 10.0
+    short = stringWidth("Introduction ", "Times-Roman", 10.0) + (LEADER_MIN_EM - 0.5) * 10.0
+    assert all(led("Introduction", "Times-Roman", 10.0, short, rng) is None for _ in range(20))
+
+
+def test_pages_without_leaders_are_the_pages_drawn_before_them() -> None:
+    """The rewrite draws from its own random streams: a page with it differs only in its led strings."""
+    for seed in range(4):
+        plain = training_sample(seed, DataConfig(leader_share=0.0, open_share=1.0))
+        leading = training_sample(seed, DataConfig(leader_share=1.0, open_share=1.0))
+        assert not any(LEADER_ROW.search(t) and " ..." in t for t in plain.texts)
+        assert plain.image.shape == leading.image.shape and len(plain.texts) == len(leading.texts)
+        assert all(b == a or b.startswith(a.strip() + " ") for a, b in zip(plain.texts, leading.texts, strict=True))

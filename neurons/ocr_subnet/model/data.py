@@ -28,7 +28,7 @@ from ocr_subnet.model.crops import crop_quads, detector_batch, recognition_sourc
 from ocr_subnet.model.geometry import STRIDE, canvas, quad_rects
 from ocr_subnet.model.nets import FAMILY_INDEX
 from ocr_subnet.model.prior import manual_lines
-from ocr_subnet.model.rewrites import codify, command_lines, headline, prose, respace, source_code, typeset
+from ocr_subnet.model.rewrites import codify, command_lines, headline, leaders, prose, respace, source_code, typeset
 from ocr_subnet.model.scales import LARGE_TEXT, landing_shrink
 from ocr_subnet.model.synth import Sample, pdfium, pick_fonts, render, tutorial_layout
 from ocr_subnet.model.targets import detector_targets, rasterize_owners
@@ -54,6 +54,7 @@ class DataConfig:
     source_share: float = 0.15  # pages whose strings may become source code (`source_code`)
     typeset_share: float = 0.3  # pages given curly quotes, dashes, accents, signs (`typeset`)
     respace_share: float = 0.3  # pages with strings set tight or loose, as justified lines are (`respace`)
+    leader_share: float = 0.08  # pages whose strings may lead with dots to a page number (`leaders`)
     headline_share: float = 0.1  # pages given one huge string (`headline`), drawn for the detector on a coarse canvas
     detector_crop: int = 320  # canvas pixels; detector steps train on crops of pages
     jitter_height: float = 0.05  # recognizer crops: rectangle noise like the detector's, in box heights
@@ -104,6 +105,8 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
         layout = typeset(layout, fonts, rng)
     if rng.random() < config.respace_share:
         layout = respace(layout, fonts, rng)
+    if np.random.default_rng([seed, 18]).random() < config.leader_share:  # its own streams: 0 keeps earlier pages
+        layout = leaders(layout, fonts, np.random.default_rng([seed, 19]))
     if np.random.default_rng([seed, 16]).random() < config.headline_share:  # its own streams: 0 keeps earlier pages
         layout = headline(layout, np.random.default_rng([seed, 17]))
     return render(layout, fonts, pdfium(px_per_pt), level, rng)

@@ -63,7 +63,7 @@ from ocr_subnet.model.scales import (
     too_tall,
 )
 from ocr_subnet.protocol import MAX_SECTIONS
-from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section
+from ocr_subnet.sections import FONT_FAMILIES, MAX_TEXT_CHARS, Font, Section, lines
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
@@ -142,7 +142,8 @@ def as_page(page: np.ndarray) -> npt.NDArray[np.uint8]:
 
 
 def to_sections(reading: Reading, width: int, height: int, calibration: Calibration) -> list[Section]:
-    """Detections of a width x height page -> sections: label-rule boxes clipped to the page, fonts in points."""
+    """Detections of a width x height page -> sections: label-rule boxes clipped to the page, fonts in points, in
+    reading order (`sections.lines`), so that a box one pixel higher or lower does not reorder the answer."""
     if not len(reading.rects):
         return []
     boxes = quad_bounds(rect_corners(reading.rects))
@@ -156,7 +157,7 @@ def to_sections(reading: Reading, width: int, height: int, calibration: Calibrat
         if text and x0 < x1 and y0 < y1:
             font = Font(family=FONT_FAMILIES[family], size=float(size))
             sections.append(Section(text=text[:MAX_TEXT_CHARS], position=(x0, y0, x1, y1), font=font))
-    return sections
+    return [section for line in lines(sections) for section in line]
 
 
 def native_bf16(device: str) -> bool:

@@ -8,8 +8,11 @@ typewriter type, whose symbols (* % # < > { } = + $ & |) prose never prints; man
 letters and European invoices set asides in brackets, paths, curly quotes, dashes and hyphens, bullets, accented
 letters and signs such as £, € and ° (`typeset`); justified and TeX-set lines stretch and shrink their word spaces
 (`respace`). Each rewritten string keeps its place and, shrunk where it grew, its advance, so it meets no neighbour
-and every label still matches its pixels. Title pages, slides and posters print a word or two far larger than any
-body text (`headline`): that string grows in place and the strings it would cover are taken off the page.
+and every label still matches its pixels. Tables of contents, price lists and forms lead a title with a row of dots
+(tight, as DocBook sets them, or spaced, as TeX does) to a page number, a price or a blank (`leaders`): those
+strings grow rightward into their line's free room only. Title pages, slides and posters print a word or two far
+larger than any body text (`headline`): that string grows in place and the strings it would cover are taken off the
+page.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ CURLY_APOSTROPHES = 0.8  # typeset pages whose apostrophes are all curly, as wor
 RESPACE_STRINGS = 0.5  # of a respaced page's multi-word strings, those set tight or loose
 WORD_SPACE_EM = (-0.15, 0.35)  # points added at each space, in font sizes: TeX shrinks and justified lines stretch
 MIN_GAP_EM = 0.12  # no gap between words narrower than this share of the font size
+LEADER_STRINGS = 0.5  # of a leader page's strings, those that lead to the next thing on their line
+LEADER_MIN_EM = 3.0  # a leader is this many font sizes long at least, or not drawn
+LEADER_MAX_EM = 16.0  # and at most this long: a line of nothing but dots taught a reader to see dots in prose
+LEADER_GAP_EM = 0.6  # a leader's end keeps this far (in font sizes) from the next string or rule on its line
+LEADER_MARGIN = 36.0  # points a leader with nothing after it on its line stops short of the page's right edge
 HEADLINE_PT = (36.0, 160.0)  # a headline's font size: up to ~8x `scales.LARGE_TEXT` at the canonical ~1 px/pt
 HEADLINE_WORDS = 3  # headlines are strings of at most this many words
 HEADLINE_MARGIN = 12.0  # points a headline keeps from the page's edges
@@ -418,6 +426,55 @@ def respace(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) 
         space_em = stringWidth(" ", fonts.get(item.font.family, item.font.family), 1.0)
         word_space = float(rng.uniform(max(WORD_SPACE_EM[0], MIN_GAP_EM - space_em), WORD_SPACE_EM[1]))
         out.append(fitted(item, item.text, word_space * item.font.size) or item)
+    return replace(layout, texts=tuple(out))
+
+
+def line_stop(item: Text, layout: Layout) -> float:
+    """Page x where the next string or rule on `item`'s line begins, short by `LEADER_GAP_EM`, or the margin."""
+    _, y0, x1, y1 = item.box
+    stops = [PAGE_WIDTH - LEADER_MARGIN]
+    boxes = [other.box for other in layout.texts if other is not item]
+    boxes += [(min(r.x0, r.x1), min(r.y0, r.y1), max(r.x0, r.x1), max(r.y0, r.y1)) for r in layout.rules]
+    stops += [
+        bx0 - LEADER_GAP_EM * item.font.size for bx0, by0, bx1, by1 in boxes if bx1 > x1 and by0 <= y1 and y0 <= by1
+    ]
+    return min(stops)
+
+
+def led(value: str, font: str, size: float, room: float, rng: np.random.Generator) -> str | None:
+    """`value` led by dots across `room` points (in glyph source `font`), `LEADER_MAX_EM` at most, to what ends
+    its line: a page number, a roman one, a price or nothing (a form's blank). Dots tight or spaced, with a space
+    before and after the row."""
+    end = pick(rng, ("page", "page", "page", "roman", "price", "blank"))
+    if end == "page":
+        after = str(int(rng.integers(1, 400)))
+    elif end == "roman":
+        after = pick(rng, ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"))
+    elif end == "price":
+        after = f"{pick(rng, ('$', '', ''))}{rng.uniform(0.5, 900):,.2f}"
+    else:
+        after = ""
+    unit = pick(rng, (".", ". "))
+    head = f"{value} "
+    tail = f" {after}" if after else ""
+    spare = room - stringWidth(head + tail, font, size)
+    count = int(min(spare, LEADER_MAX_EM * size) // stringWidth(unit, font, size))
+    if count * stringWidth(unit, font, size) < LEADER_MIN_EM * size:
+        return None
+    return head + (unit * count).rstrip() + tail
+
+
+def leaders(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
+    """Some strings led by a row of dots to the next string or rule on their line, or to near the page's edge
+    (`line_stop`): a reader that never saw such a row reads it as dashes. A string with too little room is left."""
+    out = []
+    for item in layout.texts:
+        value = None
+        if item.text.strip() and rng.random() < LEADER_STRINGS:
+            font = fonts.get(item.font.family, item.font.family)
+            overhang_end = item.box[2] - item.advance  # where an advance of 0 would end: x plus an italic's overhang
+            value = led(item.text.strip(), font, item.font.size, line_stop(item, layout) - overhang_end, rng)
+        out.append(item if value is None else text(value, item.font, item.x, item.baseline))
     return replace(layout, texts=tuple(out))
 
 
