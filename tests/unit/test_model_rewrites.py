@@ -38,6 +38,7 @@ from ocr_subnet.model.rewrites import (
     respace,
     snippet,
     source_code,
+    symbolic,
     typeset,
 )
 from ocr_subnet.model.synth import pick_fonts
@@ -151,6 +152,20 @@ def test_bracketed_draws_asides_plurals_calls_slashes_paths_and_addresses() -> N
         kept = [w for w in value.split(" ") if w in v]
         assert len(kept) >= 3 and v.index(kept[0]) <= v.index(kept[-1]), v
         assert set(v) <= set(charset.ASCII)
+
+
+def test_symbolic_prints_addresses_keys_number_signs_pluses_ampersands_and_figures_beside_the_words() -> None:
+    rng = np.random.default_rng(2)
+    value = "Distinguished Encoding Rules apply"
+    rewritten = [symbolic(value, rng) for _ in range(600)]
+    assert any(re.search(r"<[a-z0-9._-]+@[a-z.]+\.(org|com|net|edu)>", v) for v in rewritten)
+    assert any(re.search(r"\b(Ctrl|Shift|Alt|Meta|Control|Cmd)\+\w", v) for v in rewritten)  # "Shift+Lock"
+    assert any(re.search(r"#\d+\b", v) for v in rewritten) and any("C++" in v for v in rewritten)
+    assert any(re.search(r"\w & \w", v) for v in rewritten) and any(re.search(r"\bX\d+", v) for v in rewritten)
+    for v in rewritten:  # the other words are kept, in order
+        kept = [w for w in value.split(" ") if w in v.split(" ")]
+        assert len(kept) >= 3 and v.index(kept[0]) <= v.index(kept[-1]), v
+        assert set(v) <= set(charset.ASCII) and "  " not in v
 
 
 def test_commanded_prints_long_and_short_options_values_compiler_flags_and_the_end_of_options() -> None:

@@ -101,10 +101,10 @@ def training_sample(seed: int, config: DataConfig) -> Sample:
         layout = command_lines(layout, rng)
     if np.random.default_rng([seed, 12]).random() < config.source_share:  # its own stream: 0 keeps earlier pages
         layout = source_code(layout, np.random.default_rng([seed, 13]))
-    if rng.random() < config.typeset_share:
-        layout = typeset(layout, fonts, rng)
+    if rng.random() < config.typeset_share:  # its own streams: how many draws a rewrite takes depends on the strings,
+        layout = typeset(layout, fonts, np.random.default_rng([seed, 20]))  # which must not move the scan's draws
     if rng.random() < config.respace_share:
-        layout = respace(layout, fonts, rng)
+        layout = respace(layout, fonts, np.random.default_rng([seed, 21]))
     if np.random.default_rng([seed, 18]).random() < config.leader_share:  # its own streams: 0 keeps earlier pages
         layout = leaders(layout, fonts, np.random.default_rng([seed, 19]))
     if np.random.default_rng([seed, 16]).random() < config.headline_share:  # its own streams: 0 keeps earlier pages

@@ -384,7 +384,44 @@ def bracketed(value: str, rng: np.random.Generator) -> str:
     return " ".join(words_)
 
 
-# (feature, weight): brackets and slashes are as common in manuals as all the other features together
+def symbolic(value: str, rng: np.random.Generator) -> str:
+    """A word beside or in place of one of `value`'s that prose prints with ASCII's symbols: an e-mail address,
+    keys pressed together, a number sign, a plus, an ampersand, a name with figures in it. Code on the training
+    pages is mostly set in typewriter type, so a reader trained on it took Times' "+" between words for a hyphen,
+    dropped "@" and "#", and split "X11" where a proportional face spaces its figures wide."""
+    words_ = value.split(" ")
+    i = int(rng.integers(len(words_)))
+    a, b = ("".join(c for c in w.lower() if c.isalnum()) or "x" for w in words(rng, 2))
+    n = int(rng.integers(1, 100))
+    kind = pick(rng, ("mail", "mail", "keys", "keys", "number", "plus", "and", "figures", "figures"))
+    if kind == "mail":
+        address = f"{a}{pick(rng, ('', '.', '-', '_'))}{b}@{pick(rng, (b, 'gnu', 'lists.' + b))}"
+        word = address + pick(rng, (".org", ".com", ".net", ".edu"))
+        word = pick(rng, (word, word, f"<{word}>", f"({word})"))
+    elif kind == "keys":
+        held = [pick(rng, ("Ctrl", "Shift", "Alt", "Meta", "Control", "Cmd")) for _ in range(int(rng.integers(1, 3)))]
+        key = pick(rng, (a[:1].upper(), f"F{int(rng.integers(1, 13))}", "Tab", "Lock", "Del", "Enter", "Esc", "+"))
+        word = "+".join([*held, key])
+    elif kind == "number":
+        word = pick(rng, (f"#{n}", f"#{n}", f"#{a}", f"No. #{n}", "#"))
+    elif kind == "plus":
+        word = pick(rng, ("C++", "g++", f"{n}+", f"+{n}", f"{n} + {int(rng.integers(1, 100))}", f"{a}+{b}"))
+    elif kind == "and":
+        word = pick(rng, (f"{a.capitalize()} & {b.capitalize()}", f"{a[:1].upper()}&{b[:1].upper()}", "&"))
+    else:
+        word = pick(
+            rng,
+            (f"X{n}", f"X11R{n % 7}", f"{a.upper()[:3]}{n}", f"v{n % 10}.{n}", f"IPv{pick(rng, ('4', '6'))}",
+             f"UTF-{pick(rng, ('8', '16'))}", f"ISO-8859-{n % 16}", f"{n}{n % 10}{n}", f"{a.capitalize()}{n}"),
+        )  # fmt: skip
+    if rng.random() < 0.5:
+        words_[i] = word
+    else:
+        words_.insert(i, word)
+    return " ".join(words_)
+
+
+# (feature, weight): brackets and slashes are as common in manuals as the first five features together
 FEATURES: tuple[tuple[Callable[[str, np.random.Generator], str], float], ...] = (
     (quoted, 1.0),
     (dashed, 1.0),
@@ -392,14 +429,15 @@ FEATURES: tuple[tuple[Callable[[str, np.random.Generator], str], float], ...] = 
     (accented, 1.0),
     (signed, 1.0),
     (bracketed, 3.0),
+    (symbolic, 2.0),
 )
 
 
 def typeset(layout: Layout, fonts: Mapping[str, str], rng: np.random.Generator) -> Layout:
     """Curly apostrophes on most such pages, and some strings given one feature (quotes, a dash, a bullet, an
-    accented word, a sign, brackets or a slash). A rewrite the string's glyph source (`fonts`: base family -> font
-    name) cannot draw is dropped, so no label names a character the pixels lack, and so is a feature that would
-    shrink its string much."""
+    accented word, a sign, brackets or a slash, an address, keys or another of ASCII's symbols). A rewrite the
+    string's glyph source (`fonts`: base family -> font name) cannot draw is dropped, so no label names a character
+    the pixels lack, and so is a feature that would shrink its string much."""
     curly = rng.random() < CURLY_APOSTROPHES
     out = []
     for item in layout.texts:
