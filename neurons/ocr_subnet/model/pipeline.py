@@ -31,6 +31,7 @@ from ocr_subnet.model import Precision, charset
 from ocr_subnet.model.bands import light_bands
 from ocr_subnet.model.correction import Corrector
 from ocr_subnet.model.crops import crop_quads, detector_batch, pad_batch, recognition_source, sample_crops
+from ocr_subnet.model.dot_leaders import recount_leaders
 from ocr_subnet.model.geometry import (
     STRIDE,
     Calibration,
@@ -349,8 +350,8 @@ class OcrPipeline:
 
     @torch.inference_mode()
     def recognize(self, crops: Sequence[torch.Tensor]) -> tuple[list[str], list[torch.Tensor], npt.NDArray[np.float32]]:
-        """Crops -> corrected texts, CTC log-probabilities and family probabilities, in the crops' order,
-        batched by similar width."""
+        """Crops -> corrected texts (rows of dot leaders as long as the crops show them), CTC log-probabilities
+        and family probabilities, in the crops' order, batched by similar width."""
         texts = [""] * len(crops)
         columns: list[torch.Tensor] = [torch.empty(0)] * len(crops)
         probs = np.zeros((len(crops), len(FONT_FAMILIES)), dtype=np.float32)
@@ -361,7 +362,8 @@ class OcrPipeline:
             log_probs = logits.float().cpu().log_softmax(-1)
             for row, (i, text) in enumerate(zip(chunk, charset.greedy_decode(log_probs.numpy(), steps), strict=True)):
                 columns[i] = log_probs[row, : steps[row]]
-                texts[i] = text if self.corrector is None else self.corrector(text, columns[i])
+                corrected = text if self.corrector is None else self.corrector(text, columns[i])
+                texts[i] = recount_leaders(corrected, crops[i].numpy())
             probs[chunk] = torch.softmax(family_logits.float(), dim=1).cpu().numpy()
         return texts, columns, probs
 

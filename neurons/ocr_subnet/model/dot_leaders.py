@@ -1,0 +1,68 @@
+"""Rows of dot leaders counted from their pixels.
+
+Tables of contents, price lists and forms lead a title to its page number with a row of dots. Set tight (DocBook
+through FOP prints one every quarter em), the dots stand about two of the recognizer's frames apart, and CTC must
+emit a blank between two equal characters: it writes a run of dots, but a shorter one (about half), and the page's
+text loses a character for every dot it drops. The dots themselves are easy to count: each is a small blob of ink on
+the baseline with nothing else between it and the next. So a reading's runs of dots take their length from the
+crop's rows of dots, where the two agree on how many rows there are.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+INK = 0.5  # a normalised crop's ink (paper is 0, the darkest ink ~1)
+MIN_DOTS = 4  # a row of dots holds at least this many; "..." is an ellipsis
+DOT_HEIGHT = 0.35  # a dot is at most this share of the line's letters' height tall
+DOT_ASPECT = 2.0  # and at most this many times as wide as it is tall (a dash or rule is wider)
+BASELINE_SLACK = 0.15  # of the letters' height: a dot's foot sits this close to the row's
+TIGHT_RUN = re.compile(rf"\.{{{MIN_DOTS},}}(?:[ .]*\.)?")  # a tight row as read: four dots in a row at least
+
+
+def dot_rows(crop: npt.NDArray[np.floating]) -> list[int]:
+    """How many dots each row of dots in a normalised (H, W) crop holds, left to right. A row is a run of dot
+    blobs (short, not wide, their feet on the letters' baseline) with no other blob between them, `MIN_DOTS` long
+    at least. Specks of a scan's noise sit anywhere, so few of them line up on the baseline."""
+    labels, count = ndimage.label(crop > INK)
+    if count < MIN_DOTS:
+        return []
+    boxes = sorted(
+        (s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels) if s is not None
+    )
+    letters = max(y1 - y0 for _, _, y0, y1 in boxes)  # a row of dots may hold most of the crop's blobs
+    tall = [y1 for _, _, y0, y1 in boxes if y1 - y0 > DOT_HEIGHT * letters]
+    baseline, slack = float(np.median(tall)), max(1.0, BASELINE_SLACK * letters)
+    dots = [
+        y1 - y0 <= DOT_HEIGHT * letters and x1 - x0 <= DOT_ASPECT * (y1 - y0) + 1 and abs(y1 - baseline) <= slack
+        for x0, x1, y0, y1 in boxes
+    ]
+    rows, run = [], 0
+    for dot in [*dots, False]:
+        if dot:
+            run += 1
+        else:
+            rows.append(run)
+            run = 0
+    return [n for n in rows if n >= MIN_DOTS]
+
+
+def recount_leaders(text: str, crop: npt.NDArray[np.floating]) -> str:
+    """`text` with each tight run of dots as long as the crop's row of dots it reads, where the text has as many
+    such runs as the crop has rows and no row holds fewer dots than its run (CTC drops dots, it does not add them);
+    otherwise `text` as it is."""
+    runs = list(TIGHT_RUN.finditer(text))
+    if not runs:
+        return text
+    counts = dot_rows(crop)
+    if len(counts) != len(runs) or any(n < run.group().count(".") for n, run in zip(counts, runs, strict=True)):
+        return text
+    out, start = [], 0
+    for n, run in zip(counts, runs, strict=True):
+        out += [text[start : run.start()], "." * n]
+        start = run.end()
+    return "".join([*out, text[start:]])

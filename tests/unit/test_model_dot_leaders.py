@@ -1,0 +1,88 @@
+"""Rows of dot leaders counted from their pixels: blobs on a baseline, matched to the reading's runs of dots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ocr_subnet.challenge.invoice import Layout, text
+from ocr_subnet.challenge.render import draw_pdf, rasterize
+from ocr_subnet.model.dot_leaders import dot_rows, recount_leaders
+from ocr_subnet.model.pipeline import OcrPipeline
+from ocr_subnet.sections import Font
+
+
+def crop(*rows: tuple[int, int], width: int = 600, specks: int = 0) -> np.ndarray:
+    """A normalised 32-px crop: a word (tall blobs), then for each (start, dots) a row of 3x3 dots 8 px apart on
+    the word's baseline, each row closed by a figure; `specks` loose dots off the baseline."""
+    image = np.zeros((32, width), np.float32)
+    for x in range(4, 60, 10):
+        image[8:24, x : x + 7] = 1.0  # letters, their feet on row 23
+    for start, dots in rows:
+        for k in range(dots):
+            image[21:24, start + 8 * k : start + 8 * k + 3] = 1.0
+        end = start + 8 * dots + 4
+        image[8:24, end : end + 7] = 1.0  # the page number
+    rng = np.random.default_rng(0)
+    for x in rng.choice(np.arange(4, width - 4, 9), size=specks, replace=False):
+        y = int(rng.integers(2, 14))
+        image[y : y + 2, x : x + 2] = 1.0
+    return image
+
+
+def test_a_row_of_dots_is_counted_blob_by_blob() -> None:
+    assert dot_rows(crop((70, 30))) == [30]
+    assert dot_rows(crop((70, 20), (250, 12))) == [20, 12]  # two rows, a figure between them
+
+
+def test_short_runs_loose_specks_and_plain_words_make_no_row() -> None:
+    assert dot_rows(crop((70, 3))) == []  # an ellipsis
+    assert dot_rows(crop(specks=40)) == []  # specks above the baseline, with letters between them
+    assert dot_rows(np.zeros((32, 100), np.float32)) == []
+
+
+def test_a_dash_breaks_a_row() -> None:
+    image = crop((70, 30))
+    image[22:24, 150:170] = 1.0  # a rule across four dots' places
+    rows = dot_rows(image)
+    assert len(rows) == 2 and sum(rows) < 30
+
+
+def test_a_reading_takes_its_rows_length_from_the_pixels() -> None:
+    image = crop((70, 30))
+    assert recount_leaders("Intro .............. 3", image) == "Intro " + "." * 30 + " 3"
+    # a row read as broken runs is still one row, and becomes one run
+    assert recount_leaders("Intro ........ ... .3", image) == "Intro " + "." * 30 + "3"
+
+
+@pytest.mark.parametrize(
+    ("reading", "image"),
+    [
+        ("Intro ... 3", crop((70, 30))),  # no tight run read: nothing to recount
+        ("Intro . . . . . 3", crop((70, 30))),  # spaced dots are read one by one already
+        ("Intro ...... 3 ...... 4", crop((70, 30))),  # two runs read, one row seen
+        ("Intro " + "." * 40 + " 3", crop((70, 30))),  # the row holds fewer dots than were read
+        ("Intro ........ 3", crop()),  # no row seen
+    ],
+)
+def test_a_reading_the_pixels_do_not_bear_out_is_left_as_it_is(reading: str, image: np.ndarray) -> None:
+    assert recount_leaders(reading, image) == reading
+
+
+def test_the_shipped_pipeline_reads_a_tight_table_of_contents_dot_for_dot() -> None:
+    """Three rows as DocBook sets them (a dot every quarter em of 10-pt Times) at 150 dpi: CTC alone reads about
+    half of each row's dots."""
+    font = Font(family="Times-Roman", size=10.0)
+    titles = ("Introduction", "Details of the components", "Build changes")
+    rows = {title: int((380 - text(title + " ", font).advance) // text(".", font).advance) for title in titles}
+    layout = Layout(
+        "contents",
+        tuple(
+            text(f"{title} {'.' * dots} {page}", font, 72.0, 120.0 + 18.0 * i)
+            for i, ((title, dots), page) in enumerate(zip(rows.items(), (3, 14, 27), strict=True))
+        ),
+    )
+    (image,) = rasterize(draw_pdf([layout]), 150 / 72)
+    read = [s.text for s in OcrPipeline.load()([image])[0]]
+    for title, dots in rows.items():
+        (line,) = [r for r in read if r.startswith(title.split()[0])]
+        assert "." * dots in line and "." * (dots + 1) not in line, (line, dots)
