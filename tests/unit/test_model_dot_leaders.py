@@ -6,21 +6,22 @@ import numpy as np
 import pytest
 from ocr_subnet.challenge.invoice import Layout, text
 from ocr_subnet.challenge.render import draw_pdf, rasterize
-from ocr_subnet.model.dot_leaders import dot_rows, recount_leaders
+from ocr_subnet.model.dot_leaders import DotRow, dot_rows, recount_leaders
 from ocr_subnet.model.pipeline import OcrPipeline
 from ocr_subnet.sections import Font
 
 
-def crop(*rows: tuple[int, int], width: int = 600, specks: int = 0) -> np.ndarray:
-    """A normalised 32-px crop: a word (tall blobs), then for each (start, dots) a row of 3x3 dots 8 px apart on
-    the word's baseline, each row closed by a figure; `specks` loose dots off the baseline."""
+def crop(*rows: tuple[int, int], width: int = 600, specks: int = 0, pitch: int = 7) -> np.ndarray:
+    """A normalised 32-px crop: a word (16-px blobs), then for each (start, dots) a row of 3x3 dots `pitch` px
+    apart on the word's baseline (DocBook's 0.4 of the letters' height), each row closed by a figure; `specks`
+    loose dots off the baseline."""
     image = np.zeros((32, width), np.float32)
     for x in range(4, 60, 10):
         image[8:24, x : x + 7] = 1.0  # letters, their feet on row 23
     for start, dots in rows:
         for k in range(dots):
-            image[21:24, start + 8 * k : start + 8 * k + 3] = 1.0
-        end = start + 8 * dots + 4
+            image[21:24, start + pitch * k : start + pitch * k + 3] = 1.0
+        end = start + pitch * dots + 4
         image[8:24, end : end + 7] = 1.0  # the page number
     rng = np.random.default_rng(0)
     for x in rng.choice(np.arange(4, width - 4, 9), size=specks, replace=False):
@@ -30,8 +31,9 @@ def crop(*rows: tuple[int, int], width: int = 600, specks: int = 0) -> np.ndarra
 
 
 def test_a_row_of_dots_is_counted_blob_by_blob() -> None:
-    assert dot_rows(crop((70, 30))) == [30]
-    assert dot_rows(crop((70, 20), (250, 12))) == [20, 12]  # two rows, a figure between them
+    assert dot_rows(crop((70, 30))) == [DotRow(30, spaced=False)]
+    assert dot_rows(crop((70, 20), (250, 12))) == [DotRow(20, False), DotRow(12, False)]  # a figure between them
+    assert dot_rows(crop((70, 30), pitch=10)) == [DotRow(30, spaced=True)]  # TeX's, 0.6 of the letters apart
 
 
 def test_short_runs_loose_specks_and_plain_words_make_no_row() -> None:
@@ -44,7 +46,7 @@ def test_a_dash_breaks_a_row() -> None:
     image = crop((70, 30))
     image[22:24, 150:170] = 1.0  # a rule across four dots' places
     rows = dot_rows(image)
-    assert len(rows) == 2 and sum(rows) < 30
+    assert len(rows) == 2 and sum(row.dots for row in rows) < 30
 
 
 def test_a_reading_takes_its_rows_length_from_the_pixels() -> None:
@@ -52,6 +54,8 @@ def test_a_reading_takes_its_rows_length_from_the_pixels() -> None:
     assert recount_leaders("Intro .............. 3", image) == "Intro " + "." * 30 + " 3"
     # a row read as broken runs is still one row, and becomes one run
     assert recount_leaders("Intro ........ ... .3", image) == "Intro " + "." * 30 + "3"
+    # spaced dots read tight are written spaced, as the text layer of TeX's leaders holds them
+    assert recount_leaders("Intro ........ 3", crop((70, 30), pitch=10)) == "Intro " + " ".join("." * 30) + " 3"
 
 
 @pytest.mark.parametrize(

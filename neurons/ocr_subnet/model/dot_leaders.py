@@ -5,12 +5,15 @@ through FOP prints one every quarter em), the dots stand about two of the recogn
 emit a blank between two equal characters: it writes a run of dots, but a shorter one (about half), and the page's
 text loses a character for every dot it drops. The dots themselves are easy to count: each is a small blob of ink on
 the baseline with nothing else between it and the next. So a reading's runs of dots take their length from the
-crop's rows of dots, where the two agree on how many rows there are.
+crop's rows of dots, where the two agree on how many rows there are. TeX spaces its dots (about two thirds of the
+letters' height apart, a quarter em of space between them), and its text layer holds them spaced: such a row is
+written ". . .", and tight ones "...".
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +24,22 @@ MIN_DOTS = 4  # a row of dots holds at least this many; "..." is an ellipsis
 DOT_HEIGHT = 0.35  # a dot is at most this share of the line's letters' height tall
 DOT_ASPECT = 2.0  # and at most this many times as wide as it is tall (a dash or rule is wider)
 BASELINE_SLACK = 0.15  # of the letters' height: a dot's foot sits this close to the row's
+SPACED_PITCH = 0.5  # of the letters' height: dots further apart than this are spaced (TeX: ~0.6; DocBook: ~0.4)
 TIGHT_RUN = re.compile(rf"\.{{{MIN_DOTS},}}(?:[ .]*\.)?")  # a tight row as read: four dots in a row at least
 
 
-def dot_rows(crop: npt.NDArray[np.floating]) -> list[int]:
-    """How many dots each row of dots in a normalised (H, W) crop holds, left to right. A row is a run of dot
-    blobs (short, not wide, their feet on the letters' baseline) with no other blob between them, `MIN_DOTS` long
-    at least. Specks of a scan's noise sit anywhere, so few of them line up on the baseline."""
+class DotRow(NamedTuple):
+    dots: int
+    spaced: bool
+
+    def text(self) -> str:
+        return (" " if self.spaced else "").join("." * self.dots)
+
+
+def dot_rows(crop: npt.NDArray[np.floating]) -> list[DotRow]:
+    """The rows of dots in a normalised (H, W) crop, left to right. A row is a run of dot blobs (short, not wide,
+    their feet on the letters' baseline) with no other blob between them, `MIN_DOTS` long at least. Specks of a
+    scan's noise sit anywhere, so few of them line up on the baseline."""
     labels, count = ndimage.label(crop > INK)
     if count < MIN_DOTS:
         return []
@@ -37,32 +49,28 @@ def dot_rows(crop: npt.NDArray[np.floating]) -> list[int]:
     letters = max(y1 - y0 for _, _, y0, y1 in boxes)  # a row of dots may hold most of the crop's blobs
     tall = [y1 for _, _, y0, y1 in boxes if y1 - y0 > DOT_HEIGHT * letters]
     baseline, slack = float(np.median(tall)), max(1.0, BASELINE_SLACK * letters)
-    dots = [
-        y1 - y0 <= DOT_HEIGHT * letters and x1 - x0 <= DOT_ASPECT * (y1 - y0) + 1 and abs(y1 - baseline) <= slack
-        for x0, x1, y0, y1 in boxes
-    ]
-    rows, run = [], 0
-    for dot in [*dots, False]:
-        if dot:
-            run += 1
-        else:
-            rows.append(run)
-            run = 0
-    return [n for n in rows if n >= MIN_DOTS]
+    runs: list[list[int]] = [[]]  # the left edges of consecutive dots
+    for x0, x1, y0, y1 in boxes:
+        if y1 - y0 <= DOT_HEIGHT * letters and x1 - x0 <= DOT_ASPECT * (y1 - y0) + 1 and abs(y1 - baseline) <= slack:
+            runs[-1].append(x0)
+        elif runs[-1]:
+            runs.append([])
+    spaced = SPACED_PITCH * letters
+    return [DotRow(len(run), float(np.median(np.diff(run))) > spaced) for run in runs if len(run) >= MIN_DOTS]
 
 
 def recount_leaders(text: str, crop: npt.NDArray[np.floating]) -> str:
-    """`text` with each tight run of dots as long as the crop's row of dots it reads, where the text has as many
-    such runs as the crop has rows and no row holds fewer dots than its run (CTC drops dots, it does not add them);
-    otherwise `text` as it is."""
+    """`text` with each tight run of dots rewritten as the crop's row of dots it reads (as many dots, tight or
+    spaced), where the text has as many such runs as the crop has rows and no row holds fewer dots than its run
+    (CTC drops dots, it does not add them); otherwise `text` as it is."""
     runs = list(TIGHT_RUN.finditer(text))
     if not runs:
         return text
-    counts = dot_rows(crop)
-    if len(counts) != len(runs) or any(n < run.group().count(".") for n, run in zip(counts, runs, strict=True)):
+    rows = dot_rows(crop)
+    if len(rows) != len(runs) or any(row.dots < run.group().count(".") for row, run in zip(rows, runs, strict=True)):
         return text
     out, start = [], 0
-    for n, run in zip(counts, runs, strict=True):
-        out += [text[start : run.start()], "." * n]
+    for row, run in zip(rows, runs, strict=True):
+        out += [text[start : run.start()], row.text()]
         start = run.end()
     return "".join([*out, text[start:]])
