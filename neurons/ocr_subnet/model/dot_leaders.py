@@ -43,9 +43,7 @@ def dot_rows(crop: npt.NDArray[np.floating]) -> list[DotRow]:
     labels, count = ndimage.label(crop > INK)
     if count < MIN_DOTS:
         return []
-    boxes = sorted(
-        (s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels) if s is not None
-    )
+    boxes = sorted((s[1].start, s[1].stop, s[0].start, s[0].stop) for s in ndimage.find_objects(labels))
     letters = max(y1 - y0 for _, _, y0, y1 in boxes)  # a row of dots may hold most of the crop's blobs
     tall = [y1 for _, _, y0, y1 in boxes if y1 - y0 > DOT_HEIGHT * letters]
     baseline, slack = float(np.median(tall)), max(1.0, BASELINE_SLACK * letters)

@@ -232,6 +232,7 @@ class OcrPipeline:
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
         corrector: Corrector | None = None,
+        recount: bool = True,
     ) -> None:
         self.detector = detector
         self.recognizer = recognizer
@@ -239,6 +240,7 @@ class OcrPipeline:
         self.device = torch.device(device)
         self.dtype = dtype
         self.corrector = corrector
+        self.recount = recount  # rows of dot leaders take their length from the crops' pixels (`dot_leaders`)
 
     @classmethod
     def load(cls, weights_dir: Path | None = None, device: str = "cpu", precision: str = "auto") -> OcrPipeline:
@@ -268,9 +270,11 @@ class OcrPipeline:
         return cls(modules[0], modules[1], calibration, device, dtype, load_corrector(directory, calibration))
 
     def uncorrected(self) -> OcrPipeline:
-        """The same networks and calibration without the corrections: readings keep their greedy texts, for
-        calibrating and measuring the corrections on them."""
-        return OcrPipeline(self.detector, self.recognizer, self.calibration, str(self.device), self.dtype)
+        """The same networks and calibration without the corrections: readings keep their greedy texts (no
+        recounted dots either, which the corrections could not align with the frames), for calibrating and measuring
+        the corrections on them."""
+        device = str(self.device)
+        return OcrPipeline(self.detector, self.recognizer, self.calibration, device, self.dtype, recount=False)
 
     def __call__(self, pages: Sequence[np.ndarray]) -> list[list[Section]]:
         """uint8 greyscale H x W pages of any size -> one list of sections per page, in that page's pixels."""
@@ -362,8 +366,9 @@ class OcrPipeline:
             log_probs = logits.float().cpu().log_softmax(-1)
             for row, (i, text) in enumerate(zip(chunk, charset.greedy_decode(log_probs.numpy(), steps), strict=True)):
                 columns[i] = log_probs[row, : steps[row]]
-                corrected = text if self.corrector is None else self.corrector(text, columns[i])
-                texts[i] = recount_leaders(corrected, crops[i].numpy())
+                if self.corrector is not None:
+                    text = self.corrector(text, columns[i])
+                texts[i] = recount_leaders(text, crops[i].numpy()) if self.recount else text
             probs[chunk] = torch.softmax(family_logits.float(), dim=1).cpu().numpy()
         return texts, columns, probs
 
