@@ -92,6 +92,24 @@ def test_train_command_exports_loadable_weights_and_resumes(tmp_path: Path) -> N
     started = json.loads((tuned / "manifest.json").read_text())
     assert started["commands"] == [*resumed["commands"], started["command"]]  # the shipped weights' history first
     assert started["config"]["lr"] == 0.0005
+    blended = tmp_path / "blended"
+    argv = ["blend", "--from", str(out / "weights"), "--toward", str(tuned / "weights"), "--share", "0.25"]
+    argv += ["--weights-dir", str(blended), "--threads", "1", "--final-pages", "1", "--calibration-pages", "1"]
+    result = CliRunner().invoke(app, [*argv, "--prior-pages", "2", "--calibration-pdf-pages", "0"])
+    assert result.exit_code == 0, result.output
+    blend = json.loads((blended / "manifest.json").read_text())
+    assert blend["commands"] == [*started["commands"], blend["command"]]  # both parents' history, once
+    assert blend["blend"]["share"] == 0.25 and [p["command"] for p in blend["blend"]["parents"]] == [
+        resumed["command"],
+        started["command"],
+    ]
+    assert set(blend["validation"]) == set(manifest["validation"]) and "detection_quality" in blend["calibration_fit"]
+    for name, digest in blend["sha256"].items():
+        assert file_sha256(blended / name) == digest
+    ends = [torch.jit.load(str(d / "weights" / "recognizer.pt")).state_dict() for d in (out, tuned)]
+    for key, value in torch.jit.load(str(blended / "recognizer.pt")).state_dict().items():
+        torch.testing.assert_close(value, torch.lerp(ends[0][key], ends[1][key], 0.25))
+    assert isinstance(OcrPipeline.load(blended)([np.full((100, 80), 255, np.uint8)]), list)
 
 
 def test_train_takes_a_checkpoint_or_shipped_weights_not_both(tmp_path: Path) -> None:

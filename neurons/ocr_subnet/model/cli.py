@@ -1,5 +1,6 @@
 """`ocr-subnet train`: train the OCR model and export its weights with a manifest; `ocr-subnet fit-prior`: refit
-its language prior alone; `ocr-subnet calibrate`: refit its corrections' knobs alone."""
+its language prior alone; `ocr-subnet calibrate`: refit its corrections' knobs alone; `ocr-subnet blend`: interpolate
+two fine-tunes' weights and calibrate the blend."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ import sys
 from pathlib import Path
 
 import typer
+
+# What follows training (`train.finish`), the same for a trained and a blended network
+FINAL_PAGES = typer.Option(None, help="Held-out pages per source for the final validation.")
+CALIBRATION_PAGES = typer.Option(None, help="Pages per source to calibrate box decoding on.")
+CALIBRATION_PDF_PAGES = typer.Option(
+    None, help="Pages per real-PDF calibration document the corrections are also fitted on (default 2)."
+)
+REAL_PDF_PAGES = typer.Option(
+    None, help="Pages per document of the real-PDF set read with the exported weights (default 1; 0: none)."
+)
+PRIOR_PAGES = typer.Option(
+    None, help="Pages per open family whose strings join the language prior's general text (default 150)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,17 +47,11 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", help="auto (the GPU when torch sees one, else the CPU) | cpu | gpu."),
         validate_minutes: float | None = typer.Option(None, help="Validate every this many training minutes."),
         validation_pages: int | None = typer.Option(None, help="Held-out pages per source during training."),
-        final_pages: int | None = typer.Option(None, help="Held-out pages per source for the final validation."),
-        calibration_pages: int | None = typer.Option(None, help="Pages per source to calibrate box decoding on."),
-        calibration_pdf_pages: int | None = typer.Option(
-            None, help="Pages per real-PDF calibration document the corrections are also fitted on (default 2)."
-        ),
-        real_pdf_pages: int | None = typer.Option(
-            None, help="Pages per document of the real-PDF set read with the exported weights (default 1; 0: none)."
-        ),
-        prior_pages: int | None = typer.Option(
-            None, help="Pages per open family whose strings join the language prior's general text (default 150)."
-        ),
+        final_pages: int | None = FINAL_PAGES,
+        calibration_pages: int | None = CALIBRATION_PAGES,
+        calibration_pdf_pages: int | None = CALIBRATION_PDF_PAGES,
+        real_pdf_pages: int | None = REAL_PDF_PAGES,
+        prior_pages: int | None = PRIOR_PAGES,
     ) -> None:
         """Train detector + recognizer on freshly drawn invoices, calibrate, validate, export weights."""
         import torch
@@ -91,6 +99,47 @@ def register(app: typer.Typer) -> None:
             manifest = run(
                 config, out, weights_dir or out / "weights", resume, command, console, on_step, torch_device, init_from
             )
+        console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})
+
+    @app.command("blend")
+    def blend_command(
+        first: Path = typer.Option(..., "--from", help="Exported weights (e.g. the packaged ones)."),
+        second: Path = typer.Option(..., "--toward", help="Exported weights of a fine-tune of the same network."),
+        share: float = typer.Option(0.5, min=0.0, max=1.0, help="The --toward weights' share of each parameter."),
+        weights_dir: Path = typer.Option(..., help="Where to export the blend with its manifest."),
+        seed: int = typer.Option(0, help="Seeds the language prior's open-family pages."),
+        threads: int = typer.Option(2, help="torch threads."),
+        final_pages: int | None = FINAL_PAGES,
+        calibration_pages: int | None = CALIBRATION_PAGES,
+        calibration_pdf_pages: int | None = CALIBRATION_PDF_PAGES,
+        real_pdf_pages: int | None = REAL_PDF_PAGES,
+        prior_pages: int | None = PRIOR_PAGES,
+    ) -> None:
+        """Interpolate two fine-tunes' weights parameter by parameter, then calibrate, validate and export the
+        blend as training does."""
+        from rich.console import Console
+
+        from ocr_subnet.model.blend import BlendError, blend
+        from ocr_subnet.model.train import TrainConfig, with_overrides
+
+        config = with_overrides(
+            TrainConfig(),
+            seed=seed,
+            threads=threads,
+            final_pages=final_pages,
+            calibration_pages=calibration_pages,
+            calibration_pdf_pages=calibration_pdf_pages,
+            real_pdf_pages=real_pdf_pages,
+            prior_pages=prior_pages,
+        )
+        console = Console(stderr=True)
+        command = shlex.join(["ocr-subnet", *sys.argv[1:]])
+        try:
+            with console.status("blending, then calibrating, validating and exporting the blend"):
+                manifest = blend(first, second, share, config, weights_dir, command, console)
+        except BlendError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
         console.print_json(data={"validation": manifest["validation"], "sha256": manifest["sha256"]})
 
     @app.command("fit-prior")

@@ -30,7 +30,8 @@ from torch.nn import functional as F
 
 from ocr_subnet.evaluation import EngineName
 from ocr_subnet.evaluation.run import load_engine
-from ocr_subnet.evaluation.validation import model_validation, record
+from ocr_subnet.evaluation.validation import model_validation
+from ocr_subnet.evaluation.validation import record as record_real_pdfs
 from ocr_subnet.model import evaluate
 from ocr_subnet.model.calibrate import correction_domains, correction_record
 from ocr_subnet.model.correction import Corrector
@@ -280,18 +281,18 @@ def file_sha256(path: Path) -> str:
 
 
 def export(
-    trainer: Trainer,
+    networks: dict[str, torch.jit.ScriptModule],
     calibration: Calibration,
     lexicon: Lexicon,
     language: CharNgram,
     weights_dir: Path,
     manifest: dict[str, Any],
 ) -> dict[str, Any]:
-    """TorchScript (`nets.exportable`) for both networks, the lexicon, the language model, and the manifest with
-    their sha256."""
+    """The networks' TorchScript (file name -> `nets.exportable` form), the lexicon, the language model, and the
+    manifest with their sha256."""
     weights_dir.mkdir(parents=True, exist_ok=True)
-    for model, name in ((trainer.detector, DETECTOR_FILE), (trainer.recognizer, RECOGNIZER_FILE)):
-        torch.jit.save(exportable(model), str(weights_dir / name))
+    for name, network in networks.items():
+        torch.jit.save(network, str(weights_dir / name))
     lexicon.save(weights_dir / LEXICON_FILE)
     language.save(weights_dir / LANGUAGE_FILE)
     names = (DETECTOR_FILE, RECOGNIZER_FILE, LEXICON_FILE, LANGUAGE_FILE)
@@ -381,11 +382,45 @@ def run(
                 worker.terminate()
     trainer.save()
     console.log(f"trained {trainer.step} steps in {trainer.elapsed / 60:.1f} min; calibrating")
-    pipeline = trainer.pipeline(Calibration())
+    record = {
+        "command": command,
+        "commands": trainer.commands,  # in order; more than one when training was resumed
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "device": device,  # of the last command (a resumed run may change it)
+        "seed": config.seed,
+        "config": config.as_dict(),
+        "steps": trainer.step,
+        "train_minutes": round(trainer.elapsed / 60, 2),
+        "parameters": {
+            "detector": sum(p.numel() for p in trainer.detector.parameters()),
+            "recognizer": sum(p.numel() for p in trainer.recognizer.parameters()),
+        },
+        "history": trainer.history,
+    }
+    networks = {DETECTOR_FILE: exportable(trainer.detector), RECOGNIZER_FILE: exportable(trainer.recognizer)}
+    full = finish(trainer.pipeline, networks, config, record, weights_dir, console)
+    shutil.copy(weights_dir / MANIFEST, out / MANIFEST)
+    return full
+
+
+def finish(
+    pipeline_for: Callable[[Calibration, Corrector | None], OcrPipeline],
+    networks: dict[str, torch.jit.ScriptModule],
+    config: TrainConfig,
+    record: dict[str, Any],
+    weights_dir: Path,
+    console: Console,
+) -> dict[str, Any]:
+    """What follows training, for any networks (`pipeline_for` reads with them): calibrate the box decoding, the
+    fonts and the corrections, fit the prior, validate, export with `record` leading the manifest, and read the
+    real PDFs with the exported weights; returns the manifest."""
+    command = record["command"]
+    pipeline = pipeline_for(Calibration(), None)
     calibration_pages = evaluate.eval_pages(evaluate.CALIBRATION_BASE, config.calibration_pages)
     cached = [(pipeline.detector_maps([p.image])[0], p) for p in calibration_pages]
     calibration, detection_quality = evaluate.calibrate_boxes(cached, Calibration())
-    pipeline = trainer.pipeline(calibration)
+    pipeline = pipeline_for(calibration, None)
     readings = [(pipeline.read([p.image])[0], p) for p in calibration_pages]
     calibration, fit = evaluate.calibrate_fonts(readings, calibration)
     prior_config = PriorConfig(seed=config.seed, family_pages=config.prior_pages)
@@ -400,36 +435,21 @@ def run(
     console.log(f"calibration {calibration} ({fit})")
     corrector = Corrector(lexicon, language, calibration.lexicon_penalty, calibration.language_weight)
     final_pages = evaluate.eval_pages(evaluate.VALIDATION_BASE, config.final_pages)
-    metrics = evaluate.evaluate(trainer.pipeline(calibration, corrector), final_pages)
+    metrics = evaluate.evaluate(pipeline_for(calibration, corrector), final_pages)
     console.log(f"final validation: {format_metrics(metrics)}")
-    manifest = {
-        "command": command,
-        "commands": trainer.commands,  # in order; more than one when training was resumed
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "device": device,  # of the last command (a resumed run may change it)
-        "seed": config.seed,
-        "config": config.as_dict(),
-        "steps": trainer.step,
-        "train_minutes": round(trainer.elapsed / 60, 2),
-        "parameters": {
-            "detector": sum(p.numel() for p in trainer.detector.parameters()),
-            "recognizer": sum(p.numel() for p in trainer.recognizer.parameters()),
-        },
+    manifest = record | {
         "validation": metrics,
         "validation_pages_per_source": config.final_pages,
         "calibration_fit": fit,
         "prior": prior_record(command, prior_config, prior_fit),  # `ocr-subnet fit-prior` may refit it alone
         "training_text": manual_record(),  # the real lines `prose` set on the training pages, from this machine
-        "history": trainer.history,
     }
-    full = export(trainer, calibration, lexicon, language, weights_dir, manifest)
+    full = export(networks, calibration, lexicon, language, weights_dir, manifest)
     if config.real_pdf_pages:
         shipped = load_engine(EngineName.MODEL, config.threads, weights_dir)
         real = model_validation(shipped, config.real_pdf_pages)
         console.log(f"real PDFs: {real.get('skipped') or real['rows']}")
-        full = record(weights_dir, real, MANIFEST)
-    shutil.copy(weights_dir / MANIFEST, out / MANIFEST)
+        full = record_real_pdfs(weights_dir, real, MANIFEST)
     return full
 
 
