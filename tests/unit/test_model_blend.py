@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from ocr_subnet.cli import app
-from ocr_subnet.model.blend import BlendError, blend_networks, blend_states
+from ocr_subnet.model.blend import BlendError, blend_networks, blend_states, joined_history
 from ocr_subnet.model.nets import Detector, DetectorConfig, Recognizer, RecognizerConfig, exportable
 from ocr_subnet.model.pipeline import DETECTOR_FILE, MANIFEST, RECOGNIZER_FILE
 from typer.testing import CliRunner
@@ -79,3 +79,19 @@ def test_blend_command_refuses_two_networks_and_missing_weights(tmp_path: Path) 
         result = CliRunner().invoke(app, argv, env={"COLUMNS": "200"})
         assert result.exit_code == 1 and message in result.output, result.output
         assert not (tmp_path / "out").exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "joined"),
+    [
+        (["a", "b"], ["a", "b", "c"], ["a", "b", "c"]),  # the second fine-tuned from the first
+        (["a", "b", "c"], ["a", "b"], ["a", "b", "c"]),
+        (["a", "b"], ["a", "c"], ["a", "b", "c"]),  # both from "a"
+        (["r", "r"], ["r", "r", "r", "t"], ["r", "r", "r", "t"]),  # a resumed run's command recurs
+        (["a"], ["b"], ["a", "b"]),
+    ],
+)
+def test_a_blend_records_both_histories_and_what_they_share_once(
+    first: list[str], second: list[str], joined: list[str]
+) -> None:
+    assert joined_history(first, second) == joined

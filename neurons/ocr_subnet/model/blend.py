@@ -51,6 +51,15 @@ def blend_states(
     return blended
 
 
+def joined_history(first: list[str], second: list[str]) -> list[str]:
+    """Both parents' commands, the history they share (one fine-tuned from the other, or both from one start)
+    once: the first's, then the second's past their common start. A command may recur within one history
+    (a resumed run), so they are matched by position, not by value."""
+    pairs = zip(first, second, strict=False)
+    shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(first), len(second)))
+    return [*first, *second[shared:]]
+
+
 def load_scripted(directory: Path, name: str) -> torch.jit.ScriptModule:
     path = directory / name
     try:
@@ -84,7 +93,7 @@ def blend(
     first: Path, second: Path, share: float, config: TrainConfig, weights_dir: Path, command: str, console: Console
 ) -> dict[str, Any]:
     """Blend the weights in `first` and `second`, then calibrate, validate and export them into `weights_dir`
-    (`train.finish`). The manifest names both parents; its commands are theirs (in order, once each), then this."""
+    (`train.finish`). The manifest names both parents; its commands are theirs (`joined_history`), then this one."""
     parents = [load_manifest(first), load_manifest(second)]
     networks = blend_networks(first, second, share)
     torch.set_num_threads(config.threads)
@@ -94,7 +103,7 @@ def blend(
 
     record = {
         "command": command,
-        "commands": [*dict.fromkeys([*parents[0].get("commands", []), *parents[1].get("commands", [])]), command],
+        "commands": [*joined_history(parents[0].get("commands", []), parents[1].get("commands", [])), command],
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "device": "cpu",
