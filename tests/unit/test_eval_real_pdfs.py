@@ -12,6 +12,7 @@ import pytest
 from ocr_subnet.cli import app
 from ocr_subnet.evaluation import EngineName, Variant
 from ocr_subnet.evaluation.real_pdfs import (
+    BREADTH_DOCUMENTS,
     CALIBRATION_DOCUMENTS,
     CONTENTS_DOCUMENTS,
     DOCUMENT_SETS,
@@ -54,7 +55,9 @@ def test_the_set_lists_text_pages_of_at_least_five_documents() -> None:
     ]
 
 
-@pytest.mark.parametrize("document", (*DOCUMENTS, *CALIBRATION_DOCUMENTS), ids=lambda d: d.package)
+@pytest.mark.parametrize(
+    "document", (*DOCUMENTS, *CALIBRATION_DOCUMENTS, *BREADTH_DOCUMENTS), ids=lambda d: f"{d.path.name}:{d.pages[0]}"
+)
 def test_every_listed_page_is_a_text_page(document: SourceDocument) -> None:
     with opened(document) as (path, _):
         for page in document.pages:
@@ -69,6 +72,14 @@ def test_every_contents_page_leads_its_titles_with_dots(document: SourceDocument
         lines = text_layer(path, page, 1000, 1000).lines
     led = [line.text for line in lines if re.search(r"(\.{6}|(\. ){5}\.) *\S*$", line.text)]
     assert len(led) >= 5, (document.path.name, page, [line.text for line in lines][:5])
+
+
+def test_no_page_is_read_by_two_sets() -> None:
+    listed = [(d.path, page) for documents in DOCUMENT_SETS.values() for d in documents for page in d.pages]
+    assert len(listed) == len(set(listed))
+    others = {d.path for d in (*DOCUMENTS, *CALIBRATION_DOCUMENTS)}
+    assert not others & {d.path for d in BREADTH_DOCUMENTS}  # breadth: documents no other text set reads
+    assert len({d.path for d in BREADTH_DOCUMENTS}) == len(BREADTH_DOCUMENTS) == 11
 
 
 def test_text_layer_of_a_real_page_lies_on_its_ink() -> None:
@@ -183,7 +194,7 @@ def test_cli_json_reads_one_page_with_tesseract() -> None:
     assert (page["package"], page["page"]) == ("libtasn1-doc", LIBTASN1.pages[0])
 
 
-def test_cli_reads_the_calibration_set_on_request_and_never_records_it(tmp_path: Path) -> None:
+def test_cli_reads_the_other_sets_on_request_and_never_records_them(tmp_path: Path) -> None:
     arguments = ["eval", "real-pdfs", "--engine", "tesseract", "--dpi", "150", "--variant", "clean", "--pages", "1"]
     result = CliRunner().invoke(app, [*arguments, "--set", "calibration", "--document", "flex-doc", "--json"])
     assert result.exit_code == 0, result.output
@@ -191,6 +202,10 @@ def test_cli_reads_the_calibration_set_on_request_and_never_records_it(tmp_path:
     assert (page["package"], page["page"]) == ("flex-doc", CALIBRATION_DOCUMENTS[0].pages[0])
     refused = CliRunner().invoke(app, [*arguments, "--document", "flex-doc"])  # the evaluation set, by default
     assert refused.exit_code == 2 and "flex-doc" in refused.output
+    result = CliRunner().invoke(app, [*arguments, "--set", "breadth", "--document", "lmodern", "--json"])
+    assert result.exit_code == 0, result.output
+    (page,) = json.loads(result.stdout)["pages"]
+    assert (page["package"], page["page"], page["cer"] < 0.1) == ("lmodern", 2, True)
     record = ["--engine", "model", "--set", "calibration", "--weights-dir", str(tmp_path), "--record"]
     result = CliRunner().invoke(app, [*arguments, *record], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "calibration set is tuned on" in result.output

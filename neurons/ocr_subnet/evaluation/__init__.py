@@ -19,6 +19,7 @@ class DocumentSet(enum.StrEnum):
     EVALUATION = "evaluation"  # the held-out manuals whose figures the README reports
     CALIBRATION = "calibration"  # the manuals the corrections are tuned on: for diagnosis, never reported as held out
     CONTENTS = "contents"  # tables of contents (rows of dot leaders): a page kind the evaluation set leaves out
+    BREADTH = "breadth"  # text pages of eleven more documents: beyond the six the evaluation set's figures rest on
 
 
 DPIS = (150, 300)

@@ -22,7 +22,8 @@ def real_pdfs(
     document_set: DocumentSet = typer.Option(
         DocumentSet.EVALUATION,
         "--set",
-        help="The held-out evaluation manuals, the calibration ones (diagnosis), or tables of contents.",
+        help="The held-out evaluation manuals, the calibration ones (diagnosis), tables of contents, or text pages of"
+        " eleven more documents (breadth).",
     ),
     threads: int = typer.Option(2, min=1, help="torch threads for the model."),
     weights_dir: Path | None = typer.Option(None, help="The model's exported weights (default: the packaged ones)."),
@@ -54,7 +55,7 @@ def real_pdfs(
     if record and EngineName.MODEL not in engine:
         raise typer.BadParameter("--record writes the model's figures: run the model engine too", param_hint="record")
     if record and document_set is not DocumentSet.EVALUATION:
-        why = "--record keeps the evaluation set's figures; the calibration set is tuned on"
+        why = "--record keeps the evaluation set's figures; the calibration set is tuned on, the others diagnose"
         raise typer.BadParameter(why, param_hint="record")
     console = Console(stderr=True)
     try:  # before the model loads: a missing package or engine fails at once

@@ -91,10 +91,28 @@ CONTENTS_DOCUMENTS: tuple[SourceDocument, ...] = (
     SourceDocument("gprolog-doc", Path("/usr/share/doc/gprolog-doc/gprolog.pdf"), (3,)),
 )
 
+# Text pages of eleven more documents (X.Org's specifications, papers and release notes through DocBook and FOP,
+# Latin Modern's notes in LaTeX) that no other set reads: a check beyond the six that decisions are taken on.
+X_ORG = Path("/usr/share/doc/xorg-docs")
+BREADTH_DOCUMENTS: tuple[SourceDocument, ...] = (
+    SourceDocument("xorg-docs", X_ORG / "input/XKB-Enhancing.pdf.gz", (4, 9)),
+    SourceDocument("xorg-docs", X_ORG / "input/XKB-Config.pdf.gz", (3, 4)),
+    SourceDocument("xorg-docs", X_ORG / "graphics/dps.pdf.gz", (3,)),
+    SourceDocument("xorg-docs", X_ORG / "Xserver/analysis.pdf.gz", (5, 9)),
+    SourceDocument("xorg-docs", X_ORG / "Xserver/appgroup.pdf.gz", (3, 4)),
+    SourceDocument("xorg-docs", X_ORG / "Xserver/secint.pdf.gz", (4, 7)),
+    SourceDocument("xorg-docs", X_ORG / "Xserver/XACE-Spec.pdf.gz", (5, 9)),
+    SourceDocument("xorg-docs", X_ORG / "xext/lbxalg.pdf.gz", (3, 4)),
+    SourceDocument("xorg-docs", X_ORG / "README.pdf.gz", (3, 4)),
+    SourceDocument("xorg-docs", X_ORG / "Versions.pdf.gz", (3, 4)),
+    SourceDocument("lmodern", Path("/usr/share/doc/lmodern/lm-info.pdf"), (2, 3)),
+)
+
 DOCUMENT_SETS: dict[DocumentSet, tuple[SourceDocument, ...]] = {
     DocumentSet.EVALUATION: DOCUMENTS,
     DocumentSet.CALIBRATION: CALIBRATION_DOCUMENTS,
     DocumentSet.CONTENTS: CONTENTS_DOCUMENTS,
+    DocumentSet.BREADTH: BREADTH_DOCUMENTS,
 }
 
 
