@@ -25,6 +25,23 @@ PRIOR_PAGES = typer.Option(
 )
 
 
+def finishing(
+    final_pages: int | None,
+    calibration_pages: int | None,
+    calibration_pdf_pages: int | None,
+    real_pdf_pages: int | None,
+    prior_pages: int | None,
+) -> dict[str, int | None]:
+    """The options above as `TrainConfig` overrides."""
+    return {
+        "final_pages": final_pages,
+        "calibration_pages": calibration_pages,
+        "calibration_pdf_pages": calibration_pdf_pages,
+        "real_pdf_pages": real_pdf_pages,
+        "prior_pages": prior_pages,
+    }
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the `ocr-subnet` app."""
 
@@ -76,11 +93,7 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             validate_minutes=validate_minutes,
             validation_pages=validation_pages,
-            final_pages=final_pages,
-            calibration_pages=calibration_pages,
-            calibration_pdf_pages=calibration_pdf_pages,
-            prior_pages=prior_pages,
-            real_pdf_pages=real_pdf_pages,
+            **finishing(final_pages, calibration_pages, calibration_pdf_pages, real_pdf_pages, prior_pages),
         )
         if resume and init_from is not None:
             raise typer.BadParameter(
@@ -126,11 +139,7 @@ def register(app: typer.Typer) -> None:
             TrainConfig(),
             seed=seed,
             threads=threads,
-            final_pages=final_pages,
-            calibration_pages=calibration_pages,
-            calibration_pdf_pages=calibration_pdf_pages,
-            real_pdf_pages=real_pdf_pages,
-            prior_pages=prior_pages,
+            **finishing(final_pages, calibration_pages, calibration_pdf_pages, real_pdf_pages, prior_pages),
         )
         console = Console(stderr=True)
         command = shlex.join(["ocr-subnet", *sys.argv[1:]])
