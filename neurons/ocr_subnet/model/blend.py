@@ -9,7 +9,6 @@ A blend is new weights, so it is calibrated, validated and exported as training'
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -104,8 +103,6 @@ def blend(
     record = {
         "command": command,
         "commands": [*joined_history(parents[0].get("commands", []), parents[1].get("commands", [])), command],
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
         "device": "cpu",
         "seed": config.seed,
         "config": config.as_dict(),

@@ -385,8 +385,6 @@ def run(
     record = {
         "command": command,
         "commands": trainer.commands,  # in order; more than one when training was resumed
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
         "device": device,  # of the last command (a resumed run may change it)
         "seed": config.seed,
         "config": config.as_dict(),
@@ -413,8 +411,8 @@ def finish(
     console: Console,
 ) -> dict[str, Any]:
     """What follows training, for any networks (`pipeline_for` reads with them): calibrate the box decoding, the
-    fonts and the corrections, fit the prior, validate, export with `record` leading the manifest, and read the
-    real PDFs with the exported weights; returns the manifest."""
+    fonts and the corrections, fit the prior, validate, export with `record` leading the manifest (this machine's
+    Python and torch versions after it), and read the real PDFs with the exported weights; returns the manifest."""
     command = record["command"]
     pipeline = pipeline_for(Calibration(), None)
     calibration_pages = evaluate.eval_pages(evaluate.CALIBRATION_BASE, config.calibration_pages)
@@ -438,6 +436,8 @@ def finish(
     metrics = evaluate.evaluate(pipeline_for(calibration, corrector), final_pages)
     console.log(f"final validation: {format_metrics(metrics)}")
     manifest = record | {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
         "validation": metrics,
         "validation_pages_per_source": config.final_pages,
         "calibration_fit": fit,
