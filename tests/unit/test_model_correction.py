@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 import torch
 from ocr_subnet.model import charset
-from ocr_subnet.model.correction import Corrector, Slot, ctc_costs, greedy_slots, token_options, token_windows
+from ocr_subnet.model.correction import (
+    Corrector,
+    Slot,
+    ctc_costs,
+    greedy_slots,
+    paired_quotes,
+    token_options,
+    token_windows,
+)
 from ocr_subnet.model.evaluate import GENERATOR, EvalPage, calibrate_correction, label_scored
 from ocr_subnet.model.geometry import Calibration
 from ocr_subnet.model.language import CharNgram
@@ -195,6 +203,31 @@ def test_letters_glued_to_digits_are_codes_and_keep_their_reading() -> None:
     assert Corrector(codes, None, 100.0, 0.0)(text, reading(text)) == text  # "INV" is no misread "IV"
     assert not {"IV918606", "IV-19677"} & (token_options("INV918606", codes) | token_options("INV-19677", codes))
     assert Corrector(codes, None, 100.0, 0.0)("Refrence INV", reading("Refrence INV")) == "Reference IV"  # words
+
+
+def test_names_joined_by_underscores_are_identifiers_and_keep_their_reading() -> None:
+    words = Lexicon(["BE", "ea", "not", "less", "Returns"])
+    text = "Returs BZ_OK if not_eq or less_eq"
+    corrected = Corrector(words, None, 100.0, 0.0)(text, reading(text))
+    assert corrected == "Returns BZ_OK if not_eq or less_eq"  # the prose word is still mended
+    assert Corrector(words, None, 100.0, 0.0)("BZ OK", reading("BZ OK")) == "BE OK"  # apart, "BZ" is a word
+
+
+def test_a_pair_of_double_quotes_takes_its_opening_quote_s_style() -> None:
+    assert paired_quotes('set to "font\u201d instead of "pattern\u201d,') == 'set to "font" instead of "pattern",'
+    left, right = "\u201c", "\u201d"
+    assert (
+        paired_quotes(f'named {left}secret:1" or {left}secret:2{right}')
+        == f"named {left}secret:1{right} or {left}secret:2{right}"
+    )
+    assert paired_quotes('"eq", "not_eq\u201d') == '"eq", "not_eq"'
+    for kept in ('\u201cyes\u201d and "no"', 'the end.\u201d Then "a', "it\u2019s \u2018one\u2019", ""):
+        assert paired_quotes(kept) == kept  # pairs in one style, a closing quote opening the line, single quotes
+
+
+def test_the_corrections_set_each_pair_of_quotes_in_one_style() -> None:
+    text = 'compare="eq\u201d or "more\u201d'
+    assert Corrector(WORDS, LANGUAGE, 4.0, 0.1)(text, reading(text)) == 'compare="eq" or "more"'
 
 
 def test_a_blank_read_as_a_space_splits_the_token_windows_the_later_steps_cost_on() -> None:

@@ -50,6 +50,15 @@ def test_a_dash_breaks_a_row() -> None:
     assert len(rows) == 2 and sum(row.dots for row in rows) < 30
 
 
+def test_a_figure_s_stroke_cut_off_its_glyph_is_not_a_dot() -> None:
+    image = crop((70, 30))
+    end = 70 + 7 * 30 + 4
+    image[8:24, end : end + 7] = 0.0
+    image[8:18, end : end + 7] = 1.0  # a "2" whose foot the ink threshold cut off: a dot-sized bar on the baseline
+    image[19:24, end - 2 : end + 9] = 1.0
+    assert dot_rows(image) == [DotRow(30, spaced=False)]
+
+
 def test_a_reading_takes_its_rows_length_from_the_pixels() -> None:
     image = crop((70, 30))
     assert recount_leaders("Intro .............. 3", image) == "Intro " + "." * 30 + " 3"

@@ -12,6 +12,7 @@ A candidate's cost is its CTC cost less that.
 3. Tokens: each word token may change its trailing punctuation ("Apt" -> "Apt.", "Subtotal" ->
    "Subtotal:") or come apart from a number glued to it ("SD83332" -> "SD 83332"), and a word
    still outside the vocabulary may become a near one.
+4. Quotes: a pair of double quotes is set in one style (`paired_quotes`).
 In steps 1 and 3 each token is judged with the others as they stand. Variants the posterior rules
 out by more than `CTC_MARGIN` nats are never scored by the model.
 """
@@ -33,7 +34,9 @@ from ocr_subnet.model.lexicon import LETTERS, MIN_LENGTH, WORD, Lexicon
 
 TOKEN = re.compile(r"\S+")
 WORD_TOKEN = re.compile(f"([^{LETTERS}]*)([{LETTERS}]+)([^{LETTERS}]*)")  # one word with what precedes and follows it
-CODE = re.compile(r"\d-?$|^-?\d")  # what glues letters into a code ("INV-19677", "A4"): no dictionary word
+# what glues letters into a code ("INV-19677", "A4") or an identifier ("BZ_OK", "not_eq"): no dictionary word
+CODE = re.compile(r"(\d-?|_)$|^(-?\d|_)")
+DOUBLE_QUOTES = '"\u201c\u201d'  # straight, left and right
 ENDINGS = ("", ".", ":", ",", ".:")  # the trailing punctuation invoices put after a token
 WORD_OPTIONS = 6  # nearest vocabulary words tried for each word token
 CTC_MARGIN = 16.0  # nats: variants this much less likely than the best reading are not rescored
@@ -88,9 +91,26 @@ def most_doubtful(slots: list[Slot], token: list[int]) -> list[int]:
     return varied
 
 
+def paired_quotes(text: str) -> str:
+    """`text` with each pair of double quotes (the first and second in the line, the third and fourth, ...) in the
+    style of its opening quote. A print sets a pair in one style; the recognizer reads a straight closing quote,
+    as typewriter faces draw it, as a curly one far more often than it mistakes an opening one (`"yes”` for
+    `"yes"`: a fifth of the straight quotes on real manuals), and an opening quote shows which style it is: a
+    straight one has no left-hand shape."""
+    quotes = [i for i, char in enumerate(text) if char in DOUBLE_QUOTES]
+    chars = list(text)
+    for opening, closing in zip(quotes[::2], quotes[1::2], strict=False):
+        if chars[opening] == '"' and chars[closing] == "\u201d":
+            chars[closing] = '"'
+        elif chars[opening] == "\u201c" and chars[closing] == '"':
+            chars[closing] = "\u201d"
+    return "".join(chars)
+
+
 def is_code(before: str, after: str) -> bool:
     """Whether letters with `before` and `after` them (within their token) are part of a code: glued to a digit,
-    or to one by a hyphen. Codes are read, not spelled, so the vocabulary has no say over them."""
+    or to one by a hyphen, or joined to more by an underscore as a program's names are. Codes are read, not
+    spelled, so the vocabulary has no say over them (it made "BZ_OK" "BE_OK" and "not_eq" "not_ea")."""
     return bool(CODE.search(before) or CODE.search(after))
 
 
@@ -138,7 +158,7 @@ class Corrector:
             text = self.correct_words(text, log_probs, windows)
         if weighs_language:
             text = self.rescore_tokens(text, log_probs, windows)
-        return text
+        return paired_quotes(text)
 
     def prior(self, text: str) -> float:
         """What the language model takes off a text's cost, in nats."""

@@ -23,6 +23,7 @@ INK = 0.5  # a normalised crop's ink (paper is 0, the darkest ink ~1)
 MIN_DOTS = 4  # a row of dots holds at least this many; "..." is an ellipsis
 DOT_HEIGHT = 0.35  # a dot is at most this share of the line's letters' height tall
 DOT_ASPECT = 2.0  # and at most this many times as wide as it is tall (a dash or rule is wider)
+DOT_SPREAD = 2.0  # a row's dots are no more than this many times its median dot's width or height (+1 px)
 BASELINE_SLACK = 0.15  # of the letters' height: a dot's foot sits this close to the row's
 SPACED_PITCH = 0.5  # of the letters' height: dots further apart than this are spaced (TeX: ~0.6; DocBook: ~0.4)
 TIGHT_RUN = re.compile(rf"\.{{{MIN_DOTS},}}(?:[ .]*\.)?")  # a tight row as read: four dots in a row at least
@@ -47,14 +48,31 @@ def dot_rows(crop: npt.NDArray[np.floating]) -> list[DotRow]:
     letters = max(y1 - y0 for _, _, y0, y1 in boxes)  # a row of dots may hold most of the crop's blobs
     tall = [y1 for _, _, y0, y1 in boxes if y1 - y0 > DOT_HEIGHT * letters]
     baseline, slack = float(np.median(tall)), max(1.0, BASELINE_SLACK * letters)
-    runs: list[list[int]] = [[]]  # the left edges of consecutive dots
+    runs: list[list[tuple[int, int, int]]] = [[]]  # the left edge, width and height of consecutive dots
     for x0, x1, y0, y1 in boxes:
         if y1 - y0 <= DOT_HEIGHT * letters and x1 - x0 <= DOT_ASPECT * (y1 - y0) + 1 and abs(y1 - baseline) <= slack:
-            runs[-1].append(x0)
+            runs[-1].append((x0, x1 - x0, y1 - y0))
         elif runs[-1]:
             runs.append([])
     spaced = SPACED_PITCH * letters
-    return [DotRow(len(run), float(np.median(np.diff(run))) > spaced) for run in runs if len(run) >= MIN_DOTS]
+    rows = [[x0 for x0, _, _ in dots] for run in runs for dots in alike(run)]
+    return [DotRow(len(row), float(np.median(np.diff(row))) > spaced) for row in rows if len(row) >= MIN_DOTS]
+
+
+def alike(run: list[tuple[int, int, int]]) -> list[list[tuple[int, int, int]]]:
+    """A run of dot-sized blobs (left edge, width, height) split at each blob over `DOT_SPREAD` times the run's
+    median width or height: a row repeats one glyph, and a thin digit's stroke that the ink threshold cut off
+    its glyph ("2"'s foot, as one renderer draws it) is dot-sized but not a dot."""
+    if not run:
+        return []
+    width, height = np.median([w for _, w, _ in run]), np.median([h for _, _, h in run])
+    parts: list[list[tuple[int, int, int]]] = [[]]
+    for dot in run:
+        if dot[1] > DOT_SPREAD * width + 1 or dot[2] > DOT_SPREAD * height + 1:
+            parts.append([])
+        else:
+            parts[-1].append(dot)
+    return parts
 
 
 def recount_leaders(text: str, crop: npt.NDArray[np.floating]) -> str:
