@@ -95,7 +95,7 @@ def paired_quotes(text: str) -> str:
     """`text` with each pair of double quotes (the first and second in the line, the third and fourth, ...) in the
     style of its opening quote. A print sets a pair in one style; the recognizer reads a straight closing quote,
     as typewriter faces draw it, as a curly one far more often than it mistakes an opening one (`"yes”` for
-    `"yes"`: a fifth of the straight quotes on real manuals), and an opening quote shows which style it is: a
+    `"yes"`: about one straight quote in seven on real manuals), and an opening quote shows which style it is: a
     straight one has no left-hand shape."""
     quotes = [i for i, char in enumerate(text) if char in DOUBLE_QUOTES]
     chars = list(text)

@@ -67,11 +67,11 @@ def alike(run: list[tuple[int, int, int]]) -> list[list[tuple[int, int, int]]]:
         return []
     width, height = np.median([w for _, w, _ in run]), np.median([h for _, _, h in run])
     parts: list[list[tuple[int, int, int]]] = [[]]
-    for dot in run:
-        if dot[1] > DOT_SPREAD * width + 1 or dot[2] > DOT_SPREAD * height + 1:
+    for x0, w, h in run:
+        if w > DOT_SPREAD * width + 1 or h > DOT_SPREAD * height + 1:
             parts.append([])
         else:
-            parts[-1].append(dot)
+            parts[-1].append((x0, w, h))
     return parts
 
 
